@@ -1,0 +1,368 @@
+"""``expand``: the library entry point. scan -> plan -> execute -> manifest, nothing else.
+
+The CLI is a thin layer over this function; pipelines call it directly.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from expander import images
+from expander.errors import ExpanderError, OutputError, PipelineError
+from expander.execute import Record, Settings, execute
+from expander.manifest import SUMMARY_NAME, read_summary, write_manifest, write_summary
+from expander.pipeline import DEFAULT_PRESET, load_pipeline_file, preset_dict
+from expander.plan import Job, Plan, PlanRow, Quota, make_plan
+from expander.scan import Dataset, scan
+
+# Arguments that change what is written; --resume refuses to mix runs that differ in any.
+_OUTPUT_ARGUMENTS = (
+    "source", "per_image", "balance", "target_per_class", "classes", "seed",
+    "originals", "format", "quality", "size",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExpandResult:
+    """What a run did. ``to_dict()`` is the JSON summary written to ``expander.json``."""
+
+    source: Path
+    out: Path
+    status: str  # "complete", "dry-run" or "interrupted"
+    plan: Plan
+    records: tuple[Record, ...]
+    resumed: int
+    duration_s: float
+    summary: dict[str, Any] = field(repr=False)
+
+    @property
+    def failures(self) -> list[dict[str, str]]:
+        return self.summary["failures"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every input was processed, 1 when any failed (the good ones are still written)."""
+        return 1 if self.failures else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.summary
+
+
+def default_out(src: str | os.PathLike) -> Path:
+    """``<SRC>_expanded`` beside the source folder."""
+    src = Path(src).resolve()
+    return src.with_name(f"{src.name}_expanded")
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"64x48"`` or ``(64, 48)`` -> (width, height)."""
+    if size is None:
+        return None
+    try:
+        width, height = (int(v) for v in (size.lower().split("x") if isinstance(size, str) else size))
+    except ValueError:
+        width = height = 0
+    if width <= 0 or height <= 0:
+        raise ExpanderError(f"--size must be WIDTHxHEIGHT with positive integers, e.g. 64x64; got {size!r}.")
+    return width, height
+
+
+def expand(
+    src: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    per_image: int | None = None,
+    balance: bool = False,
+    target_per_class: int | None = None,
+    classes: list[str] | tuple[str, ...] | None = None,
+    preset: str | None = None,
+    pipeline: str | os.PathLike | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    originals: bool = True,
+    format: str | None = None,  # noqa: A002 - mirrors the --format option
+    quality: int = 95,
+    size: str | tuple[int, int] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    progress: bool = False,
+    on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> ExpandResult:
+    """Write augmented copies of the images in ``src`` to ``out``.
+
+    Without a quota, ``per_image=5``. Only the ``train`` split (or every class folder, without
+    splits) is augmented; ``val``/``test`` are copied unchanged.
+
+    Args:
+        src: ``SRC/<class>/<image>`` or ``SRC/{train,val,test}/<class>/<image>``.
+        out: output folder; default ``<SRC>_expanded`` beside ``src``.
+        per_image: exactly this many new images per selected source image.
+        balance: bring every selected class up to the size of the largest class.
+        target_per_class: bring every selected class up to this many images.
+        classes: augment only these classes; the others are copied.
+        preset: a name from ``expander.pipeline.PRESETS`` (default ``keras``).
+        pipeline: an albumentations JSON/YAML pipeline file (instead of ``preset``).
+        seed: run seed; the same arguments give byte-identical files.
+        workers: processes to use; default all available cores.
+        originals: also copy every source image (byte for byte unless ``size``).
+        format: ``jpg``, ``png`` or ``webp`` for new images; default each source's format.
+        quality: JPEG/WebP quality, 1-100.
+        size: ``"WxH"`` to resize every written image; default no resizing.
+        resume: finish an interrupted run in ``out`` (same arguments required).
+        overwrite: replace a previous expander output in ``out``.
+        dry_run: plan only; write nothing.
+        progress: show a progress bar on stderr.
+        on_plan: called with the plan rows (split, class, originals, new, total, augmented)
+            once the output folder is checked, before anything is written.
+
+    Raises:
+        ExpanderError: bad arguments, source layout or output folder (nothing is written).
+        KeyboardInterrupt: after cleaning up; the partial run can be finished with ``resume``.
+    """
+    started = time.perf_counter()
+    src = Path(src)
+    dataset = scan(src)
+    out = Path(out) if out is not None else default_out(src)
+    if per_image is None and not balance and target_per_class is None:
+        per_image = 5
+    quota = Quota(per_image=per_image, balance=balance, target_per_class=target_per_class)
+    if format is not None and format not in images.OUTPUT_FORMATS:
+        raise ExpanderError(f"--format must be one of {', '.join(images.OUTPUT_FORMATS)}; got {format!r}.")
+    if not 1 <= quality <= 100:
+        raise ExpanderError(f"--quality must be between 1 and 100; got {quality}.")
+    size_wh = parse_size(size)
+    workers = workers or default_workers()
+    if workers < 1:
+        raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
+
+    pipeline_dict = _resolve_pipeline(preset, pipeline)
+    plan = make_plan(
+        dataset,
+        quota,
+        seed=seed,
+        classes=tuple(classes) if classes else None,
+        originals=originals,
+        output_ext=f".{format}" if format else None,
+    )
+    arguments = {
+        "source": str(src.resolve()),
+        "out": str(out.resolve()),
+        "per_image": per_image,
+        "balance": balance,
+        "target_per_class": target_per_class,
+        "classes": list(classes) if classes else None,
+        "preset": None if pipeline else (preset or DEFAULT_PRESET),
+        "pipeline_file": str(pipeline) if pipeline else None,
+        "seed": seed,
+        "workers": workers,
+        "originals": originals,
+        "format": format,
+        "quality": quality,
+        "size": list(size_wh) if size_wh else None,
+    }
+    _check_output(src, out, arguments, pipeline_dict, resume=resume, overwrite=overwrite, dry_run=dry_run)
+
+    def summarise(status: str, records: list[Record], resumed: int) -> ExpandResult:
+        elapsed = time.perf_counter() - started
+        summary = _summary(dataset, plan, arguments, pipeline_dict, status, records, resumed, elapsed)
+        return ExpandResult(src, out, status, plan, tuple(records), resumed, elapsed, summary)
+
+    if dry_run:
+        return summarise("dry-run", [], 0)
+    if on_plan is not None:
+        on_plan([_row_dict(row) for row in plan.rows])
+
+    if overwrite and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    images.remove_temp_files(out)
+    todo, done = _split_done(plan, out)
+    write_summary(out, summarise("running", [], len(done)).summary)
+
+    settings = Settings(str(src), str(out), pipeline_dict, quality, size_wh)
+    records: dict[str, Record] = {r.output: r for r in done}
+    bar = _progress_bar(sum(len(j.outputs) for j in todo), progress)
+    try:
+        for batch in execute(todo, settings, workers):
+            records.update((r.output, r) for r in batch)
+            bar.update(len(batch))
+    except KeyboardInterrupt:
+        bar.close()
+        images.remove_temp_files(out)
+        _finish(out, summarise("interrupted", _in_plan_order(plan, records), len(done)))
+        raise
+    bar.close()
+    return _finish(out, summarise("complete", _in_plan_order(plan, records), len(done)))
+
+
+def _resolve_pipeline(preset: str | None, pipeline: str | os.PathLike | None) -> dict[str, Any]:
+    if preset and pipeline:
+        raise PipelineError("Give either --preset or --pipeline, not both.")
+    return load_pipeline_file(pipeline) if pipeline else preset_dict(preset or DEFAULT_PRESET)
+
+
+def _check_output(
+    src: Path, out: Path, arguments: dict, pipeline: dict, *, resume: bool, overwrite: bool, dry_run: bool
+) -> None:
+    src_abs, out_abs = src.resolve(), out.resolve()
+    if out_abs == src_abs or src_abs in out_abs.parents:
+        raise OutputError(
+            f"Output folder '{out}' is inside the source folder '{src}'; the source is never written to. "
+            "Choose an --out outside it."
+        )
+    if out_abs in src_abs.parents:
+        raise OutputError(f"Output folder '{out}' contains the source folder '{src}'. Choose another --out.")
+    if resume and overwrite:
+        raise OutputError("Give either --resume or --overwrite, not both.")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"Output '{out}' exists and is not a folder. Choose another --out.")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    previous = read_summary(out)
+    if resume:
+        if previous is None:
+            raise OutputError(
+                f"Cannot resume in '{out}': it has no {SUMMARY_NAME}, so it is not an expander output. "
+                "Choose an empty --out."
+            )
+        changed = [
+            k for k in _OUTPUT_ARGUMENTS if previous.get("arguments", {}).get(k) != arguments[k]
+        ] + (["pipeline"] if previous.get("pipeline") != pipeline else [])
+        if changed:
+            raise OutputError(
+                f"Cannot resume in '{out}': it was written with different {', '.join(changed)}. "
+                "Repeat the original command with --resume, or use --overwrite to start again."
+            )
+    elif overwrite:
+        if previous is None:
+            raise OutputError(
+                f"Refusing to overwrite '{out}': it has no {SUMMARY_NAME}, so it was not written by expander "
+                "and may hold files you need. Empty it yourself or choose another --out."
+            )
+    elif not dry_run:
+        raise OutputError(
+            f"Output folder '{out}' is not empty. Use --resume to finish an interrupted run, "
+            "--overwrite to replace a previous expander output, or choose another --out."
+        )
+
+
+def _split_done(plan: Plan, out: Path) -> tuple[list[Job], list[Record]]:
+    """Separate outputs already on disk (a resumed run) from those still to write.
+
+    Files only ever appear under their final name complete, so existing means finished.
+    """
+    todo, done = [], []
+    for job in plan.jobs:
+        missing = []
+        for o in job.outputs:
+            if (out / o.rel_path).is_file():
+                done.append(Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok"))
+            else:
+                missing.append(o)
+        if missing:
+            todo.append(Job(job.source, job.split, job.class_name, tuple(missing)))
+    return todo, done
+
+
+def _in_plan_order(plan: Plan, records: dict[str, Record]) -> list[Record]:
+    return [records[o.rel_path] for job in plan.jobs for o in job.outputs if o.rel_path in records]
+
+
+def _finish(out: Path, result: ExpandResult) -> ExpandResult:
+    write_manifest(out, list(result.records))
+    write_summary(out, result.summary)
+    return result
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: the pool forks
+    return tqdm(total=total, unit="img", desc="expanding", file=sys.stderr, disable=not enabled, smoothing=0.1)
+
+
+def _summary(
+    dataset: Dataset,
+    plan: Plan,
+    arguments: dict,
+    pipeline: dict,
+    status: str,
+    records: list[Record],
+    resumed: int,
+    elapsed: float,
+) -> dict[str, Any]:
+    failed_sources: dict[str, str] = {}
+    counts = {(row.split, row.class_name): {"originals": 0, "new": 0, "failed": 0} for row in plan.rows}
+    for r in records:
+        bucket = counts.setdefault((r.split, r.class_name), {"originals": 0, "new": 0, "failed": 0})
+        if r.status == "ok":
+            bucket["originals" if r.copy_index is None else "new"] += 1
+        else:
+            bucket["failed"] += 1
+            failed_sources.setdefault(r.source, r.error)
+    written = sum(1 for r in records if r.status == "ok")
+    return {
+        "status": status,
+        "source": arguments["source"],
+        "out": arguments["out"],
+        "arguments": arguments,
+        "pipeline": pipeline,
+        "versions": _versions(),
+        "plan": [_row_dict(row) for row in plan.rows],
+        "counts": [
+            {"split": split, "class": cls, **c, "total": c["originals"] + c["new"]}
+            for (split, cls), c in counts.items()
+        ],
+        "totals": {
+            "planned": plan.outputs,
+            "written": written,
+            "resumed": resumed,
+            "failed_outputs": len(records) - written,
+            "failed_sources": len(failed_sources),
+        },
+        "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],
+        "ignored": dataset.ignored,
+        "duration_s": round(elapsed, 3),
+        "images_per_s": round((written - resumed) / elapsed, 1) if elapsed > 0 else None,
+        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _row_dict(row: PlanRow) -> dict[str, Any]:
+    return {
+        "split": row.split,
+        "class": row.class_name,
+        "originals": row.originals,
+        "new": row.new,
+        "total": row.total,
+        "augmented": row.augmented,
+    }
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("expander", "albumentations", "opencv-python-headless", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found

@@ -1,0 +1,206 @@
+"""Typer app: options -> one library call -> summary (human or --json); errors -> exit codes.
+
+Exit status: 0 every input processed; 1 some inputs failed (the rest were written);
+2 the command could not run (bad arguments, layout or output folder); 130 interrupted.
+Heavy modules are imported inside commands so that ``expander --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from expander.pipeline import DEFAULT_PRESET, PRESETS
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Grow an image dataset with augmented copies: reproducible, parallel, class-aware.",
+    rich_markup_mode="markdown",
+)
+presets_app = typer.Typer(help="List the built-in presets, or show one as an editable pipeline file.")
+app.add_typer(presets_app, name="presets")
+
+PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)
+
+
+class OutputFormat(str, enum.Enum):
+    jpg = "jpg"
+    png = "png"
+    webp = "webp"
+
+
+_PRESETS_EPILOG = "Presets (details: expander presets):\n\n" + "\n".join(
+    f"- **{p.name}**: {p.contents}. Use for {p.use}." for p in PRESETS.values()
+)
+
+
+@app.command(epilog=_PRESETS_EPILOG)
+def expand(
+    src: Annotated[Path, typer.Argument(help="Source: SRC/<class>/<image> or SRC/{train,val,test}/<class>/<image>.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder. [default: <SRC>_expanded]")] = None,
+    per_image: Annotated[
+        Optional[int], typer.Option(help="New images per selected source image. [default: 5 without a quota]")
+    ] = None,
+    balance: Annotated[bool, typer.Option(help="Bring every selected class up to the size of the largest.")] = False,
+    target_per_class: Annotated[Optional[int], typer.Option(help="Bring every selected class up to K images.")] = None,
+    classes: Annotated[
+        Optional[str], typer.Option(help="Comma-separated classes to augment; the others are copied. [default: all]")
+    ] = None,
+    preset: Annotated[Optional[PresetName], typer.Option(help=f"Augmentation preset (listed below). [default: {DEFAULT_PRESET}]")] = None,
+    pipeline: Annotated[
+        Optional[Path],
+        typer.Option(help="albumentations pipeline file (JSON or YAML) instead of a preset.", exists=True, dir_okay=False),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Run seed: the same command writes byte-identical files.")] = 0,
+    workers: Annotated[
+        Optional[int], typer.Option("--workers", "-j", help="Worker processes. [default: all cores]", min=1)
+    ] = None,
+    originals: Annotated[bool, typer.Option(help="Copy the source images into the output too.")] = True,
+    format: Annotated[  # noqa: A002
+        Optional[OutputFormat], typer.Option(help="Format of new images. [default: each source's format]")
+    ] = None,
+    quality: Annotated[int, typer.Option(help="JPEG/WebP quality.", min=1, max=100)] = 95,
+    size: Annotated[Optional[str], typer.Option(help="Resize every written image to WxH, e.g. 64x64.")] = None,
+    resume: Annotated[bool, typer.Option(help="Finish an interrupted run in --out (same arguments).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace a previous expander output in --out.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show the plan and write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,
+) -> None:
+    """Write augmented copies of every image in SRC to a new folder with the same layout.
+
+    Only the train split is augmented; val/ and test/ are copied byte for byte. Every output is listed in
+    DST/manifest.csv with its source, copy index and seed; DST/expander.json records the arguments, pipeline,
+    versions and counts. Exit status: 0 all inputs processed, 1 some inputs failed (the rest were written),
+    2 the command could not run, 130 interrupted (finish with --resume).
+
+    Example: `expander expand data/dogs_cats --per-image 20 --classes dog`
+    """
+    from expander.api import expand as run_expand
+    from expander.errors import ExpanderError
+
+    show_plan = not quiet and not dry_run
+    try:
+        result = run_expand(
+            src,
+            out,
+            per_image=per_image,
+            balance=balance,
+            target_per_class=target_per_class,
+            classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
+            preset=preset.value if preset else None,
+            pipeline=pipeline,
+            seed=seed,
+            workers=workers,
+            originals=originals,
+            format=format.value if format else None,
+            quality=quality,
+            size=size,
+            resume=resume,
+            overwrite=overwrite,
+            dry_run=dry_run,
+            progress=not quiet,
+            on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
+        )
+    except ExpanderError as e:
+        typer.echo(f"Error: {e}", err=True)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("Interrupted. Run the same command with --resume to finish the job.", err=True)
+        raise typer.Exit(130) from None
+    if dry_run:
+        _emit(result.to_dict(), as_json, lambda: _plan_table(result.to_dict()["plan"]))
+        return
+    _emit(result.to_dict(), as_json, lambda: _run_report(result.to_dict()))
+    raise typer.Exit(result.exit_code)
+
+
+@presets_app.callback(invoke_without_command=True)
+def presets_list(ctx: typer.Context) -> None:
+    """List the built-in presets with their contents and intended use.
+
+    Example: expander presets show keras --save my_pipeline.json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    for p in PRESETS.values():
+        default = " (default)" if p.name == DEFAULT_PRESET else ""
+        typer.echo(f"{p.name}{default}\n  contents: {p.contents}\n  use for:  {p.use}")
+
+
+@presets_app.command("show")
+def presets_show(
+    name: Annotated[PresetName, typer.Argument(help="Preset to show.")],
+    save: Annotated[
+        Optional[Path], typer.Option(help="Write it to this file (.json, or .yaml/.yml) to edit and pass to --pipeline.")
+    ] = None,
+) -> None:
+    """Print a preset as an albumentations pipeline, or save it for editing.
+
+    Example: expander presets show traditional --save traditional.yaml
+    """
+    from expander.pipeline import preset_dict, save_pipeline
+
+    pipeline = preset_dict(name.value)
+    if save is None:
+        typer.echo(json.dumps(pipeline, indent=2))
+        return
+    save_pipeline(pipeline, save)
+    typer.echo(f"Saved preset '{name.value}' to {save}. Edit it and pass it with --pipeline {save}.", err=True)
+
+
+def _emit(summary: dict, as_json: bool, human) -> None:
+    typer.echo(json.dumps(summary, indent=2) if as_json else human())
+
+
+def _plan_table(rows: list[dict]) -> str:
+    has_splits = any(r["split"] for r in rows)
+    header = (["split"] if has_splits else []) + ["class", "originals", "new", "total"]
+    body = [
+        ([r["split"] or ""] if has_splits else [])
+        + [r["class"] + ("" if r["augmented"] else " (copied)"), r["originals"], r["new"], r["total"]]
+        for r in rows
+    ]
+    totals = [sum(r[k] for r in rows) for k in ("originals", "new", "total")]
+    body.append(([""] if has_splits else []) + ["total", *totals])
+    return _table(header, body)
+
+
+def _run_report(summary: dict) -> str:
+    t = summary["totals"]
+    lines = [
+        f"Wrote {t['written']} of {t['planned']} files to {summary['out']} in {summary['duration_s']:.1f} s"
+        + (f" ({summary['images_per_s']:.0f} images/s)" if summary["images_per_s"] else "")
+        + (f"; {t['resumed']} were already there (resumed)" if t["resumed"] else "")
+        + "."
+    ]
+    if summary["ignored"]:
+        lines.append("Ignored in the source: " + ", ".join(f"{n} {k}" for k, n in summary["ignored"].items()) + ".")
+    if summary["failures"]:
+        lines.append(f"{len(summary['failures'])} input(s) failed and were skipped:")
+        lines += [f"  {f['source']}: {f['error']}" for f in summary["failures"]]
+    lines.append(f"Manifest: {Path(summary['out']) / 'manifest.csv'}")
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    text_columns = 2 if header[0] == "split" else 1
+    return "\n".join(
+        "  ".join(c.ljust(w) if i < text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in cells
+    )
+
+
+def main() -> None:
+    app(prog_name="expander")
+
+
+if __name__ == "__main__":
+    main()

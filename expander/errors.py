@@ -1,0 +1,29 @@
+"""Domain errors. Each message says what went wrong, where, and how to fix it.
+
+The CLI prints ``Error: <message>`` and exits with ``ExpanderError.exit_code``.
+Every error here is raised before any output is written.
+"""
+
+from __future__ import annotations
+
+
+class ExpanderError(Exception):
+    """Base class: the command cannot run as asked (exit status 2)."""
+
+    exit_code = 2
+
+
+class LayoutError(ExpanderError):
+    """The source folder is missing, empty, or not laid out as class folders."""
+
+
+class PlanError(ExpanderError):
+    """The quota options are inconsistent or name classes that do not exist."""
+
+
+class PipelineError(ExpanderError):
+    """A preset name or pipeline file is invalid."""
+
+
+class OutputError(ExpanderError):
+    """The output folder cannot be used (inside the source, not empty, different run)."""

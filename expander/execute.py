@@ -1,0 +1,129 @@
+"""Run a plan's jobs in a process pool and stream back one record per output.
+
+Workers are initialised once (OpenCV pinned to one thread, pipeline built once), read
+their own source files (only small jobs and records cross process boundaries), and never
+die on a bad file: every failure becomes a record. Only the main process writes the manifest.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expander import images
+from expander.plan import Job
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a worker needs besides its jobs; sent once per worker."""
+
+    src_root: str
+    dst_root: str
+    pipeline: dict[str, Any]
+    quality: int = 95
+    size: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """What happened to one planned output."""
+
+    output: str
+    source: str
+    class_name: str
+    split: str | None
+    copy_index: int | None
+    seed: int | None
+    status: str  # "ok" or "failed"
+    error: str = ""
+
+
+class _Worker:
+    """Per-process state: settings and a lazily built augmenter (copy-only runs never import albumentations)."""
+
+    def __init__(self, settings: Settings):
+        import cv2
+
+        cv2.setNumThreads(1)  # the pool is the parallelism
+        self.settings = settings
+        self.src = Path(settings.src_root)
+        self.dst = Path(settings.dst_root)
+        self._augmenter = None
+
+    @property
+    def augmenter(self):
+        if self._augmenter is None:
+            from expander.augment import Augmenter
+
+            self._augmenter = Augmenter(self.settings.pipeline)
+        return self._augmenter
+
+    def run(self, job: Job) -> list[Record]:
+        def record(out, status="ok", error=""):
+            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status, error)
+
+        try:
+            data = (self.src / job.source).read_bytes()
+            image = images.decode(data, job.source)
+        except (OSError, images.DecodeError) as e:
+            error = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            return [record(out, "failed", error) for out in job.outputs]
+
+        size = self.settings.size
+        if size is not None:
+            image = images.resize(image, size)
+        records = []
+        for out in job.outputs:
+            try:
+                if out.copy_index is None and size is None:
+                    payload = data  # originals are copied byte for byte
+                else:
+                    result = image if out.copy_index is None else self.augmenter(image, out.seed)
+                    payload = images.encode(result, images.format_of(out.rel_path), self.settings.quality)
+                target = self.dst / out.rel_path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                images.write_atomic(target, payload)
+                records.append(record(out))
+            except Exception as e:  # one bad output never ends the run; it is reported
+                records.append(record(out, "failed", f"{type(e).__name__}: {e}"))
+        return records
+
+
+_worker: _Worker | None = None
+
+
+def _init_pool_worker(settings: Settings) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    _worker = _Worker(settings)
+
+
+def _run_in_pool(job: Job) -> list[Record]:
+    assert _worker is not None
+    return _worker.run(job)
+
+
+def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[Record]]:
+    """Yield the records of each job as it finishes (in completion order).
+
+    With one worker the jobs run in this process; otherwise in a pool of ``workers`` processes.
+    Interrupting the iteration (Ctrl-C) terminates the pool.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        worker = _Worker(settings)
+        for job in jobs:
+            yield worker.run(job)
+        return
+    # fork shares the already-imported modules with workers (no per-worker import cost);
+    # spawn is the portable choice elsewhere.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    context = multiprocessing.get_context(method)
+    chunksize = max(1, min(8, len(jobs) // (workers * 16)))
+    with context.Pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
+        yield from pool.imap_unordered(_run_in_pool, jobs, chunksize=chunksize)

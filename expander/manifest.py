@@ -1,0 +1,46 @@
+"""Records -> ``manifest.csv`` (one row per planned output) and ``expander.json`` (the run summary).
+
+Rows follow plan order, never completion order, so the manifest is byte-identical whatever
+the worker count. Both files are written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from expander.execute import Record
+from expander.images import write_atomic
+
+MANIFEST_NAME = "manifest.csv"
+SUMMARY_NAME = "expander.json"
+MANIFEST_COLUMNS = ("output", "source", "class", "split", "copy", "seed", "status", "error")
+
+
+def write_manifest(dst: Path, records: list[Record]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    for r in records:
+        copy = "original" if r.copy_index is None else r.copy_index
+        writer.writerow([r.output, r.source, r.class_name, r.split or "", copy, "" if r.seed is None else r.seed, r.status, r.error])
+    write_atomic(dst / MANIFEST_NAME, buffer.getvalue().encode("utf-8"))
+
+
+def read_manifest(dst: Path) -> list[dict[str, str]]:
+    with open(dst / MANIFEST_NAME, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write_summary(dst: Path, summary: dict[str, Any]) -> None:
+    write_atomic(dst / SUMMARY_NAME, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+
+
+def read_summary(dst: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((dst / SUMMARY_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

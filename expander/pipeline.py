@@ -1,0 +1,295 @@
+"""Presets and pipeline files: where a run's albumentations pipeline comes from.
+
+A pipeline travels through the package as albumentations' serialised dict (``to_dict``),
+which is what ``expander.json`` records and what worker processes rebuild from.
+Preset metadata is plain data so that ``expander --help`` and ``expander presets`` never
+import albumentations (about a second of start-up).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expander.errors import PipelineError
+
+# OpenCV constants, spelled out so this module does not import cv2.
+_BORDER_CONSTANT, _BORDER_REPLICATE, _BORDER_REFLECT_101 = 0, 1, 4
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named pipeline. ``build`` receives the albumentations module and returns transforms."""
+
+    name: str
+    contents: str
+    use: str
+    build: Callable[[Any], list]
+
+
+def _keras(A):
+    # ImageDataGenerator(rotation_range=15, width_shift_range=0.1, height_shift_range=0.1,
+    # horizontal_flip=True, fill_mode="nearest"): rotation and shift are always drawn.
+    return [
+        A.Affine(
+            rotate=(-15, 15),
+            translate_percent={"x": (-0.1, 0.1), "y": (-0.1, 0.1)},
+            border_mode=_BORDER_REPLICATE,
+            p=1.0,
+        ),
+        A.HorizontalFlip(p=0.5),
+    ]
+
+
+def _traditional(A):
+    return [
+        A.Affine(
+            translate_percent={"x": (-0.1, 0.1), "y": (-0.1, 0.1)},
+            scale=(0.85, 1.15),
+            rotate=(-20, 20),
+            border_mode=_BORDER_REFLECT_101,
+            p=1.0,
+        ),
+        A.HorizontalFlip(p=0.5),
+        A.OneOf([A.GridDistortion(distort_limit=0.2), A.OpticalDistortion(distort_limit=0.2)], p=0.3),
+        A.HueSaturationValue(hue_shift_limit=15, sat_shift_limit=20, val_shift_limit=15, p=0.5),
+    ]
+
+
+def _noise(A):
+    return [
+        A.OneOf(
+            [
+                A.GaussNoise(std_range=(0.03, 0.12)),
+                A.SaltAndPepper(amount=(0.01, 0.05)),
+            ],
+            p=1.0,
+        )
+    ]
+
+
+def _orientation_safe(A):
+    return [
+        A.Affine(
+            rotate=(-5, 5),
+            translate_percent={"x": (-0.05, 0.05), "y": (-0.05, 0.05)},
+            scale=(0.95, 1.05),
+            border_mode=_BORDER_REPLICATE,
+            p=1.0,
+        ),
+        A.RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1, p=0.5),
+    ]
+
+
+def _light(A):
+    return [
+        A.HorizontalFlip(p=0.5),
+        A.Affine(
+            rotate=(-10, 10),
+            translate_percent={"x": (-0.05, 0.05), "y": (-0.05, 0.05)},
+            border_mode=_BORDER_REFLECT_101,
+            p=0.5,
+        ),
+        A.RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1, p=0.5),
+    ]
+
+
+def _strong(A):
+    return [
+        A.HorizontalFlip(p=0.5),
+        A.Affine(
+            rotate=(-30, 30),
+            translate_percent={"x": (-0.15, 0.15), "y": (-0.15, 0.15)},
+            scale=(0.75, 1.25),
+            shear=(-10, 10),
+            border_mode=_BORDER_REFLECT_101,
+            p=1.0,
+        ),
+        A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8),
+        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.GaussNoise(std_range=(0.03, 0.1))], p=0.4),
+        A.CoarseDropout(
+            num_holes_range=(1, 3), hole_height_range=(0.1, 0.2), hole_width_range=(0.1, 0.2), p=0.5
+        ),
+    ]
+
+
+def _trivial(A):
+    # TrivialAugment (Mueller & Hutter, 2021): one op drawn uniformly, at a strength drawn
+    # uniformly from its whole range. OneOf picks the op; each op draws its own strength.
+    return [
+        A.OneOf(
+            [
+                A.NoOp(),
+                A.Affine(shear={"x": (-30, 30), "y": (0, 0)}, border_mode=_BORDER_CONSTANT),
+                A.Affine(shear={"x": (0, 0), "y": (-30, 30)}, border_mode=_BORDER_CONSTANT),
+                A.Affine(translate_percent={"x": (-0.3, 0.3), "y": (0, 0)}, border_mode=_BORDER_CONSTANT),
+                A.Affine(translate_percent={"x": (0, 0), "y": (-0.3, 0.3)}, border_mode=_BORDER_CONSTANT),
+                A.Affine(rotate=(-30, 30), border_mode=_BORDER_CONSTANT),
+                A.RandomBrightnessContrast(brightness_limit=(-0.9, 0.9), contrast_limit=(0, 0)),
+                A.RandomBrightnessContrast(brightness_limit=(0, 0), contrast_limit=(-0.9, 0.9)),
+                A.ColorJitter(brightness=0, contrast=0, saturation=(0.1, 1.9), hue=0),
+                A.Sharpen(alpha=(0.1, 0.9), lightness=(1.0, 1.0)),
+                A.Posterize(num_bits=(2, 8)),
+                A.Solarize(threshold_range=(0.0, 1.0)),
+                A.AutoContrast(),
+                A.Equalize(),
+            ],
+            p=1.0,
+        )
+    ]
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "keras",
+            "rotation +-15 deg, width/height shift 10%, horizontal flip, nearest (edge) fill",
+            "the CIFAR-10 article's ImageDataGenerator settings; natural photos",
+            _keras,
+        ),
+        Preset(
+            "traditional",
+            "shift 10%, zoom 0.85-1.15, rotation +-20 deg, horizontal flip, grid/optical distortion (p=0.3), "
+            "hue/saturation/value shade (p=0.5)",
+            "the Stanford augmentation paper's 'traditional' set; natural photos",
+            _traditional,
+        ),
+        Preset(
+            "noise",
+            "one of Gaussian noise (std 3-12%) or salt-and-pepper (1-5% of pixels)",
+            "robustness to sensor noise; any image type",
+            _noise,
+        ),
+        Preset(
+            "orientation-safe",
+            "rotation +-5 deg, shift 5%, zoom 0.95-1.05, brightness/contrast +-10% (p=0.5); no flips",
+            "digits, text, X-rays: anything whose meaning changes when mirrored",
+            _orientation_safe,
+        ),
+        Preset(
+            "light",
+            "horizontal flip, rotation +-10 deg and shift 5% (p=0.5), brightness/contrast +-10% (p=0.5)",
+            "a gentle default when unsure; many copies stay close to the original",
+            _light,
+        ),
+        Preset(
+            "strong",
+            "flip, rotation +-30 deg, shift 15%, zoom 0.75-1.25, shear +-10 deg, colour jitter (p=0.8), "
+            "blur or noise (p=0.4), 1-3 cutout holes (p=0.5)",
+            "very small datasets of natural photos that need more variety",
+            _strong,
+        ),
+        Preset(
+            "trivial",
+            "TrivialAugment: one op per image from shear, translate, rotate, brightness, contrast, "
+            "saturation, sharpen, posterize, solarize, autocontrast, equalize or identity, at a random strength",
+            "a tuning-free baseline that often matches hand-tuned policies",
+            _trivial,
+        ),
+    )
+}
+DEFAULT_PRESET = "keras"
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """The serialised albumentations pipeline of a preset."""
+    import albumentations as A
+
+    if name not in PRESETS:
+        raise PipelineError(f"Unknown preset '{name}'. Available presets: {', '.join(PRESETS)}.")
+    return A.to_dict(A.Compose(PRESETS[name].build(A)))
+
+
+def load_pipeline_file(path: str | Path) -> dict[str, Any]:
+    """Read an albumentations JSON or YAML pipeline file and return its validated dict.
+
+    Accepts albumentations' own ``save`` format, a bare transform dict, or a list of transforms.
+
+    Raises:
+        PipelineError: unreadable file, unknown transform name, or invalid arguments,
+            naming the entry (e.g. ``transforms[2]``).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise PipelineError(f"Cannot read pipeline file '{path}': {e.strerror}.") from e
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
+        raise PipelineError(f"Pipeline file '{path}' is not valid {path.suffix or 'JSON'}: {e}") from e
+
+    if isinstance(data, dict) and "transform" in data:
+        data = data["transform"]
+    if isinstance(data, list):
+        data = {"__class_fullname__": "Compose", "transforms": data}
+    if not isinstance(data, dict) or "__class_fullname__" not in data:
+        raise PipelineError(
+            f"Pipeline file '{path}' does not describe an albumentations pipeline: expected the output of "
+            "albumentations.save, a transform with '__class_fullname__', or a list of transforms. "
+            "Export a preset to start from: expander presets show keras --save pipeline.json"
+        )
+    compose = build_pipeline(data, source=str(path))
+    import albumentations as A
+
+    return A.to_dict(compose)
+
+
+def build_pipeline(node: dict[str, Any], source: str = "pipeline", where: str = "pipeline") -> Any:
+    """Instantiate a serialised pipeline, wrapping a lone transform in a Compose.
+
+    Unlike ``albumentations.from_dict`` this reports which entry is wrong and how to fix it.
+    """
+    import albumentations as A
+
+    transform = _build_node(node, source, where)
+    return transform if isinstance(transform, A.Compose) else A.Compose([transform])
+
+
+def _build_node(node: Any, source: str, where: str) -> Any:
+    from albumentations.core.serialization import SERIALIZABLE_REGISTRY, shorten_class_name
+
+    if not isinstance(node, dict) or "__class_fullname__" not in node:
+        raise PipelineError(f"{source}: {where} is not a transform (a mapping with '__class_fullname__').")
+    name = shorten_class_name(str(node["__class_fullname__"]))
+    cls = SERIALIZABLE_REGISTRY.get(name)
+    if cls is None:
+        valid = sorted(SERIALIZABLE_REGISTRY)
+        close = difflib.get_close_matches(name, valid, n=3)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise PipelineError(
+            f"{source}: {where} names unknown transform '{name}'.{hint} Valid names: {', '.join(valid)}."
+        )
+    args = {k: v for k, v in node.items() if k not in ("__class_fullname__", "id")}
+    if "transforms" in args:
+        children = args["transforms"]
+        if not isinstance(children, list):
+            raise PipelineError(f"{source}: {where}.transforms must be a list of transforms.")
+        args["transforms"] = [_build_node(c, source, f"{where}.transforms[{i}]") for i, c in enumerate(children)]
+    try:
+        return cls(**args)
+    except Exception as e:  # pydantic.ValidationError, TypeError for unknown arguments
+        message = " ".join(str(e).split())
+        raise PipelineError(f"{source}: {where} ({name}) has invalid arguments: {message}") from e
+
+
+def save_pipeline(pipeline: dict[str, Any], path: str | Path) -> None:
+    """Write a serialised pipeline as JSON, or YAML when the file name ends in .yaml/.yml."""
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        text = yaml.safe_dump(pipeline, sort_keys=False)
+    else:
+        text = json.dumps(pipeline, indent=2) + "\n"
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import make_tree, write_image
+
+from expander.errors import PlanError
+from expander.plan import Quota, make_plan, output_seed
+from expander.scan import scan
+
+
+def new_per_class(plan) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for job in plan.jobs:
+        counts[job.class_name] += sum(1 for o in job.outputs if o.copy_index is not None)
+    return {k: v for k, v in counts.items() if v}
+
+
+def test_output_seed_is_a_stable_hash() -> None:
+    # A fixed value: if this changes, every existing expansion stops being reproducible.
+    assert output_seed(0, "cat/img1.png", 1) == 1958499858395884946
+    assert output_seed(0, "cat/img1.png", 2) != output_seed(0, "cat/img1.png", 1)
+    assert output_seed(1, "cat/img1.png", 1) != output_seed(0, "cat/img1.png", 1)
+    assert 0 <= output_seed(123, "x", 9) < 2**63
+
+
+def test_per_image_names_and_seeds(tree: Path) -> None:
+    plan = make_plan(scan(tree), Quota(per_image=2), seed=7)
+
+    job = plan.jobs[0]
+    assert job.source == "cat/img1.png"
+    assert [(o.rel_path, o.copy_index, o.seed) for o in job.outputs] == [
+        ("cat/img1.png", None, None),
+        ("cat/img1__aug001.png", 1, output_seed(7, "cat/img1.png", 1)),
+        ("cat/img1__aug002.png", 2, output_seed(7, "cat/img1.png", 2)),
+    ]
+    assert plan.outputs == 5 * 3
+    assert [(r.class_name, r.originals, r.new, r.total) for r in plan.rows] == [("cat", 3, 6, 9), ("dog", 2, 4, 6)]
+
+
+def test_copy_index_width_grows_past_999(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "src", {"cat": 1})
+    outputs = make_plan(scan(root), Quota(per_image=1000)).jobs[0].outputs
+    assert outputs[1].rel_path == "cat/img1__aug0001.png"
+    assert outputs[-1].rel_path == "cat/img1__aug1000.png"
+
+
+def test_classes_limits_augmentation_and_copies_the_rest(tree: Path) -> None:
+    plan = make_plan(scan(tree), Quota(per_image=4), classes=("dog",))
+    assert new_per_class(plan) == {"dog": 8}
+    assert [(r.class_name, r.originals, r.new, r.augmented) for r in plan.rows] == [
+        ("cat", 3, 0, False),
+        ("dog", 2, 8, True),
+    ]
+
+
+def test_unknown_class_lists_the_real_ones(tree: Path) -> None:
+    with pytest.raises(PlanError, match=r"Unknown class 'bird' in '.*src'\. Classes found: cat, dog\."):
+        make_plan(scan(tree), Quota(per_image=1), classes=("bird",))
+
+
+def test_balance_fills_every_class_to_the_largest_evenly(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "src", {"a": 10, "b": 4, "c": 3})
+    plan = make_plan(scan(root), Quota(balance=True), seed=3)
+
+    assert new_per_class(plan) == {"b": 6, "c": 7}
+    assert [r.total for r in plan.rows] == [10, 10, 10]
+    per_image_b = [sum(o.copy_index is not None for o in j.outputs) for j in plan.jobs if j.class_name == "b"]
+    assert sorted(per_image_b) == [1, 1, 2, 2]  # 6 over 4 images: base 1, remainder 2
+    # The remainder goes to images picked by the seed, and the pick is stable.
+    again = make_plan(scan(root), Quota(balance=True), seed=3)
+    assert again == plan
+
+
+def test_target_per_class_never_removes_images(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "src", {"a": 10, "b": 4})
+    plan = make_plan(scan(root), Quota(target_per_class=7))
+    assert new_per_class(plan) == {"b": 3}
+    assert [(r.class_name, r.total) for r in plan.rows] == [("a", 10), ("b", 7)]
+
+
+def test_balance_with_an_empty_selected_class_is_an_error(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "src", {"a": 2, "b": 0})
+    with pytest.raises(PlanError, match=r"Class 'b' has no images in '.*src' to augment"):
+        make_plan(scan(root), Quota(balance=True))
+
+
+def test_split_layout_augments_train_only(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "src", {"train/a": 2, "val/a": 2, "test/a": 3})
+    plan = make_plan(scan(root), Quota(per_image=3))
+    assert [(r.split, r.originals, r.new, r.augmented) for r in plan.rows] == [
+        ("train", 2, 6, True),
+        ("val", 2, 0, False),
+        ("test", 3, 0, False),
+    ]
+
+
+def test_no_originals_writes_only_new_images(tree: Path) -> None:
+    plan = make_plan(scan(tree), Quota(per_image=1), originals=False)
+    assert all(o.copy_index == 1 for j in plan.jobs for o in j.outputs)
+    assert [r.originals for r in plan.rows] == [0, 0]
+
+
+def test_name_collisions_are_resolved_deterministically(tmp_path: Path) -> None:
+    write_image(tmp_path / "src" / "cat" / "a.jpg")
+    write_image(tmp_path / "src" / "cat" / "a.png")
+    write_image(tmp_path / "src" / "cat" / "b__aug001.png")
+    write_image(tmp_path / "src" / "cat" / "b.png")
+    plan = make_plan(scan(tmp_path / "src"), Quota(per_image=1), output_ext=".png")
+    names = [o.rel_path for j in plan.jobs for o in j.outputs]
+    assert names == [
+        "cat/a.jpg", "cat/a__aug001.png",
+        "cat/a.png", "cat/a_png__aug001.png",
+        "cat/b.png", "cat/b_png__aug001.png",
+        "cat/b__aug001.png", "cat/b__aug001__aug001.png",
+    ]  # fmt: skip
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"per_image": 1, "balance": True}, {"balance": True, "target_per_class": 3}],
+)
+def test_exactly_one_quota(kwargs: dict) -> None:
+    with pytest.raises(PlanError, match="Choose exactly one quota"):
+        Quota(**kwargs)
+
+
+def test_negative_quota_is_refused() -> None:
+    with pytest.raises(PlanError, match="--per-image must be 0 or more, got -1"):
+        Quota(per_image=-1)
