@@ -12,6 +12,7 @@ Rules for images that albumentations does not take as they are:
 from __future__ import annotations
 
 import random
+import warnings
 from typing import Any
 
 import numpy as np
@@ -26,13 +27,16 @@ class Augmenter:
         import albumentations as A
 
         self.compose = build_pipeline(pipeline["transform"])
+        # Colour transforms on grayscale are documented to act on luminance only; no need to warn per image.
+        warnings.filterwarnings("ignore", message=".*not applicable to grayscale.*", category=UserWarning)
         self._nodes = list(_walk(self.compose, A.BaseCompose))
 
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
         self._reseed(seed)
         depth16 = image.dtype == np.uint16
-        if depth16:
-            image = image.astype(np.float32) / 65535.0
+        # Always hand the pipeline a copy: some transforms write into their input (albumentations
+        # 2.0.8's AutoContrast does on 2-D grayscale), and the source is reused for every copy.
+        image = image.astype(np.float32) / 65535.0 if depth16 else image.copy()
         if image.ndim == 3 and image.shape[2] == 4:
             out = self.compose(image=np.ascontiguousarray(image[:, :, :3]), mask=image[:, :, 3])
             result = np.dstack([out["image"], out["mask"]])
