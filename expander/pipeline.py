@@ -202,7 +202,7 @@ def preset_dict(name: str) -> dict[str, Any]:
 
     if name not in PRESETS:
         raise PipelineError(f"Unknown preset '{name}'. Available presets: {', '.join(PRESETS)}.")
-    return A.to_dict(A.Compose(PRESETS[name].build(A)))
+    return _plain(A.to_dict(A.Compose(PRESETS[name].build(A))))
 
 
 def load_pipeline_file(path: str | Path) -> dict[str, Any]:
@@ -242,7 +242,12 @@ def load_pipeline_file(path: str | Path) -> dict[str, Any]:
     compose = build_pipeline(data, source=str(path))
     import albumentations as A
 
-    return A.to_dict(compose)
+    return _plain(A.to_dict(compose))
+
+
+def _plain(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """JSON-normal form (lists, not tuples), so a pipeline equals itself read back from expander.json."""
+    return json.loads(json.dumps(pipeline))
 
 
 def build_pipeline(node: dict[str, Any], source: str = "pipeline", where: str = "pipeline") -> Any:
