@@ -10,9 +10,9 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,10 @@ def expand(
 
     if overwrite and out.exists():
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"Cannot create output folder '{out}': {e.strerror}. Choose a writable --out.") from e
     images.remove_temp_files(out)
     todo, done = _split_done(plan, out)
     write_summary(out, summarise("running", [], len(done)).summary)
@@ -242,9 +245,9 @@ def _check_output(
                 f"Cannot resume in '{out}': it has no {SUMMARY_NAME}, so it is not an expander output. "
                 "Choose an empty --out."
             )
-        changed = [
-            k for k in _OUTPUT_ARGUMENTS if previous.get("arguments", {}).get(k) != arguments[k]
-        ] + (["pipeline"] if previous.get("pipeline") != pipeline else [])
+        changed = [k for k in _OUTPUT_ARGUMENTS if previous.get("arguments", {}).get(k) != arguments[k]] + (
+            ["pipeline"] if previous.get("pipeline") != pipeline else []
+        )
         if changed:
             raise OutputError(
                 f"Cannot resume in '{out}': it was written with different {', '.join(changed)}. "

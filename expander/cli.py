@@ -51,10 +51,14 @@ def expand(
     classes: Annotated[
         Optional[str], typer.Option(help="Comma-separated classes to augment; the others are copied. [default: all]")
     ] = None,
-    preset: Annotated[Optional[PresetName], typer.Option(help=f"Augmentation preset (listed below). [default: {DEFAULT_PRESET}]")] = None,
+    preset: Annotated[
+        Optional[PresetName], typer.Option(help=f"Augmentation preset (listed below). [default: {DEFAULT_PRESET}]")
+    ] = None,
     pipeline: Annotated[
         Optional[Path],
-        typer.Option(help="albumentations pipeline file (JSON or YAML) instead of a preset.", exists=True, dir_okay=False),
+        typer.Option(
+            help="albumentations pipeline file (JSON or YAML) instead of a preset.", exists=True, dir_okay=False
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Run seed: the same command writes byte-identical files.")] = 0,
     workers: Annotated[
@@ -137,7 +141,8 @@ def presets_list(ctx: typer.Context) -> None:
 def presets_show(
     name: Annotated[PresetName, typer.Argument(help="Preset to show.")],
     save: Annotated[
-        Optional[Path], typer.Option(help="Write it to this file (.json, or .yaml/.yml) to edit and pass to --pipeline.")
+        Optional[Path],
+        typer.Option(help="Write it to this file (.json, or .yaml/.yml) to edit and pass to --pipeline."),
     ] = None,
 ) -> None:
     """Print a preset as an albumentations pipeline, or save it for editing.
@@ -193,7 +198,9 @@ def _table(header: list[str], rows: list[list]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     text_columns = 2 if header[0] == "split" else 1
     return "\n".join(
-        "  ".join(c.ljust(w) if i < text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        "  ".join(
+            c.ljust(w) if i < text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
         for row in cells
     )
 

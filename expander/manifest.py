@@ -26,7 +26,9 @@ def write_manifest(dst: Path, records: list[Record]) -> None:
     writer.writerow(MANIFEST_COLUMNS)
     for r in records:
         copy = "original" if r.copy_index is None else r.copy_index
-        writer.writerow([r.output, r.source, r.class_name, r.split or "", copy, "" if r.seed is None else r.seed, r.status, r.error])
+        writer.writerow(
+            [r.output, r.source, r.class_name, r.split or "", copy, "" if r.seed is None else r.seed, r.status, r.error]
+        )
     write_atomic(dst / MANIFEST_NAME, buffer.getvalue().encode("utf-8"))
 
 

@@ -111,9 +111,7 @@ def _strong(A):
         ),
         A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8),
         A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.GaussNoise(std_range=(0.03, 0.1))], p=0.4),
-        A.CoarseDropout(
-            num_holes_range=(1, 3), hole_height_range=(0.1, 0.2), hole_width_range=(0.1, 0.2), p=0.5
-        ),
+        A.CoarseDropout(num_holes_range=(1, 3), hole_height_range=(0.1, 0.2), hole_width_range=(0.1, 0.2), p=0.5),
     ]
 
 

@@ -158,8 +158,7 @@ def _new_counts(dataset: Dataset, quota: Quota, selected: set[str], seed: int) -
         if need and not items:
             where = f"'{dataset.root}/{AUGMENTED_SPLIT}'" if dataset.has_splits else f"'{dataset.root}'"
             raise PlanError(
-                f"Class '{class_name}' has no images in {where} to augment; add images or leave it out "
-                "with --classes."
+                f"Class '{class_name}' has no images in {where} to augment; add images or leave it out with --classes."
             )
         base, extra = divmod(need, len(items)) if items else (0, 0)
         # Spread the remainder over images picked by a seeded hash, not the first in the folder.
@@ -194,7 +193,7 @@ def _resolve_collisions(jobs: list[Job]) -> tuple[Job, ...]:
             if out.copy_index is not None and (path.casefold() in taken or path.casefold() in seen):
                 folder, name = posixpath.split(job.source)
                 stem, ext = posixpath.splitext(name)
-                path = f"{folder}/{stem}_{ext.lstrip('.')}{out.rel_path[len(folder) + 1 + len(stem):]}"
+                path = f"{folder}/{stem}_{ext.lstrip('.')}{out.rel_path[len(folder) + 1 + len(stem) :]}"
                 if path.casefold() in taken or path.casefold() in seen:
                     raise PlanError(f"Cannot give '{job.source}' copy {out.copy_index} a unique output name.")
             if out.copy_index is not None:

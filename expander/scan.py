@@ -90,8 +90,7 @@ def scan(root: str | os.PathLike) -> Dataset:
     if split_dirs and len(split_dirs) != len(top_dirs):
         others = ", ".join(d for d in top_dirs if d not in SPLITS)
         raise LayoutError(
-            f"'{root}' mixes split folders ({', '.join(split_dirs)}) with other folders "
-            f"({others}). {_LAYOUT_HELP}"
+            f"'{root}' mixes split folders ({', '.join(split_dirs)}) with other folders ({others}). {_LAYOUT_HELP}"
         )
 
     splits: tuple[str | None, ...] = tuple(s for s in SPLITS if s in split_dirs) or (None,)

@@ -61,7 +61,9 @@ def test_each_transform_draws_from_its_own_stream() -> None:
 
 def test_the_source_array_is_never_modified() -> None:
     # albumentations 2.0.8's AutoContrast writes into a 2-D input; every copy must start from the source.
-    pipeline = {"transform": {"__class_fullname__": "Compose", "transforms": [{"__class_fullname__": "AutoContrast", "p": 1.0}]}}
+    pipeline = {
+        "transform": {"__class_fullname__": "Compose", "transforms": [{"__class_fullname__": "AutoContrast", "p": 1.0}]}
+    }
     image = IMAGES["gray"].copy()
     Augmenter(pipeline)(image, 0)
     assert np.array_equal(image, IMAGES["gray"])

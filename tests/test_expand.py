@@ -224,7 +224,20 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path: Path) -> N
     expand(src, reference, per_image=8, workers=1)
 
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", "8", "-j", "2", "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "expander",
+        "expand",
+        str(src),
+        "-o",
+        str(out),
+        "--per-image",
+        "8",
+        "-j",
+        "2",
+        "-q",
+    ]
     process = subprocess.Popen(command, start_new_session=True)
     deadline = time.monotonic() + 60
     while len(images_under(out)) < 60 and time.monotonic() < deadline and process.poll() is None:
@@ -271,3 +284,10 @@ def test_a_parent_that_used_opencv_threads_can_still_run_a_pool(tree: Path, tmp_
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "15"
+
+
+def test_an_output_that_cannot_be_created_is_a_clear_error(tree: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    message = r"Cannot create output folder '.*file/out': Not a directory\. Choose a writable --out\."
+    with pytest.raises(OutputError, match=message):
+        expand(tree, tmp_path / "file" / "out", per_image=1)

@@ -10,10 +10,12 @@ from PIL import Image
 
 from expander import images
 
+
 def png_bytes(array_bgr: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", array_bgr)
     assert ok
     return buf.tobytes()
+
 
 def test_colour_comes_back_as_rgb() -> None:
     bgr = np.zeros((13, 17, 3), np.uint8)
@@ -22,11 +24,13 @@ def test_colour_comes_back_as_rgb() -> None:
     assert rgb.shape == (13, 17, 3)
     assert rgb[0, 0].tolist() == [255, 0, 0]
 
+
 def test_grayscale_stays_one_channel() -> None:
     gray = np.arange(13 * 17, dtype=np.uint8).reshape(13, 17)
     decoded = images.decode(png_bytes(gray), "g.png")
     assert decoded.shape == (13, 17)
     assert np.array_equal(decoded, gray)
+
 
 def test_rgba_keeps_alpha_in_rgba_order() -> None:
     bgra = np.zeros((13, 17, 4), np.uint8)
@@ -36,11 +40,13 @@ def test_rgba_keeps_alpha_in_rgba_order() -> None:
     assert rgba.shape == (13, 17, 4)
     assert rgba[0, 0].tolist() == [0, 0, 255, 7]
 
+
 def test_16_bit_png_stays_16_bit() -> None:
     deep = np.full((13, 17, 3), 40000, np.uint16)
     decoded = images.decode(png_bytes(deep), "d.png")
     assert decoded.dtype == np.uint16
     assert int(decoded.max()) == 40000
+
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     pixels = np.zeros((10, 20, 3), np.uint8)
@@ -52,6 +58,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     decoded = images.decode((tmp_path / "r.jpg").read_bytes(), "r.jpg")
     assert decoded.shape == (20, 10, 3)
     assert decoded[:5].mean() > 200 and decoded[-5:].mean() < 50  # the white band is now on top
+
 
 @pytest.mark.parametrize(
     ("data", "message"),
@@ -65,12 +72,14 @@ def test_bad_bytes_raise_decode_error(data: bytes, message: str) -> None:
     with pytest.raises(images.DecodeError, match=re.escape(message)):
         images.decode(data, "bad.jpg")
 
+
 def test_encode_adapts_what_jpeg_cannot_store() -> None:
     rgba16 = np.full((13, 17, 4), 65535, np.uint16)
     data = images.encode(rgba16, "jpg", 95)
     back = images.decode(data, "x.jpg")
     assert back.shape == (13, 17, 3) and back.dtype == np.uint8
     assert int(back.min()) >= 250
+
 
 def test_png_round_trip_is_lossless_for_every_mode() -> None:
     rng = np.random.default_rng(0)
@@ -82,8 +91,10 @@ def test_png_round_trip_is_lossless_for_every_mode() -> None:
     ):
         assert np.array_equal(images.decode(images.encode(array, "png", 95), "x.png"), array)
 
+
 def test_resize_takes_width_then_height() -> None:
     assert images.resize(np.zeros((13, 17, 3), np.uint8), (8, 6)).shape == (6, 8, 3)
+
 
 def test_write_atomic_leaves_no_temporary_file(tmp_path: Path) -> None:
     target = tmp_path / "a.png"
@@ -91,12 +102,14 @@ def test_write_atomic_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert target.read_bytes() == b"abc"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
+
 def test_write_atomic_failure_leaves_nothing(tmp_path: Path) -> None:
 
     target = tmp_path / "a.png"
     with pytest.raises(TypeError):
         images.write_atomic(target, object())  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
 
 def test_remove_temp_files_counts_what_it_deletes(tmp_path: Path) -> None:
     (tmp_path / "cat").mkdir()

@@ -1,0 +1,140 @@
+"""The CLI through Typer's runner, and as a real process where signals and imports matter."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import SAMPLE, make_tree
+from typer.testing import CliRunner
+
+from expander.cli import app
+from expander.images import TEMP_SUFFIX
+
+runner = CliRunner()
+
+
+def test_expand_prints_plan_on_stderr_and_report_on_stdout(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["expand", str(tree), "-o", str(out), "--per-image", "2", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[:4] == [
+        "class  originals  new  total",
+        "cat            3    6      9",
+        "dog            2    4      6",
+        "total          5   10     15",
+    ]
+    assert result.stdout.startswith(f"Wrote 15 of 15 files to {out.resolve()} in ")
+    assert result.stdout.rstrip().endswith(f"Manifest: {out.resolve() / 'manifest.csv'}")
+
+
+def test_json_output_is_the_run_summary(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["expand", str(tree), "-o", str(out), "--per-image", "1", "--json", "-q"])
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    summary = json.loads(result.stdout)
+    assert summary == json.loads((out / "expander.json").read_text())
+    assert summary["totals"]["written"] == 10
+
+
+def test_dry_run_shows_plan_on_stdout_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["expand", str(SAMPLE), "-o", str(out), "--balance", "--dry-run"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "split  class             originals  new  total",
+        "train  sneaker                  15   45     60",
+        "train  trouser                  30   30     60",
+        "train  tshirt                   60    0     60",
+        "test   sneaker (copied)         20    0     20",
+        "test   trouser (copied)         20    0     20",
+        "test   tshirt (copied)          20    0     20",
+        "       total                   165   75    240",
+    ]
+    assert not out.exists()
+
+
+def test_unknown_class_is_a_usage_error_listing_real_classes(tree: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["expand", str(tree), "-o", str(tmp_path / "o"), "--classes", "dog,bird"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: Unknown class 'bird' in '{tree}'. Classes found: cat, dog."
+
+
+def test_bad_layout_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["expand", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: No images found in '{tmp_path / 'empty'}'.")
+
+
+def test_failed_inputs_give_exit_status_1_and_are_listed(tree: Path, tmp_path: Path) -> None:
+    (tree / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    result = runner.invoke(app, ["expand", str(tree), "-o", str(tmp_path / "o"), "--per-image", "1", "-q"])
+    assert result.exit_code == 1
+    assert "1 input(s) failed and were skipped:\n  cat/broken.png: not a decodable image" in result.stdout
+
+
+def test_presets_list_and_show_save_round_trip(tree: Path, tmp_path: Path) -> None:
+    listing = runner.invoke(app, ["presets"])
+    assert listing.exit_code == 0
+    names = [line for line in listing.stdout.splitlines() if not line.startswith(" ")]
+    assert names == ["keras (default)", "traditional", "noise", "orientation-safe", "light", "strong", "trivial"]
+
+    saved = tmp_path / "mine.yaml"
+    show = runner.invoke(app, ["presets", "show", "noise", "--save", str(saved)])
+    assert show.exit_code == 0 and "GaussNoise" in saved.read_text()
+    printed = runner.invoke(app, ["presets", "show", "noise"])
+    assert json.loads(printed.stdout)["transform"]["transforms"][0]["__class_fullname__"] == "OneOf"
+
+    out = tmp_path / "o"
+    run = runner.invoke(app, ["expand", str(tree), "-o", str(out), "--pipeline", str(saved), "--json", "-q"])
+    assert run.exit_code == 0
+    assert json.loads(run.stdout)["pipeline"] == json.loads(printed.stdout)
+
+
+def test_unknown_preset_is_rejected_with_the_choices(tree: Path) -> None:
+    result = runner.invoke(app, ["expand", str(tree), "--preset", "wild"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.replace("│", " ").split())  # unwrap the error box
+    assert "Invalid value for '--preset': Value error, 'wild' is not one of 'keras', 'traditional'," in text
+    assert "'light', 'strong', 'trivial'." in text
+
+
+def test_help_imports_neither_albumentations_nor_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from expander.cli import app\n"
+        "try:\n    app(['expand', '--help'], prog_name='expander')\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('albumentations', 'tensorflow', 'cv2') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Example: expander expand data/dogs_cats --per-image 20 --classes dog" in done.stdout
+    assert done.stdout.splitlines()[-1] == "HEAVY []"
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 40}, ext=".jpg", shape=(120, 160, 3))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", "10", "-j", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "a").is_dir() or len(list((out / "a").iterdir())) < 30:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert "Interrupted. Run the same command with --resume to finish the job." in stderr
+    assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
+    assert json.loads((out / "expander.json").read_text())["status"] == "interrupted"
+
+    resumed = subprocess.run([*command, "--resume", "--json", "-q"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    totals = json.loads(resumed.stdout)["totals"]
+    assert totals["written"] == 440 and 30 <= totals["resumed"] < 440
