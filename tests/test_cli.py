@@ -118,7 +118,7 @@ def test_help_imports_neither_albumentations_nor_tensorflow() -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
-    src = make_tree(tmp_path / "src", {"a": 40}, ext=".jpg", shape=(120, 160, 3))
+    src = make_tree(tmp_path / "src", {"a": 40}, ext=".jpg", shape=(480, 640, 3))  # slow enough to interrupt
     out = tmp_path / "out"
     command = [sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", "10", "-j", "2"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

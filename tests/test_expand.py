@@ -219,7 +219,7 @@ def test_resume_refuses_different_arguments(tree: Path, tmp_path: Path) -> None:
 
 
 def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path: Path) -> None:
-    src = make_tree(tmp_path / "src", {"a": 30, "b": 30}, ext=".jpg", shape=(120, 160, 3))
+    src = make_tree(tmp_path / "src", {"a": 30, "b": 30}, ext=".jpg", shape=(360, 480, 3))  # slow enough to kill
     reference = tmp_path / "reference"
     expand(src, reference, per_image=8, workers=1)
 

@@ -1,0 +1,114 @@
+"""train compare / fit / evaluate on sample_data with the tiny model: seconds, not minutes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE
+from typer.testing import CliRunner
+
+from expander import expand
+from train.cli import app
+from train.compare import compare, evaluate, fit_folder
+from train.fit import FitConfig
+
+TINY = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def expanded(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fm") / "expanded"
+    expand(SAMPLE, out, per_image=1, workers=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(expanded: Path, tmp_path_factory) -> dict:
+    return compare(SAMPLE, expanded, out=tmp_path_factory.mktemp("cmp") / "run", config=TINY, seeds=2)
+
+
+def test_report_files_and_documented_fields(report: dict) -> None:
+    out = Path(report["arguments"]["out"])
+    assert sorted(p.name for p in out.iterdir()) == [
+        "confusion.png", "curves.png", "metrics.png", "report.json", "report.md",
+    ]  # fmt: skip
+    assert json.loads((out / "report.json").read_text()) == report
+    assert set(report) == {"arguments", "versions", "data", "original", "expanded", "difference", "verdict", "runs"}
+    assert report["arguments"]["seeds"] == [0, 1] and report["arguments"]["model"] == "tiny"
+    assert {"tensorflow", "keras", "expander", "numpy", "python"} <= set(report["versions"])
+    data = report["data"]
+    assert data["test_source"] == "test/ split of ORIGINAL"
+    assert data["counts"] == {"train_original": 84, "train_expanded": 168, "val": 21, "test": 60}
+    assert data["left_out"] == {"test": 0, "val": 42}
+    for arm in ("original", "expanded"):
+        for metric in ("accuracy", "macro_f1", "balanced_accuracy", "loss", "best_epoch", "images_per_s"):
+            assert set(report[arm][metric]) == {"mean", "std", "values"} and len(report[arm][metric]["values"]) == 2
+    assert len(report["difference"]["accuracy"]["ci95"]) == 2
+    assert [(r["arm"], r["seed"]) for r in report["runs"]] == [
+        ("original", 0), ("expanded", 0), ("original", 1), ("expanded", 1),
+    ]  # fmt: skip
+    run = report["runs"][1]
+    assert run["train_images"] == 168 and 1 <= run["best_epoch"] <= 2
+    assert set(run["history"][0]) == {
+        "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "gap", "seconds", "images_per_s",
+    }  # fmt: skip
+    assert set(run["test"]) == {
+        "accuracy", "loss", "macro_f1", "balanced_accuracy", "precision", "recall", "f1", "confusion",
+    }  # fmt: skip
+    assert sum(map(sum, run["test"]["confusion"])) == 60
+    markdown = (out / "report.md").read_text()
+    assert f"**Verdict.** {report['verdict']}" in markdown and "![training curves](curves.png)" in markdown
+
+
+def test_the_same_command_gives_the_same_numbers(report: dict, expanded: Path, tmp_path: Path) -> None:
+    again = compare(SAMPLE, expanded, out=tmp_path / "again", config=TINY, seeds=2)
+    assert [r["test"] for r in again["runs"]] == [r["test"] for r in report["runs"]]
+    assert [[e["loss"] for e in r["history"]] for r in again["runs"]] == [
+        [e["loss"] for e in r["history"]] for r in report["runs"]
+    ]
+
+
+def test_planted_test_copies_are_excluded_and_counted(tmp_path: Path) -> None:
+    original = tmp_path / "original"
+    shutil.copytree(SAMPLE / "train", original)
+    expanded = tmp_path / "expanded"
+    expand(original, expanded, per_image=2, workers=1)
+    one_epoch = FitConfig(model="tiny", image_size=28, epochs=1)
+    result = compare(original, expanded, out=tmp_path / "run", config=one_epoch, seeds=1)
+    data = result["data"]
+    assert data["test_source"] == "held-out 20% of ORIGINAL"
+    assert data["left_out"] == {"test": 3 * data["counts"]["test"], "val": 3 * data["counts"]["val"]}
+    assert data["counts"]["train_expanded"] == 3 * data["counts"]["train_original"]
+    assert "the interval" not in result["verdict"] and "single seed" in result["verdict"]
+
+
+def test_fit_then_evaluate_round_trip(tmp_path: Path) -> None:
+    metrics = fit_folder(SAMPLE, out=tmp_path / "run", config=TINY, seed=3)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "history.csv", "metrics.json", "model.json", "model.keras",
+    ]  # fmt: skip
+    assert (tmp_path / "run" / "history.csv").read_text().splitlines()[0] == (
+        "epoch,accuracy,loss,val_accuracy,val_loss,gap,seconds,images_per_s"
+    )
+    again = evaluate(tmp_path / "run" / "model.keras", SAMPLE)
+    assert again["images"] == 60 and again["classes"] == ["sneaker", "trouser", "tshirt"]
+    assert again["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert again["confusion"] == metrics["test"]["confusion"]
+
+
+def test_cli_models_json_and_errors(expanded: Path, tmp_path: Path) -> None:
+    listing = runner.invoke(app, ["models"])
+    assert [line.split(":")[0] for line in listing.stdout.splitlines()] == ["smallnet", "cifar-cnn", "tiny"]
+
+    args = ["compare", str(SAMPLE), str(expanded), "--model", "tiny", "--image-size", "28", "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--seeds", "1", "--out", str(tmp_path / "r"), "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["data"]["counts"]["test"] == 60
+
+    bad = runner.invoke(app, ["compare", str(SAMPLE), str(tmp_path / "missing"), "-q"])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith(f"Error: Source folder '{tmp_path / 'missing'}' does not exist.")

@@ -1,0 +1,74 @@
+"""Which files train, validate and test each arm. No TensorFlow needed."""
+
+from __future__ import annotations
+
+import posixpath
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE, make_tree
+
+from expander import expand
+from train.data import load_split
+from train.errors import TrainError
+
+
+def stem_of(path: str) -> str:
+    return posixpath.splitext(posixpath.basename(path))[0].split("__aug")[0]
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Path, Path]:
+    """ORIGINAL without a test split (so test images are held out of it), and EXPANDED made from
+    all of ORIGINAL, so EXPANDED holds augmented copies of the future test images."""
+    original = tmp_path / "original"
+    shutil.copytree(SAMPLE / "train", original)
+    expanded = tmp_path / "expanded"
+    expand(original, expanded, per_image=2, workers=1)
+    return original, expanded
+
+
+def test_copies_of_test_and_validation_images_are_left_out_and_counted(planted) -> None:
+    original, expanded = planted
+    split = load_split(original, expanded, test_fraction=0.2, val_fraction=0.2)
+
+    assert split.test_source == "held-out 20% of ORIGINAL"
+    assert split.classes == ("sneaker", "trouser", "tshirt")
+    assert len(split.test) == 3 + 6 + 12 and len(split.val) == 2 + 5 + 10
+    assert split.left_out == {"test": 3 * len(split.test), "val": 3 * len(split.val)}
+    assert split.leakage_check == "manifest" and split.warnings == ()
+    held_stems = {stem_of(s.path) for s in (*split.test, *split.val)}
+    assert not held_stems & {stem_of(s.path) for s in split.train_expanded}
+    assert not held_stems & {stem_of(s.path) for s in split.train_original}
+    assert len(split.train_expanded) == 3 * len(split.train_original)
+
+
+def test_without_a_manifest_names_and_hashes_are_used_with_a_warning(planted) -> None:
+    original, expanded = planted
+    (expanded / "manifest.csv").unlink()
+    split = load_split(original, expanded)
+    assert split.leakage_check == "names+hashes"
+    assert split.left_out == {"test": 3 * len(split.test), "val": 3 * len(split.val)}
+    assert "leakage could not be fully ruled out" in split.warnings[0]
+
+
+def test_a_test_split_inside_original_is_used_and_same_names_in_train_are_kept(tmp_path: Path) -> None:
+    # Fashion-MNIST's train and test files share names (tshirt_00001.png is in both): not a leak.
+    expanded = tmp_path / "expanded"
+    expand(SAMPLE, expanded, per_image=1, workers=1)
+    split = load_split(SAMPLE, expanded)
+    assert split.test_source == "test/ split of ORIGINAL"
+    assert len(split.test) == 60
+    assert split.left_out == {"test": 0, "val": 2 * len(split.val)}
+
+
+def test_mismatched_classes_are_a_clear_error(tmp_path: Path) -> None:
+    original = make_tree(tmp_path / "o", {"cat": 5, "dog": 5})
+    expanded = make_tree(tmp_path / "e", {"cat": 5, "bird": 5})
+    with pytest.raises(TrainError) as e:
+        load_split(original, expanded)
+    assert str(e.value) == (
+        "Class names differ between ORIGINAL and EXPANDED: missing from EXPANDED: dog; only in EXPANDED: bird. "
+        "Use the same class folder names in both."
+    )

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from train.metrics import classification_metrics, describe, paired_difference
+from train.report import verdict
+
+
+def test_classification_metrics_on_a_known_case() -> None:
+    y_true = np.array([0, 0, 0, 1, 1, 2])
+    probabilities = np.eye(3)[[0, 0, 1, 1, 1, 1]] * 0.8 + 0.2 / 3  # predictions 0,0,1,1,1,1
+    m = classification_metrics(y_true, probabilities, 3)
+    assert m["confusion"] == [[2, 1, 0], [0, 2, 0], [0, 1, 0]]
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["recall"] == pytest.approx([2 / 3, 1.0, 0.0])
+    assert m["precision"] == pytest.approx([1.0, 0.5, 0.0])
+    assert m["f1"] == pytest.approx([0.8, 2 / 3, 0.0], abs=1e-6)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 3)
+    assert m["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 3, abs=1e-6)
+    p_true = 0.8 + 0.2 / 3
+    expected_loss = -(4 * np.log(p_true) + 2 * np.log(0.2 / 3)) / 6
+    assert m["loss"] == pytest.approx(expected_loss)
+
+
+def test_paired_difference_uses_a_t_interval() -> None:
+    d = paired_difference([0.80, 0.82, 0.78], [0.70, 0.71, 0.72])
+    assert d["values"] == pytest.approx([0.10, 0.11, 0.06])
+    assert d["mean"] == pytest.approx(0.09)
+    half = 4.302652729749464 * np.std([0.10, 0.11, 0.06], ddof=1) / np.sqrt(3)
+    assert d["ci95"] == pytest.approx([0.09 - half, 0.09 + half])
+
+
+def test_one_seed_has_no_interval_and_says_so() -> None:
+    d = paired_difference([0.8], [0.7])
+    assert d["ci95"] is None and describe([0.5])["std"] == 0.0
+    assert "from a single seed; run with --seeds 3" in verdict({"accuracy": d}, 1)
+
+
+def test_verdict_reports_direction_and_uncertainty() -> None:
+    up = {"accuracy": {"mean": 0.05, "ci95": [0.01, 0.09]}}
+    flat = {"accuracy": {"mean": 0.01, "ci95": [-0.02, 0.04]}}
+    assert verdict(up, 3) == (
+        "The expanded dataset improved test accuracy by +5.0 points (95% CI +1.0 to +9.0, 3 seeds); "
+        "the interval excludes zero."
+    )
+    assert verdict(flat, 3).startswith("No clear difference: test accuracy changed by +1.0 points")

@@ -1,0 +1,200 @@
+"""The experiments: ``compare`` (two arms x K seeds), ``fit_folder`` (one arm) and ``evaluate``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from train.data import Sample, detect_channels, load_split, make_dataset
+from train.errors import TrainError
+from train.fit import FitConfig, fit_one, quiet_tensorflow
+from train.metrics import classification_metrics, describe, paired_difference
+from train.report import HEADLINE_METRICS, verdict, write_reports
+
+
+def default_out(kind: str) -> Path:
+    return Path("runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def compare(
+    original: str | Path,
+    expanded: str | Path,
+    *,
+    test: str | Path | None = None,
+    out: str | Path | None = None,
+    config: FitConfig = FitConfig(),
+    seeds: int = 3,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    progress: bool = False,
+) -> dict:
+    """Train ``config`` on ORIGINAL and on EXPANDED with the same seeds; evaluate both on the same test images.
+
+    Returns the report (also written to ``out/report.json`` with report.md and PNG plots).
+    """
+    if seeds < 1:
+        raise TrainError(f"--seeds must be 1 or more; got {seeds}.")
+    out = Path(out) if out is not None else default_out("compare")
+    split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
+    if not split.train_expanded:
+        raise TrainError(f"No training images left in EXPANDED '{expanded}' after leaving out validation/test copies.")
+    channels = detect_channels(split.train_original)
+    seed_list = list(range(seeds))
+    bar = _bar(2 * seeds * config.epochs, progress)
+    runs = []
+    for seed in seed_list:
+        for arm, train in (("original", split.train_original), ("expanded", split.train_expanded)):
+            bar.set_description(f"{arm} seed {seed}")
+            _, record = fit_one(train, split.val, split.test, split.classes, config, seed, channels,
+                                on_epoch=lambda epoch, logs: bar.update(1))  # fmt: skip
+            bar.update(config.epochs - record["epochs_run"])  # early stopping skipped these
+            runs.append({"arm": arm, **record})
+    bar.close()
+
+    def per_arm(arm: str) -> dict:
+        chosen = [r for r in runs if r["arm"] == arm]
+        stats = {m: describe([r["test"][m] for r in chosen]) for m in HEADLINE_METRICS}
+        stats["best_epoch"] = describe([r["best_epoch"] for r in chosen])
+        stats["seconds_per_epoch"] = describe([r["seconds_per_epoch"] for r in chosen])
+        stats["images_per_s"] = describe([r["images_per_s"] for r in chosen])
+        return stats
+
+    original_stats, expanded_stats = per_arm("original"), per_arm("expanded")
+    difference = {
+        m: paired_difference(expanded_stats[m]["values"], original_stats[m]["values"]) for m in HEADLINE_METRICS
+    }
+    report = {
+        "arguments": {
+            "original": str(Path(original).resolve()),
+            "expanded": str(Path(expanded).resolve()),
+            "test": str(Path(test).resolve()) if test else None,
+            "out": str(out.resolve()),
+            "seeds": seed_list,
+            "val_fraction": val_fraction,
+            "test_fraction": test_fraction,
+            "channels": channels,
+            **config.to_dict(),
+        },
+        "versions": _versions(),
+        "data": _data_summary(split),
+        "original": original_stats,
+        "expanded": expanded_stats,
+        "difference": difference,
+        "verdict": verdict(difference, seeds),
+        "runs": runs,
+    }
+    write_reports(out, report)
+    return report
+
+
+def fit_folder(
+    folder: str | Path,
+    *,
+    test: str | Path | None = None,
+    out: str | Path | None = None,
+    config: FitConfig = FitConfig(),
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    progress: bool = False,
+) -> dict:
+    """Train one model on ``folder``; save ``model.keras``, ``model.json``, ``history.csv``, ``metrics.json``."""
+    out = Path(out) if out is not None else default_out("fit")
+    split = load_split(folder, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
+    channels = detect_channels(split.train_original)
+    bar = _bar(config.epochs, progress)
+    model, record = fit_one(split.train_original, split.val, split.test, split.classes, config, seed, channels,
+                            on_epoch=lambda epoch, logs: bar.update(1))  # fmt: skip
+    bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.keras")
+    info = {"classes": list(split.classes), "image_size": config.image_size, "channels": channels}
+    (out / "model.json").write_text(json.dumps({**info, "config": config.to_dict()}, indent=2) + "\n")
+    with open(out / "history.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(record["history"][0]))
+        writer.writeheader()
+        writer.writerows(record["history"])
+    metrics = {
+        **{k: v for k, v in record.items() if k != "history"},
+        "classes": list(split.classes),
+        "data": _data_summary(split),
+        "versions": _versions(),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def evaluate(model_path: str | Path, folder: str | Path, batch_size: int = 64) -> dict:
+    """Evaluate a saved model on ``folder`` (its test/ or val/ split, or its class folders)."""
+    quiet_tensorflow()
+    import keras
+
+    from expander.scan import scan
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise TrainError(f"Model file '{model_path}' does not exist; train one with: train fit DIR --out RUN")
+    info_path = model_path.with_name("model.json")
+    model = keras.models.load_model(model_path)
+    _, height, width, channels = model.input_shape
+    ds = scan(folder)
+    split = next((s for s in ("test", "val") if s in ds.splits), None)
+    items = [i for i in ds.items if i.split == split]
+    classes = json.loads(info_path.read_text())["classes"] if info_path.is_file() else list(ds.classes)
+    unknown = sorted({i.class_name for i in items} - set(classes))
+    if unknown:
+        raise TrainError(f"'{folder}' has classes the model was not trained on: {', '.join(unknown)}.")
+    samples = tuple(Sample(str(ds.root.resolve() / i.rel_path), classes.index(i.class_name), "") for i in items)
+    probabilities = model.predict(make_dataset(samples, (width, height), channels, batch_size), verbose=0)
+    metrics = classification_metrics(np.array([s.label for s in samples]), probabilities, len(classes))
+    return {"model": str(model_path), "folder": str(folder), "images": len(samples), "classes": classes, **metrics}
+
+
+def _data_summary(split) -> dict:
+    def per_class(samples) -> dict[str, int]:
+        counts = np.bincount([s.label for s in samples], minlength=len(split.classes))
+        return {c: int(n) for c, n in zip(split.classes, counts, strict=True)}
+
+    return {
+        "classes": list(split.classes),
+        "test_source": split.test_source,
+        "counts": {
+            "train_original": len(split.train_original),
+            "train_expanded": len(split.train_expanded),
+            "val": len(split.val),
+            "test": len(split.test),
+        },
+        "per_class": {
+            "train_original": per_class(split.train_original),
+            "train_expanded": per_class(split.train_expanded),
+            "val": per_class(split.val),
+            "test": per_class(split.test),
+        },
+        "left_out": split.left_out,
+        "leakage_check": split.leakage_check,
+        "warnings": list(split.warnings),
+    }
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("expander", "tensorflow", "keras", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="epoch", file=sys.stderr, disable=not enabled)

@@ -1,0 +1,283 @@
+"""Which files train, validate and test each arm, and the tf.data pipeline that reads them.
+
+Rules that keep the comparison honest:
+
+* Test images are never augmented and never trained on. They come from ``--test DIR``, else
+  the ``test/`` (or ``val/``) split of ORIGINAL, else a stratified held-out split of ORIGINAL.
+* Validation (model selection) uses a stratified split of the *training originals*, the same
+  images for both arms; never the test set.
+* Every file in EXPANDED derived from a validation or test image is left out of its training
+  set, found through expander's ``manifest.csv``; without one, by file stem and exact content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from expander.manifest import MANIFEST_NAME, read_manifest
+from expander.plan import output_seed
+from expander.scan import Dataset, Item, scan
+from train.errors import TrainError
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str  # absolute
+    label: int
+    key: str  # "<class>/<file name of the original it comes from>"
+
+
+@dataclass(frozen=True)
+class Split:
+    """The files of one comparison. Both arms share ``val`` and ``test``."""
+
+    classes: tuple[str, ...]
+    train_original: tuple[Sample, ...]
+    train_expanded: tuple[Sample, ...]
+    val: tuple[Sample, ...]
+    test: tuple[Sample, ...]
+    test_source: str
+    left_out: dict[str, int] = field(default_factory=dict)  # "test"/"val" -> expanded files excluded
+    leakage_check: str = "manifest"
+    warnings: tuple[str, ...] = ()
+
+
+def source_key(class_name: str, rel_path: str) -> str:
+    return f"{class_name}/{posixpath.basename(rel_path)}"
+
+
+def load_split(
+    original: str | Path,
+    expanded: str | Path | None = None,
+    test_dir: str | Path | None = None,
+    *,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Split:
+    """Resolve train/val/test files for ORIGINAL and (optionally) EXPANDED.
+
+    Raises:
+        TrainError: class names differ between the folders, or a split would be empty.
+    """
+    original_ds = scan(original)
+    train_items, test_items, test_source = _train_and_test(original_ds, test_dir, test_fraction, seed)
+    classes = tuple(sorted({i.class_name for i in train_items}))
+    _check_classes({"ORIGINAL": classes, "test set": {i.class_name for i in test_items[1]}})
+    val_items = _holdout(train_items, val_fraction, seed + 1)
+    val_paths = {i.rel_path for i in val_items}
+    train_original = [i for i in train_items if i.rel_path not in val_paths]
+
+    def samples(root: Path, items) -> tuple[Sample, ...]:
+        return tuple(
+            Sample(str(root / i.rel_path), classes.index(i.class_name), source_key(i.class_name, i.rel_path))
+            for i in items
+        )
+
+    test_root, test_list = test_items
+    split = Split(
+        classes=classes,
+        train_original=samples(original_ds.root.resolve(), train_original),
+        train_expanded=(),
+        val=samples(original_ds.root.resolve(), val_items),
+        test=samples(test_root.resolve(), test_list),
+        test_source=test_source,
+    )
+    if expanded is None:
+        return split
+    held_test = test_list if test_source != "--test" else []
+    return _with_expanded(split, original_ds.root, Path(expanded), val_items, held_test)
+
+
+def _train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):
+    """(train items, (test root, test items), where the test set came from)."""
+    train = [i for i in ds.items if i.split in (None, "train")]
+    if not train:
+        raise TrainError(f"'{ds.root}' has no training images: expected {ds.root}/train/<class>/ or class folders.")
+    if test_dir is not None:
+        test_ds = scan(test_dir)
+        split = "test" if "test" in test_ds.splits else ("val" if "val" in test_ds.splits else None)
+        return train, (test_ds.root, [i for i in test_ds.items if i.split == split]), "--test"
+    for name in ("test", "val"):
+        if name in ds.splits:
+            return train, (ds.root, [i for i in ds.items if i.split == name]), f"{name}/ split of ORIGINAL"
+    test = _holdout(train, test_fraction, seed)
+    test_keys = {i.rel_path for i in test}
+    rest = [i for i in train if i.rel_path not in test_keys]
+    return rest, (ds.root, test), f"held-out {test_fraction:.0%} of ORIGINAL"
+
+
+def _holdout(items: list[Item], fraction: float, seed: int) -> list[Item]:
+    """A stratified, seeded selection of ``fraction`` of each class (at least one if it has two)."""
+    chosen = []
+    for class_name in sorted({i.class_name for i in items}):
+        members = sorted(
+            (i for i in items if i.class_name == class_name), key=lambda i: output_seed(seed, i.rel_path, 0)
+        )
+        n = round(fraction * len(members))
+        n = max(n, 1) if len(members) >= 2 else 0
+        if len(members) - n < 1:
+            raise TrainError(f"Class '{class_name}' has too few images ({len(members)}) to hold some out.")
+        chosen += members[:n]
+    return chosen
+
+
+def _check_classes(named: dict[str, set | tuple]) -> None:
+    reference_name, reference = next(iter(named.items()))
+    for name, classes in named.items():
+        if set(classes) != set(reference):
+            missing = sorted(set(reference) - set(classes))
+            extra = sorted(set(classes) - set(reference))
+            raise TrainError(
+                f"Class names differ between {reference_name} and {name}: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"missing from {name}: {', '.join(missing)}" if missing else "",
+                        f"only in {name}: {', '.join(extra)}" if extra else "",
+                    )
+                    if part
+                )
+                + ". Use the same class folder names in both."
+            )
+
+
+def _with_expanded(
+    split: Split, original_root: Path, expanded: Path, val_items: list[Item], test_items: list[Item]
+) -> Split:
+    expanded_ds = scan(expanded)
+    items = [i for i in expanded_ds.items if i.split in (None, "train")]
+    _check_classes({"ORIGINAL": split.classes, "EXPANDED": {i.class_name for i in items}})
+    held = {i.rel_path: "val" for i in val_items} | {i.rel_path: "test" for i in test_items}
+    warnings: list[str] = []
+
+    if (expanded / MANIFEST_NAME).is_file():
+        sources = {r["output"]: r["source"] for r in read_manifest(expanded)}
+        index = _suffix_index(held)
+        groups = [_held_group(sources.get(i.rel_path, i.rel_path), held, index) for i in items]
+        check = "manifest"
+    else:
+        # No record of what came from what: match "<stem>__augNNN" names and identical bytes.
+        by_hash = {_sha256(original_root / path): group for path, group in held.items()}
+        by_stem = {_stem_key(path): group for path, group in held.items()}
+        groups = [
+            by_hash.get(_sha256(expanded / i.rel_path)) or by_stem.get(_stem_key(_strip_copy_suffix(i.rel_path)))
+            for i in items
+        ]
+        check = "names+hashes"
+        warnings.append(
+            f"No {MANIFEST_NAME} in '{expanded}': files derived from validation/test images were matched by file "
+            "name and exact content only; augmented copies renamed by other tools cannot be detected, so leakage "
+            "could not be fully ruled out."
+        )
+
+    left_out = {"test": 0, "val": 0}
+    train = []
+    for item, group in zip(items, groups, strict=True):
+        if group:
+            left_out[group] += 1
+        else:
+            key = source_key(item.class_name, item.rel_path)
+            train.append(Sample(str(expanded.resolve() / item.rel_path), split.classes.index(item.class_name), key))
+    return Split(
+        classes=split.classes,
+        train_original=split.train_original,
+        train_expanded=tuple(train),
+        val=split.val,
+        test=split.test,
+        test_source=split.test_source,
+        left_out=left_out,
+        leakage_check=check,
+        warnings=tuple(warnings),
+    )
+
+
+def _tails(path: str) -> list[str]:
+    """``a/b/c/d.jpg`` -> ``a/b/c/d.jpg``, ``b/c/d.jpg``, ``c/d.jpg`` (never the bare file name)."""
+    parts = path.split("/")
+    return ["/".join(parts[i:]) for i in range(len(parts) - 1)]
+
+
+def _suffix_index(held: dict[str, str]) -> dict[str, str]:
+    return {tail: group for path, group in held.items() for tail in _tails(path)}
+
+
+def _held_group(source: str, held: dict[str, str], index: dict[str, str]) -> str | None:
+    """The group ("val"/"test") of the held-out original that a manifest source names, if any.
+
+    Manifest paths are relative to the folder that was expanded, which may be ORIGINAL, its train/
+    split, or a parent of it; so two paths match when one ends with the other (class/file at least).
+    """
+    if source in index:  # the source is a tail of a held path (expanded ORIGINAL/train, or ORIGINAL)
+        return index[source]
+    return next((held[tail] for tail in _tails(source) if tail in held), None)  # expanded a parent
+
+
+def _strip_copy_suffix(rel_path: str) -> str:
+    """``cat/x__aug003.png`` -> ``cat/x.png``: the name of the original an expander copy came from."""
+    folder, name = posixpath.split(rel_path)
+    stem, ext = posixpath.splitext(name)
+    return posixpath.join(folder, stem.split("__aug")[0] + ext)
+
+
+def _stem_key(path: str) -> str:
+    """``train/cat/x.jpg`` -> ``cat/x``: class and stem, the name a derived copy keeps."""
+    parts = posixpath.splitext(path)[0].split("/")
+    return "/".join(parts[-2:])
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- tf.data ---------------------------------------------------------------------------------
+
+
+def read_pixels(path: str, size: tuple[int, int], channels: int) -> np.ndarray:
+    """Decode with expander's rules, convert to ``channels``, resize to (W, H); uint8 (H, W, C)."""
+    import cv2
+
+    from expander import images
+
+    image = images.decode(Path(path).read_bytes(), path)
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]
+    if channels == 1 and image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    elif channels == 3 and image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    image = images.resize(image, size)
+    return image.reshape(size[1], size[0], channels)
+
+
+def detect_channels(samples: tuple[Sample, ...]) -> int:
+    """1 when the first training image is grayscale, else 3."""
+    from expander import images
+
+    first = images.decode(Path(samples[0].path).read_bytes(), samples[0].path)
+    return 1 if first.ndim == 2 else 3
+
+
+def make_dataset(samples, size: tuple[int, int], channels: int, batch_size: int, shuffle_seed: int | None = None):
+    """tf.data over file paths: decode + resize once (cached as uint8), then shuffle, batch, prefetch."""
+    import tensorflow as tf
+
+    def load(path):
+        pixels = tf.numpy_function(lambda p: read_pixels(p.decode(), size, channels), [path], tf.uint8, stateful=False)
+        pixels.set_shape((size[1], size[0], channels))
+        return pixels
+
+    paths = tf.constant([s.path for s in samples])
+    labels = tf.constant([s.label for s in samples], dtype=tf.int32)
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+    ds = ds.map(lambda p, y: (load(p), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(samples), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,59 @@
+"""Pure functions: classification metrics from labels, and the statistics of repeated runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, classes: int) -> dict:
+    """Accuracy, loss, macro-F1, balanced accuracy, per-class precision/recall/F1, confusion matrix."""
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = probabilities.argmax(axis=1)
+    confusion = np.zeros((classes, classes), dtype=int)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    true_per_class = confusion.sum(axis=1)
+    predicted_per_class = confusion.sum(axis=0)
+    hits = np.diag(confusion)
+    precision = np.divide(hits, predicted_per_class, out=np.zeros(classes), where=predicted_per_class > 0)
+    recall = np.divide(hits, true_per_class, out=np.zeros(classes), where=true_per_class > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(classes), where=denominator > 0)
+    present = true_per_class > 0
+    picked = probabilities[np.arange(len(y_true)), y_true]
+    return {
+        "accuracy": float(hits.sum() / max(len(y_true), 1)),
+        "loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
+        "precision": precision.round(6).tolist(),
+        "recall": recall.round(6).tolist(),
+        "f1": f1.round(6).tolist(),
+        "confusion": confusion.tolist(),
+    }
+
+
+def describe(values: list[float]) -> dict:
+    """Mean and sample standard deviation (0 for a single value)."""
+    array = np.asarray(values, dtype=float)
+    return {
+        "mean": float(array.mean()),
+        "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+        "values": [float(v) for v in array],
+    }
+
+
+def paired_difference(after: list[float], before: list[float]) -> dict:
+    """Mean of per-seed differences with a 95% t confidence interval (None with one seed)."""
+    from scipy import stats
+
+    diffs = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    result = describe(list(diffs))
+    n = len(diffs)
+    if n < 2:
+        result["ci95"] = None
+        return result
+    half = float(stats.t.ppf(0.975, n - 1) * result["std"] / math.sqrt(n))
+    result["ci95"] = [result["mean"] - half, result["mean"] + half]
+    return result

@@ -1,0 +1,193 @@
+"""Comparison results -> report.json, report.md and PNG plots; and the terminal table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HEADLINE_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "loss")
+ARM_COLOURS = {"original": "#4c72b0", "expanded": "#dd8452"}
+
+
+def verdict(difference: dict, seeds: int) -> str:
+    """One sentence on test accuracy, with its uncertainty."""
+    d = difference["accuracy"]
+    points = 100 * d["mean"]
+    if d["ci95"] is None:
+        return (
+            f"Expanded minus original test accuracy: {points:+.1f} points from a single seed; "
+            "run with --seeds 3 or more to know whether that is more than chance."
+        )
+    low, high = (100 * v for v in d["ci95"])
+    interval = f"{points:+.1f} points (95% CI {low:+.1f} to {high:+.1f}, {seeds} seeds)"
+    if low > 0:
+        return f"The expanded dataset improved test accuracy by {interval}; the interval excludes zero."
+    if high < 0:
+        return f"The expanded dataset lowered test accuracy by {interval}; the interval excludes zero."
+    return f"No clear difference: test accuracy changed by {interval}, and the interval includes zero."
+
+
+def summary_table(report: dict) -> str:
+    """Plain-text table: metric, original, expanded, difference."""
+    rows = [("metric", "original", "expanded", "expanded - original [95% CI]")]
+    for metric in HEADLINE_METRICS:
+        o, e, d = (report[k][metric] for k in ("original", "expanded", "difference"))
+        scale = 1 if metric == "loss" else 100
+        ci = f" [{d['ci95'][0] * scale:+.2f}, {d['ci95'][1] * scale:+.2f}]" if d["ci95"] else ""
+        rows.append(
+            (
+                metric + ("" if metric == "loss" else " (%)"),
+                f"{o['mean'] * scale:.2f} ± {o['std'] * scale:.2f}",
+                f"{e['mean'] * scale:.2f} ± {e['std'] * scale:.2f}",
+                f"{d['mean'] * scale:+.2f}{ci}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def write_reports(out: Path, report: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _plot_curves(out / "curves.png", report)
+    _plot_metrics(out / "metrics.png", report)
+    _plot_confusion(out / "confusion.png", report)
+    (out / "report.md").write_text(_markdown(report), encoding="utf-8")
+
+
+def _markdown(report: dict) -> str:
+    data, args = report["data"], report["arguments"]
+    lines = [
+        "# train compare",
+        "",
+        f"**Verdict.** {report['verdict']}",
+        "",
+        "| metric | original | expanded | expanded - original [95% CI] |",
+        "|---|---|---|---|",
+    ]
+    for line in summary_table(report).splitlines()[1:]:
+        cells = [c for c in line.split("  ") if c.strip()]
+        lines.append("| " + " | ".join(c.strip() for c in cells) + " |")
+    lines += [
+        "",
+        f"Mean ± standard deviation over {len(args['seeds'])} seeds ({', '.join(map(str, args['seeds']))}); "
+        "the difference is paired by seed, with a t interval.",
+        "",
+        "## Data",
+        "",
+        f"- Classes: {', '.join(data['classes'])}",
+        f"- Test images: {data['counts']['test']} from the {data['test_source']}, never augmented or trained on.",
+        f"- Validation (best epoch): {data['counts']['val']} training originals, the same for both arms.",
+        f"- Training images: original {data['counts']['train_original']}, expanded {data['counts']['train_expanded']}.",
+        f"- Left out of the expanded arm as derived from test images: {data['left_out'].get('test', 0)}; "
+        f"from validation images: {data['left_out'].get('val', 0)} (checked by {data['leakage_check']}).",
+    ]
+    lines += [f"- **Warning:** {w}" for w in data["warnings"]]
+    lines += [
+        "",
+        "## Per class (recall, mean over seeds)",
+        "",
+        "| class | original | expanded |",
+        "|---|---|---|",
+    ]
+    for i, name in enumerate(data["classes"]):
+        recalls = [_mean([r["test"]["recall"][i] for r in report["runs"] if r["arm"] == arm]) for arm in ARM_COLOURS]
+        lines.append(f"| {name} | {100 * recalls[0]:.1f}% | {100 * recalls[1]:.1f}% |")
+    lines += ["", "## Runs", "", "| arm | seed | best epoch | test accuracy | macro-F1 | s/epoch | images/s |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for r in report["runs"]:
+        lines.append(
+            f"| {r['arm']} | {r['seed']} | {r['best_epoch']}/{r['epochs_run']} | {100 * r['test']['accuracy']:.2f}% | "
+            f"{100 * r['test']['macro_f1']:.2f}% | {r['seconds_per_epoch']:.2f} | {r['images_per_s']:.0f} |"
+        )
+    lines += [
+        "",
+        "## Plots",
+        "",
+        "![training curves](curves.png)",
+        "",
+        "![test metrics](metrics.png)",
+        "",
+        "![confusion matrices](confusion.png)",
+        "",
+        "## Arguments",
+        "",
+        "```json",
+        json.dumps(args, indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_curves(path: Path, report: dict) -> None:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for run in report["runs"]:
+            epochs = [e["epoch"] for e in run["history"]]
+            colour = ARM_COLOURS[run["arm"]]
+            first = run["seed"] == report["arguments"]["seeds"][0]
+            ax.plot(epochs, [e[metric] for e in run["history"]], color=colour, ls="--", alpha=0.6,
+                    label=f"{run['arm']} train" if first else None)  # fmt: skip
+            ax.plot(epochs, [e[f"val_{metric}"] for e in run["history"]], color=colour, alpha=0.9,
+                    label=f"{run['arm']} validation" if first else None)  # fmt: skip
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric}: train (dashed) vs validation, every seed")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_metrics(path: Path, report: dict) -> None:
+    plt = _pyplot()
+    metrics = ("accuracy", "macro_f1", "balanced_accuracy")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for offset, arm in ((-0.2, "original"), (0.2, "expanded")):
+        means = [100 * report[arm][m]["mean"] for m in metrics]
+        stds = [100 * report[arm][m]["std"] for m in metrics]
+        ax.bar([i + offset for i in range(len(metrics))], means, width=0.4, yerr=stds, capsize=4,
+               color=ARM_COLOURS[arm], label=arm)  # fmt: skip
+    ax.set_xticks(range(len(metrics)), metrics)
+    ax.set_ylabel("test score (%), mean ± std over seeds")
+    ax.set_ylim(0, 100)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_confusion(path: Path, report: dict) -> None:
+    import numpy as np
+
+    plt = _pyplot()
+    classes = report["data"]["classes"]
+    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.2 * len(classes), 2.5 + 0.6 * len(classes)))
+    for ax, arm in zip(axes, ARM_COLOURS, strict=True):
+        total = np.sum([r["test"]["confusion"] for r in report["runs"] if r["arm"] == arm], axis=0)
+        ax.imshow(total, cmap="Blues")
+        for (i, j), v in np.ndenumerate(total):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{arm} (summed over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
