@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from expander import images
-from expander.plan import Job
+from expander.plan import Job, Output
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,12 @@ class _Worker:
             error = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             return [record(out, "failed", error) for out in job.outputs]
 
-        size = self.settings.size
-        if size is not None:
-            image = images.resize(image, size)
+        if self.settings.size is not None:
+            image = images.resize(image, self.settings.size)
         records = []
         for out in job.outputs:
             try:
-                if out.copy_index is None and size is None:
-                    payload = data  # originals are copied byte for byte
-                else:
-                    result = image if out.copy_index is None else self.augmenter(image, out.seed)
-                    payload = images.encode(result, images.format_of(out.rel_path), self.settings.quality)
+                payload = render(out, data, image, self.settings, lambda im, seed: self.augmenter(im, seed))
                 target = self.dst / out.rel_path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 images.write_atomic(target, payload)
@@ -92,6 +87,18 @@ class _Worker:
             except Exception as e:  # one bad output never ends the run; it is reported
                 records.append(record(out, "failed", f"{type(e).__name__}: {e}"))
         return records
+
+
+def render(out: Output, data: bytes, image, settings: Settings, augmenter) -> bytes:
+    """The bytes of one planned output, from the source's bytes and its decoded (and resized) pixels.
+
+    ``augmenter(image, seed)`` is only called for new images. The workers and ``expander verify --replay``
+    both use it, so a replay runs the same code as the run did.
+    """
+    if out.copy_index is None and settings.size is None:
+        return data  # originals are copied byte for byte
+    result = image if out.copy_index is None else augmenter(image, out.seed)
+    return images.encode(result, images.format_of(out.rel_path), settings.quality)
 
 
 _worker: _Worker | None = None
