@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from expander import images
-from expander.errors import ExpanderError, OutputError, PipelineError
+from expander.errors import ExpanderError, OutputError
 from expander.execute import Record, Settings, execute
 from expander.manifest import SUMMARY_NAME, read_summary, write_manifest, write_summary
-from expander.pipeline import DEFAULT_PRESET, load_pipeline_file, preset_dict
+from expander.pipeline import DEFAULT_PRESET, resolve_pipeline
 from expander.plan import Job, Plan, PlanRow, Quota, make_plan
 from expander.scan import Dataset, scan
 
@@ -152,7 +152,7 @@ def expand(
     if workers < 1:
         raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
 
-    pipeline_dict = _resolve_pipeline(preset, pipeline)
+    pipeline_dict = resolve_pipeline(preset, pipeline)
     plan = make_plan(
         dataset,
         quota,
@@ -213,12 +213,6 @@ def expand(
         raise
     bar.close()
     return _finish(out, summarise("complete", _in_plan_order(plan, records), len(done)))
-
-
-def _resolve_pipeline(preset: str | None, pipeline: str | os.PathLike | None) -> dict[str, Any]:
-    if preset and pipeline:
-        raise PipelineError("Give either --preset or --pipeline, not both.")
-    return load_pipeline_file(pipeline) if pipeline else preset_dict(preset or DEFAULT_PRESET)
 
 
 def _check_output(

@@ -124,6 +124,88 @@ def expand(
     raise typer.Exit(result.exit_code)
 
 
+@app.command()
+def inspect(
+    src: Annotated[Path, typer.Argument(help="Dataset to survey (class folders or train/val/test).")],
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+) -> None:
+    """Survey a dataset: counts and imbalance, sizes, modes, formats, unreadable files, duplicates and leaks.
+
+    Exact duplicates are found by content hash, near-duplicates by a 256-bit difference hash (at most 24 bits
+    apart); a duplicate that spans splits is reported as a train/test leak. Ends with a suggested command.
+
+    Example: `expander inspect data/dogs_cats`
+    """
+    from expander.api import default_workers
+    from expander.inspection import inspect_dataset
+
+    report = _guard(lambda: inspect_dataset(src, workers=workers or default_workers()))
+    typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
+
+
+@app.command()
+def preview(
+    src: Annotated[Path, typer.Argument(help="Dataset to preview.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
+    preset: Annotated[Optional[PresetName], typer.Option(help=f"Preset. [default: {DEFAULT_PRESET}]")] = None,
+    pipeline: Annotated[Optional[Path], typer.Option(help="Pipeline file instead of a preset.", exists=True)] = None,
+    copies: Annotated[int, typer.Option("-n", help="Augmented copies per row.", min=1)] = 8,
+    per_class: Annotated[int, typer.Option(help="Rows (source images) per class.", min=1)] = 2,
+    seed: Annotated[int, typer.Option(help="Run seed: shows the copies expand would write with it.")] = 0,
+    size: Annotated[Optional[str], typer.Option(help="Resize first, as expand --size does.")] = None,
+) -> None:
+    """Write a contact sheet: per row an original, then the copies expand would make of it with this seed.
+
+    Example: `expander preview data/dogs_cats --preset traditional -n 6 --out sheet.png`
+    """
+    from expander.api import parse_size
+    from expander.pipeline import resolve_pipeline
+    from expander.preview import preview as run_preview
+
+    def call():
+        chosen = resolve_pipeline(preset.value if preset else None, pipeline)
+        label = f"pipeline {pipeline.name}" if pipeline else f"preset {preset.value if preset else DEFAULT_PRESET}"
+        return run_preview(src, out, chosen, label=label, copies=copies, per_class=per_class, seed=seed,
+                           size=parse_size(size))  # fmt: skip
+
+    typer.echo(str(_guard(call)))
+
+
+@app.command()
+def verify(
+    dst: Annotated[Path, typer.Argument(help="An output folder written by expander expand.")],
+    replay: Annotated[int, typer.Option(help="Regenerate K random outputs and compare bytes.", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for choosing which outputs to replay.")] = 0,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Check an expanded folder against its manifest.csv; exit status 1 on any mismatch.
+
+    Every listed file must exist and decode, no unlisted image may sit beside them, and with --replay K,
+    K randomly chosen outputs regenerated from source + seed + pipeline must be byte-identical.
+
+    Example: `expander verify data/dogs_cats_expanded --replay 20`
+    """
+    from expander.api import default_workers
+    from expander.verify import verify as run_verify
+
+    result = _guard(lambda: run_verify(dst, replay=replay, seed=seed, workers=workers or default_workers()))
+    typer.echo(json.dumps(result, indent=2) if as_json else _verify_report(result))
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+def _guard(call):
+    """Run a library call; map domain errors to 'Error: ...' and their exit status."""
+    from expander.errors import ExpanderError
+
+    try:
+        return call()
+    except ExpanderError as e:
+        typer.echo(f"Error: {e}", err=True)
+        raise typer.Exit(e.exit_code) from None
+
+
 @presets_app.callback(invoke_without_command=True)
 def presets_list(ctx: typer.Context) -> None:
     """List the built-in presets with their contents and intended use.
@@ -190,6 +272,53 @@ def _run_report(summary: dict) -> str:
         lines.append(f"{len(summary['failures'])} input(s) failed and were skipped:")
         lines += [f"  {f['source']}: {f['error']}" for f in summary["failures"]]
     lines.append(f"Manifest: {Path(summary['out']) / 'manifest.csv'}")
+    return "\n".join(lines)
+
+
+def _inspect_report(r: dict) -> str:
+    rows = [[split, cls, n] for split, info in r["splits"].items() for cls, n in info["classes"].items()]
+    lines = [f"Source: {r['source']} ({r['images']} images, {r['bytes'] / 1e6:.1f} MB)", ""]
+    lines += [_table(["split", "class", "images"], rows), ""]
+    lines.append(
+        "Imbalance (largest / smallest class): "
+        + ", ".join(f"{split} {info['imbalance_ratio']}" for split, info in r["splits"].items())
+    )
+    for split, info in r["splits"].items():
+        if info["empty_classes"]:
+            lines.append(f"Classes with no images in {split}: {', '.join(info['empty_classes'])}")
+    w, h = r["sizes"]["width"], r["sizes"]["height"]
+    if w["min"] is not None:
+        common = ", ".join(f"{c['size']} ({c['images']})" for c in r["sizes"]["most_common"])
+        lines.append(
+            f"Sizes: width {w['min']}-{w['max']} (median {w['median']:g}), "
+            f"height {h['min']}-{h['max']} (median {h['median']:g}); most common {common}"
+        )
+    lines.append("Modes: " + ", ".join(f"{k} {v}" for k, v in r["modes"].items()))
+    lines.append("Formats: " + ", ".join(f"{k} {v}" for k, v in r["formats"].items()))
+    lines.append(f"Unreadable: {len(r['unreadable'])}")
+    lines += [f"  {u['file']}: {u['error']}" for u in r["unreadable"]]
+    lines.append(f"Exact duplicates: {len(r['exact_duplicates'])} group(s)")
+    lines += ["  " + " = ".join(d["files"]) for d in r["exact_duplicates"]]
+    bits = r["near_duplicate_threshold_bits"]
+    lines.append(f"Near-duplicates (at most {bits} of 256 dHash bits apart): {len(r['near_duplicates'])} pair(s)")
+    lines += [f"  {' ~ '.join(d['files'])} ({d['distance_bits']} bits)" for d in r["near_duplicates"]]
+    lines.append(f"Train/test leaks (duplicates across splits): {len(r['leaks'])}")
+    lines += ["  " + " / ".join(d["files"]) for d in r["leaks"]]
+    if r["ignored"]:
+        lines.append("Ignored: " + ", ".join(f"{n} {k}" for k, n in r["ignored"].items()))
+    lines += ["", f"Suggested: {r['suggestion']}"]
+    return "\n".join(lines)
+
+
+def _verify_report(r: dict) -> str:
+    lines = [f"{r['dst']}: {'OK' if r['ok'] else 'MISMATCH'} ({r['checked']} files listed)"]
+    for key, label in (("missing", "missing"), ("extra", "not in the manifest")):
+        lines += [f"  {label}: {p}" for p in r[key]]
+    lines += [f"  does not decode: {u['file']} ({u['error']})" for u in r["undecodable"]]
+    lines += [f"  changed: {c['file']} ({c['reason']})" for c in r["changed"]]
+    if r["replayed"]:
+        identical = len(r["replayed"]) - sum(1 for c in r["changed"] if not c["reason"].startswith("cannot"))
+        lines.append(f"Replayed {len(r['replayed'])} output(s): {identical} byte-identical.")
     return "\n".join(lines)
 
 

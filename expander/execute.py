@@ -126,14 +126,21 @@ def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[
         for job in jobs:
             yield worker.run(job)
         return
-    # Not fork: a parent that has already used OpenCV's thread pool (any library caller) can
-    # deadlock a forked child. forkserver starts workers from a clean process that imported the
-    # heavy modules once, so later pools in the same process start fast.
+    chunksize = max(1, min(8, len(jobs) // (workers * 16)))
+    with process_pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
+        yield from pool.imap_unordered(_run_in_pool, jobs, chunksize=chunksize)
+
+
+def process_pool(workers: int, initializer=None, initargs=()):
+    """A multiprocessing pool whose workers start clean.
+
+    Not fork: a parent that has already used OpenCV's thread pool (any library caller) can
+    deadlock a forked child. forkserver starts workers from a clean process that imported the
+    heavy modules once, so later pools in the same process start fast.
+    """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["cv2", "numpy", "albumentations", "expander.execute", "expander.augment"])
     else:
         context = multiprocessing.get_context("spawn")
-    chunksize = max(1, min(8, len(jobs) // (workers * 16)))
-    with context.Pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
-        yield from pool.imap_unordered(_run_in_pool, jobs, chunksize=chunksize)
+    return context.Pool(workers, initializer=initializer, initargs=initargs)

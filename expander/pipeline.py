@@ -203,6 +203,13 @@ def preset_dict(name: str) -> dict[str, Any]:
     return _plain(A.to_dict(A.Compose(PRESETS[name].build(A))))
 
 
+def resolve_pipeline(preset: str | None, pipeline_file: str | Path | None) -> dict[str, Any]:
+    """The pipeline a run uses: a pipeline file, else a preset (default ``keras``)."""
+    if preset and pipeline_file:
+        raise PipelineError("Give either --preset or --pipeline, not both.")
+    return load_pipeline_file(pipeline_file) if pipeline_file else preset_dict(preset or DEFAULT_PRESET)
+
+
 def load_pipeline_file(path: str | Path) -> dict[str, Any]:
     """Read an albumentations JSON or YAML pipeline file and return its validated dict.
 

@@ -1,0 +1,85 @@
+"""``expander preview``: a PNG contact sheet of what a pipeline does to a few images per class.
+
+Each row is one source image: the original, then copies 1..n made with exactly the seeds
+``expand`` would use for that image and run seed, so the sheet shows the files a run would write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from expander import images
+from expander.errors import ExpanderError
+from expander.plan import output_seed
+from expander.scan import AUGMENTED_SPLIT, scan
+
+_BACKGROUND = (32, 32, 32)
+_HEADER = 28
+
+
+def preview(
+    src: str | Path,
+    out: str | Path,
+    pipeline: dict,
+    *,
+    label: str,
+    copies: int = 8,
+    per_class: int = 2,
+    seed: int = 0,
+    size: tuple[int, int] | None = None,
+    cell: int = 128,
+) -> Path:
+    """Write the contact sheet to ``out`` (PNG) and return its path."""
+    from expander.augment import Augmenter
+
+    if copies < 1 or per_class < 1:
+        raise ExpanderError(f"-n and --per-class must be 1 or more; got {copies} and {per_class}.")
+    dataset = scan(src)
+    augment = Augmenter(pipeline)
+    rows = []
+    for class_name in dataset.classes:
+        chosen = [i for i in dataset.items if i.class_name == class_name and i.split in (None, AUGMENTED_SPLIT)]
+        for item in chosen[:per_class]:
+            try:
+                image = images.decode((dataset.root / item.rel_path).read_bytes(), item.rel_path)
+            except (OSError, images.DecodeError):
+                continue  # preview what can be read; `expander inspect` lists the rest
+            if size is not None:
+                image = images.resize(image, size)
+            variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
+            cells = [_cell(v, cell) for v in [image, *variants]]
+            _text(cells[0], f"{class_name}", (4, cell - 8))
+            rows.append(np.hstack(cells))
+    if not rows:
+        raise ExpanderError(f"No readable images to preview in '{src}'.")
+    header = np.full((_HEADER, rows[0].shape[1], 3), _BACKGROUND, np.uint8)
+    _text(header, f"{label}  seed {seed}  (original, then copies 1-{copies})", (6, 19))
+    sheet = np.vstack([header, *rows])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    images.write_atomic(out, images.encode(sheet, "png", 95))
+    return out
+
+
+def _cell(image: np.ndarray, side: int) -> np.ndarray:
+    """Fit an image into a side x side RGB tile, keeping its aspect ratio."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    image = image[:, :, :3]
+    height, width = image.shape[:2]
+    scale = (side - 4) / max(height, width)
+    fitted = images.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+    tile = np.full((side, side, 3), _BACKGROUND, np.uint8)
+    top, left = (side - fitted.shape[0]) // 2, (side - fitted.shape[1]) // 2
+    tile[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
+    return tile
+
+
+def _text(canvas: np.ndarray, text: str, origin: tuple[int, int]) -> None:
+    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_tree
+from typer.testing import CliRunner
+
+from expander import expand
+from expander.cli import app
+from expander.inspection import inspect_dataset
+from expander.pipeline import preset_dict
+from expander.preview import preview
+from expander.verify import verify
+
+runner = CliRunner()
+
+
+def smooth_image(seed: int, shape=(120, 160)) -> np.ndarray:
+    """A photo-like image: random coarse structure, smoothly upscaled (BGR)."""
+    coarse = np.random.default_rng(seed).integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    return cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def save(path: Path, image: np.ndarray, quality: int = 95) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return path
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    for i in range(6):
+        save(root / "train" / "cat" / f"c{i}.jpg", smooth_image(i))
+    for i in range(2):
+        save(root / "train" / "dog" / f"d{i}.jpg", smooth_image(100 + i))
+    save(root / "test" / "cat" / "t0.jpg", smooth_image(200))
+    shutil.copy(root / "train" / "cat" / "c0.jpg", root / "test" / "cat" / "copy_of_c0.jpg")  # exact leak
+    near = cv2.resize(smooth_image(3), (144, 108), interpolation=cv2.INTER_AREA)  # 90% size, quality 50
+    save(root / "train" / "cat" / "c3_small.jpg", near, quality=50)
+    (root / "train" / "dog" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    return root
+
+
+def test_inspect_finds_duplicates_leaks_corrupt_files_and_imbalance(planted: Path) -> None:
+    report = inspect_dataset(planted, workers=2)
+
+    assert report["splits"]["train"] == {
+        "classes": {"cat": 7, "dog": 3}, "images": 10, "imbalance_ratio": 2.33, "empty_classes": [],
+    }  # fmt: skip
+    assert report["splits"]["test"]["empty_classes"] == ["dog"]
+    assert report["unreadable"] == [
+        {"file": "train/dog/broken.jpg", "error": "not a decodable image (corrupt, truncated, or not the format "
+         "its extension says)"}
+    ]  # fmt: skip
+    assert report["exact_duplicates"] == [
+        {"files": ["train/cat/c0.jpg", "test/cat/copy_of_c0.jpg"], "cross_split": True, "kind": "exact"}
+    ]
+    assert [(d["files"], d["cross_split"]) for d in report["near_duplicates"]] == [
+        (["train/cat/c3.jpg", "train/cat/c3_small.jpg"], False)
+    ]
+    assert report["near_duplicates"][0]["distance_bits"] <= report["near_duplicate_threshold_bits"] == 24
+    assert report["leaks"] == report["exact_duplicates"]
+    assert report["modes"] == {"RGB": 11} and report["formats"] == {".jpg": 12}
+    assert (
+        report["suggestion"]
+        == f"fix the 1 train/test leak(s) listed above first, then: expander expand {planted} --balance"
+    )
+
+
+def test_inspect_cli_table_and_json(planted: Path) -> None:
+    table = runner.invoke(app, ["inspect", str(planted), "-j", "1"])
+    assert table.exit_code == 0
+    assert (
+        "Train/test leaks (duplicates across splits): 1\n  train/cat/c0.jpg / test/cat/copy_of_c0.jpg" in table.stdout
+    )
+    assert table.stdout.rstrip().endswith(f"Suggested: fix the 1 train/test leak(s) listed above first, then: "
+                                          f"expander expand {planted} --balance")  # fmt: skip
+    as_json = runner.invoke(app, ["inspect", str(planted), "--json", "-j", "1"])
+    assert json.loads(as_json.stdout)["images"] == 12
+
+
+def test_preview_has_the_expected_grid_and_is_deterministic(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 3, "b": 2}, shape=(13, 17, 3))
+    first = preview(src, tmp_path / "one.png", preset_dict("keras"), label="keras", copies=4, per_class=2, seed=1)
+    again = preview(src, tmp_path / "two.png", preset_dict("keras"), label="keras", copies=4, per_class=2, seed=1)
+    other = preview(src, tmp_path / "three.png", preset_dict("keras"), label="keras", copies=4, per_class=2, seed=2)
+    sheet = cv2.imread(str(first))
+    assert sheet.shape == (28 + 4 * 128, 5 * 128, 3)  # header + 2 classes x 2 rows; original + 4 copies
+    assert first.read_bytes() == again.read_bytes()
+    assert first.read_bytes() != other.read_bytes()
+
+
+def test_preview_cli_prints_the_path(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 1})
+    out = tmp_path / "sheet.png"
+    result = runner.invoke(app, ["preview", str(src), "--preset", "noise", "-n", "2", "--out", str(out)])
+    assert result.exit_code == 0 and result.stdout.strip() == str(out)
+    assert cv2.imread(str(out)).shape == (28 + 128, 3 * 128, 3)
+
+
+def test_verify_passes_fresh_and_names_altered_deleted_and_extra_files(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 3, "b": 2}, ext=".jpg", shape=(13, 17, 3))
+    out = tmp_path / "out"
+    expand(src, out, per_image=2, workers=1)
+
+    fresh = verify(out, replay=15)
+    assert fresh["ok"] and fresh["checked"] == 15 and len(fresh["replayed"]) == 15 and fresh["changed"] == []
+
+    altered = out / "a" / "img1__aug001.jpg"
+    cv2.imwrite(str(altered), np.zeros((13, 17, 3), np.uint8))
+    (out / "b" / "img2__aug002.jpg").unlink()
+    shutil.copy(out / "a" / "img2.jpg", out / "a" / "stray.jpg")
+
+    result = runner.invoke(app, ["verify", str(out), "--replay", "15", "-j", "1"])
+    assert result.exit_code == 1
+    assert f"{out.resolve()}: MISMATCH (15 files listed)" in result.stdout
+    assert "  missing: b/img2__aug002.jpg" in result.stdout
+    assert "  not in the manifest: a/stray.jpg" in result.stdout
+    assert "  changed: a/img1__aug001.jpg (bytes differ from a replay of source + seed + pipeline)" in result.stdout
+
+
+def test_verify_refuses_a_folder_that_is_not_an_expander_output(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["verify", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: '{tmp_path}' has no expander.json and manifest.csv")
