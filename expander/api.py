@@ -6,7 +6,6 @@ The CLI is a thin layer over this function; pipelines call it directly.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import sys
 import time
@@ -19,7 +18,7 @@ from typing import Any
 from expander import images
 from expander.errors import ExpanderError, OutputError
 from expander.execute import Record, Settings, execute
-from expander.manifest import SUMMARY_NAME, read_summary, write_manifest, write_summary
+from expander.manifest import SUMMARY_NAME, package_versions, read_summary, write_manifest, write_summary
 from expander.pipeline import DEFAULT_PRESET, resolve_pipeline
 from expander.plan import Job, Plan, PlanRow, Quota, make_plan
 from expander.scan import Dataset, scan
@@ -321,7 +320,7 @@ def _summary(
         "out": arguments["out"],
         "arguments": arguments,
         "pipeline": pipeline,
-        "versions": _versions(),
+        "versions": package_versions("expander", "albumentations", "opencv-python-headless", "numpy"),
         "plan": [_row_dict(row) for row in plan.rows],
         "counts": [
             {"split": split, "class": cls, **c, "total": c["originals"] + c["new"]}
@@ -351,15 +350,3 @@ def _row_dict(row: PlanRow) -> dict[str, Any]:
         "total": row.total,
         "augmented": row.augmented,
     }
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for package in ("expander", "albumentations", "opencv-python-headless", "numpy"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    return found

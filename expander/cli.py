@@ -140,7 +140,7 @@ def inspect(
     from expander.api import default_workers
     from expander.inspection import inspect_dataset
 
-    report = _guard(lambda: inspect_dataset(src, workers=workers or default_workers()))
+    report = guard(lambda: inspect_dataset(src, workers=workers or default_workers()))
     typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
 
 
@@ -169,7 +169,7 @@ def preview(
         return run_preview(src, out, chosen, label=label, copies=copies, per_class=per_class, seed=seed,
                            size=parse_size(size))  # fmt: skip
 
-    typer.echo(str(_guard(call)))
+    typer.echo(str(guard(call)))
 
 
 @app.command()
@@ -190,12 +190,12 @@ def verify(
     from expander.api import default_workers
     from expander.verify import verify as run_verify
 
-    result = _guard(lambda: run_verify(dst, replay=replay, seed=seed, workers=workers or default_workers()))
+    result = guard(lambda: run_verify(dst, replay=replay, seed=seed, workers=workers or default_workers()))
     typer.echo(json.dumps(result, indent=2) if as_json else _verify_report(result))
     raise typer.Exit(0 if result["ok"] else 1)
 
 
-def _guard(call):
+def guard(call):
     """Run a library call; map domain errors to 'Error: ...' and their exit status."""
     from expander.errors import ExpanderError
 

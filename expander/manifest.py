@@ -41,6 +41,20 @@ def write_summary(dst: Path, summary: dict[str, Any]) -> None:
     write_atomic(dst / SUMMARY_NAME, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
 
 
+def package_versions(*packages: str) -> dict[str, str]:
+    """Python's and the named packages' versions, for run summaries and reports."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in packages:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
 def read_summary(dst: Path) -> dict[str, Any] | None:
     try:
         return json.loads((dst / SUMMARY_NAME).read_text(encoding="utf-8"))

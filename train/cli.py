@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from expander.cli import guard
 from train.models import MODELS
 
 app = typer.Typer(
@@ -51,17 +52,6 @@ def _config(model, image_size, epochs, batch_size, lr, early_stopping, class_wei
     return FitConfig(model.value, image_size, epochs, batch_size, lr, early_stopping, class_weight.value)
 
 
-def _run(call):
-    """Run a library call; map domain errors to 'Error: ...' and exit status 2."""
-    from expander.errors import ExpanderError
-
-    try:
-        return call()
-    except ExpanderError as e:
-        typer.echo(f"Error: {e}", err=True)
-        raise typer.Exit(e.exit_code) from None
-
-
 @app.command()
 def compare(
     original: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
@@ -93,7 +83,7 @@ def compare(
     from train.report import summary_table
 
     config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight)
-    report = _run(
+    report = guard(
         lambda: run_compare(
             original,
             expanded,
@@ -141,7 +131,7 @@ def fit(
     from train.compare import fit_folder
 
     config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight)
-    metrics = _run(lambda: fit_folder(folder, test=test, out=out, config=config, seed=seed, progress=not quiet))
+    metrics = guard(lambda: fit_folder(folder, test=test, out=out, config=config, seed=seed, progress=not quiet))
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return
@@ -164,7 +154,7 @@ def evaluate(
     """
     from train.compare import evaluate as run_evaluate
 
-    metrics = _run(lambda: run_evaluate(model, folder))
+    metrics = guard(lambda: run_evaluate(model, folder))
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return

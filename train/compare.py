@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import platform
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from expander.manifest import package_versions
 from train.data import Sample, detect_channels, load_split, make_dataset
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
@@ -81,7 +81,7 @@ def compare(
             "channels": channels,
             **config.to_dict(),
         },
-        "versions": _versions(),
+        "versions": package_versions("expander", "tensorflow", "keras", "numpy"),
         "data": _data_summary(split),
         "original": original_stats,
         "expanded": expanded_stats,
@@ -124,7 +124,7 @@ def fit_folder(
         **{k: v for k, v in record.items() if k != "history"},
         "classes": list(split.classes),
         "data": _data_summary(split),
-        "versions": _versions(),
+        "versions": package_versions("expander", "tensorflow", "keras", "numpy"),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
@@ -180,18 +180,6 @@ def _data_summary(split) -> dict:
         "leakage_check": split.leakage_check,
         "warnings": list(split.warnings),
     }
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for package in ("expander", "tensorflow", "keras", "numpy"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 def _bar(total: int, enabled: bool):
