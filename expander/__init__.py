@@ -9,7 +9,12 @@ stays fast: albumentations alone takes about a second to import.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# albumentations asks PyPI for a newer version on every import (0.2-0.5 s offline, longer on a slow
+# network, and in every worker). An offline tool must not phone home; users can still set it to 0.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 __version__ = "0.1.0"
 __all__ = ["expand", "ExpandResult", "ExpanderError", "PRESETS", "scan", "__version__"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from expander import images
 from expander.errors import ExpanderError, OutputError
-from expander.execute import Record, Settings, execute
+from expander.execute import Record, Settings, execute, start_workers_early
 from expander.manifest import SUMMARY_NAME, package_versions, read_summary, write_manifest, write_summary
 from expander.pipeline import DEFAULT_PRESET, resolve_pipeline
 from expander.plan import Job, Plan, PlanRow, Quota, make_plan
@@ -151,6 +151,8 @@ def expand(
     if workers < 1:
         raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
 
+    if workers > 1 and not dry_run:
+        start_workers_early()  # its imports run while this process plans
     pipeline_dict = resolve_pipeline(preset, pipeline)
     plan = make_plan(
         dataset,

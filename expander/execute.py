@@ -138,9 +138,20 @@ def process_pool(workers: int, initializer=None, initargs=()):
     deadlock a forked child. forkserver starts workers from a clean process that imported the
     heavy modules once, so later pools in the same process start fast.
     """
+    return _context().Pool(workers, initializer=initializer, initargs=initargs)
+
+
+def start_workers_early() -> None:
+    """Start the fork server now, so its imports (about a second) overlap the caller's own work."""
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def _context():
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["cv2", "numpy", "albumentations", "expander.execute", "expander.augment"])
-    else:
-        context = multiprocessing.get_context("spawn")
-    return context.Pool(workers, initializer=initializer, initargs=initargs)
+        return context
+    return multiprocessing.get_context("spawn")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -115,6 +116,13 @@ def test_help_imports_neither_albumentations_nor_tensorflow() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "Example: expander expand data/dogs_cats --per-image 20 --classes dog" in done.stdout
     assert done.stdout.splitlines()[-1] == "HEAVY []"
+
+
+def test_albumentations_never_checks_for_updates_online() -> None:
+    code = "import os, expander, expander.augment; print(os.environ['NO_ALBUMENTATIONS_UPDATE'])"
+    env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.stdout.strip() == "1"
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:

@@ -1,0 +1,196 @@
+"""Expansion speed and memory, side by side with the alternatives, in one run.
+
+    .venv/bin/pip install -e ".[bench]"
+    .venv/bin/python benchmarks/bench_expand.py            # about 10 minutes on 2 cores
+
+Builds a corpus of the first 100 images per class of --source, has every method in
+methods.py write 10 copies of each (2,000 outputs), at least 3 times each, and prints the
+median whole-process wall time, outputs/s, peak RSS (largest single process) and each
+method's time relative to expander. Then scaling (1 vs 2 workers, 2,000 vs 20,000 outputs)
+and training input throughput (tf.data from files vs in-memory numpy, SmallNet at 64x64).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SOURCE = HERE.parent.parent / "shared" / "datasets" / "dogs_vs_cats" / "train"
+METHOD_ORDER = [
+    "keras-idg", "augmentor", "albumentations-loop", "albumentations-pool", "opencv-pool", "floor", "expander",
+]  # fmt: skip
+
+
+def build_corpus(source: Path, per_class: int, target: Path) -> Path:
+    from expander.scan import scan
+
+    dataset = scan(source)
+    for class_name in dataset.classes:
+        (target / class_name).mkdir(parents=True)
+        chosen = [i for i in dataset.items if i.class_name == class_name][:per_class]
+        for item in chosen:
+            shutil.copy(dataset.root / item.rel_path, target / class_name / Path(item.rel_path).name)
+    return target
+
+
+def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int) -> dict:
+    """One whole process: wall seconds, peak RSS of its largest process (MB), outputs written."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    command = [sys.executable, str(HERE / "methods.py"), method, str(corpus), str(out), str(copies), str(workers)]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{method} failed:\n{stderr[-2000:]}")
+    outputs = sum(1 for p in out.rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg"))
+    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "outputs": outputs}
+
+
+def measure(method: str, corpus: Path, work: Path, copies: int, workers: int, repeats: int) -> dict:
+    runs = [run_once(method, corpus, work / method, copies, workers) for _ in range(repeats)]
+    wall = statistics.median(r["wall_s"] for r in runs)
+    outputs = runs[0]["outputs"]
+    return {
+        "method": method,
+        "workers": workers,
+        "copies": copies,
+        "runs": runs,
+        "wall_s": wall,
+        "outputs": outputs,
+        "outputs_per_s": outputs / wall,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+    }
+
+
+def table(rows: list[dict], reference: dict) -> str:
+    lines = [
+        "| method | workers | outputs | median wall s | outputs/s | peak RSS MB | wall / expander |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['method']} | {r['workers']} | {r['outputs']} | {r['wall_s']:.2f} | {r['outputs_per_s']:.0f} | "
+            f"{r['peak_rss_mb']:.0f} | {r['wall_s'] / reference['wall_s']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def training_throughput(corpus: Path, epochs_warm: int = 1) -> dict:
+    """One epoch of SmallNet at 64x64: tf.data from files (the project's pipeline) vs numpy arrays in memory."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+
+    from expander import expand
+    from train.data import Sample, make_dataset, read_pixels
+    from train.models import create_model
+
+    data = corpus.parent / "train-throughput"
+    shutil.rmtree(data, ignore_errors=True)
+    expand(corpus, data, per_image=9, workers=2)  # 2,000 images
+    classes = sorted(p.name for p in data.iterdir() if p.is_dir())
+    samples = tuple(Sample(str(p), classes.index(p.parent.name), "") for p in sorted(data.glob("*/*.jpg")))
+
+    def fit_epoch(model, *args, **kwargs) -> float:
+        start = time.perf_counter()
+        model.fit(*args, epochs=1, verbose=0, **kwargs)
+        return time.perf_counter() - start
+
+    def fresh_model():
+        keras.utils.set_random_seed(0)
+        model = create_model("smallnet", (64, 64, 3), len(classes))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    ds = make_dataset(samples, (64, 64), 3, 32, shuffle_seed=0)
+    model = fresh_model()
+    tfdata_cold = fit_epoch(model, ds)  # decodes and fills the cache
+    tfdata_warm = statistics.median(fit_epoch(model, ds) for _ in range(3))
+
+    start = time.perf_counter()
+    x = np.stack([read_pixels(s.path, (64, 64), 3) for s in samples])
+    y = np.array([s.label for s in samples])
+    load_s = time.perf_counter() - start
+    model = fresh_model()
+    fit_epoch(model, x, y, batch_size=32, shuffle=True)  # first epoch traces the graph
+    numpy_warm = statistics.median(fit_epoch(model, x, y, batch_size=32, shuffle=True) for _ in range(3))
+    return {
+        "images": len(samples),
+        "tfdata_first_epoch_s": tfdata_cold,
+        "tfdata_epoch_s": tfdata_warm,
+        "numpy_load_s": load_s,
+        "numpy_epoch_s": numpy_warm,
+        "ratio": tfdata_warm / numpy_warm,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of class folders")
+    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--methods", default=",".join(METHOD_ORDER), help="comma-separated subset")
+    parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    args = parser.parse_args()
+    if not args.source.is_dir():
+        sys.exit(f"No corpus source at {args.source}; pass --source DIR (a folder of class folders).")
+
+    work = Path(tempfile.mkdtemp(prefix="expander-bench-"))
+    try:
+        corpus = build_corpus(args.source, args.per_class, work / "corpus")
+        import cv2
+
+        print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"OpenCV {cv2.__version__}; corpus: {args.per_class} images per class of {args.source}, "
+              f"{args.copies} copies each, median of {args.repeats} runs.\n")  # fmt: skip
+        methods = [m for m in METHOD_ORDER if m in args.methods.split(",")]
+        rows = []
+        for method in methods:
+            rows.append(measure(method, corpus, work, args.copies, args.workers, args.repeats))
+            print(f"  measured {method}: {rows[-1]['wall_s']:.2f} s", file=sys.stderr)
+        reference = next((r for r in rows if r["method"] == "expander"), rows[-1])
+        print(table(rows, reference))
+        result = {"methods": rows}
+
+        if not args.skip_scaling:
+            one = measure("expander", corpus, work, args.copies, 1, args.repeats)
+            big = measure("expander", corpus, work, args.copies * 10, args.workers, args.repeats)
+            print("\nScaling (expander):\n")
+            print(table([one, reference, big], reference))
+            print(f"\n2 workers vs 1: {one['wall_s'] / reference['wall_s']:.2f}x the throughput. "
+                  f"{big['outputs']} vs {reference['outputs']} outputs: {big['wall_s'] / reference['wall_s']:.2f}x "
+                  f"the time, peak RSS {big['peak_rss_mb']:.0f} vs {reference['peak_rss_mb']:.0f} MB.")  # fmt: skip
+            result["scaling"] = {"one_worker": one, "twenty_thousand": big}
+
+        if not args.skip_training:
+            t = training_throughput(corpus)
+            print(f"\nTraining input (SmallNet 64x64, {t['images']} images, one epoch): tf.data from files "
+                  f"{t['tfdata_epoch_s']:.2f} s (first epoch, filling the cache: {t['tfdata_first_epoch_s']:.2f} s) "
+                  f"vs in-memory numpy {t['numpy_epoch_s']:.2f} s (plus {t['numpy_load_s']:.2f} s to load): "
+                  f"{t['ratio']:.2f}x.")  # fmt: skip
+            result["training"] = t
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
