@@ -147,7 +147,7 @@ def expand(
     if not 1 <= quality <= 100:
         raise ExpanderError(f"--quality must be between 1 and 100; got {quality}.")
     size_wh = parse_size(size)
-    workers = workers or default_workers()
+    workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
 

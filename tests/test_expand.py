@@ -18,7 +18,7 @@ from conftest import SAMPLE, make_tree, tree_digest, write_image
 from PIL import Image
 
 from expander import expand
-from expander.errors import OutputError
+from expander.errors import ExpanderError, OutputError
 from expander.images import TEMP_SUFFIX
 
 
@@ -291,3 +291,22 @@ def test_an_output_that_cannot_be_created_is_a_clear_error(tree: Path, tmp_path:
     message = r"Cannot create output folder '.*file/out': Not a directory\. Choose a writable --out\."
     with pytest.raises(OutputError, match=message):
         expand(tree, tmp_path / "file" / "out", per_image=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"workers": 0}, "--workers must be 1 or more; got 0."),
+        ({"quality": 0}, "--quality must be between 1 and 100; got 0."),
+        ({"format": "gif"}, "--format must be one of jpg, png, webp; got 'gif'."),
+        ({"size": "64"}, "--size must be WIDTHxHEIGHT with positive integers, e.g. 64x64; got '64'."),
+        ({"preset": "keras", "pipeline": "p.json"}, "Give either --preset or --pipeline, not both."),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(
+    tree: Path, tmp_path: Path, kwargs: dict, message: str
+) -> None:
+    with pytest.raises(ExpanderError) as e:
+        expand(tree, tmp_path / "out", per_image=1, **kwargs)
+    assert str(e.value) == message
+    assert not (tmp_path / "out").exists()
