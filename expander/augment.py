@@ -30,22 +30,42 @@ class Augmenter:
         # Colour transforms on grayscale are documented to act on luminance only; no need to warn per image.
         warnings.filterwarnings("ignore", message=".*not applicable to grayscale.*", category=UserWarning)
         self._nodes = list(_walk(self.compose, A.BaseCompose))
+        self._buffers: dict[int, np.ndarray] = {}
 
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
         self._reseed(seed)
         depth16 = image.dtype == np.uint16
-        # Always hand the pipeline a copy: some transforms write into their input (albumentations
-        # 2.0.8's AutoContrast does on 2-D grayscale), and the source is reused for every copy.
-        image = image.astype(np.float32) / 65535.0 if depth16 else image.copy()
+        if depth16:
+            image = image.astype(np.float32) / 65535.0
         if image.ndim == 3 and image.shape[2] == 4:
-            out = self.compose(image=np.ascontiguousarray(image[:, :, :3]), mask=image[:, :, 3])
+            out = self.compose(image=self._scratch(image[:, :, :3], 0), mask=self._scratch(image[:, :, 3], 1))
             result = np.dstack([out["image"], out["mask"]])
         else:
-            result = self.compose(image=image)["image"]
+            result = self._own(self.compose(image=self._scratch(image, 0))["image"])
         if result.ndim == 3 and result.shape[2] == 1:
             result = result[:, :, 0]
         if depth16:
             result = np.clip(np.rint(result * 65535.0), 0, 65535).astype(np.uint16)
+        return result
+
+    def _scratch(self, array: np.ndarray, slot: int) -> np.ndarray:
+        """A private copy of ``array`` in a buffer reused across calls.
+
+        The pipeline never gets the caller's array: some transforms write into their input
+        (albumentations 2.0.8's AutoContrast does on 2-D grayscale), and a worker reuses one decoded
+        source for every copy. Reusing the buffer matters: a fresh copy of a 500x375 photo costs
+        ~0.7 ms in page faults, a copy into a warm buffer ~0.06 ms.
+        """
+        buffer = self._buffers.get(slot)
+        if buffer is None or buffer.shape != array.shape or buffer.dtype != array.dtype:
+            buffer = self._buffers[slot] = np.empty_like(array, order="C")
+        np.copyto(buffer, array)
+        return buffer
+
+    def _own(self, result: np.ndarray) -> np.ndarray:
+        """The result, copied out if it is (a view of) a scratch buffer that the next call overwrites."""
+        if any(np.may_share_memory(result, b) for b in self._buffers.values()):
+            return result.copy()
         return result
 
     def _reseed(self, seed: int) -> None:

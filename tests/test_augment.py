@@ -67,3 +67,12 @@ def test_the_source_array_is_never_modified() -> None:
     image = IMAGES["gray"].copy()
     Augmenter(pipeline)(image, 0)
     assert np.array_equal(image, IMAGES["gray"])
+
+
+def test_results_never_alias_the_reused_scratch_buffer() -> None:
+    # A pipeline that changes nothing may hand back its input, which is the reused buffer.
+    pipeline = {"transform": {"__class_fullname__": "Compose", "transforms": [{"__class_fullname__": "NoOp"}]}}
+    augment = Augmenter(pipeline)
+    first = augment(IMAGES["rgb"], 0)
+    second = augment(255 - IMAGES["rgb"], 0)
+    assert np.array_equal(first, IMAGES["rgb"]) and np.array_equal(second, 255 - IMAGES["rgb"])
