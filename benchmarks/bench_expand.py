@@ -48,13 +48,14 @@ def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int) ->
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     command = [sys.executable, str(HERE / "methods.py"), method, str(corpus), str(out), str(copies), str(workers)]
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    log = out.with_name(f"{out.name}.log")
+    with open(log, "wb") as stderr:  # a file, not a pipe: a chatty method would block on a full pipe
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{method} failed:\n{stderr[-2000:]}")
+        raise RuntimeError(f"{method} failed:\n{log.read_text(errors='replace')[-2000:]}")
     outputs = sum(1 for p in out.rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg"))
     return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "outputs": outputs}
 

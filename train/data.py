@@ -24,6 +24,8 @@ from expander.plan import output_seed
 from expander.scan import Dataset, Item, scan
 from train.errors import TrainError
 
+FROM_TEST_DIR = "--test folder"
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -90,7 +92,7 @@ def load_split(
     )
     if expanded is None:
         return split
-    held_test = test_list if test_source != "--test" else []
+    held_test = [] if test_source == FROM_TEST_DIR else test_list  # another folder: nothing in EXPANDED derives from it
     return _with_expanded(split, original_ds.root, Path(expanded), val_items, held_test)
 
 
@@ -102,7 +104,7 @@ def _train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):
     if test_dir is not None:
         test_ds = scan(test_dir)
         split = "test" if "test" in test_ds.splits else ("val" if "val" in test_ds.splits else None)
-        return train, (test_ds.root, [i for i in test_ds.items if i.split == split]), "--test"
+        return train, (test_ds.root, [i for i in test_ds.items if i.split == split]), FROM_TEST_DIR
     for name in ("test", "val"):
         if name in ds.splits:
             return train, (ds.root, [i for i in ds.items if i.split == name]), f"{name}/ split of ORIGINAL"
