@@ -77,12 +77,15 @@ class _Worker:
         if self.settings.size is not None:
             image = images.resize(image, self.settings.size)
         records = []
+        try:
+            for folder in {(self.dst / out.rel_path).parent for out in job.outputs}:
+                folder.mkdir(parents=True, exist_ok=True)  # once per job, not per output
+        except OSError as e:
+            return [record(out, "failed", f"cannot create output folder: {e}") for out in job.outputs]
         for out in job.outputs:
             try:
                 payload = render(out, data, image, self.settings, lambda im, seed: self.augmenter(im, seed))
-                target = self.dst / out.rel_path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                images.write_atomic(target, payload)
+                images.write_atomic(self.dst / out.rel_path, payload)
                 records.append(record(out))
             except Exception as e:  # one bad output never ends the run; it is reported
                 records.append(record(out, "failed", f"{type(e).__name__}: {e}"))
