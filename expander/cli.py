@@ -300,8 +300,15 @@ def _inspect_report(r: dict) -> str:
     lines.append(f"Exact duplicates: {len(r['exact_duplicates'])} group(s)")
     lines += ["  " + " = ".join(d["files"]) for d in r["exact_duplicates"]]
     bits = r["near_duplicate_threshold_bits"]
-    lines.append(f"Near-duplicates (at most {bits} of 256 dHash bits apart): {len(r['near_duplicates'])} pair(s)")
-    lines += [f"  {' ~ '.join(d['files'])} ({d['distance_bits']} bits)" for d in r["near_duplicates"]]
+    diff = r["near_duplicate_threshold_mean_diff"]
+    lines.append(
+        f"Near-duplicates (dHash at most {bits} of 256 bits apart and thumbnails at most {diff:g} grey levels "
+        f"apart): {len(r['near_duplicates'])} pair(s)"
+    )
+    lines += [
+        f"  {' ~ '.join(d['files'])} ({d['distance_bits']} bits, {d['mean_diff']:g} levels)"
+        for d in r["near_duplicates"]
+    ]
     lines.append(f"Train/test leaks (duplicates across splits): {len(r['leaks'])}")
     lines += ["  " + " / ".join(d["files"]) for d in r["leaks"]]
     if r["ignored"]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import make_tree
+from conftest import SAMPLE, make_tree
 from typer.testing import CliRunner
 
 from expander import expand
@@ -129,3 +129,11 @@ def test_verify_refuses_a_folder_that_is_not_an_expander_output(tmp_path: Path) 
     result = runner.invoke(app, ["verify", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: '{tmp_path}' has no expander.json and manifest.csv")
+
+
+def test_look_alike_items_are_not_near_duplicates() -> None:
+    # Centred Fashion-MNIST trousers pass the hash test but are different pictures (6.5+ grey levels apart).
+    report = inspect_dataset(SAMPLE, workers=1)
+    assert report["images"] == 165
+    assert report["near_duplicates"] == [] and report["leaks"] == []
+    assert report["suggestion"] == f"expander expand {SAMPLE} --balance"
