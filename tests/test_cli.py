@@ -129,7 +129,15 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", {"a": 40}, ext=".jpg", shape=(480, 640, 3))  # slow enough to interrupt
     out = tmp_path / "out"
     command = [sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", "10", "-j", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an inherited SIG_IGN: restore the
+    # default so the child gets its KeyboardInterrupt wherever this test runs (CI may run in the background).
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while not (out / "a").is_dir() or len(list((out / "a").iterdir())) < 30:
         assert time.monotonic() < deadline and process.poll() is None
