@@ -9,7 +9,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,10 +39,15 @@ class ExpandResult:
     out: Path
     status: str  # "complete", "dry-run" or "interrupted"
     plan: Plan
-    records: tuple[Record, ...]
-    resumed: int
-    duration_s: float
-    summary: dict[str, Any] = field(repr=False)
+    written: frozenset[str] = field(repr=False)  # output paths on disk, resumed ones included
+    failed: dict[str, Record] = field(repr=False)  # output path -> what went wrong
+    resumed: int = 0
+    duration_s: float = 0.0
+    summary: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def records(self) -> Iterator[Record]:
+        """One record per planned output that was attempted, in plan order (the manifest's rows)."""
+        return _records(self.plan, self.written, self.failed)
 
     @property
     def failures(self) -> list[dict[str, str]]:
@@ -180,13 +186,19 @@ def expand(
     }
     _check_output(src, out, arguments, pipeline_dict, resume=resume, overwrite=overwrite, dry_run=dry_run)
 
-    def summarise(status: str, records: list[Record], resumed: int) -> ExpandResult:
+    # Only failures are kept as records; finished outputs are a set of paths, and manifest rows are
+    # rebuilt from the plan, so the main process holds ~100 bytes per output rather than a record.
+    written: set[str] = set()
+    failed: dict[str, Record] = {}
+
+    def summarise(status: str, resumed: int) -> ExpandResult:
         elapsed = time.perf_counter() - started
+        records = _records(plan, written, failed)
         summary = _summary(dataset, plan, arguments, pipeline_dict, status, records, resumed, elapsed)
-        return ExpandResult(src, out, status, plan, tuple(records), resumed, elapsed, summary)
+        return ExpandResult(src, out, status, plan, frozenset(written), dict(failed), resumed, elapsed, summary)
 
     if dry_run:
-        return summarise("dry-run", [], 0)
+        return summarise("dry-run", 0)
     if on_plan is not None:
         on_plan([_row_dict(row) for row in plan.rows])
 
@@ -198,22 +210,26 @@ def expand(
         raise OutputError(f"Cannot create output folder '{out}': {e.strerror}. Choose a writable --out.") from e
     images.remove_temp_files(out)
     todo, done = _split_done(plan, out)
-    write_summary(out, summarise("running", [], len(done)).summary)
+    written.update(done)
+    write_summary(out, summarise("running", len(done)).summary)
 
     settings = Settings(str(src), str(out), pipeline_dict, quality, size_wh)
-    records: dict[str, Record] = {r.output: r for r in done}
     bar = _progress_bar(sum(len(j.outputs) for j in todo), progress)
     try:
         for batch in execute(todo, settings, workers):
-            records.update((r.output, r) for r in batch)
+            for r in batch:
+                if r.status == "ok":
+                    written.add(r.output)
+                else:
+                    failed[r.output] = r
             bar.update(len(batch))
     except KeyboardInterrupt:
         bar.close()
         images.remove_temp_files(out)
-        _finish(out, summarise("interrupted", _in_plan_order(plan, records), len(done)))
+        _finish(out, summarise("interrupted", len(done)))
         raise
     bar.close()
-    return _finish(out, summarise("complete", _in_plan_order(plan, records), len(done)))
+    return _finish(out, summarise("complete", len(done)))
 
 
 def _check_output(
@@ -261,7 +277,7 @@ def _check_output(
         )
 
 
-def _split_done(plan: Plan, out: Path) -> tuple[list[Job], list[Record]]:
+def _split_done(plan: Plan, out: Path) -> tuple[list[Job], list[str]]:
     """Separate outputs already on disk (a resumed run) from those still to write.
 
     Files only ever appear under their final name complete, so existing means finished.
@@ -271,7 +287,7 @@ def _split_done(plan: Plan, out: Path) -> tuple[list[Job], list[Record]]:
         missing = []
         for o in job.outputs:
             if (out / o.rel_path).is_file():
-                done.append(Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok"))
+                done.append(o.rel_path)
             else:
                 missing.append(o)
         if missing:
@@ -279,12 +295,18 @@ def _split_done(plan: Plan, out: Path) -> tuple[list[Job], list[Record]]:
     return todo, done
 
 
-def _in_plan_order(plan: Plan, records: dict[str, Record]) -> list[Record]:
-    return [records[o.rel_path] for job in plan.jobs for o in job.outputs if o.rel_path in records]
+def _records(plan: Plan, written: AbstractSet[str], failed: dict[str, Record]) -> Iterator[Record]:
+    """Manifest rows in plan order: failures as recorded, finished outputs rebuilt from the plan."""
+    for job in plan.jobs:
+        for o in job.outputs:
+            if o.rel_path in failed:
+                yield failed[o.rel_path]
+            elif o.rel_path in written:
+                yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok")
 
 
 def _finish(out: Path, result: ExpandResult) -> ExpandResult:
-    write_manifest(out, list(result.records))
+    write_manifest(out, result.records())
     write_summary(out, result.summary)
     return result
 
@@ -302,20 +324,22 @@ def _summary(
     arguments: dict,
     pipeline: dict,
     status: str,
-    records: list[Record],
+    records: Iterable[Record],
     resumed: int,
     elapsed: float,
 ) -> dict[str, Any]:
     failed_sources: dict[str, str] = {}
     counts = {(row.split, row.class_name): {"originals": 0, "new": 0, "failed": 0} for row in plan.rows}
-    for r in records:
+    written = failed_outputs = 0
+    for r in records:  # a single pass: records may be a generator
         bucket = counts.setdefault((r.split, r.class_name), {"originals": 0, "new": 0, "failed": 0})
         if r.status == "ok":
             bucket["originals" if r.copy_index is None else "new"] += 1
+            written += 1
         else:
             bucket["failed"] += 1
+            failed_outputs += 1
             failed_sources.setdefault(r.source, r.error)
-    written = sum(1 for r in records if r.status == "ok")
     return {
         "status": status,
         "source": arguments["source"],
@@ -332,7 +356,7 @@ def _summary(
             "planned": plan.outputs,
             "written": written,
             "resumed": resumed,
-            "failed_outputs": len(records) - written,
+            "failed_outputs": failed_outputs,
             "failed_sources": len(failed_sources),
         },
         "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],

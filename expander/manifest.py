@@ -7,29 +7,36 @@ the worker count. Both files are written atomically.
 from __future__ import annotations
 
 import csv
-import io
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from expander.execute import Record
-from expander.images import write_atomic
+from expander.images import TEMP_SUFFIX, write_atomic
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
 MANIFEST_COLUMNS = ("output", "source", "class", "split", "copy", "seed", "status", "error")
 
 
-def write_manifest(dst: Path, records: list[Record]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS)
-    for r in records:
-        copy = "original" if r.copy_index is None else r.copy_index
-        writer.writerow(
-            [r.output, r.source, r.class_name, r.split or "", copy, "" if r.seed is None else r.seed, r.status, r.error]
-        )
-    write_atomic(dst / MANIFEST_NAME, buffer.getvalue().encode("utf-8"))
+def write_manifest(dst: Path, records: Iterable[Record]) -> None:
+    """Stream rows to a temporary file, then rename: memory stays flat however many outputs there are."""
+    path = dst / MANIFEST_NAME
+    tmp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(MANIFEST_COLUMNS)
+            for r in records:
+                copy = "original" if r.copy_index is None else r.copy_index
+                seed = "" if r.seed is None else r.seed
+                writer.writerow([r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error])
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_manifest(dst: Path) -> list[dict[str, str]]:

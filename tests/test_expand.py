@@ -310,3 +310,15 @@ def test_bad_arguments_are_refused_before_anything_is_written(
         expand(tree, tmp_path / "out", per_image=1, **kwargs)
     assert str(e.value) == message
     assert not (tmp_path / "out").exists()
+
+
+def test_result_records_are_the_manifest_rows(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_bad_input_tree(src)
+    result = expand(src, tmp_path / "out", per_image=1, workers=1)
+    rows = manifest_rows(tmp_path / "out")
+    assert [(r.output, r.status, r.error) for r in result.records()] == [
+        (row["output"], row["status"], row["error"]) for row in rows
+    ]
+    assert sorted(result.failed) == sorted(row["output"] for row in rows if row["status"] == "failed")
+    assert result.written == {row["output"] for row in rows if row["status"] == "ok"}
