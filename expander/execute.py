@@ -7,8 +7,10 @@ die on a bad file: every failure becomes a record. Only the main process writes 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +143,31 @@ def process_pool(workers: int, initializer=None, initargs=()):
     deadlock a forked child. forkserver starts workers from a clean process that imported the
     heavy modules once, so later pools in the same process start fast.
     """
-    return _context().Pool(workers, initializer=initializer, initargs=initargs)
+    with _detached_main():
+        return _context().Pool(workers, initializer=initializer, initargs=initargs)
+
+
+@contextlib.contextmanager
+def _detached_main():
+    """Start workers without re-running the caller's main script.
+
+    spawn and forkserver children import the parent's ``__main__`` to unpickle what it defines; ours
+    need nothing from it (the job functions live in this package). Re-running it breaks real callers:
+    a script that calls ``expand()`` without an ``if __name__ == "__main__":`` guard would start pools
+    recursively, and ``python -`` (a script on stdin) cannot be re-run at all, so workers died and the
+    pool respawned them forever.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: vars(main)[name] for name in ("__file__", "__spec__") if main is not None and name in vars(main)}
+    try:
+        if "__file__" in saved:
+            del main.__file__
+        if "__spec__" in saved:
+            main.__spec__ = None
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
 
 
 def start_workers_early() -> None:

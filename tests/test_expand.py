@@ -322,3 +322,23 @@ def test_result_records_are_the_manifest_rows(tmp_path: Path) -> None:
     ]
     assert sorted(result.failed) == sorted(row["output"] for row in rows if row["status"] == "failed")
     assert result.written == {row["output"] for row in rows if row["status"] == "ok"}
+
+
+@pytest.mark.parametrize("how", ["script without a main guard", "script on stdin"])
+def test_library_calls_from_plain_scripts_do_not_rerun_the_script_in_workers(
+    tree: Path, tmp_path: Path, how: str
+) -> None:
+    # Workers start with forkserver, which would re-run the caller's __main__ in every worker.
+    code = (
+        "from expander import expand\n"
+        f"result = expand({str(tree)!r}, {str(tmp_path / 'out')!r}, per_image=2, workers=2)\n"
+        "print('WRITTEN', result.to_dict()['totals']['written'])\n"
+    )
+    if how == "script on stdin":
+        command, stdin = [sys.executable, "-"], code
+    else:
+        (tmp_path / "run.py").write_text(code)
+        command, stdin = [sys.executable, str(tmp_path / "run.py")], None
+    done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["WRITTEN 15"]
