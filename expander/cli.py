@@ -166,8 +166,12 @@ def preview(
     def call():
         chosen = resolve_pipeline(preset.value if preset else None, pipeline)
         label = f"pipeline {pipeline.name}" if pipeline else f"preset {preset.value if preset else DEFAULT_PRESET}"
+
+        def skipped(path: str, reason: str) -> None:
+            typer.echo(f"Skipped {path}: {reason}. (expander inspect lists every unreadable file.)", err=True)
+
         return run_preview(src, out, chosen, label=label, copies=copies, per_class=per_class, seed=seed,
-                           size=parse_size(size))  # fmt: skip
+                           size=parse_size(size), on_skip=skipped)  # fmt: skip
 
     typer.echo(str(guard(call)))
 

@@ -6,6 +6,7 @@ Each row is one source image: the original, then copies 1..n made with exactly t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -31,8 +32,12 @@ def preview(
     seed: int = 0,
     size: tuple[int, int] | None = None,
     cell: int = 128,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> Path:
-    """Write the contact sheet to ``out`` (PNG) and return its path."""
+    """Write the contact sheet to ``out`` (PNG) and return its path.
+
+    Unreadable images are left out of the sheet and passed to ``on_skip(path, reason)``.
+    """
     from expander.augment import Augmenter
 
     if copies < 1 or per_class < 1:
@@ -42,17 +47,23 @@ def preview(
     rows = []
     for class_name in dataset.classes:
         chosen = [i for i in dataset.items if i.class_name == class_name and i.split in (None, AUGMENTED_SPLIT)]
-        for item in chosen[:per_class]:
+        shown = 0
+        for item in chosen:
+            if shown == per_class:
+                break
             try:
                 image = images.decode((dataset.root / item.rel_path).read_bytes(), item.rel_path)
-            except (OSError, images.DecodeError):
-                continue  # preview what can be read; `expander inspect` lists the rest
+            except (OSError, images.DecodeError) as e:
+                if on_skip is not None:
+                    on_skip(item.rel_path, str(e))
+                continue  # the next readable image takes its place
             if size is not None:
                 image = images.resize(image, size)
             variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
             cells = [_cell(v, cell) for v in [image, *variants]]
             _text(cells[0], f"{class_name}", (4, cell - 8))
             rows.append(np.hstack(cells))
+            shown += 1
     if not rows:
         raise ExpanderError(f"No readable images to preview in '{src}'.")
     header = np.full((_HEADER, rows[0].shape[1], 3), _BACKGROUND, np.uint8)

@@ -137,3 +137,14 @@ def test_look_alike_items_are_not_near_duplicates() -> None:
     assert report["images"] == 165
     assert report["near_duplicates"] == [] and report["leaks"] == []
     assert report["suggestion"] == f"expander expand {SAMPLE} --balance"
+
+
+def test_preview_names_the_images_it_had_to_skip(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 2})
+    (src / "a" / "img0.png").write_bytes(b"")  # sorts first: the next readable image takes its row
+    result = runner.invoke(app, ["preview", str(src), "-n", "1", "--out", str(tmp_path / "s.png")])
+    assert result.exit_code == 0
+    assert result.stderr.strip() == (
+        "Skipped a/img0.png: empty file (0 bytes). (expander inspect lists every unreadable file.)"
+    )
+    assert cv2.imread(str(tmp_path / "s.png")).shape == (28 + 2 * 128, 2 * 128, 3)  # still 2 rows (per class)
