@@ -36,8 +36,16 @@ Epochs = Annotated[int, typer.Option(help="Maximum epochs per run.", min=1)]
 BatchSize = Annotated[int, typer.Option(help="Batch size.", min=1)]
 LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate.", min=0.0)]
 EarlyStopping = Annotated[
-    Optional[int], typer.Option(help="Stop after N epochs without validation-loss improvement. [default: off]", min=1)
+    Optional[int], typer.Option(help="Stop after N epochs without improvement in --monitor. [default: off]", min=1)
 ]
+
+
+class Monitor(str, enum.Enum):
+    val_loss = "val_loss"
+    val_accuracy = "val_accuracy"
+
+
+MonitorOption = Annotated[Monitor, typer.Option(help="Validation metric that picks the best epoch (and stops early).")]
 Weight = Annotated[ClassWeight, typer.Option(help="'balanced' weights the loss by inverse class frequency.")]
 TestDir = Annotated[
     Optional[Path], typer.Option("--test", help="Test folder. [default: ORIGINAL's test/ or val/ split, else held out]")
@@ -46,10 +54,10 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON o
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 
 
-def _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight):
+def _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor):
     from train.fit import FitConfig
 
-    return FitConfig(model.value, image_size, epochs, batch_size, lr, early_stopping, class_weight.value)
+    return FitConfig(model.value, image_size, epochs, batch_size, lr, early_stopping, class_weight.value, monitor.value)
 
 
 @app.command()
@@ -65,6 +73,7 @@ def compare(
     lr: LearningRate = 1e-3,
     early_stopping: EarlyStopping = None,
     class_weight: Weight = ClassWeight.none,
+    monitor: MonitorOption = Monitor.val_loss,
     seeds: Annotated[int, typer.Option(help="Repeat each arm with this many seeds (0..K-1).", min=1)] = 3,
     val_fraction: Annotated[float, typer.Option(help="Share of training originals used for validation.")] = 0.2,
     test_fraction: Annotated[float, typer.Option(help="Share of ORIGINAL held out when it has no test set.")] = 0.2,
@@ -82,7 +91,7 @@ def compare(
     from train.compare import compare as run_compare
     from train.report import summary_table
 
-    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight)
+    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
     report = guard(
         lambda: run_compare(
             original,
@@ -120,6 +129,7 @@ def fit(
     lr: LearningRate = 1e-3,
     early_stopping: EarlyStopping = None,
     class_weight: Weight = ClassWeight.none,
+    monitor: MonitorOption = Monitor.val_loss,
     seed: Annotated[int, typer.Option(help="Seed for weights and shuffling.")] = 0,
     as_json: AsJson = False,
     quiet: Quiet = False,
@@ -130,7 +140,7 @@ def fit(
     """
     from train.compare import fit_folder
 
-    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight)
+    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
     metrics = guard(lambda: fit_folder(folder, test=test, out=out, config=config, seed=seed, progress=not quiet))
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
@@ -163,6 +173,170 @@ def evaluate(
         f"macro-F1 {100 * metrics['macro_f1']:.2f}%, balanced accuracy {100 * metrics['balanced_accuracy']:.2f}%, "
         f"loss {metrics['loss']:.4f}."
     )
+
+
+StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: runs/<command>-<timestamp>]")]
+Store = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Where expansions and finished runs are kept; share it between studies to reuse them. [default: OUT/store]"
+    ),  # fmt: skip
+]
+PerImage = Annotated[int, typer.Option(help="New images per training original in each expanded arm.", min=1)]
+Seeds = Annotated[int, typer.Option(help="Repeat every arm with this many seeds (0..K-1).", min=1)]
+Workers = Annotated[Optional[int], typer.Option(help="Expansion processes. [default: all cores]", min=1)]
+ValFraction = Annotated[float, typer.Option(help="Share of each subset's originals used for validation.")]
+TestFraction = Annotated[float, typer.Option(help="Share of SRC held out for testing when it has no test set.")]
+
+
+def _split_list(text: str | None, kind: type, option: str) -> list | None:
+    """Split "a,b" into [a, b], each converted with ``kind``."""
+    from train.errors import TrainError
+
+    if text is None:
+        return None
+    try:
+        return [kind(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise TrainError(f"{option} expects a comma-separated list of {kind.__name__}s; got {text!r}.") from None
+
+
+@app.command()
+def ablate(
+    src: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
+    presets: Annotated[str, typer.Option(help="Comma-separated presets, one arm each (see: expander presets).")] = (
+        "keras,traditional,noise,trivial"
+    ),
+    per_image: PerImage = 5,
+    per_class: Annotated[
+        Optional[int],
+        typer.Option(help="Use this many originals per class (validation included). [default: all]", min=2),
+    ] = None,
+    fraction: Annotated[Optional[float], typer.Option(help="Or this share of each class's originals.")] = None,
+    test: TestDir = None,
+    out: StudyOut = None,
+    store: Store = None,
+    model: Model = ModelName.smallnet,
+    image_size: ImageSize = 64,
+    epochs: Epochs = 20,
+    batch_size: BatchSize = 32,
+    lr: LearningRate = 1e-3,
+    early_stopping: EarlyStopping = None,
+    class_weight: Weight = ClassWeight.none,
+    monitor: MonitorOption = Monitor.val_loss,
+    seeds: Seeds = 3,
+    val_fraction: ValFraction = 0.2,
+    test_fraction: TestFraction = 0.2,
+    workers: Workers = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
+    """Which augmentation helps? Train the no-augmentation baseline and one arm per preset; rank them.
+
+    Every arm uses the same training originals, model and seeds; each preset arm adds --per-image copies of
+    every training original made with that preset (expander's library, cached). All arms are tested on the
+    same untouched images. Finished runs are reused when the command is run again, so an interrupted study
+    resumes. Writes report.json, report.md, ablation.png and curves.png to --out.
+
+    Example: `train ablate data/pets --presets keras,traditional,noise --per-image 5 --seeds 3`
+    """
+    from train.study import ablate as run_ablate
+    from train.study_report import ablation_table
+
+    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
+    report = guard(
+        lambda: run_ablate(
+            src,
+            presets=_split_list(presets, str, "--presets"),
+            per_image=per_image,
+            per_class=per_class,
+            fraction=fraction,
+            test=test,
+            out=out,
+            store=store,
+            config=config,
+            seeds=seeds,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            workers=workers,
+            progress=not quiet,
+        )
+    )
+    _print_study(report, ablation_table, as_json)
+
+
+@app.command()
+def curve(
+    src: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
+    fractions: Annotated[
+        Optional[str], typer.Option(help="Comma-separated shares of each class. [default: 0.1,0.25,0.5,1.0]")
+    ] = None,
+    per_class: Annotated[
+        Optional[str], typer.Option(help="Or comma-separated images per class, e.g. 50,100,250,500.")
+    ] = None,
+    preset: Annotated[str, typer.Option(help="Preset of the expanded arm (see: expander presets).")] = "keras",
+    per_image: PerImage = 5,
+    test: TestDir = None,
+    out: StudyOut = None,
+    store: Store = None,
+    model: Model = ModelName.smallnet,
+    image_size: ImageSize = 64,
+    epochs: Epochs = 20,
+    batch_size: BatchSize = 32,
+    lr: LearningRate = 1e-3,
+    early_stopping: EarlyStopping = None,
+    class_weight: Weight = ClassWeight.none,
+    monitor: MonitorOption = Monitor.val_loss,
+    seeds: Seeds = 3,
+    val_fraction: ValFraction = 0.2,
+    test_fraction: TestFraction = 0.2,
+    workers: Workers = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
+    """Where does augmentation stop paying? Baseline vs expanded at growing training-set sizes.
+
+    Subsets of the training originals are nested and stratified (each size keeps the previous one's images).
+    At each size the baseline and the --preset arm train with the same seeds and are tested on the same
+    untouched images. Finished runs are reused when the command is run again. Writes report.json, report.md
+    and curve.png (accuracy against size with error bars, and the gain with its 95% interval) to --out.
+
+    Example: `train curve data/pets --per-class 50,100,250 --preset keras --per-image 5`
+    """
+    from train.study import curve as run_curve
+    from train.study_report import curve_table
+
+    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
+    report = guard(
+        lambda: run_curve(
+            src,
+            fractions=_split_list(fractions, float, "--fractions"),
+            per_class=_split_list(per_class, int, "--per-class"),
+            preset=preset,
+            per_image=per_image,
+            test=test,
+            out=out,
+            store=store,
+            config=config,
+            seeds=seeds,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            workers=workers,
+            progress=not quiet,
+        )
+    )
+    _print_study(report, curve_table, as_json)
+
+
+def _print_study(report: dict, table, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(table(report))
+    typer.echo(f"\n{report['verdict']}")
+    reused = sum(r["reused"] for r in report["runs"])
+    typer.echo(f"Runs: {len(report['runs'])} ({reused} reused from {report['arguments']['store']}).")
+    typer.echo(f"Report: {Path(report['arguments']['out']) / 'report.md'}")
 
 
 @app.command()

@@ -68,10 +68,10 @@ def load_split(
         TrainError: class names differ between the folders, or a split would be empty.
     """
     original_ds = scan(original)
-    train_items, test_items, test_source = _train_and_test(original_ds, test_dir, test_fraction, seed)
+    train_items, test_items, test_source = train_and_test(original_ds, test_dir, test_fraction, seed)
     classes = tuple(sorted({i.class_name for i in train_items}))
-    _check_classes({"ORIGINAL": classes, "test set": {i.class_name for i in test_items[1]}})
-    val_items = _holdout(train_items, val_fraction, seed + 1)
+    check_classes({"ORIGINAL": classes, "test set": {i.class_name for i in test_items[1]}})
+    val_items = holdout(train_items, val_fraction, seed + 1)
     val_paths = {i.rel_path for i in val_items}
     train_original = [i for i in train_items if i.rel_path not in val_paths]
 
@@ -96,7 +96,7 @@ def load_split(
     return _with_expanded(split, original_ds.root, Path(expanded), val_items, held_test)
 
 
-def _train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):
+def train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):
     """(train items, (test root, test items), where the test set came from)."""
     train = [i for i in ds.items if i.split in (None, "train")]
     if not train:
@@ -108,19 +108,17 @@ def _train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):
     for name in ("test", "val"):
         if name in ds.splits:
             return train, (ds.root, [i for i in ds.items if i.split == name]), f"{name}/ split of ORIGINAL"
-    test = _holdout(train, test_fraction, seed)
+    test = holdout(train, test_fraction, seed)
     test_keys = {i.rel_path for i in test}
     rest = [i for i in train if i.rel_path not in test_keys]
     return rest, (ds.root, test), f"held-out {test_fraction:.0%} of ORIGINAL"
 
 
-def _holdout(items: list[Item], fraction: float, seed: int) -> list[Item]:
+def holdout(items: list[Item], fraction: float, seed: int) -> list[Item]:
     """A stratified, seeded selection of ``fraction`` of each class (at least one if it has two)."""
     chosen = []
     for class_name in sorted({i.class_name for i in items}):
-        members = sorted(
-            (i for i in items if i.class_name == class_name), key=lambda i: output_seed(seed, i.rel_path, 0)
-        )
+        members = seeded_order([i for i in items if i.class_name == class_name], seed)
         n = round(fraction * len(members))
         n = max(n, 1) if len(members) >= 2 else 0
         if len(members) - n < 1:
@@ -129,7 +127,12 @@ def _holdout(items: list[Item], fraction: float, seed: int) -> list[Item]:
     return chosen
 
 
-def _check_classes(named: dict[str, set | tuple]) -> None:
+def seeded_order(items: list[Item], seed: int) -> list[Item]:
+    """A fixed shuffle: the same items and seed give the same order, so prefixes are nested subsets."""
+    return sorted(items, key=lambda i: output_seed(seed, i.rel_path, 0))
+
+
+def check_classes(named: dict[str, set | tuple]) -> None:
     reference_name, reference = next(iter(named.items()))
     for name, classes in named.items():
         if set(classes) != set(reference):
@@ -154,7 +157,7 @@ def _with_expanded(
 ) -> Split:
     expanded_ds = scan(expanded)
     items = [i for i in expanded_ds.items if i.split in (None, "train")]
-    _check_classes({"ORIGINAL": split.classes, "EXPANDED": {i.class_name for i in items}})
+    check_classes({"ORIGINAL": split.classes, "EXPANDED": {i.class_name for i in items}})
     held = {i.rel_path: "val" for i in val_items} | {i.rel_path: "test" for i in test_items}
     warnings: list[str] = []
 

@@ -22,6 +22,7 @@ class FitConfig:
     lr: float = 1e-3
     early_stopping: int | None = None  # patience in epochs; None trains all epochs
     class_weight: str = "none"  # or "balanced"
+    monitor: str = "val_loss"  # or "val_accuracy": what picks the best epoch (and stops early)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,7 +65,7 @@ def fit_one(
         metrics=["accuracy"],
     )
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.early_stopping or config.epochs, restore_best_weights=True
+        monitor=config.monitor, patience=config.early_stopping or config.epochs, restore_best_weights=True
     )
     timer = _epoch_timer(len(train), on_epoch)
     history = model.fit(

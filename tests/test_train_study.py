@@ -1,0 +1,187 @@
+"""train ablate / curve on sample_data with the tiny model: reports, resuming, and no leaks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE
+from typer.testing import CliRunner
+
+import train.study
+from expander.manifest import read_manifest
+from train.cli import app
+from train.errors import TrainError
+from train.fit import FitConfig
+from train.store import StudyStore
+from train.study import BASELINE, ablate, curve, load_study_data, plan_runs
+
+TINY = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("study")
+
+
+@pytest.fixture(scope="module")
+def ablation(study_dir: Path) -> dict:
+    return ablate(SAMPLE, presets=["noise"], per_image=1, out=study_dir / "ablate", config=TINY, seeds=2, workers=1)
+
+
+class FitCounter:
+    """Stands in for fit_one: counts calls and forwards to the real one."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.real(*args, **kwargs)
+
+
+def test_ablation_report_has_the_documented_fields(ablation: dict, study_dir: Path) -> None:
+    out = study_dir / "ablate"
+    assert sorted(p.name for p in out.iterdir()) == ["ablation.png", "curves.png", "report.json", "report.md", "store"]
+    assert json.loads((out / "report.json").read_text()) == ablation
+    assert set(ablation) == {"study", "arguments", "versions", "data", "arms", "verdict", "runs"}
+    assert ablation["study"] == "ablate" and ablation["arguments"]["presets"] == ["noise"]
+    assert ablation["arguments"]["store"] == str((out / "store").resolve())
+    data = ablation["data"]
+    assert data["test_source"] == "test/ split of ORIGINAL"
+    assert data["available_per_class"] == {"sneaker": 15, "trouser": 30, "tshirt": 60}
+    assert data["test"] == {"sneaker": 20, "trouser": 20, "tshirt": 20}
+    assert data["subsets"] == [
+        {
+            "per_class": {"sneaker": 15, "trouser": 30, "tshirt": 60},
+            "train": {"sneaker": 12, "trouser": 24, "tshirt": 48},
+            "val": {"sneaker": 3, "trouser": 6, "tshirt": 12},
+        }
+    ]
+    arms = {a["arm"]: a for a in ablation["arms"]}
+    assert set(arms) == {BASELINE, "noise"}
+    assert sorted(a["rank"] for a in ablation["arms"]) == [1, 2]
+    assert ablation["arms"][0]["accuracy"]["mean"] >= ablation["arms"][1]["accuracy"]["mean"]
+    assert arms[BASELINE]["train_images"] == 84 and arms["noise"]["train_images"] == 168
+    assert arms[BASELINE]["difference"] is None and arms[BASELINE]["effect"] is None
+    noise = arms["noise"]
+    assert noise["effect"] in {"helped", "hurt", "unclear"}
+    assert set(noise["recall"]) == {"sneaker", "trouser", "tshirt"}
+    assert len(noise["accuracy"]["values"]) == 2 and len(noise["difference"]["accuracy"]["ci95"]) == 2
+    expected = [a - b for a, b in zip(noise["accuracy"]["values"], arms[BASELINE]["accuracy"]["values"], strict=True)]
+    assert noise["difference"]["accuracy"]["mean"] == pytest.approx(sum(expected) / 2)
+    assert [(r["arm"], r["seed"], r["reused"]) for r in ablation["runs"]] == [
+        (BASELINE, 0, False), ("noise", 0, False), (BASELINE, 1, False), ("noise", 1, False),
+    ]  # fmt: skip
+    markdown = (out / "report.md").read_text()
+    assert f"**Verdict.** {ablation['verdict']}" in markdown and "![test accuracy per arm](ablation.png)" in markdown
+    assert "| rank | arm | train images | accuracy (%) | vs baseline [95% CI] |" in markdown
+
+
+def test_a_second_invocation_reuses_every_finished_run(ablation: dict, study_dir: Path, monkeypatch) -> None:
+    runs = sorted((study_dir / "ablate" / "store" / "runs").iterdir())
+    assert len(runs) == 4
+    stamps = {p: p.stat().st_mtime_ns for p in runs}
+    counter = FitCounter(train.study.fit_one)
+    monkeypatch.setattr(train.study, "fit_one", counter)
+
+    again = ablate(SAMPLE, presets=["noise"], per_image=1, out=study_dir / "ablate", config=TINY, seeds=2, workers=1)
+    assert counter.calls == 0
+    assert [r["reused"] for r in again["runs"]] == [True] * 4
+    assert [r["test"] for r in again["runs"]] == [r["test"] for r in ablation["runs"]]
+    assert {p: p.stat().st_mtime_ns for p in runs} == stamps
+
+    # One more preset and one missing run: only those are trained.
+    runs[0].unlink()
+    more = ablate(SAMPLE, presets=["noise", "keras"], per_image=1, out=study_dir / "ablate2",
+                  store=study_dir / "ablate" / "store", config=TINY, seeds=2, workers=1)  # fmt: skip
+    assert counter.calls == 3  # keras x 2 seeds + the deleted run
+    assert sum(not r["reused"] for r in more["runs"]) == 3 and len(more["runs"]) == 6
+
+
+def test_no_arm_ever_trains_on_a_test_or_validation_image(tmp_path: Path) -> None:
+    data = load_study_data(SAMPLE, per_class=[8, 15])
+    specs = plan_runs(data, [BASELINE, "keras"], [0], StudyStore(tmp_path / "store"), per_image=2, workers=1)
+    test_paths = {s.path for s in data.test}
+    assert len(test_paths) == 60 and len(specs) == 4
+    for spec in specs:
+        subset = data.subsets[spec.subset]
+        held = test_paths | {s.path for s in subset.val}
+        originals = {s.path for s in subset.train}
+        size, val_per_class = (8, 2) if spec.subset == 0 else (15, 3)  # 20% of 8 and 15, rounded
+        assert len(subset.val) == 3 * val_per_class and len(subset.train) == 3 * (size - val_per_class)
+        # Every training file is a training original or an expander copy whose source is one.
+        resolved = {str(Path(s.path).resolve()) for s in spec.train}
+        assert not resolved & held
+        copies = [s for s in spec.train if s.path not in originals]
+        assert len(copies) == (0 if spec.arm == BASELINE else 2 * len(subset.train))
+        if copies:
+            folder = Path(copies[0].path).parent.parent
+            subset_folder = Path(json.loads((folder / "expander.json").read_text())["source"])
+            sources = {str((subset_folder / row["source"]).resolve()) for row in read_manifest(folder)}
+            assert sources == originals
+
+
+def test_curve_subsets_are_nested_and_stratified() -> None:
+    data = load_study_data(SAMPLE, per_class=[5, 10, 15])
+    assert [s.per_class for s in data.subsets] == [
+        dict.fromkeys(("sneaker", "trouser", "tshirt"), n) for n in (5, 10, 15)
+    ]
+    chosen = [{s.path for s in subset.train + subset.val} for subset in data.subsets]
+    assert [len(c) for c in chosen] == [15, 30, 45]
+    assert chosen[0] < chosen[1] < chosen[2]
+    fractions = load_study_data(SAMPLE, fractions=[0.5, 1.0])
+    assert [s.per_class for s in fractions.subsets] == [
+        {"sneaker": 8, "trouser": 15, "tshirt": 30},
+        {"sneaker": 15, "trouser": 30, "tshirt": 60},
+    ]
+
+
+def test_curve_report(study_dir: Path) -> None:
+    report = curve(SAMPLE, per_class=[8, 15], preset="noise", per_image=1, out=study_dir / "curve",
+                   store=study_dir / "ablate" / "store", config=TINY, seeds=2, workers=1)  # fmt: skip
+    assert sorted(p.name for p in (study_dir / "curve").iterdir()) == ["curve.png", "report.json", "report.md"]
+    assert set(report) == {"study", "arguments", "versions", "data", "points", "verdict", "runs"}
+    assert [(p["size"], p["train_originals"], p["val"]) for p in report["points"]] == [(8, 18, 6), (15, 36, 9)]
+    point = report["points"][1]
+    assert set(point) == {
+        "size", "per_class", "per_class_equal", "fraction", "train_originals", "val",
+        "baseline", "expanded", "difference", "effect",
+    }  # fmt: skip
+    assert point["baseline"]["train_images"] == 36 and point["expanded"]["train_images"] == 72
+    assert len(point["difference"]["accuracy"]["ci95"]) == 2
+    assert len(report["runs"]) == 8 and report["verdict"].startswith("Expanding with 'noise'")
+    assert "![test accuracy against training-set size](curve.png)" in (study_dir / "curve" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"per_class": [20]}, "--per-class 20 asks for more images than class 'sneaker' has for training (15)."),
+        ({"per_class": [10, 5]}, "--per-class must be positive and increasing; got 10, 5."),
+        ({"fractions": [0.5, 1.5]}, "--fractions must be in (0, 1]; got 0.5, 1.5."),
+        ({"per_class": [5], "fractions": [0.5]}, "Give either --per-class or --fractions, not both."),
+    ],
+)
+def test_bad_sizes_are_clear_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(TrainError) as error:
+        load_study_data(SAMPLE, **kwargs)
+    assert message in str(error.value)
+
+
+def test_cli_errors_and_json(ablation: dict, study_dir: Path) -> None:
+    bad = runner.invoke(app, ["ablate", str(SAMPLE), "--presets", "keras,flipz", "-q"])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("Error: Unknown preset(s): flipz. Valid presets: keras, traditional,")
+
+    bad = runner.invoke(app, ["curve", str(SAMPLE), "--per-class", "5,x", "-q"])
+    assert bad.exit_code == 2
+    assert bad.stderr == "Error: --per-class expects a comma-separated list of ints; got '5,x'.\n"
+
+    args = ["ablate", str(SAMPLE), "--presets", "noise", "--per-image", "1", "--model", "tiny", "--image-size", "28"]
+    args += ["--epochs", "2", "--seeds", "2", "--workers", "1", "--out", str(study_dir / "ablate"), "--json", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["arms"] == json.loads(json.dumps(ablation["arms"]))

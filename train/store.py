@@ -1,0 +1,100 @@
+"""A study's store: training subsets, cached expansions and finished runs, so a study can resume.
+
+Everything is addressed by what determines it, never by when it was made:
+
+* ``subsets/<key>/<class>/<file>``: symlinks to the training originals of one subset, the folder
+  that gets expanded (so an expansion can only ever see training images);
+* ``expansions/<key>/``: ``expander.expand`` output for (subset, preset, per-image N, seed);
+  reused when complete, resumed when interrupted;
+* ``runs/<key>.json``: one finished training run, keyed by its data, model configuration and seed.
+  Training is deterministic, so a stored run is the run that would be trained again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from expander.images import TEMP_SUFFIX, write_atomic
+from expander.manifest import read_manifest, read_summary
+from train.data import Sample
+
+STORE_VERSION = 1  # bump when a stored run's meaning changes; old runs are then ignored
+
+
+def digest(value) -> str:
+    """A short stable hash of a JSON-able value."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def samples_digest(samples: tuple[Sample, ...]) -> str:
+    return digest(sorted((s.path, s.label) for s in samples))
+
+
+class StudyStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # --- subsets and expansions -------------------------------------------------------------
+
+    def subset_folder(self, samples: tuple[Sample, ...], classes: tuple[str, ...]) -> Path:
+        """A folder of symlinks to ``samples`` in ``<class>/<file>`` layout (the input of an expansion)."""
+        folder = self.root / "subsets" / samples_digest(samples)
+        for s in samples:
+            link = folder / classes[s.label] / Path(s.path).name
+            if not link.is_symlink():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                tmp = link.with_name(f".{link.name}{TEMP_SUFFIX}")
+                tmp.unlink(missing_ok=True)
+                tmp.symlink_to(s.path)
+                os.replace(tmp, link)
+        return folder
+
+    def expansion(
+        self,
+        samples: tuple[Sample, ...],
+        classes: tuple[str, ...],
+        *,
+        preset: str,
+        per_image: int,
+        seed: int,
+        workers: int | None = None,
+        progress: bool = False,
+    ) -> tuple[Sample, ...]:
+        """The new images expander makes from ``samples`` (originals not included), expanding only if needed."""
+        from expander import expand
+
+        subset = self.subset_folder(samples, classes)
+        out = self.root / "expansions" / f"{subset.name}-{preset}-n{per_image}-s{seed}"
+        summary = read_summary(out) if out.is_dir() else None
+        if summary is None or summary.get("status") != "complete":
+            expand(subset, out, per_image=per_image, preset=preset, seed=seed, originals=False,
+                   workers=workers, resume=summary is not None, progress=progress)  # fmt: skip
+        sources = {f"{classes[s.label]}/{Path(s.path).name}": s for s in samples}  # manifest's source column
+        new = []
+        for row in read_manifest(out):
+            if row["status"] == "ok":
+                original = sources[row["source"]]
+                new.append(Sample(str((out / row["output"]).resolve()), original.label, original.key))
+        return tuple(new)
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def run_path(self, key: str) -> Path:
+        return self.root / "runs" / f"{key}.json"
+
+    def load_run(self, key: str) -> dict | None:
+        path = self.run_path(key)
+        if not path.is_file():
+            return None
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return stored["record"] if stored.get("version") == STORE_VERSION else None
+
+    def save_run(self, key: str, spec: dict, record: dict) -> None:
+        path = self.run_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"version": STORE_VERSION, "spec": spec, "record": record}, indent=1) + "\n"
+        write_atomic(path, text.encode("utf-8"))

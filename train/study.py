@@ -1,0 +1,499 @@
+"""Studies: many training runs that answer "does augmentation help my data, and which kind?".
+
+* ``ablate``: one training subset, the no-augmentation baseline and one arm per preset.
+* ``curve``: nested training subsets of growing size, baseline vs one preset at each.
+
+Both work the same way: choose subsets of the training originals (validation is held out of each
+subset; test images come from the same rules as ``train compare`` and are never touched), expand
+each subset with expander's library (only training originals are ever expanded, so nothing derived
+from a validation or test image can reach a training set), then train every (arm, subset, seed) run.
+Expansions and finished runs live in a :class:`~train.store.StudyStore`, so running the same
+command again reuses them and only trains what is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from expander.manifest import package_versions
+from expander.pipeline import PRESETS
+from expander.scan import Item, scan
+from train.compare import default_out
+from train.data import (
+    Sample,
+    check_classes,
+    detect_channels,
+    holdout,
+    seeded_order,
+    source_key,
+    train_and_test,
+)
+from train.errors import TrainError
+from train.fit import FitConfig, fit_one
+from train.metrics import describe, paired_difference
+from train.report import HEADLINE_METRICS
+from train.store import StudyStore, digest, samples_digest
+
+BASELINE = "baseline"  # the arm trained on the originals only
+SUBSET_SEED = 0  # the order subsets are drawn in; fixed so that every study on SRC shares subsets
+
+
+@dataclass(frozen=True)
+class Subset:
+    """The originals of one study size: ``per_class`` images per class, split into train and validation."""
+
+    per_class: dict[str, int]
+    train: tuple[Sample, ...]
+    val: tuple[Sample, ...]
+
+    @property
+    def balanced(self) -> bool:
+        return len(set(self.per_class.values())) == 1
+
+    @property
+    def size(self) -> int:
+        """The curve's x: images per class when every class has the same number, else images in all."""
+        return next(iter(self.per_class.values())) if self.balanced else sum(self.per_class.values())
+
+
+@dataclass(frozen=True)
+class StudyData:
+    classes: tuple[str, ...]
+    available: dict[str, int]  # training originals per class before subsetting
+    test: tuple[Sample, ...]
+    test_source: str
+    subsets: tuple[Subset, ...]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: an arm on one subset with one seed."""
+
+    arm: str  # BASELINE or a preset name
+    subset: int  # index into StudyData.subsets
+    seed: int
+    train: tuple[Sample, ...]
+    val: tuple[Sample, ...]
+    test: tuple[Sample, ...]
+
+    def key_fields(self, config: FitConfig, channels: int, classes: tuple[str, ...]) -> dict:
+        """Everything that determines this run's numbers (the store key is their digest)."""
+        return {
+            "config": config.to_dict(),
+            "channels": channels,
+            "classes": list(classes),
+            "seed": self.seed,
+            "train": samples_digest(self.train),
+            "val": samples_digest(self.val),
+            "test": samples_digest(self.test),
+        }
+
+
+def load_study_data(
+    src: str | Path,
+    test_dir: str | Path | None = None,
+    *,
+    per_class: list[int] | None = None,
+    fractions: list[float] | None = None,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+) -> StudyData:
+    """Nested, stratified subsets of SRC's training originals, and the untouched test images.
+
+    Give ``per_class`` (images per class) or ``fractions`` (of each class); neither means all images.
+    Each subset's first images are the previous subset's, so a larger subset only adds images.
+
+    Raises:
+        TrainError: a size is out of range or a subset too small to hold out validation images.
+    """
+    if per_class and fractions:
+        raise TrainError("Give either --per-class or --fractions, not both.")
+    dataset = scan(src)
+    pool, (test_root, test_items), test_source = train_and_test(dataset, test_dir, test_fraction, 0)
+    classes = tuple(sorted({i.class_name for i in pool}))
+    check_classes({"SRC": classes, "test set": {i.class_name for i in test_items}})
+    by_class = {c: seeded_order([i for i in pool if i.class_name == c], SUBSET_SEED) for c in classes}
+    available = {c: len(items) for c, items in by_class.items()}
+
+    if per_class:
+        _check_increasing(per_class, "--per-class")
+        short = {c: n for c, n in available.items() if n < per_class[-1]}
+        if short:
+            c, n = next(iter(short.items()))
+            raise TrainError(
+                f"--per-class {per_class[-1]} asks for more images than class '{c}' has for training ({n}). "
+                f"Use sizes up to {min(available.values())}, or --fractions."
+            )
+        sizes = [dict.fromkeys(classes, k) for k in per_class]
+    else:
+        fractions = fractions or [1.0]
+        _check_increasing(fractions, "--fractions")
+        if not 0 < fractions[0] or fractions[-1] > 1:
+            raise TrainError(f"--fractions must be in (0, 1]; got {', '.join(map(str, fractions))}.")
+        sizes = [{c: max(2, round(f * n)) for c, n in available.items()} for f in fractions]
+
+    def samples(root: Path, items: list[Item]) -> tuple[Sample, ...]:
+        return tuple(
+            Sample(str(root / i.rel_path), classes.index(i.class_name), source_key(i.class_name, i.rel_path))
+            for i in items
+        )
+
+    src_root = dataset.root.resolve()
+    subsets = []
+    for size in sizes:
+        chosen = [i for c in classes for i in by_class[c][: size[c]]]
+        val = holdout(chosen, val_fraction, 1)
+        val_paths = {i.rel_path for i in val}
+        train = [i for i in chosen if i.rel_path not in val_paths]
+        subsets.append(Subset(size, samples(src_root, train), samples(src_root, val)))
+    return StudyData(classes, available, samples(test_root.resolve(), test_items), test_source, tuple(subsets))
+
+
+def _check_increasing(values: list, option: str) -> None:
+    if any(b <= a for a, b in pairwise(values)) or values[0] <= 0:
+        raise TrainError(f"{option} must be positive and increasing; got {', '.join(map(str, values))}.")
+
+
+def check_presets(presets: list[str]) -> None:
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown or not presets:
+        raise TrainError(
+            f"Unknown preset(s): {', '.join(unknown) or '(none given)'}. Valid presets: {', '.join(PRESETS)}."
+        )
+
+
+def plan_runs(
+    data: StudyData,
+    arms: list[str],
+    seeds: list[int],
+    store: StudyStore,
+    *,
+    per_image: int,
+    workers: int | None = None,
+    progress: bool = False,
+) -> list[RunSpec]:
+    """Every (subset, seed, arm) run, expanding each subset once per (preset, seed) first."""
+    specs = []
+    for index, subset in enumerate(data.subsets):
+        for seed in seeds:
+            for arm in arms:
+                train = subset.train
+                if arm != BASELINE:
+                    train = train + store.expansion(subset.train, data.classes, preset=arm, per_image=per_image,
+                                                    seed=seed, workers=workers, progress=progress)  # fmt: skip
+                specs.append(RunSpec(arm, index, seed, train, subset.val, data.test))
+    return specs
+
+
+def run_all(
+    specs: list[RunSpec], classes: tuple[str, ...], config: FitConfig, store: StudyStore, progress: bool = False
+) -> list[dict]:
+    """Train every run not in the store (saving each as it finishes); returns one record per spec.
+
+    Progress counts image-epochs over the whole study, so its ETA accounts for the larger expanded arms.
+    """
+    from tqdm import tqdm
+
+    channels = detect_channels(specs[0].train)
+    keyed = []
+    for spec in specs:
+        fields = spec.key_fields(config, channels, classes)
+        keyed.append((spec, digest(fields), fields))
+    stored = {key: store.load_run(key) for _, key, _ in keyed}
+    todo = [(s, k, f) for s, k, f in keyed if stored[k] is None]
+    bar = tqdm(total=sum(len(s.train) * config.epochs for s, _, _ in todo), unit="img", unit_scale=True,
+               file=sys.stderr, disable=not progress, smoothing=0.05, desc="study")  # fmt: skip
+    if len(todo) < len(keyed):
+        _say(
+            bar, progress, f"Reusing {len(keyed) - len(todo)} finished run(s) from {store.root}; training {len(todo)}."
+        )
+    for number, (spec, key, fields) in enumerate(todo, 1):
+        bar.set_description(f"run {number}/{len(todo)}: {spec.arm}, {len(spec.train)} images, seed {spec.seed}")
+        started = time.perf_counter()
+        model, record = fit_one(spec.train, spec.val, spec.test, classes, config, spec.seed, channels,
+                                on_epoch=lambda epoch, logs, n=len(spec.train): bar.update(n))  # fmt: skip
+        del model
+        record["train_seconds"] = time.perf_counter() - started
+        bar.update(len(spec.train) * (config.epochs - record["epochs_run"]))  # early stopping skipped these
+        store.save_run(key, fields, record)
+        stored[key] = record
+        _say(
+            bar,
+            progress,
+            f"{spec.arm} ({len(spec.train)} images, seed {spec.seed}): test accuracy "
+            f"{100 * record['test']['accuracy']:.2f}%, best epoch {record['best_epoch']}/{record['epochs_run']}, "
+            f"{record['train_seconds']:.0f} s",
+        )
+        _free_keras_memory()
+    bar.close()
+    reused = {k for _, k, _ in keyed} - {k for _, k, _ in todo}
+    return [
+        {"arm": s.arm, "subset": s.subset, "seed": s.seed, "key": k, "reused": k in reused, **stored[k]}
+        for s, k, _ in keyed
+    ]
+
+
+def _say(bar, progress: bool, line: str) -> None:
+    if progress:
+        bar.write(line, file=sys.stderr)
+
+
+def _free_keras_memory() -> None:
+    import keras
+
+    keras.backend.clear_session()  # dozens of models in one process otherwise keep their graphs alive
+
+
+def arm_stats(runs: list[dict], classes: tuple[str, ...]) -> dict:
+    """Mean ± std over seeds of the test metrics, per-class recall, epochs and training time."""
+    stats = {m: describe([r["test"][m] for r in runs]) for m in HEADLINE_METRICS}
+    stats["recall"] = {c: describe([r["test"]["recall"][i] for r in runs]) for i, c in enumerate(classes)}
+    stats["best_epoch"] = describe([r["best_epoch"] for r in runs])
+    stats["train_seconds"] = describe([r["train_seconds"] for r in runs])
+    stats["train_images"] = int(round(np.mean([r["train_images"] for r in runs])))
+    return stats
+
+
+def compared(arm: list[dict], baseline: list[dict]) -> dict:
+    """Paired-by-seed differences (arm - baseline) of the headline metrics."""
+    by_seed = {r["seed"]: r for r in baseline}
+    pairs = [(r, by_seed[r["seed"]]) for r in arm]
+    return {
+        m: paired_difference([a["test"][m] for a, _ in pairs], [b["test"][m] for _, b in pairs])
+        for m in HEADLINE_METRICS
+    }
+
+
+def effect(difference: dict) -> str:
+    """'helped', 'hurt' or 'unclear' from a 95% interval on accuracy ('single seed' without one)."""
+    ci = difference["accuracy"]["ci95"]
+    if ci is None:
+        return "single seed"
+    return "helped" if ci[0] > 0 else "hurt" if ci[1] < 0 else "unclear"
+
+
+def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds):
+    if seeds < 1:
+        raise TrainError(f"--seeds must be 1 or more; got {seeds}.")
+    data = load_study_data(src, test, per_class=per_class, fractions=fractions,
+                           val_fraction=val_fraction, test_fraction=test_fraction)  # fmt: skip
+    store = StudyStore(store if store is not None else Path(out) / "store")
+    return data, store
+
+
+def _common_arguments(src, test, out, store, config, seeds, per_image, val_fraction, test_fraction) -> dict:
+    return {
+        "src": str(Path(src).resolve()),
+        "test": str(Path(test).resolve()) if test else None,
+        "out": str(Path(out).resolve()),
+        "store": str(store.root.resolve()),
+        "seeds": list(range(seeds)),
+        "per_image": per_image,
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        **config.to_dict(),
+    }
+
+
+def _data_summary(data: StudyData) -> dict:
+    def per_class(samples: tuple[Sample, ...]) -> dict[str, int]:
+        counts = np.bincount([s.label for s in samples], minlength=len(data.classes))
+        return {c: int(n) for c, n in zip(data.classes, counts, strict=True)}
+
+    return {
+        "classes": list(data.classes),
+        "available_per_class": data.available,
+        "test_source": data.test_source,
+        "test": per_class(data.test),
+        "subsets": [
+            {"per_class": s.per_class, "train": per_class(s.train), "val": per_class(s.val)} for s in data.subsets
+        ],
+    }
+
+
+def ablate(
+    src: str | Path,
+    *,
+    presets: list[str] = ("keras", "traditional", "noise", "trivial"),
+    per_image: int = 5,
+    per_class: int | None = None,
+    fraction: float | None = None,
+    test: str | Path | None = None,
+    out: str | Path | None = None,
+    store: str | Path | None = None,
+    config: FitConfig = FitConfig(),
+    seeds: int = 3,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    workers: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Train the no-augmentation baseline and one arm per preset on the same subset; rank them.
+
+    Returns the report (also written to ``out``: report.json, report.md, ablation.png, curves.png).
+    """
+    from train.study_report import write_ablation_report
+
+    presets = list(presets)
+    check_presets(presets)
+    if per_image < 1:
+        raise TrainError(f"--per-image must be 1 or more; got {per_image}.")
+    out = Path(out) if out is not None else default_out("ablate")
+    data, store = _prepare(src, test, out, store, [per_class] if per_class else None,
+                           [fraction] if fraction else None, val_fraction, test_fraction, seeds)  # fmt: skip
+    arms = [BASELINE, *presets]
+    specs = plan_runs(data, arms, list(range(seeds)), store, per_image=per_image, workers=workers, progress=progress)
+    runs = run_all(specs, data.classes, config, store, progress)
+    by_arm = {arm: [r for r in runs if r["arm"] == arm] for arm in arms}
+    rows = []
+    for arm in arms:
+        row = {"arm": arm, "preset": None if arm == BASELINE else arm, **arm_stats(by_arm[arm], data.classes)}
+        row["difference"] = None if arm == BASELINE else compared(by_arm[arm], by_arm[BASELINE])
+        row["effect"] = None if arm == BASELINE else effect(row["difference"])
+        rows.append(row)
+    rows.sort(key=lambda r: -r["accuracy"]["mean"])
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    report = {
+        "study": "ablate",
+        "arguments": {
+            **_common_arguments(src, test, out, store, config, seeds, per_image, val_fraction, test_fraction),
+            "presets": presets,
+            "per_class": per_class,
+            "fraction": fraction,
+        },
+        "versions": package_versions("expander", "albumentations", "tensorflow", "keras", "numpy"),
+        "data": _data_summary(data),
+        "arms": rows,
+        "verdict": ablation_verdict(rows, seeds),
+        "runs": runs,
+    }
+    write_ablation_report(out, report)
+    return report
+
+
+def curve(
+    src: str | Path,
+    *,
+    fractions: list[float] | None = None,
+    per_class: list[int] | None = None,
+    preset: str = "keras",
+    per_image: int = 5,
+    test: str | Path | None = None,
+    out: str | Path | None = None,
+    store: str | Path | None = None,
+    config: FitConfig = FitConfig(),
+    seeds: int = 3,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    workers: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Baseline vs ``preset`` at each training-set size; shows where augmentation stops paying.
+
+    Returns the report (also written to ``out``: report.json, report.md, curve.png).
+    """
+    from train.study_report import write_curve_report
+
+    check_presets([preset])
+    if per_image < 1:
+        raise TrainError(f"--per-image must be 1 or more; got {per_image}.")
+    if not fractions and not per_class:
+        fractions = [0.1, 0.25, 0.5, 1.0]
+    out = Path(out) if out is not None else default_out("curve")
+    data, store = _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds)
+    specs = plan_runs(data, [BASELINE, preset], list(range(seeds)), store, per_image=per_image,
+                      workers=workers, progress=progress)  # fmt: skip
+    runs = run_all(specs, data.classes, config, store, progress)
+    points = []
+    for index, subset in enumerate(data.subsets):
+        baseline = [r for r in runs if r["subset"] == index and r["arm"] == BASELINE]
+        expanded = [r for r in runs if r["subset"] == index and r["arm"] == preset]
+        difference = compared(expanded, baseline)
+        points.append({
+            "size": subset.size,
+            "per_class": subset.per_class,
+            "per_class_equal": all(s.balanced for s in data.subsets),
+            "fraction": fractions[index] if fractions else None,
+            "train_originals": len(subset.train),
+            "val": len(subset.val),
+            "baseline": arm_stats(baseline, data.classes),
+            "expanded": arm_stats(expanded, data.classes),
+            "difference": difference,
+            "effect": effect(difference),
+        })  # fmt: skip
+    report = {
+        "study": "curve",
+        "arguments": {
+            **_common_arguments(src, test, out, store, config, seeds, per_image, val_fraction, test_fraction),
+            "preset": preset,
+            "fractions": fractions,
+            "per_class": per_class,
+        },
+        "versions": package_versions("expander", "albumentations", "tensorflow", "keras", "numpy"),
+        "data": _data_summary(data),
+        "points": points,
+        "verdict": curve_verdict(points, preset, seeds),
+        "runs": runs,
+    }
+    write_curve_report(out, report)
+    return report
+
+
+def ablation_verdict(rows: list[dict], seeds: int) -> str:
+    """Which presets beat the baseline with a 95% interval that excludes zero, which hurt, which are unclear."""
+    best = rows[0]
+    if best["arm"] == BASELINE:
+        lead = f"No preset beat training on the originals alone ({100 * best['accuracy']['mean']:.1f}% accuracy)."
+    else:
+        d = best["difference"]["accuracy"]
+        ci = f", 95% CI {100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f}" if d["ci95"] else ""
+        lead = (
+            f"Best: {best['arm']}, {100 * best['accuracy']['mean']:.1f}% test accuracy "
+            f"({100 * d['mean']:+.1f} points over no augmentation{ci}, {seeds} seed(s))."
+        )
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        if row["arm"] != BASELINE:
+            groups.setdefault(row["effect"], []).append(row["arm"])
+    parts = [
+        f"{label}: {', '.join(groups[key])}"
+        for key, label in (
+            ("helped", "Helped (interval above zero)"),
+            ("unclear", "Unclear (interval includes zero)"),
+            ("hurt", "Hurt (interval below zero)"),
+            ("single seed", "One seed only, no interval"),
+        )
+        if key in groups
+    ]
+    return lead + " " + "; ".join(parts) + "."
+
+
+def curve_verdict(points: list[dict], preset: str, seeds: int) -> str:
+    """Where along the curve the preset helped, and where it stopped paying."""
+    words = {"helped": [], "unclear": [], "hurt": [], "single seed": []}
+    for p in points:
+        d = p["difference"]["accuracy"]
+        ci = f" [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d["ci95"] else ""
+        words[p["effect"]].append(f"{p['size']} ({100 * d['mean']:+.1f}{ci})")
+    parts = [
+        f"{label} at {', '.join(words[key])}"
+        for key, label in (
+            ("helped", "helped"),
+            ("unclear", "made no clear difference"),
+            ("hurt", "hurt"),
+            ("single seed", "was measured with one seed only"),
+        )
+        if words[key]
+    ]
+    unit = "images per class" if points[0]["per_class_equal"] else "images (all classes)"
+    return (
+        f"Expanding with '{preset}' " + "; ".join(parts) + f" {unit} "
+        f"(test accuracy points, expanded - baseline [95% CI over {seeds} seed(s)])."
+    )

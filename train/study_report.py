@@ -1,0 +1,258 @@
+"""Study reports: the ranked ablation table, the learning curve, their Markdown and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from train.report import ARM_COLOURS, _pyplot
+from train.study import BASELINE
+
+
+def _pm(stats: dict, scale: float = 100) -> str:
+    return f"{stats['mean'] * scale:.2f} ± {stats['std'] * scale:.2f}"
+
+
+def _diff(difference: dict | None, metric: str = "accuracy") -> str:
+    if difference is None:
+        return "-"
+    d = difference[metric]
+    ci = f" [{100 * d['ci95'][0]:+.2f}, {100 * d['ci95'][1]:+.2f}]" if d["ci95"] else ""
+    return f"{100 * d['mean']:+.2f}{ci}"
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def _markdown_table(rows: list[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+
+
+# --- ablate ---------------------------------------------------------------------------------
+
+
+def ablation_rows(report: dict) -> list[tuple[str, ...]]:
+    classes = report["data"]["classes"]
+    header = ("rank", "arm", "train images", "accuracy (%)", "vs baseline [95% CI]", "macro-F1 (%)")
+    header += tuple(f"recall {c} (%)" for c in classes) + ("train s/run",)
+    rows = [header]
+    for arm in report["arms"]:
+        rows.append(
+            (
+                str(arm["rank"]),
+                arm["arm"],
+                str(arm["train_images"]),
+                _pm(arm["accuracy"]),
+                _diff(arm["difference"]),
+                _pm(arm["macro_f1"]),
+                *(_pm(arm["recall"][c]) for c in classes),
+                f"{arm['train_seconds']['mean']:.0f}",
+            )
+        )
+    return rows
+
+
+def ablation_table(report: dict) -> str:
+    return _table(ablation_rows(report))
+
+
+def write_ablation_report(out: Path, report: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _plot_ablation(out / "ablation.png", report)
+    _plot_validation(out / "curves.png", report, key="arm")
+    args, data = report["arguments"], report["data"]
+    subset = data["subsets"][0]
+    lines = [
+        "# train ablate",
+        "",
+        f"**Verdict.** {report['verdict']}",
+        "",
+        *_markdown_table(ablation_rows(report)),
+        "",
+        f"Mean ± standard deviation over {len(args['seeds'])} seed(s) ({', '.join(map(str, args['seeds']))}). "
+        "Differences are paired by seed (the same seed draws the same initial weights, shuffling and "
+        "augmented copies), with a 95% t interval; they cover seed-to-seed variation, not the sampling error "
+        "of a finite test set. `train s/run` is the wall time of one run, evaluation included.",
+        "",
+        *_data_lines(report),
+        f"- Each preset arm trains on the {sum(subset['train'].values())} training originals plus "
+        f"{args['per_image']} new image(s) of each made with that preset (expander, seed = run seed).",
+        "",
+        "## Plots",
+        "",
+        "![test accuracy per arm](ablation.png)",
+        "",
+        "![validation accuracy per epoch](curves.png)",
+        "",
+        *_run_lines(report),
+        *_argument_lines(report),
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _plot_ablation(path: Path, report: dict) -> None:
+    plt = _pyplot()
+    arms = report["arms"]
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.5 * len(arms)))
+    for i, arm in enumerate(arms):
+        values = [100 * v for v in arm["accuracy"]["values"]]
+        colour = ARM_COLOURS["original"] if arm["arm"] == BASELINE else ARM_COLOURS["expanded"]
+        ax.barh(i, 100 * arm["accuracy"]["mean"], xerr=100 * arm["accuracy"]["std"], color=colour, capsize=4)
+        ax.plot(values, [i] * len(values), "k.", ms=4)
+    baseline = next(a for a in arms if a["arm"] == BASELINE)
+    ax.axvline(100 * baseline["accuracy"]["mean"], color="grey", ls="--", lw=1)
+    ax.set_yticks(range(len(arms)), [a["arm"] for a in arms])
+    ax.invert_yaxis()
+    low = min(min(a["accuracy"]["values"]) for a in arms) * 100
+    ax.set_xlim(max(0, low - 10), 100)
+    ax.set_xlabel("test accuracy (%): mean ± std, dots = seeds; dashed = baseline")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --- curve ----------------------------------------------------------------------------------
+
+
+def curve_rows(report: dict) -> list[tuple[str, ...]]:
+    unit = "per class" if report["points"][0]["per_class_equal"] else "images"
+    rows = [(unit, "train originals", "baseline (%)", "expanded (%)", "expanded - baseline [95% CI]",
+             "effect")]  # fmt: skip
+    for p in report["points"]:
+        rows.append(
+            (
+                str(p["size"]) + (f" ({p['fraction']:g})" if p["fraction"] else ""),
+                str(p["train_originals"]),
+                _pm(p["baseline"]["accuracy"]),
+                _pm(p["expanded"]["accuracy"]),
+                _diff(p["difference"]),
+                p["effect"],
+            )
+        )
+    return rows
+
+
+def curve_table(report: dict) -> str:
+    return _table(curve_rows(report))
+
+
+def write_curve_report(out: Path, report: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _plot_curve(out / "curve.png", report)
+    args = report["arguments"]
+    lines = [
+        "# train curve",
+        "",
+        f"**Verdict.** {report['verdict']}",
+        "",
+        "Test accuracy by training-set size (original images, before validation is held out of each subset; "
+        "the fraction of each class in brackets when sizes were given as fractions):",
+        "",
+        *_markdown_table(curve_rows(report)),
+        "",
+        f"Mean ± standard deviation over {len(args['seeds'])} seed(s); the difference is paired by seed, "
+        f"with a 95% t interval. The expanded arm adds {args['per_image']} '{args['preset']}' copies of each "
+        "training original. Subsets are nested: each size keeps the previous size's images and adds more.",
+        "",
+        *_data_lines(report),
+        "",
+        "![test accuracy against training-set size](curve.png)",
+        "",
+        *_run_lines(report),
+        *_argument_lines(report),
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _plot_curve(path: Path, report: dict) -> None:
+    plt = _pyplot()
+    points = report["points"]
+    sizes = [p["size"] for p in points]
+    unit = "per class" if points[0]["per_class_equal"] else "in all classes"
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for arm, label in (("baseline", "originals only"), ("expanded", f"+ {report['arguments']['preset']}")):
+        colour = ARM_COLOURS["original" if arm == "baseline" else "expanded"]
+        means = [100 * p[arm]["accuracy"]["mean"] for p in points]
+        stds = [100 * p[arm]["accuracy"]["std"] for p in points]
+        left.errorbar(sizes, means, yerr=stds, marker="o", capsize=4, color=colour, label=label)
+    left.set_xscale("log")
+    left.set_xticks(sizes, [str(s) for s in sizes])
+    left.set_xlabel(f"original images {unit}, validation included (log scale)")
+    left.set_ylabel("test accuracy (%), mean ± std over seeds")
+    left.legend()
+    diffs = [100 * p["difference"]["accuracy"]["mean"] for p in points]
+    errors = [
+        [d - 100 * p["difference"]["accuracy"]["ci95"][0], 100 * p["difference"]["accuracy"]["ci95"][1] - d]
+        if p["difference"]["accuracy"]["ci95"]
+        else [0, 0]
+        for d, p in zip(diffs, points, strict=True)
+    ]
+    right.errorbar(sizes, diffs, yerr=list(zip(*errors, strict=True)), marker="o", capsize=4,
+                   color=ARM_COLOURS["expanded"])  # fmt: skip
+    right.axhline(0, color="grey", ls="--", lw=1)
+    right.set_xscale("log")
+    right.set_xticks(sizes, [str(s) for s in sizes])
+    right.set_xlabel(f"original images {unit}, validation included (log scale)")
+    right.set_ylabel("expanded - baseline (points), 95% CI")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+
+def _plot_validation(path: Path, report: dict, key: str) -> None:
+    """Validation accuracy per epoch, mean over seeds, one line per arm."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for arm in dict.fromkeys(r[key] for r in report["runs"]):
+        histories = [[e["val_accuracy"] for e in r["history"]] for r in report["runs"] if r[key] == arm]
+        length = min(len(h) for h in histories)
+        mean = 100 * np.mean([h[:length] for h in histories], axis=0)
+        ax.plot(range(1, length + 1), mean, marker=".", label=arm, ls="--" if arm == BASELINE else "-")
+    ax.set_xlabel("epoch (up to the shortest run)")
+    ax.set_ylabel("validation accuracy (%), mean over seeds")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _data_lines(report: dict) -> list[str]:
+    data = report["data"]
+    sizes = "; ".join(
+        f"{', '.join(f'{c} {n}' for c, n in s['train'].items())} train + {sum(s['val'].values())} validation"
+        for s in data["subsets"]
+    )
+    return [
+        "## Data",
+        "",
+        f"- Classes: {', '.join(data['classes'])}; training originals available: "
+        f"{', '.join(f'{c} {n}' for c, n in data['available_per_class'].items())}.",
+        f"- Test images: {sum(data['test'].values())} from the {data['test_source']}, never augmented or trained on.",
+        f"- Subsets (originals): {sizes}. Validation images are held out of each subset before expansion, "
+        "so no augmented copy of a validation or test image exists.",
+    ]
+
+
+def _run_lines(report: dict) -> list[str]:
+    lines = ["## Runs", "", "| arm | subset | seed | train images | best epoch | test accuracy | s | reused |"]
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in report["runs"]:
+        lines.append(
+            f"| {r['arm']} | {r['subset']} | {r['seed']} | {r['train_images']} | {r['best_epoch']}/{r['epochs_run']} "
+            f"| {100 * r['test']['accuracy']:.2f}% | {r['train_seconds']:.0f} | {'yes' if r['reused'] else 'no'} |"
+        )
+    return lines + [""]
+
+
+def _argument_lines(report: dict) -> list[str]:
+    return ["## Arguments", "", "```json", json.dumps(report["arguments"], indent=2), "```", ""]
