@@ -181,6 +181,7 @@ def _plot_curve(path: Path, report: dict) -> None:
         stds = [100 * p[arm]["accuracy"]["std"] for p in points]
         left.errorbar(sizes, means, yerr=stds, marker="o", capsize=4, color=colour, label=label)
     left.set_xscale("log")
+    left.minorticks_off()
     left.set_xticks(sizes, [str(s) for s in sizes])
     left.set_xlabel(f"original images {unit}, validation included (log scale)")
     left.set_ylabel("test accuracy (%), mean ± std over seeds")
@@ -196,6 +197,7 @@ def _plot_curve(path: Path, report: dict) -> None:
                    color=ARM_COLOURS["expanded"])  # fmt: skip
     right.axhline(0, color="grey", ls="--", lw=1)
     right.set_xscale("log")
+    right.minorticks_off()
     right.set_xticks(sizes, [str(s) for s in sizes])
     right.set_xlabel(f"original images {unit}, validation included (log scale)")
     right.set_ylabel("expanded - baseline (points), 95% CI")
