@@ -8,6 +8,8 @@ methods.py write 10 copies of each (2,000 outputs), at least 3 times each, and p
 median whole-process wall time, outputs/s, peak RSS (largest single process) and each
 method's time relative to expander. Then scaling (1 vs 2 workers, 2,000 vs 20,000 outputs)
 and training input throughput (tf.data from files vs in-memory numpy, SmallNet at 64x64).
+``--ray`` (with the ray extra) adds --backend ray at both sizes, starting Ray per run and joining
+a running one-machine cluster, each against the local pool.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def build_corpus(source: Path, per_class: int, target: Path) -> Path:
     return target
 
 
-def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int) -> dict:
+def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int, env: dict | None = None) -> dict:
     """One whole process: wall seconds, peak RSS of its largest process (MB), outputs written."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -51,7 +53,7 @@ def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int) ->
     log = out.with_name(f"{out.name}.log")
     with open(log, "wb") as stderr:  # a file, not a pipe: a chatty method would block on a full pipe
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -60,12 +62,14 @@ def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int) ->
     return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "outputs": outputs}
 
 
-def measure(method: str, corpus: Path, work: Path, copies: int, workers: int, repeats: int) -> dict:
-    runs = [run_once(method, corpus, work / method, copies, workers) for _ in range(repeats)]
+def measure(
+    method: str, corpus: Path, work: Path, copies: int, workers: int, repeats: int, label: str | None = None, env=None
+) -> dict:
+    runs = [run_once(method, corpus, work / method, copies, workers, env) for _ in range(repeats)]
     wall = statistics.median(r["wall_s"] for r in runs)
     outputs = runs[0]["outputs"]
     return {
-        "method": method,
+        "method": label or method,
         "workers": workers,
         "copies": copies,
         "runs": runs,
@@ -138,6 +142,43 @@ def training_throughput(corpus: Path, epochs_warm: int = 1) -> dict:
     }
 
 
+def ray_rows(corpus: Path, work: Path, args, reference: dict) -> list[dict]:
+    """--backend ray on this machine: a runtime started per run, and a running cluster joined by address."""
+    big_local = measure("expander", corpus, work, args.copies * 10, args.workers, args.repeats)
+    rows = [reference, big_local]
+    rows.append(measure("expander-ray", corpus, work, args.copies, args.workers, args.repeats,
+                        label="expander --backend ray (starts Ray)"))  # fmt: skip
+    rows.append(measure("expander-ray", corpus, work, args.copies * 10, args.workers, args.repeats,
+                        label="expander --backend ray (starts Ray)"))  # fmt: skip
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(32).hex()}
+    port = 6399
+    ray = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen([ray, "start", "--block", "--head", f"--port={port}", f"--num-cpus={args.workers}",
+                             "--include-dashboard=false", "--disable-usage-stats"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        env["RAY_BENCH_ADDRESS"] = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while subprocess.run([ray, "status", f"--address=127.0.0.1:{port}"], env=env, capture_output=True).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Ray head node did not start")
+            time.sleep(1)
+        for copies in (args.copies, args.copies * 10):
+            rows.append(measure("expander-ray", corpus, work, copies, args.workers, args.repeats, env=env,
+                                label="expander --backend ray --address (running cluster)"))  # fmt: skip
+    finally:
+        os.killpg(head.pid, 15)
+        head.wait(timeout=60)
+    print("\nRay backend, one machine:\n")
+    print(table(rows, reference))
+    for copies in (args.copies, args.copies * 10):
+        local = next(r for r in rows if r["copies"] == copies and r["method"] == "expander")
+        for r in rows:
+            if r["copies"] == copies and r is not local:
+                print(f"{r['outputs']} outputs, {r['method']}: {r['wall_s'] / local['wall_s']:.2f}x the local pool")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of class folders")
@@ -148,6 +189,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHOD_ORDER), help="comma-separated subset")
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--ray", action="store_true", help="also measure --backend ray (needs the ray extra)")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     args = parser.parse_args()
     if not args.source.is_dir():
@@ -179,6 +221,9 @@ def main() -> None:
                   f"{big['outputs']} vs {reference['outputs']} outputs: {big['wall_s'] / reference['wall_s']:.2f}x "
                   f"the time, peak RSS {big['peak_rss_mb']:.0f} vs {reference['peak_rss_mb']:.0f} MB.")  # fmt: skip
             result["scaling"] = {"one_worker": one, "twenty_thousand": big}
+
+        if args.ray:
+            result["ray"] = ray_rows(corpus, work, args, reference)
 
         if not args.skip_training:
             t = training_throughput(corpus)

@@ -157,6 +157,17 @@ def expander(corpus: Path, out: Path, copies: int, workers: int) -> None:
     main()
 
 
+def expander_ray(corpus: Path, out: Path, copies: int, workers: int) -> None:
+    """--backend ray: a local Ray runtime started and stopped by the run, or the cluster at RAY_BENCH_ADDRESS."""
+    from expander.cli import main
+
+    address = os.environ.get("RAY_BENCH_ADDRESS")
+    sys.argv = ["expander", "expand", str(corpus), "-o", str(out), "--per-image", str(copies), "--no-originals",
+                "--preset", "keras", "--quality", str(QUALITY), "-j", str(workers), "-q", "--backend", "ray",
+                *(["--address", address] if address else [])]  # fmt: skip
+    main()
+
+
 METHODS = {
     "keras-idg": keras_idg,
     "augmentor": augmentor,
@@ -165,6 +176,7 @@ METHODS = {
     "opencv-pool": opencv_pool,
     "floor": floor,
     "expander": expander,
+    "expander-ray": expander_ray,
 }
 
 if __name__ == "__main__":

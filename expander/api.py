@@ -5,6 +5,7 @@ The CLI is a thin layer over this function; pipelines call it directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -100,6 +101,8 @@ def expand(
     pipeline: str | os.PathLike | None = None,
     seed: int = 0,
     workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
     originals: bool = True,
     format: str | None = None,  # noqa: A002 - mirrors the --format option
     quality: int = 95,
@@ -125,7 +128,12 @@ def expand(
         preset: a name from ``expander.pipeline.PRESETS`` (default ``keras``).
         pipeline: an albumentations JSON/YAML pipeline file (instead of ``preset``).
         seed: run seed; the same arguments give byte-identical files.
-        workers: processes to use; default all available cores.
+        workers: processes to use; default all available cores (with ``backend="ray"`` and an
+            ``address``, the cluster's CPUs are used instead).
+        backend: ``"local"`` (a process pool) or ``"ray"`` (Ray tasks; ``pip install 'expander[ray]'``).
+            Both write byte-identical files and the same manifest.
+        address: with ``backend="ray"``, a running cluster (``"auto"`` or ``"HOST:PORT"``); default
+            a local Ray runtime started for this run.
         originals: also copy every source image (byte for byte unless ``size``).
         format: ``jpg``, ``png`` or ``webp`` for new images; default each source's format.
         quality: JPEG/WebP quality, 1-100.
@@ -156,8 +164,9 @@ def expand(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
+    executor = _executor(backend, address, workers)
 
-    if workers > 1 and not dry_run:
+    if workers > 1 and not dry_run and backend == "local":
         start_workers_early()  # its imports run while this process plans
     pipeline_dict = resolve_pipeline(preset, pipeline)
     plan = make_plan(
@@ -179,6 +188,8 @@ def expand(
         "pipeline_file": str(pipeline) if pipeline else None,
         "seed": seed,
         "workers": workers,
+        "backend": backend,
+        "address": address,
         "originals": originals,
         "format": format,
         "quality": quality,
@@ -202,34 +213,50 @@ def expand(
     if on_plan is not None:
         on_plan([_row_dict(row) for row in plan.rows])
 
-    if overwrite and out.exists():
-        shutil.rmtree(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"Cannot create output folder '{out}': {e.strerror}. Choose a writable --out.") from e
-    images.remove_temp_files(out)
-    todo, done = _split_done(plan, out)
-    written.update(done)
-    write_summary(out, summarise("running", len(done)).summary)
-
-    settings = Settings(str(src), str(out), pipeline_dict, quality, size_wh)
-    bar = _progress_bar(sum(len(j.outputs) for j in todo), progress)
-    try:
-        for batch in execute(todo, settings, workers):
-            for r in batch:
-                if r.status == "ok":
-                    written.add(r.output)
-                else:
-                    failed[r.output] = r
-            bar.update(len(batch))
-    except KeyboardInterrupt:
-        bar.close()
+    with executor as run_jobs:  # connects to a Ray cluster, if any, before anything is written
+        if overwrite and out.exists():
+            shutil.rmtree(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"Cannot create output folder '{out}': {e.strerror}. Choose a writable --out.") from e
         images.remove_temp_files(out)
-        _finish(out, summarise("interrupted", len(done)))
-        raise
-    bar.close()
-    return _finish(out, summarise("complete", len(done)))
+        todo, done = _split_done(plan, out)
+        written.update(done)
+        write_summary(out, summarise("running", len(done)).summary)
+
+        # Absolute paths: Ray workers run in other folders, and on other nodes.
+        settings = Settings(str(src.resolve()), str(out.resolve()), pipeline_dict, quality, size_wh)
+        bar = _progress_bar(sum(len(j.outputs) for j in todo), progress)
+        try:
+            for batch in run_jobs(todo, settings, workers):
+                for r in batch:
+                    if r.status == "ok":
+                        written.add(r.output)
+                    else:
+                        failed[r.output] = r
+                bar.update(len(batch))
+        except KeyboardInterrupt:
+            bar.close()
+            images.remove_temp_files(out)
+            _finish(out, summarise("interrupted", len(done)))
+            raise
+        bar.close()
+        images.remove_temp_files(out)  # a worker killed mid-write (its batch was retried) leaves one behind
+        return _finish(out, summarise("complete", len(done)))
+
+
+def _executor(backend: str, address: str | None, workers: int):
+    """A context giving the function that runs jobs: the local pool or Ray tasks (same records, same files)."""
+    if backend == "local":
+        if address is not None:
+            raise ExpanderError("--address needs --backend ray.")
+        return contextlib.nullcontext(execute)
+    if backend == "ray":
+        from expander.ray_executor import RaySession
+
+        return RaySession(address, workers)  # checks that Ray is installed
+    raise ExpanderError(f"--backend must be 'local' or 'ray'; got {backend!r}.")
 
 
 def _check_output(

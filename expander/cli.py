@@ -28,6 +28,11 @@ app.add_typer(presets_app, name="presets")
 PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)
 
 
+class Backend(str, enum.Enum):
+    local = "local"
+    ray = "ray"
+
+
 class OutputFormat(str, enum.Enum):
     jpg = "jpg"
     png = "png"
@@ -63,6 +68,13 @@ def expand(
     seed: Annotated[int, typer.Option(help="Run seed: the same command writes byte-identical files.")] = 0,
     workers: Annotated[
         Optional[int], typer.Option("--workers", "-j", help="Worker processes. [default: all cores]", min=1)
+    ] = None,
+    backend: Annotated[
+        Backend, typer.Option(help="Where jobs run: a local process pool, or Ray tasks (pip install 'expander[ray]').")
+    ] = Backend.local,
+    address: Annotated[
+        Optional[str],
+        typer.Option(help="With --backend ray: a running cluster, 'auto' or HOST:PORT. [default: start Ray locally]"),
     ] = None,
     originals: Annotated[bool, typer.Option(help="Copy the source images into the output too.")] = True,
     format: Annotated[  # noqa: A002
@@ -101,6 +113,8 @@ def expand(
             pipeline=pipeline,
             seed=seed,
             workers=workers,
+            backend=backend.value,
+            address=address,
             originals=originals,
             format=format.value if format else None,
             quality=quality,

@@ -1,0 +1,115 @@
+"""Run a plan's jobs as Ray tasks: the local pool's worker code, on every node of a cluster.
+
+A task is a batch of jobs; it runs them with the same :class:`~expander.execute._Worker` as the
+local pool, so each output's bytes depend only on its planned seed, never on where it ran. Ray
+retries a task whose worker process dies; files are written through a temporary name and renamed,
+so a retried batch simply writes the same bytes again and a killed write leaves no partial file.
+
+Inputs and outputs must be on storage every node sees at the same path (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from expander.errors import ExpanderError
+from expander.execute import Record, Settings, _Worker
+from expander.plan import Job
+
+INSTALL_HINT = "pip install 'expander[ray]' (in a checkout: pip install -e '.[ray]')"
+TASKS_PER_CPU = 4  # enough batches that no CPU idles while the last ones finish
+MAX_JOBS_PER_TASK = 64  # bounds the work lost when a worker dies and its batch is retried
+TASK_RETRIES = 3
+
+_worker: tuple[Settings, _Worker] | None = None  # one per Ray worker process, reused across tasks
+
+
+def _run_batch(settings: Settings, jobs: list[Job]) -> list[Record]:
+    global _worker
+    if _worker is None or _worker[0] != settings:
+        _worker = (settings, _Worker(settings))
+    worker = _worker[1]
+    return [record for job in jobs for record in worker.run(job)]
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ExpanderError(
+            f"--backend ray needs Ray, which is not installed. Install it with: {INSTALL_HINT}"
+        ) from None
+    return ray
+
+
+def batches(jobs: list[Job], cpus: int) -> list[list[Job]]:
+    """Split jobs into about TASKS_PER_CPU batches per CPU, in plan order."""
+    size = max(1, min(MAX_JOBS_PER_TASK, math.ceil(len(jobs) / (cpus * TASKS_PER_CPU))))
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+
+
+class RaySession:
+    """Ray for one run: ``with RaySession(...) as run_jobs`` connects (or starts a local runtime), and
+    ``run_jobs(jobs, settings, workers)`` works like ``execute.execute``.
+
+    Without ``address`` a local Ray runtime with ``workers`` CPUs is started and stopped again; with one
+    (``auto`` or ``HOST:PORT``) the run joins that cluster and uses all its CPUs. A caller that has
+    already called ``ray.init()`` keeps its own connection.
+    """
+
+    def __init__(self, address: str | None, workers: int):
+        self.ray = import_ray()
+        self.address, self.workers = address, workers
+        self.started_here = False
+
+    def __enter__(self):
+        if not self.ray.is_initialized():
+            _init(self.ray, self.workers, self.address)
+            self.started_here = True
+        return self.run
+
+    def __exit__(self, *exc) -> None:
+        if self.started_here:
+            self.ray.shutdown()
+
+    def run(self, jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[Record]]:
+        """Yield the records of each batch as it finishes (completion order).
+
+        Interrupting the iteration cancels the batches still queued or running.
+        """
+        if not jobs:
+            return
+        ray = self.ray
+        cpus = max(1, int(ray.cluster_resources().get("CPU", workers)))
+        task = ray.remote(max_retries=TASK_RETRIES)(_run_batch)
+        settings_ref = ray.put(settings)
+        pending = [task.remote(settings_ref, batch) for batch in batches(jobs, cpus)]
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                yield ray.get(done[0])
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref)  # not forced: a running batch gets KeyboardInterrupt and cleans its temp file
+            raise
+
+
+def _init(ray, workers: int, address: str | None) -> None:
+    import logging
+
+    try:
+        ray.init(
+            address=address or "local",  # never silently join a cluster that happens to run on this machine
+            num_cpus=None if address else workers,
+            include_dashboard=False if not address else None,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    except ConnectionError as e:
+        raise ExpanderError(
+            f"Cannot connect to the Ray cluster at --address {address}: {e}. Start it with 'ray start --head' "
+            "(and 'ray start --address HOST:PORT' on the other nodes), or leave --address out to run Ray "
+            "locally. A cluster with token authentication also needs RAY_AUTH_MODE=token and its token "
+            "(RAY_AUTH_TOKEN, or the file ~/.ray/auth_token) in this shell."
+        ) from None

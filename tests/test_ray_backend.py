@@ -1,0 +1,152 @@
+"""--backend ray: the same files and manifest as the local pool, on a local runtime and on a two-node cluster.
+
+Skipped when Ray is not installed (``pip install -e '.[ray]'``); CI installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_tree, tree_digest, write_image
+
+from expander import expand
+from expander.errors import ExpanderError
+from expander.images import TEMP_SUFFIX
+from expander.ray_executor import MAX_JOBS_PER_TASK, batches
+
+ray = pytest.importorskip("ray")
+BIN = Path(sys.executable).parent
+
+
+def outputs(root: Path) -> dict[str, str]:
+    """Every file's digest except expander.json, which records paths, backend and timings."""
+    return {path: digest for path, digest in tree_digest(root).items() if path != "expander.json"}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    root = make_tree(tmp_path_factory.mktemp("ray") / "src", {"train/cat": 6, "train/dog": 4, "test/cat": 2},
+                     ext=".jpg", shape=(41, 57, 3))  # fmt: skip
+    (root / "train" / "dog" / "broken.jpg").write_bytes(b"not a jpeg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_run(source: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "out"
+    expand(source, out, per_image=4, preset="strong", seed=3, workers=2)
+    return out
+
+
+def test_batches_cover_every_job_in_plan_order() -> None:
+    jobs = list(range(1000))
+    assert [len(b) for b in batches(jobs[:10], cpus=2)] == [2, 2, 2, 2, 2]
+    split = batches(jobs, cpus=2)
+    assert [j for b in split for j in b] == jobs and max(len(b) for b in split) == MAX_JOBS_PER_TASK
+    assert batches(jobs[:3], cpus=16) == [[0], [1], [2]]
+
+
+def test_local_ray_runtime_writes_the_same_files_as_the_local_pool(source: Path, local_run: Path, tmp_path) -> None:
+    out = tmp_path / "ray"
+    result = expand(source, out, per_image=4, preset="strong", seed=3, workers=2, backend="ray")
+    assert not ray.is_initialized()  # the runtime it started is stopped again
+    assert outputs(out) == outputs(local_run)
+    assert (out / "manifest.csv").read_bytes() == (local_run / "manifest.csv").read_bytes()
+    assert result.failures == [{"source": "train/dog/broken.jpg", "error": result.failures[0]["error"]}]
+    assert result.to_dict()["totals"]["written"] == 12 + 10 * 4
+    assert result.to_dict()["arguments"]["backend"] == "ray"
+
+    # --resume after losing some files rewrites exactly those, identically.
+    for path in sorted(out.rglob("*__aug*"))[::3]:
+        path.unlink()
+    again = expand(source, out, per_image=4, preset="strong", seed=3, workers=2, backend="ray", resume=True)
+    assert again.to_dict()["totals"]["resumed"] == 52 - len(sorted(local_run.rglob("*__aug*"))[::3])
+    assert outputs(out) == outputs(local_run)
+
+
+def test_clear_errors_for_backend_arguments(source: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExpanderError, match=r"^--address needs --backend ray\.$"):
+        expand(source, tmp_path / "a", address="auto")
+    with pytest.raises(ExpanderError, match=r"^--backend must be 'local' or 'ray'; got 'dask'\.$"):
+        expand(source, tmp_path / "b", backend="dask")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_start(env: dict, *args: str) -> subprocess.Popen:
+    """``ray start --block``: the node lives as long as this process; terminating it stops the node."""
+    return subprocess.Popen([str(BIN / "ray"), "start", "--block", "--disable-usage-stats", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+def _active_nodes(address: str, env: dict) -> int:
+    probe = subprocess.run([str(BIN / "ray"), "status", f"--address={address}"], capture_output=True, text=True,
+                           env=env)  # fmt: skip
+    if probe.returncode != 0 or "Active:" not in probe.stdout:
+        return 0
+    active = probe.stdout.split("Active:")[1].split("Pending:")[0]
+    return sum(1 for line in active.splitlines() if " node_" in line)
+
+
+def _batch_workers() -> list[int]:
+    """PIDs of Ray worker processes running a batch right now (Ray names them after the task)."""
+    found = subprocess.run(["pgrep", "-f", "ray::_run_batch"], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+def test_two_node_cluster_survives_a_killed_worker(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    for i in range(40):  # enough work (about 10 s on 2 CPUs) to kill a worker mid-job
+        write_image(source / ("cat" if i % 2 else "dog") / f"img{i}.png", shape=(300, 400, 3), seed=i)
+    reference = tmp_path / "local"
+    expand(source, reference, per_image=12, preset="traditional", workers=2)
+
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    # Every process of the cluster, and its clients, share one token (the documented cluster setup).
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    nodes = [_ray_start(env, "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false")]
+    try:
+        deadline = time.monotonic() + 120
+        while (active := _active_nodes(address, env)) < 2:
+            assert time.monotonic() < deadline, f"the Ray cluster did not come up: {active} node(s)"
+            if active == len(nodes) == 1:
+                nodes.append(_ray_start(env, f"--address={address}", "--num-cpus=1"))
+            time.sleep(1)
+        out = tmp_path / "cluster"
+        job = subprocess.Popen(
+            [str(BIN / "expander"), "expand", str(source), "-o", str(out), "--per-image", "12", "--preset",
+             "traditional", "--backend", "ray", "--address", address, "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        killed = None
+        while job.poll() is None and killed is None:
+            running = _batch_workers()
+            if running and len(list(out.rglob("*__aug*"))) > 20:
+                killed = running[0]
+                os.kill(killed, signal.SIGKILL)
+            time.sleep(0.05)
+        stdout, stderr = job.communicate(timeout=240)
+        assert job.returncode == 0, stderr
+        assert killed is not None, "the job ended before a worker could be killed; give it more work"
+        assert "Wrote 520 of 520 files" in stdout
+        assert outputs(out) == outputs(reference)
+        assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
+    finally:
+        for node in reversed(nodes):
+            os.killpg(node.pid, signal.SIGTERM)
+        for node in nodes:
+            node.wait(timeout=60)
