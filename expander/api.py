@@ -99,6 +99,7 @@ def expand(
     classes: list[str] | tuple[str, ...] | None = None,
     preset: str | None = None,
     pipeline: str | os.PathLike | None = None,
+    style_refs: str | os.PathLike | None = None,
     seed: int = 0,
     workers: int | None = None,
     backend: str = "local",
@@ -127,6 +128,9 @@ def expand(
         classes: augment only these classes; the others are copied.
         preset: a name from ``expander.pipeline.PRESETS`` (default ``keras``).
         pipeline: an albumentations JSON/YAML pipeline file (instead of ``preset``).
+        style_refs: a folder of reference images; each new image is moved toward the style of one of
+            them (FDA, histogram matching or pixel distribution adaptation), after ``preset`` or
+            ``pipeline`` if given, alone otherwise.
         seed: run seed; the same arguments give byte-identical files.
         workers: processes to use; default all available cores (with ``backend="ray"`` and an
             ``address``, the cluster's CPUs are used instead).
@@ -168,7 +172,7 @@ def expand(
 
     if workers > 1 and not dry_run and backend == "local":
         start_workers_early()  # its imports run while this process plans
-    pipeline_dict = resolve_pipeline(preset, pipeline)
+    pipeline_dict = resolve_pipeline(preset, pipeline, style_refs)
     plan = make_plan(
         dataset,
         quota,
@@ -184,8 +188,9 @@ def expand(
         "balance": balance,
         "target_per_class": target_per_class,
         "classes": list(classes) if classes else None,
-        "preset": None if pipeline else (preset or DEFAULT_PRESET),
+        "preset": None if pipeline or (style_refs and not preset) else (preset or DEFAULT_PRESET),
         "pipeline_file": str(pipeline) if pipeline else None,
+        "style_refs": str(Path(style_refs).resolve()) if style_refs else None,
         "seed": seed,
         "workers": workers,
         "backend": backend,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from expander.pipeline import build_pipeline
+from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, build_pipeline
 
 
 class Augmenter:
@@ -31,6 +31,8 @@ class Augmenter:
         warnings.filterwarnings("ignore", message=".*not applicable to grayscale.*", category=UserWarning)
         self._nodes = list(_walk(self.compose, A.BaseCompose))
         self._buffers: dict[int, np.ndarray] = {}
+        self._style_files: list[str] = pipeline.get(STYLE_REFS_KEY) or []
+        self._style: dict[tuple, list[np.ndarray]] = {}  # references converted to each input layout
 
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
         self._reseed(seed)
@@ -38,15 +40,26 @@ class Augmenter:
         if depth16:
             image = image.astype(np.float32) / 65535.0
         if image.ndim == 3 and image.shape[2] == 4:
-            out = self.compose(image=self._scratch(image[:, :, :3], 0), mask=self._scratch(image[:, :, 3], 1))
+            colour = self._scratch(image[:, :, :3], 0)
+            out = self.compose(image=colour, mask=self._scratch(image[:, :, 3], 1), **self._references(colour))
             result = np.dstack([out["image"], out["mask"]])
         else:
-            result = self._own(self.compose(image=self._scratch(image, 0))["image"])
+            scratch = self._scratch(image, 0)
+            result = self._own(self.compose(image=scratch, **self._references(scratch))["image"])
         if result.ndim == 3 and result.shape[2] == 1:
             result = result[:, :, 0]
         if depth16:
             result = np.clip(np.rint(result * 65535.0), 0, 65535).astype(np.uint16)
         return result
+
+    def _references(self, image: np.ndarray) -> dict[str, list[np.ndarray]]:
+        """Style reference images in ``image``'s layout (channels, dtype), decoded once per worker."""
+        if not self._style_files:
+            return {}
+        layout = (image.ndim, image.dtype.str)
+        if layout not in self._style:
+            self._style[layout] = [_as_layout(_decode_reference(path), image) for path in self._style_files]
+        return dict.fromkeys(STYLE_METADATA_KEYS, self._style[layout])
 
     def _scratch(self, array: np.ndarray, slot: int) -> np.ndarray:
         """A private copy of ``array`` in a buffer reused across calls.
@@ -75,6 +88,30 @@ class Augmenter:
         for position, node in enumerate(self._nodes):
             node.random_generator = np.random.default_rng((seed, position))
             node.py_random = random.Random(f"{seed}:{position}")
+
+
+def _decode_reference(path: str) -> np.ndarray:
+    from expander import images
+
+    with open(path, "rb") as f:
+        return images.decode(f.read(), path)
+
+
+def _as_layout(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """A reference image converted to ``image``'s channels and dtype (uint8, or float32 in [0, 1])."""
+    import cv2
+
+    if reference.dtype == np.uint16:
+        reference = (reference >> 8).astype(np.uint8)
+    if reference.ndim == 3 and reference.shape[2] == 4:
+        reference = reference[:, :, :3]
+    if image.ndim == 2 and reference.ndim == 3:
+        reference = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
+    elif image.ndim == 3 and reference.ndim == 2:
+        reference = cv2.cvtColor(reference, cv2.COLOR_GRAY2RGB)
+    if image.dtype == np.float32:
+        reference = reference.astype(np.float32) / 255.0
+    return np.ascontiguousarray(reference)
 
 
 def _walk(node: Any, compose_type: type):

@@ -65,6 +65,13 @@ def expand(
             help="albumentations pipeline file (JSON or YAML) instead of a preset.", exists=True, dir_okay=False
         ),
     ] = None,
+    style_refs: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Folder of reference images: move each new image toward the style of one (FDA, histogram "
+            "matching or pixel distribution adaptation); after --preset/--pipeline if given, else alone."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Run seed: the same command writes byte-identical files.")] = 0,
     workers: Annotated[
         Optional[int], typer.Option("--workers", "-j", help="Worker processes. [default: all cores]", min=1)
@@ -111,6 +118,7 @@ def expand(
             classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
             preset=preset.value if preset else None,
             pipeline=pipeline,
+            style_refs=style_refs,
             seed=seed,
             workers=workers,
             backend=backend.value,
@@ -164,6 +172,7 @@ def preview(
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
     preset: Annotated[Optional[PresetName], typer.Option(help=f"Preset. [default: {DEFAULT_PRESET}]")] = None,
     pipeline: Annotated[Optional[Path], typer.Option(help="Pipeline file instead of a preset.", exists=True)] = None,
+    style_refs: Annotated[Optional[Path], typer.Option(help="Reference images for style transfer, as expand.")] = None,
     copies: Annotated[int, typer.Option("-n", help="Augmented copies per row.", min=1)] = 8,
     per_class: Annotated[int, typer.Option(help="Rows (source images) per class.", min=1)] = 2,
     seed: Annotated[int, typer.Option(help="Run seed: shows the copies expand would write with it.")] = 0,
@@ -178,8 +187,12 @@ def preview(
     from expander.preview import preview as run_preview
 
     def call():
-        chosen = resolve_pipeline(preset.value if preset else None, pipeline)
-        label = f"pipeline {pipeline.name}" if pipeline else f"preset {preset.value if preset else DEFAULT_PRESET}"
+        chosen = resolve_pipeline(preset.value if preset else None, pipeline, style_refs)
+        if style_refs and not preset and not pipeline:
+            label = f"style of {style_refs.name}"
+        else:
+            label = f"pipeline {pipeline.name}" if pipeline else f"preset {preset.value if preset else DEFAULT_PRESET}"
+            label += f" + style of {style_refs.name}" if style_refs else ""
 
         def skipped(path: str, reason: str) -> None:
             typer.echo(f"Skipped {path}: {reason}. (expander inspect lists every unreadable file.)", err=True)

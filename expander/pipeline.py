@@ -203,11 +203,81 @@ def preset_dict(name: str) -> dict[str, Any]:
     return _plain(A.to_dict(A.Compose(PRESETS[name].build(A))))
 
 
-def resolve_pipeline(preset: str | None, pipeline_file: str | Path | None) -> dict[str, Any]:
-    """The pipeline a run uses: a pipeline file, else a preset (default ``keras``)."""
+def resolve_pipeline(
+    preset: str | None, pipeline_file: str | Path | None, style_refs: str | Path | None = None
+) -> dict[str, Any]:
+    """The pipeline a run uses: a pipeline file, else a preset (default ``keras``), then style transfer.
+
+    With ``style_refs`` and neither a preset nor a file, the pipeline is style transfer alone.
+    """
     if preset and pipeline_file:
         raise PipelineError("Give either --preset or --pipeline, not both.")
-    return load_pipeline_file(pipeline_file) if pipeline_file else preset_dict(preset or DEFAULT_PRESET)
+    if style_refs is not None and not preset and not pipeline_file:
+        return with_style_refs(_plain(_empty_compose()), style_refs)
+    pipeline = load_pipeline_file(pipeline_file) if pipeline_file else preset_dict(preset or DEFAULT_PRESET)
+    return with_style_refs(pipeline, style_refs) if style_refs is not None else pipeline
+
+
+# --- style references ---------------------------------------------------------------------
+# albumentations' domain-adaptation transforms take their reference images at call time, under these
+# keys; the pipeline records the reference files under STYLE_REFS_KEY, beside albumentations' own dict,
+# so expander.json, --resume and verify --replay all see them. The Augmenter decodes them once.
+STYLE_METADATA_KEYS = ("fda_metadata", "hm_metadata")
+STYLE_REFS_KEY = "style_refs"
+
+
+def _style() -> dict[str, Any]:
+    # One of: swap the low frequencies (FDA: overall colour and illumination; its window is 2-5% of the
+    # shorter side, so images under ~50 px pass unchanged, and wider windows leave visible texture), or
+    # match the histogram (blended 50-100%), toward one reference drawn from the output's seed.
+    # PixelDistributionAdaptation is left out: in albumentations 2.0.8 it never scales its [0, 1] result
+    # back to [0, 255], so it blends every image toward black.
+    # Written as a dict: albumentations 2.0.8 refuses to_dict() for transforms that take metadata,
+    # but builds them from one like any other.
+    fda, hm = STYLE_METADATA_KEYS
+    return {
+        "__class_fullname__": "OneOf",
+        "p": 1.0,
+        "transforms": [
+            {"__class_fullname__": "FDA", "beta_limit": [0.02, 0.05], "metadata_key": fda, "p": 1.0},
+            {"__class_fullname__": "HistogramMatching", "blend_ratio": [0.5, 1.0], "metadata_key": hm, "p": 1.0},
+        ],
+    }
+
+
+def _empty_compose() -> dict[str, Any]:
+    import albumentations as A
+
+    return A.to_dict(A.Compose([]))
+
+
+def style_reference_files(folder: str | Path) -> list[str]:
+    """The image files in ``folder`` (and its subfolders), as sorted absolute paths.
+
+    Raises:
+        PipelineError: the folder is missing or holds no images.
+    """
+    from expander.scan import IMAGE_EXTENSIONS, is_image_name, natural_key
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PipelineError(f"--style-refs folder '{folder}' does not exist. Give a folder of reference images.")
+    files = sorted(
+        (str(p.resolve()) for p in folder.rglob("*") if p.is_file() and is_image_name(p.name)), key=natural_key
+    )
+    if not files:
+        raise PipelineError(
+            f"--style-refs folder '{folder}' holds no images. Supported extensions: {' '.join(IMAGE_EXTENSIONS)}."
+        )
+    return files
+
+
+def with_style_refs(pipeline: dict[str, Any], folder: str | Path) -> dict[str, Any]:
+    """``pipeline`` followed by a style transfer toward the images in ``folder``."""
+    files = style_reference_files(folder)
+    transform = dict(pipeline["transform"])
+    transform["transforms"] = [*transform.get("transforms", []), _style()]
+    return _plain({**pipeline, "transform": transform, STYLE_REFS_KEY: files})
 
 
 def load_pipeline_file(path: str | Path) -> dict[str, Any]:
