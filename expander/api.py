@@ -100,6 +100,7 @@ def expand(
     preset: str | None = None,
     pipeline: str | os.PathLike | None = None,
     style_refs: str | os.PathLike | None = None,
+    generator: str | os.PathLike | None = None,
     seed: int = 0,
     workers: int | None = None,
     backend: str = "local",
@@ -129,8 +130,9 @@ def expand(
         preset: a name from ``expander.pipeline.PRESETS`` (default ``keras``).
         pipeline: an albumentations JSON/YAML pipeline file (instead of ``preset``).
         style_refs: a folder of reference images; each new image is moved toward the style of one of
-            them (FDA, histogram matching or pixel distribution adaptation), after ``preset`` or
-            ``pipeline`` if given, alone otherwise.
+            them (FDA or histogram matching), after ``preset`` or ``pipeline`` if given, alone otherwise.
+        generator: a Keras image-to-image model (``.keras``) that makes the new images instead of a
+            pipeline, e.g. from ``train augnet``; two-image models get a partner of the same class.
         seed: run seed; the same arguments give byte-identical files.
         workers: processes to use; default all available cores (with ``backend="ray"`` and an
             ``address``, the cluster's CPUs are used instead).
@@ -172,7 +174,17 @@ def expand(
 
     if workers > 1 and not dry_run and backend == "local":
         start_workers_early()  # its imports run while this process plans
-    pipeline_dict = resolve_pipeline(preset, pipeline, style_refs)
+    if generator is not None:
+        if preset or pipeline or style_refs:
+            raise ExpanderError(
+                "--generator makes the new images itself; leave out --preset, --pipeline and --style-refs."
+            )
+        from expander.generator import inspect_generator
+
+        info = inspect_generator(generator)
+        pipeline_dict = info.to_dict()
+    else:
+        pipeline_dict = resolve_pipeline(preset, pipeline, style_refs)
     plan = make_plan(
         dataset,
         quota,
@@ -180,6 +192,7 @@ def expand(
         classes=tuple(classes) if classes else None,
         originals=originals,
         output_ext=f".{format}" if format else None,
+        partners=generator is not None and info.arity == 2,
     )
     arguments = {
         "source": str(src.resolve()),
@@ -188,9 +201,10 @@ def expand(
         "balance": balance,
         "target_per_class": target_per_class,
         "classes": list(classes) if classes else None,
-        "preset": None if pipeline or (style_refs and not preset) else (preset or DEFAULT_PRESET),
+        "preset": None if pipeline or generator or (style_refs and not preset) else (preset or DEFAULT_PRESET),
         "pipeline_file": str(pipeline) if pipeline else None,
         "style_refs": str(Path(style_refs).resolve()) if style_refs else None,
+        "generator": str(Path(generator).resolve()) if generator else None,
         "seed": seed,
         "workers": workers,
         "backend": backend,
@@ -334,7 +348,8 @@ def _records(plan: Plan, written: AbstractSet[str], failed: dict[str, Record]) -
             if o.rel_path in failed:
                 yield failed[o.rel_path]
             elif o.rel_path in written:
-                yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok")
+                yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
+                             partner=o.partner or "")  # fmt: skip
 
 
 def _finish(out: Path, result: ExpandResult) -> ExpandResult:

@@ -72,6 +72,13 @@ def expand(
             "matching or pixel distribution adaptation); after --preset/--pipeline if given, else alone."
         ),
     ] = None,
+    generator: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Keras image-to-image model (.keras) that makes the new images instead of a pipeline, e.g. from "
+            "train augnet. Two-image models get a partner of the same class, drawn from each output's seed."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Run seed: the same command writes byte-identical files.")] = 0,
     workers: Annotated[
         Optional[int], typer.Option("--workers", "-j", help="Worker processes. [default: all cores]", min=1)
@@ -119,6 +126,7 @@ def expand(
             preset=preset.value if preset else None,
             pipeline=pipeline,
             style_refs=style_refs,
+            generator=generator,
             seed=seed,
             workers=workers,
             backend=backend.value,

@@ -30,6 +30,10 @@ class Settings:
     quality: int = 95
     size: tuple[int, int] | None = None
 
+    @property
+    def generator(self) -> bool:
+        return "generator" in self.pipeline
+
 
 @dataclass(frozen=True)
 class Record:
@@ -43,6 +47,7 @@ class Record:
     seed: int | None
     status: str  # "ok" or "failed"
     error: str = ""
+    partner: str = ""  # the second source of a two-image generator's output
 
 
 class _Worker:
@@ -56,6 +61,15 @@ class _Worker:
         self.src = Path(settings.src_root)
         self.dst = Path(settings.dst_root)
         self._augmenter = None
+        self._generator = None
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            from expander.generator import Generator, GeneratorInfo
+
+            self._generator = Generator(GeneratorInfo.from_dict(self.settings.pipeline))
+        return self._generator
 
     @property
     def augmenter(self):
@@ -67,7 +81,8 @@ class _Worker:
 
     def run(self, job: Job) -> list[Record]:
         def record(out, status="ok", error=""):
-            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status, error)
+            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status, error,
+                          out.partner or "")  # fmt: skip
 
         try:
             data = (self.src / job.source).read_bytes()
@@ -84,14 +99,41 @@ class _Worker:
                 folder.mkdir(parents=True, exist_ok=True)  # once per job, not per output
         except OSError as e:
             return [record(out, "failed", f"cannot create output folder: {e}") for out in job.outputs]
+        generated = self._generate(job, image) if self.settings.generator else {}
         for out in job.outputs:
             try:
-                payload = render(out, data, image, self.settings, lambda im, seed: self.augmenter(im, seed))
+                if isinstance(generated.get(out.rel_path), Exception):
+                    raise generated[out.rel_path]
+                if out.rel_path in generated:
+                    payload = images.encode(
+                        generated[out.rel_path], images.format_of(out.rel_path), self.settings.quality
+                    )
+                else:
+                    payload = render(out, data, image, self.settings, lambda im, seed: self.augmenter(im, seed))
                 images.write_atomic(self.dst / out.rel_path, payload)
                 records.append(record(out))
             except Exception as e:  # one bad output never ends the run; it is reported
                 records.append(record(out, "failed", f"{type(e).__name__}: {e}"))
         return records
+
+    def _generate(self, job: Job, image) -> dict[str, Any]:
+        """Run the generator once for all new outputs of a job (one batch); output path -> pixels or error."""
+        new = [o for o in job.outputs if o.copy_index is not None]
+        if not new:
+            return {}
+        try:
+            source = self.generator.prepare(image)
+            partners = None
+            if self.generator.info.arity == 2:
+                partners = [self.generator.prepare(self._partner(o.partner or job.source)) for o in new]
+            results = self.generator([source] * len(new), partners)
+            return {o.rel_path: r for o, r in zip(new, results, strict=True)}
+        except Exception as e:  # a bad partner or model failure fails this job's new images, not the run
+            return {o.rel_path: e for o in new}
+
+    def _partner(self, rel_path: str):
+        with open(self.src / rel_path, "rb") as f:
+            return images.decode(f.read(), rel_path)
 
 
 def render(out: Output, data: bytes, image, settings: Settings, augmenter) -> bytes:
@@ -126,13 +168,15 @@ def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[
     With one worker the jobs run in this process; otherwise in a pool of ``workers`` processes.
     Interrupting the iteration (Ctrl-C) terminates the pool.
     """
-    if workers <= 1 or len(jobs) <= 1:
+    # Generators always run in worker processes, whose TensorFlow is single-threaded from the start;
+    # this process's TensorFlow may already run multi-threaded, which could change the last bit.
+    if (workers <= 1 or len(jobs) <= 1) and not settings.generator:
         worker = _Worker(settings)
         for job in jobs:
             yield worker.run(job)
         return
     chunksize = max(1, min(8, len(jobs) // (workers * 16)))
-    with process_pool(workers, initializer=_init_pool_worker, initargs=(settings,)) as pool:
+    with process_pool(max(1, workers), initializer=_init_pool_worker, initargs=(settings,)) as pool:
         yield from pool.imap_unordered(_run_in_pool, jobs, chunksize=chunksize)
 
 

@@ -18,7 +18,7 @@ from expander.images import TEMP_SUFFIX, write_atomic
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
-MANIFEST_COLUMNS = ("output", "source", "class", "split", "copy", "seed", "status", "error")
+MANIFEST_COLUMNS = ("output", "source", "class", "split", "copy", "seed", "status", "error", "partner")
 
 
 def write_manifest(dst: Path, records: Iterable[Record]) -> None:
@@ -32,7 +32,8 @@ def write_manifest(dst: Path, records: Iterable[Record]) -> None:
             for r in records:
                 copy = "original" if r.copy_index is None else r.copy_index
                 seed = "" if r.seed is None else r.seed
-                writer.writerow([r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error])
+                row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner]
+                writer.writerow(row)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

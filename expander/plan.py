@@ -40,6 +40,7 @@ class Output:
     rel_path: str
     copy_index: int | None
     seed: int | None
+    partner: str | None = None  # a second source (same split and class) for two-image generators
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def make_plan(
     classes: tuple[str, ...] | None = None,
     originals: bool = True,
     output_ext: str | None = None,
+    partners: bool = False,
 ) -> Plan:
     """Decide every output file.
 
@@ -99,6 +101,8 @@ def make_plan(
         classes: augment only these classes (others are copied); None means all.
         originals: also write a copy of every source image.
         output_ext: extension for new images (e.g. ``.png``); None keeps each source's.
+        partners: give every new image a partner source, another image of its split and class
+            drawn from the output's seed (itself only when it is alone).
 
     Raises:
         PlanError: an unknown class, or a class with no images to augment.
@@ -116,7 +120,8 @@ def make_plan(
             for item in items:
                 n = new_counts.get(item.rel_path, 0) if augmented else 0
                 new_total += n
-                jobs.append(_job(item, n, seed, originals, output_ext))
+                job = _job(item, n, seed, originals, output_ext)
+                jobs.append(_with_partners(job, [i.rel_path for i in items]) if partners else job)
             if items or augmented:
                 rows.append(PlanRow(split, class_name, len(items) if originals else 0, new_total, augmented))
     return Plan(jobs=_resolve_collisions(jobs), rows=tuple(rows))
@@ -179,6 +184,15 @@ def _job(item: Item, new: int, seed: int, originals: bool, output_ext: str | Non
     return Job(item.rel_path, item.split, item.class_name, tuple(outputs))
 
 
+def _with_partners(job: Job, members: list[str]) -> Job:
+    others = [m for m in members if m != job.source] or [job.source]
+    outputs = tuple(
+        o if o.copy_index is None else Output(o.rel_path, o.copy_index, o.seed, others[o.seed % len(others)])
+        for o in job.outputs
+    )
+    return Job(job.source, job.split, job.class_name, outputs)
+
+
 def _resolve_collisions(jobs: list[Job]) -> tuple[Job, ...]:
     """Rename new images whose name another output already takes (``a.jpg`` and ``a.png`` with
     ``--format png``, or a source literally named ``a__aug001.jpg``) by adding the source extension
@@ -198,6 +212,6 @@ def _resolve_collisions(jobs: list[Job]) -> tuple[Job, ...]:
                     raise PlanError(f"Cannot give '{job.source}' copy {out.copy_index} a unique output name.")
             if out.copy_index is not None:
                 seen.add(path.casefold())
-            outputs.append(Output(path, out.copy_index, out.seed))
+            outputs.append(Output(path, out.copy_index, out.seed, out.partner))
         resolved.append(Job(job.source, job.split, job.class_name, tuple(outputs)))
     return tuple(resolved)

@@ -72,3 +72,28 @@ def test_mismatched_classes_are_a_clear_error(tmp_path: Path) -> None:
         "Class names differ between ORIGINAL and EXPANDED: missing from EXPANDED: dog; only in EXPANDED: bird. "
         "Use the same class folder names in both."
     )
+
+
+def test_generator_outputs_whose_partner_is_held_out_are_left_out(planted) -> None:
+    # A two-image generator's output derives from its source and its partner: rewrite the manifest so
+    # every new image of a training original names a future validation image as its partner.
+    import csv
+
+    original, expanded = planted
+    split = load_split(original, expanded)
+    val_name = posixpath.basename(split.val[0].path)
+    with open(expanded / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["copy"] != "original":
+            row["partner"] = f"{split.classes[split.val[0].label]}/{val_name}"
+    with open(expanded / "manifest.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    again = load_split(original, expanded)
+    new_images = sum(1 for row in rows if row["copy"] != "original")
+    originals_held = len(split.test) + len(split.val)
+    assert again.left_out["test"] + again.left_out["val"] == new_images + originals_held
+    assert len(again.train_expanded) == len(split.train_original)  # only the originals are left

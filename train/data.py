@@ -162,9 +162,13 @@ def _with_expanded(
     warnings: list[str] = []
 
     if (expanded / MANIFEST_NAME).is_file():
-        sources = {r["output"]: r["source"] for r in read_manifest(expanded)}
+        # An output derives from its source and, for two-image generators, its partner.
+        sources = {r["output"]: (r["source"], r.get("partner") or "") for r in read_manifest(expanded)}
         index = _suffix_index(held)
-        groups = [_held_group(sources.get(i.rel_path, i.rel_path), held, index) for i in items]
+        groups = []
+        for item in items:
+            source, partner = sources.get(item.rel_path, (item.rel_path, ""))
+            groups.append(_held_group(source, held, index) or (partner and _held_group(partner, held, index)) or None)
         check = "manifest"
     else:
         # No record of what came from what: match "<stem>__augNNN" names and identical bytes.
