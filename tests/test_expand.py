@@ -45,7 +45,7 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
     ]  # fmt: skip
     assert (out / "cat/img1.png").read_bytes() == (tree / "cat/img1.png").read_bytes()
     rows = manifest_rows(out)
-    assert list(rows[0]) == ["output", "source", "class", "split", "copy", "seed", "status", "error"]
+    assert list(rows[0]) == ["output", "source", "class", "split", "copy", "seed", "status", "error", "partner"]
     assert rows[1] == {
         "output": "cat/img1__aug001.png",
         "source": "cat/img1.png",
@@ -55,6 +55,7 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
         "seed": str(result.plan.jobs[0].outputs[1].seed),
         "status": "ok",
         "error": "",
+        "partner": "",
     }
     assert len(rows) == 15 and {r["status"] for r in rows} == {"ok"}
     summary = json.loads((out / "expander.json").read_text())
