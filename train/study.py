@@ -477,23 +477,16 @@ def ablation_verdict(rows: list[dict], seeds: int) -> str:
 
 def curve_verdict(points: list[dict], preset: str, seeds: int) -> str:
     """Where along the curve the preset helped, and where it stopped paying."""
-    words = {"helped": [], "unclear": [], "hurt": [], "single seed": []}
+    unit = "images per class" if points[0]["per_class_equal"] else "images in all classes"
+    words: dict[str, list[str]] = {}
     for p in points:
         d = p["difference"]["accuracy"]
         ci = f" [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d["ci95"] else ""
-        words[p["effect"]].append(f"{p['size']} ({100 * d['mean']:+.1f}{ci})")
-    parts = [
-        f"{label} at {', '.join(words[key])}"
-        for key, label in (
-            ("helped", "helped"),
-            ("unclear", "made no clear difference"),
-            ("hurt", "hurt"),
-            ("single seed", "was measured with one seed only"),
-        )
-        if words[key]
-    ]
-    unit = "images per class" if points[0]["per_class_equal"] else "images (all classes)"
+        words.setdefault(p["effect"], []).append(f"{p['size']} ({100 * d['mean']:+.1f}{ci})")
+    labels = {"helped": "helped at", "unclear": "made no clear difference at", "hurt": "hurt at",
+              "single seed": "was measured with one seed only at"}  # fmt: skip
+    parts = [f"{labels[key]} {' and '.join(words[key])}" for key in labels if key in words]
     return (
-        f"Expanding with '{preset}' " + "; ".join(parts) + f" {unit} "
-        f"(test accuracy points, expanded - baseline [95% CI over {seeds} seed(s)])."
+        f"Expanding with '{preset}' {'; '.join(parts)} {unit} "
+        f"(gain in test accuracy points, [95% CI] over {seeds} seed(s))."
     )
