@@ -68,8 +68,8 @@ def expand(
     style_refs: Annotated[
         Optional[Path],
         typer.Option(
-            help="Folder of reference images: move each new image toward the style of one (FDA, histogram "
-            "matching or pixel distribution adaptation); after --preset/--pipeline if given, else alone."
+            help="Folder of reference images: move each new image toward the style of one (FDA or histogram "
+            "matching); after --preset/--pipeline if given, else alone."
         ),
     ] = None,
     generator: Annotated[
