@@ -142,9 +142,9 @@ def training_throughput(corpus: Path, epochs_warm: int = 1) -> dict:
     }
 
 
-def ray_rows(corpus: Path, work: Path, args, reference: dict) -> list[dict]:
+def ray_rows(corpus: Path, work: Path, args, reference: dict, big_local: dict | None) -> list[dict]:
     """--backend ray on this machine: a runtime started per run, and a running cluster joined by address."""
-    big_local = measure("expander", corpus, work, args.copies * 10, args.workers, args.repeats)
+    big_local = big_local or measure("expander", corpus, work, args.copies * 10, args.workers, args.repeats)
     rows = [reference, big_local]
     rows.append(measure("expander-ray", corpus, work, args.copies, args.workers, args.repeats,
                         label="expander --backend ray (starts Ray)"))  # fmt: skip
@@ -223,7 +223,7 @@ def main() -> None:
             result["scaling"] = {"one_worker": one, "twenty_thousand": big}
 
         if args.ray:
-            result["ray"] = ray_rows(corpus, work, args, reference)
+            result["ray"] = ray_rows(corpus, work, args, reference, result.get("scaling", {}).get("twenty_thousand"))
 
         if not args.skip_training:
             t = training_throughput(corpus)
