@@ -343,3 +343,14 @@ def test_library_calls_from_plain_scripts_do_not_rerun_the_script_in_workers(
     done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["WRITTEN 15"]
+
+
+def test_backend_ray_without_ray_installed_says_how_to_install(tree: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without the extra looks like
+    with pytest.raises(ExpanderError) as error:
+        expand(tree, tmp_path / "out", backend="ray")
+    assert str(error.value) == (
+        "--backend ray needs Ray, which is not installed. Install it with: "
+        "pip install 'expander[ray]' (in a checkout: pip install -e '.[ray]')"
+    )
+    assert not (tmp_path / "out").exists()

@@ -239,9 +239,9 @@ def _sample_sheet(path: Path, augnet, x, y, classes, config: AugnetConfig, rng) 
 
 
 def _plot_history(path: Path, report: dict) -> None:
-    from train.report import _pyplot
+    from train.report import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [h["epoch"] for h in report["history"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.plot(epochs, [100 * h["val_accuracy"] for h in report["history"]], marker=".")

@@ -124,7 +124,8 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: plots go to files, no display needed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -134,7 +135,7 @@ def _pyplot():
 
 
 def _plot_curves(path: Path, report: dict) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for run in report["runs"]:
@@ -155,7 +156,7 @@ def _plot_curves(path: Path, report: dict) -> None:
 
 
 def _plot_metrics(path: Path, report: dict) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     metrics = ("accuracy", "macro_f1", "balanced_accuracy")
     fig, ax = plt.subplots(figsize=(7, 4))
     for offset, arm in ((-0.2, "original"), (0.2, "expanded")):
@@ -175,7 +176,7 @@ def _plot_metrics(path: Path, report: dict) -> None:
 def _plot_confusion(path: Path, report: dict) -> None:
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     classes = report["data"]["classes"]
     fig, axes = plt.subplots(1, 2, figsize=(4 + 1.2 * len(classes), 2.5 + 0.6 * len(classes)))
     for ax, arm in zip(axes, ARM_COLOURS, strict=True):

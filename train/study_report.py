@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from train.report import ARM_COLOURS, _pyplot
+from train.report import ARM_COLOURS, pyplot
 from train.study import BASELINE
 
 
@@ -95,7 +95,7 @@ def write_ablation_report(out: Path, report: dict) -> None:
 
 
 def _plot_ablation(path: Path, report: dict) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     arms = report["arms"]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.5 * len(arms)))
     for i, arm in enumerate(arms):
@@ -170,7 +170,7 @@ def write_curve_report(out: Path, report: dict) -> None:
 
 
 def _plot_curve(path: Path, report: dict) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     points = report["points"]
     sizes = [p["size"] for p in points]
     unit = "per class" if points[0]["per_class_equal"] else "in all classes"
@@ -213,7 +213,7 @@ def _plot_validation(path: Path, report: dict, key: str) -> None:
     """Validation accuracy per epoch, mean over seeds, one line per arm."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for arm in dict.fromkeys(r[key] for r in report["runs"]):
         histories = [[e["val_accuracy"] for e in r["history"]] for r in report["runs"] if r[key] == arm]
