@@ -13,6 +13,11 @@ trains on the originals and the new images. Loss = alpha * classification + beta
 * ``none``: no augmentation loss;
 * ``control``: no augmentation loss and the same image fed twice.
 
+For the paper's other rows the same loop runs without the net (``augment``): ``off`` trains the
+classifier on the originals alone, ``traditional`` pairs each original with a fresh copy from
+expander's ``traditional`` preset (shifts, zoom, rotation, flips, distortions, hue), so every row of
+the table shares data, model, optimiser, epochs and selection.
+
 The best epoch (highest validation accuracy, as the paper reports) is kept. The saved net follows
 expander's generator conventions (two images stacked, [0, 1] in and out), so
 ``expander expand SRC --generator RUN/augnet.keras`` materialises its augmentations offline.
@@ -35,6 +40,7 @@ from train.fit import quiet_tensorflow
 from train.metrics import classification_metrics
 
 LOSSES = ("content", "style", "none", "control")
+AUGMENTS = ("neural", "traditional", "off")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class AugnetConfig:
     alpha: float = 0.75
     beta: float = 0.25
     seed: int = 0
+    augment: str = "neural"  # neural: the net; traditional: the traditional preset; off: originals only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +99,9 @@ def train_augnet(
     """Train the augmentation net and the classifier together; save ``augnet.keras`` and a report."""
     if config.loss not in LOSSES:
         raise TrainError(f"--loss must be one of {', '.join(LOSSES)}; got {config.loss!r}.")
+    if config.augment not in AUGMENTS:
+        raise TrainError(f"augment must be one of {', '.join(AUGMENTS)}; got {config.augment!r}.")
+    neural = config.augment == "neural"
     quiet_tensorflow()
     import keras
     import tensorflow as tf
@@ -147,6 +157,16 @@ def train_augnet(
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss, classification, extra
 
+    @tf.function
+    def classify_step(images, labels):  # the rows without the net: classification loss only
+        with tf.GradientTape() as tape:
+            loss = cross_entropy(labels, classifier(255.0 * images, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, classifier.trainable_variables),
+                                      classifier.trainable_variables, strict=True))  # fmt: skip
+        return loss, loss, tf.constant(0.0)
+
+    traditional = _TraditionalCopies(x_train) if config.augment == "traditional" else None
+
     def evaluate(x, y) -> dict:
         probabilities = classifier.predict(255.0 * x, batch_size=128, verbose=0)
         return classification_metrics(y, probabilities, classes)
@@ -157,12 +177,21 @@ def train_augnet(
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         order = rng.permutation(len(x_train))
-        partners, targets = _triples(y_train, order, rng, control=config.loss == "control")
+        if neural:
+            partners, targets = _triples(y_train, order, rng, control=config.loss == "control")
+        elif traditional is not None:
+            seeds = rng.integers(0, 2**63 - 1, size=len(order), dtype=np.int64)
         totals = np.zeros(3)
         for start in range(0, len(order), config.batch_size):
             batch = slice(start, start + config.batch_size)
-            losses = step(x_train[order[batch]], x_train[partners[batch]], x_train[targets[batch]],
-                          y_train[order[batch]])  # fmt: skip
+            anchors, labels = x_train[order[batch]], y_train[order[batch]]
+            if neural:
+                losses = step(anchors, x_train[partners[batch]], x_train[targets[batch]], labels)
+            elif traditional is not None:
+                copies = traditional(order[batch], seeds[batch])
+                losses = classify_step(np.concatenate([anchors, copies]), np.concatenate([labels, labels]))
+            else:
+                losses = classify_step(anchors, labels)
             totals += [float(v) * len(order[batch]) for v in losses]
         val = evaluate(x_val, y_val)
         record = {
@@ -178,13 +207,16 @@ def train_augnet(
         if val["accuracy"] > best["val_accuracy"]:
             best = {**record, "test": evaluate(x_test, y_test)}
             out.mkdir(parents=True, exist_ok=True)
-            augnet.save(out / "augnet.keras")
+            if neural:
+                augnet.save(out / "augnet.keras")
         bar.set_postfix(val_accuracy=f"{val['accuracy']:.3f}")
         bar.update(1)
     bar.close()
 
-    best_augnet = keras.models.load_model(out / "augnet.keras", compile=False)
-    sheet = _sample_sheet(out / "samples.png", best_augnet, x_val, y_val, split.classes, config, rng)
+    sheet = None
+    if neural:
+        best_augnet = keras.models.load_model(out / "augnet.keras", compile=False)
+        sheet = _sample_sheet(out / "samples.png", best_augnet, x_val, y_val, split.classes, config, rng)
     report = {
         "study": "augnet",
         "arguments": {
@@ -211,6 +243,29 @@ def train_augnet(
     _plot_history(out / "history.png", report)
     (out / "report.md").write_text(_markdown(report), encoding="utf-8")
     return report
+
+
+class _TraditionalCopies:
+    """Copies of training images from expander's ``traditional`` preset, one seed per copy."""
+
+    def __init__(self, x: np.ndarray):
+        from expander.augment import Augmenter
+        from expander.pipeline import preset_dict
+
+        self.augmenter = Augmenter(preset_dict("traditional"))
+        self.images = np.rint(x * 255).astype(np.uint8)  # the decoded pixels (x was uint8 / 255)
+
+    def __call__(self, indices: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        shape = self.images.shape[1:]
+        copies = [
+            self.augmenter(self._layout(self.images[i]), int(s)).reshape(shape)
+            for i, s in zip(indices, seeds, strict=True)
+        ]
+        return np.stack(copies).astype(np.float32) / 255.0
+
+    @staticmethod
+    def _layout(image: np.ndarray) -> np.ndarray:
+        return image[:, :, 0] if image.shape[2] == 1 else image  # grayscale as 2-D, as expander decodes it
 
 
 def _sample_sheet(path: Path, augnet, x, y, classes, config: AugnetConfig, rng) -> dict:
@@ -260,24 +315,40 @@ def _plot_history(path: Path, report: dict) -> None:
 
 def _markdown(report: dict) -> str:
     args = report["arguments"]
+    neural = args.get("augment", "neural") == "neural"
+    title = f"train augnet --loss {args['loss']}" if neural else f"Paper row without the net: augment {args['augment']}"
     lines = [
-        f"# train augnet --loss {args['loss']}",
+        f"# {title}",
         "",
         f"Best validation accuracy {100 * report['best_val_accuracy']:.2f}% at epoch {report['best_epoch']} of "
         f"{len(report['history'])}; test accuracy of the classifier at that epoch "
         f"{100 * report['test_at_best']['accuracy']:.2f}% ({report['data']['counts']['test']} images from the "
         f"{report['data']['test_source']}).",
         "",
-        f"Augmentation net saved as `augnet.keras` (use it with `expander expand SRC --generator "
-        f"{args['out']}/augnet.keras`). Loss = {args['alpha']} x classification + {args['beta']} x "
-        f"{args['loss']} loss; Adam, learning rate {args['lr']}; seed {args['seed']}.",
-        "",
-        "![validation accuracy and losses per epoch](history.png)",
-        "",
-        "Sample augmentations (validation images): each row is the first image, the second image, the output.",
-        "",
-        "![samples](samples.png)",
-        "",
+    ]
+    if neural:
+        lines += [
+            f"Augmentation net saved as `augnet.keras` (use it with `expander expand SRC --generator "
+            f"{args['out']}/augnet.keras`). Loss = {args['alpha']} x classification + {args['beta']} x "
+            f"{args['loss']} loss; Adam, learning rate {args['lr']}; seed {args['seed']}.",
+            "",
+            "![validation accuracy and losses per epoch](history.png)",
+            "",
+            "Sample augmentations (validation images): each row is the first image, the second image, the output.",
+            "",
+            "![samples](samples.png)",
+            "",
+        ]
+    else:
+        copies = "the originals alone" if args["augment"] == "off" else "each original and a traditional-preset copy"
+        lines += [
+            f"Classifier trained on {copies}; classification loss; Adam, learning rate {args['lr']}; "
+            f"seed {args['seed']}.",
+            "",
+            "![validation accuracy and losses per epoch](history.png)",
+            "",
+        ]
+    lines += [
         "| epoch | loss | classification | augmentation | val accuracy | s |",
         "|---|---|---|---|---|---|",
     ]

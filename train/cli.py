@@ -393,6 +393,47 @@ def augnet(
 
 
 @app.command()
+def paper(
+    src: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
+    out: Annotated[Path, typer.Option(help="Folder for the runs (ROW-sSEED/) and report.json / report.md.")],
+    test: TestDir = None,
+    seeds: Seeds = 3,
+    model: Model = ModelName.smallnet,
+    image_size: ImageSize = 64,
+    epochs: Epochs = 40,
+    batch_size: BatchSize = 16,
+    lr: LearningRate = 1e-4,
+    val_fraction: ValFraction = 0.2,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
+    """Reproduce the Stanford paper's table: no augmentation, traditional, the augmentation net with each loss, control.
+
+    Every row is a `train augnet` run per seed under one protocol (same split, model, optimiser, epochs,
+    best-validation-epoch selection); the rows differ only in what the classifier sees beside the originals.
+    Finished runs in --out are reused, so the table resumes. Prints validation and test accuracy per row
+    (mean ± std over seeds) next to the paper's figure.
+
+    Example: `train paper data/dogs_vs_cats --seeds 3 --out runs/paper`
+    """
+    from train.augnet import AugnetConfig
+    from train.paper import paper_table, paper_table_text
+
+    config = AugnetConfig(model=model.value, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr)
+    report = guard(
+        lambda: paper_table(
+            src, out=out, test=test, seeds=seeds, config=config, val_fraction=val_fraction, progress=not quiet
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(paper_table_text(report))
+    reused = sum(r["reused"] for r in report["runs"])
+    typer.echo(f"\nRuns: {len(report['runs'])} ({reused} reused). Report: {out / 'report.md'}")
+
+
+@app.command()
 def models() -> None:
     """List the registered model architectures."""
     for spec in MODELS.values():

@@ -21,12 +21,12 @@ def _diff(difference: dict | None, metric: str = "accuracy") -> str:
     return f"{100 * d['mean']:+.2f}{ci}"
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def text_table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def _markdown_table(rows: list[tuple[str, ...]]) -> list[str]:
+def markdown_table(rows: list[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     return lines + ["| " + " | ".join(r) + " |" for r in rows[1:]]
 
@@ -56,7 +56,7 @@ def ablation_rows(report: dict) -> list[tuple[str, ...]]:
 
 
 def ablation_table(report: dict) -> str:
-    return _table(ablation_rows(report))
+    return text_table(ablation_rows(report))
 
 
 def write_ablation_report(out: Path, report: dict) -> None:
@@ -71,7 +71,7 @@ def write_ablation_report(out: Path, report: dict) -> None:
         "",
         f"**Verdict.** {report['verdict']}",
         "",
-        *_markdown_table(ablation_rows(report)),
+        *markdown_table(ablation_rows(report)),
         "",
         f"Mean ± standard deviation over {len(args['seeds'])} seed(s) ({', '.join(map(str, args['seeds']))}). "
         "Differences are paired by seed (the same seed draws the same initial weights, shuffling and "
@@ -137,7 +137,7 @@ def curve_rows(report: dict) -> list[tuple[str, ...]]:
 
 
 def curve_table(report: dict) -> str:
-    return _table(curve_rows(report))
+    return text_table(curve_rows(report))
 
 
 def write_curve_report(out: Path, report: dict) -> None:
@@ -153,7 +153,7 @@ def write_curve_report(out: Path, report: dict) -> None:
         "Test accuracy by training-set size (original images, before validation is held out of each subset; "
         "the fraction of each class in brackets when sizes were given as fractions):",
         "",
-        *_markdown_table(curve_rows(report)),
+        *markdown_table(curve_rows(report)),
         "",
         f"Mean ± standard deviation over {len(args['seeds'])} seed(s); the difference is paired by seed, "
         f"with a 95% t interval. The expanded arm adds {args['per_image']} '{args['preset']}' copies of each "
