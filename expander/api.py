@@ -172,8 +172,6 @@ def expand(
         raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
     executor = _executor(backend, address, workers)
 
-    if workers > 1 and not dry_run and backend == "local":
-        start_workers_early()  # its imports run while this process plans
     if generator is not None:
         if preset or pipeline or style_refs:
             raise ExpanderError(
@@ -185,6 +183,8 @@ def expand(
         pipeline_dict = info.to_dict()
     else:
         pipeline_dict = resolve_pipeline(preset, pipeline, style_refs)
+    if workers > 1 and not dry_run and backend == "local":
+        start_workers_early(pipeline_dict)  # its imports run while this process plans
     plan = make_plan(
         dataset,
         quota,

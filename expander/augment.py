@@ -1,5 +1,8 @@
 """Apply a pipeline to one decoded image with one seed: the only run-time caller of albumentations.
 
+Pipelines of Affine and flips on 8-bit grayscale or RGB images take expander.fastpath instead, which
+gives the same bytes without importing albumentations (see there).
+
 Rules for images that albumentations does not take as they are:
 
 * RGBA: the colour channels are augmented as the image and the alpha channel as a mask, so
@@ -11,12 +14,12 @@ Rules for images that albumentations does not take as they are:
 
 from __future__ import annotations
 
-import random
 import warnings
 from typing import Any
 
 import numpy as np
 
+from expander.fastpath import compile_fast, python_stream
 from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, build_pipeline
 
 
@@ -24,28 +27,44 @@ class Augmenter:
     """Callable ``(image, seed) -> image``, built once per worker from a serialised pipeline."""
 
     def __init__(self, pipeline: dict[str, Any]):
-        import albumentations as A
-
-        self.compose = build_pipeline(pipeline["transform"])
-        # Colour transforms on grayscale are documented to act on luminance only; no need to warn per image.
-        warnings.filterwarnings("ignore", message=".*not applicable to grayscale.*", category=UserWarning)
-        self._nodes = list(_walk(self.compose, A.BaseCompose))
-        self._buffers: dict[int, np.ndarray] = {}
+        self._pipeline = pipeline
         self._style_files: list[str] = pipeline.get(STYLE_REFS_KEY) or []
+        self.fast = None if self._style_files else compile_fast(pipeline["transform"])
+        self._compose = None  # built on first use: a fast-path run never imports albumentations
+        self._nodes: list = []
+        self._buffers: dict[int, np.ndarray] = {}
         self._style: dict[tuple, list[np.ndarray]] = {}  # references converted to each input layout
 
+    @property
+    def compose(self):
+        if self._compose is None:
+            import albumentations as A
+
+            self._compose = build_pipeline(self._pipeline["transform"])
+            # Colour transforms on grayscale are documented to act on luminance only; no need to warn per image.
+            warnings.filterwarnings("ignore", message=".*not applicable to grayscale.*", category=UserWarning)
+            self._nodes = list(_walk(self._compose, A.BaseCompose))
+        return self._compose
+
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
+        if self.fast is not None and self.fast.accepts(image):
+            return self.fast(image, seed)  # warpAffine and flip never write into their input
+        return self.albumentations(image, seed)
+
+    def albumentations(self, image: np.ndarray, seed: int) -> np.ndarray:
+        """The pipeline run by albumentations, whatever the fast path could do."""
+        compose = self.compose
         self._reseed(seed)
         depth16 = image.dtype == np.uint16
         if depth16:
             image = image.astype(np.float32) / 65535.0
         if image.ndim == 3 and image.shape[2] == 4:
             colour = self._scratch(image[:, :, :3], 0)
-            out = self.compose(image=colour, mask=self._scratch(image[:, :, 3], 1), **self._references(colour))
+            out = compose(image=colour, mask=self._scratch(image[:, :, 3], 1), **self._references(colour))
             result = np.dstack([out["image"], out["mask"]])
         else:
             scratch = self._scratch(image, 0)
-            result = self._own(self.compose(image=scratch, **self._references(scratch))["image"])
+            result = self._own(compose(image=scratch, **self._references(scratch))["image"])
         if result.ndim == 3 and result.shape[2] == 1:
             result = result[:, :, 0]
         if depth16:
@@ -87,7 +106,7 @@ class Augmenter:
         # Each node gets its own stream derived from (seed, position in the pipeline).
         for position, node in enumerate(self._nodes):
             node.random_generator = np.random.default_rng((seed, position))
-            node.py_random = random.Random(f"{seed}:{position}")
+            node.py_random = python_stream(seed, position)
 
 
 def _decode_reference(path: str) -> np.ndarray:

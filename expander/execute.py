@@ -34,6 +34,20 @@ class Settings:
     def generator(self) -> bool:
         return "generator" in self.pipeline
 
+    @property
+    def needs_albumentations(self) -> bool:
+        """Whether workers will import albumentations (not for generators or fast-path pipelines)."""
+        return needs_albumentations(self.pipeline)
+
+
+def needs_albumentations(pipeline: dict[str, Any]) -> bool:
+    from expander.fastpath import compile_fast
+    from expander.pipeline import STYLE_REFS_KEY
+
+    if "transform" not in pipeline:
+        return False
+    return bool(pipeline.get(STYLE_REFS_KEY)) or compile_fast(pipeline["transform"]) is None
+
 
 @dataclass(frozen=True)
 class Record:
@@ -175,20 +189,26 @@ def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[
         for job in jobs:
             yield worker.run(job)
         return
-    chunksize = max(1, min(8, len(jobs) // (workers * 16)))
-    with process_pool(max(1, workers), initializer=_init_pool_worker, initargs=(settings,)) as pool:
+    chunksize = max(1, min(8, len(jobs) // (workers * 64)))  # small chunks: no worker idles at the end
+    preload = _PRELOAD + (_ALBUMENTATIONS if settings.needs_albumentations else [])
+    with process_pool(max(1, workers), initializer=_init_pool_worker, initargs=(settings,), preload=preload) as pool:
         yield from pool.imap_unordered(_run_in_pool, jobs, chunksize=chunksize)
 
 
-def process_pool(workers: int, initializer=None, initargs=()):
+_PRELOAD = ["cv2", "numpy", "expander.execute"]
+_ALBUMENTATIONS = ["albumentations", "expander.augment"]
+
+
+def process_pool(workers: int, initializer=None, initargs=(), preload: list[str] = _PRELOAD + _ALBUMENTATIONS):
     """A multiprocessing pool whose workers start clean.
 
     Not fork: a parent that has already used OpenCV's thread pool (any library caller) can
     deadlock a forked child. forkserver starts workers from a clean process that imported the
-    heavy modules once, so later pools in the same process start fast.
+    heavy modules (``preload``) once, so later pools in the same process start fast. The first
+    pool's preload list is the one the server keeps; a module it lacks is imported by each worker.
     """
     with _detached_main():
-        return _context().Pool(workers, initializer=initializer, initargs=initargs)
+        return _context(preload).Pool(workers, initializer=initializer, initargs=initargs)
 
 
 @contextlib.contextmanager
@@ -214,17 +234,18 @@ def _detached_main():
             setattr(main, name, value)
 
 
-def start_workers_early() -> None:
-    """Start the fork server now, so its imports (about a second) overlap the caller's own work."""
-    if _context().get_start_method() == "forkserver":
+def start_workers_early(pipeline: dict[str, Any]) -> None:
+    """Start the fork server now, so its imports (up to a second) overlap the caller's own work."""
+    preload = _PRELOAD + (_ALBUMENTATIONS if needs_albumentations(pipeline) else [])
+    if _context(preload).get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
 
 
-def _context():
+def _context(preload: list[str]):
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["cv2", "numpy", "albumentations", "expander.execute", "expander.augment"])
+        context.set_forkserver_preload(preload)
         return context
     return multiprocessing.get_context("spawn")

@@ -3,7 +3,9 @@
 A pipeline travels through the package as albumentations' serialised dict (``to_dict``),
 which is what ``expander.json`` records and what worker processes rebuild from.
 Preset metadata is plain data so that ``expander --help`` and ``expander presets`` never
-import albumentations (about a second of start-up).
+import albumentations (about a second of start-up). The presets' serialised dicts are stored in
+``presets.json`` beside this module for the same reason: a keras-preset run then never imports it
+(see expander.fastpath). tests/test_presets.py fails when that file no longer matches the builders.
 """
 
 from __future__ import annotations
@@ -194,13 +196,40 @@ PRESETS: dict[str, Preset] = {
 DEFAULT_PRESET = "keras"
 
 
-def preset_dict(name: str) -> dict[str, Any]:
-    """The serialised albumentations pipeline of a preset."""
-    import albumentations as A
+PRESET_FILE = Path(__file__).with_name("presets.json")
 
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """The serialised albumentations pipeline of a preset (from presets.json when it is current)."""
     if name not in PRESETS:
         raise PipelineError(f"Unknown preset '{name}'. Available presets: {', '.join(PRESETS)}.")
+    stored = _stored_presets().get(name)
+    return stored if stored is not None else build_preset_dict(name)
+
+
+def build_preset_dict(name: str) -> dict[str, Any]:
+    """The serialised pipeline of a preset, built by albumentations from its builder."""
+    import albumentations as A
+
     return _plain(A.to_dict(A.Compose(PRESETS[name].build(A))))
+
+
+def write_preset_file() -> None:
+    """Rewrite presets.json from the builders (after changing a preset or upgrading albumentations)."""
+    presets = {name: build_preset_dict(name) for name in PRESETS}
+    PRESET_FILE.write_text(json.dumps(presets, indent=1) + "\n", encoding="utf-8")
+
+
+def _stored_presets() -> dict[str, Any]:
+    """presets.json, if it was written by the installed albumentations; otherwise nothing."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        presets = json.loads(PRESET_FILE.read_text(encoding="utf-8"))
+        installed = version("albumentations")
+    except (OSError, ValueError, PackageNotFoundError):
+        return {}
+    return {name: p for name, p in presets.items() if p.get("__version__") == installed}
 
 
 def resolve_pipeline(

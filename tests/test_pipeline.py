@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+import expander.pipeline as pipeline_module
 from expander.errors import PipelineError
-from expander.pipeline import PRESETS, load_pipeline_file, preset_dict, save_pipeline
+from expander.pipeline import PRESET_FILE, PRESETS, build_preset_dict, load_pipeline_file, preset_dict, save_pipeline
 
 
 def test_presets_have_documented_contents() -> None:
@@ -69,3 +70,23 @@ def test_not_a_pipeline(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(PipelineError, match=r"is not valid \.json"):
         load_pipeline_file(path)
+
+
+def test_stored_presets_match_their_builders() -> None:
+    # presets.json spares every keras-preset run the albumentations import; it must say what the builders say.
+    stored = json.loads(PRESET_FILE.read_text(encoding="utf-8"))
+    assert sorted(stored) == sorted(PRESETS)
+    for name in PRESETS:
+        assert stored[name] == build_preset_dict(name), (
+            f"expander/presets.json is stale for '{name}'. Rewrite it: "
+            "python -c 'from expander.pipeline import write_preset_file; write_preset_file()'"
+        )
+
+
+def test_presets_written_by_another_albumentations_are_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    stale = {name: {**build_preset_dict(name), "__version__": "1.0.0"} for name in PRESETS}
+    stale["keras"]["transform"]["transforms"] = []
+    (tmp_path / "presets.json").write_text(json.dumps(stale), encoding="utf-8")
+    monkeypatch.setattr(pipeline_module, "PRESET_FILE", tmp_path / "presets.json")
+    assert preset_dict("keras") == build_preset_dict("keras")
+    assert len(preset_dict("keras")["transform"]["transforms"]) == 2
