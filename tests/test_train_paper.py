@@ -35,7 +35,7 @@ def test_every_row_runs_once_per_seed_under_one_protocol(table) -> None:
     )
     assert json.loads((out / "report.json").read_text()) == report
     for run in report["runs"]:
-        run_report = json.loads((Path(run["dir"]) / "report.json").read_text())
+        run_report = json.loads((out / run["dir"] / "report.json").read_text())
         args = run_report["arguments"]
         assert (args["model"], args["image_size"], args["epochs"], args["batch_size"], args["lr"]) == (
             "tiny", 28, 1, 32, 1e-4,
@@ -46,6 +46,10 @@ def test_every_row_runs_once_per_seed_under_one_protocol(table) -> None:
     assert sorted(p.name for p in (out / "off-s0").iterdir()) == ["history.png", "report.json", "report.md"]
     assert sorted(p.name for p in (out / "traditional-s0").iterdir()) == ["history.png", "report.json", "report.md"]
     assert (out / "content-s0" / "augnet.keras").is_file() and (out / "content-s0" / "samples.png").is_file()
+    samples = {r["row"]: r["samples"] for r in report["runs"]}
+    assert samples == {"off": None, "traditional": None, "none": "none-s0/samples.png",
+                       "content": "content-s0/samples.png", "style": "style-s0/samples.png",
+                       "control": "control-s0/samples.png"}  # fmt: skip
     off, traditional = report["rows"][0], report["rows"][1]
     assert off["test_vs_none"] is None
     assert traditional["test_vs_none"]["mean"] == pytest.approx(
@@ -54,6 +58,7 @@ def test_every_row_runs_once_per_seed_under_one_protocol(table) -> None:
     assert report["not_run"]["name"] == "GAN styles"
     markdown = (out / "report.md").read_text()
     assert "| Neural + content loss | 77.0 |" in markdown and "GAN styles: not run." in markdown
+    assert "![content samples](content-s0/samples.png)" in markdown
 
 
 def test_running_again_reuses_every_finished_run(table) -> None:

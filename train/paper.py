@@ -118,13 +118,13 @@ def _run_summary(row: Row, seed: int, run_dir: Path, report: dict, reused: bool)
     return {
         "row": row.key,
         "seed": seed,
-        "dir": str(run_dir),
+        "dir": run_dir.name,  # inside the table's folder
         "reused": reused,
         "best_epoch": report["best_epoch"],
         "val_accuracy": report["best_val_accuracy"],
         "test_accuracy": report["test_at_best"]["accuracy"],
         "counts": report["data"]["counts"],
-        "samples": report.get("samples") and str(run_dir / report["samples"]["file"]),
+        "samples": f"{run_dir.name}/{report['samples']['file']}" if report.get("samples") else None,
     }
 
 
@@ -192,12 +192,12 @@ def _markdown(report: dict) -> str:
         "",
         f"{report['not_run']['name']}: not run. {report['not_run']['why']}",
         "",
-        "Sample sheets of the neural rows (each row: first image, second image, the net's output):",
+        "Sample sheets of the neural rows, seed 0 (each row: first image, second image, the net's output):",
         "",
     ]
     for run in report["runs"]:
         if run["samples"] and run["seed"] == 0:
-            lines.append(f"- {run['row']}: `{run['samples']}`")
+            lines += [f"{run['row']}:", "", f"![{run['row']} samples]({run['samples']})", ""]
     lines += ["", "## Runs", "", "| row | seed | val (%) | test (%) | best epoch | reused | folder |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in report["runs"]:
