@@ -47,6 +47,7 @@ class Augmenter:
         return self._compose
 
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
+        """The augmented image. Never written into ``image``; may be ``image`` itself when nothing changed."""
         if self.fast is not None and self.fast.accepts(image):
             return self.fast(image, seed)  # warpAffine and flip never write into their input
         return self.albumentations(image, seed)
