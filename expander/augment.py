@@ -23,13 +23,18 @@ from expander.fastpath import compile_fast, python_stream
 from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, build_pipeline
 
 
+def fast_pipeline(pipeline: dict[str, Any]):
+    """The fast path for a serialised pipeline, or None (style references, or transforms it does not mirror)."""
+    return None if pipeline.get(STYLE_REFS_KEY) else compile_fast(pipeline["transform"])
+
+
 class Augmenter:
     """Callable ``(image, seed) -> image``, built once per worker from a serialised pipeline."""
 
     def __init__(self, pipeline: dict[str, Any]):
         self._pipeline = pipeline
         self._style_files: list[str] = pipeline.get(STYLE_REFS_KEY) or []
-        self.fast = None if self._style_files else compile_fast(pipeline["transform"])
+        self.fast = fast_pipeline(pipeline)
         self._compose = None  # built on first use: a fast-path run never imports albumentations
         self._nodes: list = []
         self._buffers: dict[int, np.ndarray] = {}

@@ -34,19 +34,12 @@ class Settings:
     def generator(self) -> bool:
         return "generator" in self.pipeline
 
-    @property
-    def needs_albumentations(self) -> bool:
-        """Whether workers will import albumentations (not for generators or fast-path pipelines)."""
-        return needs_albumentations(self.pipeline)
-
 
 def needs_albumentations(pipeline: dict[str, Any]) -> bool:
-    from expander.fastpath import compile_fast
-    from expander.pipeline import STYLE_REFS_KEY
+    """Whether workers will import albumentations (not for generators or fast-path pipelines)."""
+    from expander.augment import fast_pipeline
 
-    if "transform" not in pipeline:
-        return False
-    return bool(pipeline.get(STYLE_REFS_KEY)) or compile_fast(pipeline["transform"]) is None
+    return "transform" in pipeline and fast_pipeline(pipeline) is None
 
 
 @dataclass(frozen=True)
@@ -190,13 +183,17 @@ def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[
             yield worker.run(job)
         return
     chunksize = max(1, min(8, len(jobs) // (workers * 64)))  # small chunks: no worker idles at the end
-    preload = _PRELOAD + (_ALBUMENTATIONS if settings.needs_albumentations else [])
+    preload = _preload(settings.pipeline)
     with process_pool(max(1, workers), initializer=_init_pool_worker, initargs=(settings,), preload=preload) as pool:
         yield from pool.imap_unordered(_run_in_pool, jobs, chunksize=chunksize)
 
 
 _PRELOAD = ["cv2", "numpy", "expander.execute"]
 _ALBUMENTATIONS = ["albumentations", "expander.augment"]
+
+
+def _preload(pipeline: dict[str, Any]) -> list[str]:
+    return _PRELOAD + (_ALBUMENTATIONS if needs_albumentations(pipeline) else [])
 
 
 def process_pool(workers: int, initializer=None, initargs=(), preload: list[str] = _PRELOAD + _ALBUMENTATIONS):
@@ -236,8 +233,7 @@ def _detached_main():
 
 def start_workers_early(pipeline: dict[str, Any]) -> None:
     """Start the fork server now, so its imports (up to a second) overlap the caller's own work."""
-    preload = _PRELOAD + (_ALBUMENTATIONS if needs_albumentations(pipeline) else [])
-    if _context(preload).get_start_method() == "forkserver":
+    if _context(_preload(pipeline)).get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from train.augnet import AugnetConfig, train_augnet
 from train.metrics import describe, paired_difference
-from train.study_report import markdown_table, text_table
+from train.study_report import markdown_table, pm, signed, text_table
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ ROWS = (
     Row("style", "Neural + style loss", 0.740, "neural", "style"),
     Row("control", "Control", 0.710, "neural", "control"),
 )
+PER_RUN = ("augment", "loss", "seed")  # the config fields each row and seed sets
 NOT_RUN = {
     "name": "GAN styles",
     "paper": 0.720,
@@ -76,13 +77,10 @@ def paper_table(
     table = _summarise(runs)
     report = {
         "study": "paper",
-        "arguments": {
-            "src": str(Path(src).resolve()),
-            "test": str(Path(test).resolve()) if test else None,
+        "arguments": {  # the runs' arguments, less what varies between them
+            **{k: v for k, v in _arguments(src, test, val_fraction, config).items() if k not in PER_RUN},
             "out": str(out.resolve()),
             "seeds": seeds,
-            "val_fraction": val_fraction,
-            **{k: v for k, v in config.to_dict().items() if k not in ("augment", "loss", "seed")},
         },
         "rows": table,
         "not_run": NOT_RUN,
@@ -148,24 +146,13 @@ def _summarise(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def _pm(stats: dict) -> str:
-    return f"{100 * stats['mean']:.2f} ± {100 * stats['std']:.2f}"
-
-
 def _cells(report: dict) -> list[tuple[str, ...]]:
     header = ("row", "paper val (%)", "val accuracy (%)", "test accuracy (%)", "test vs None [95% CI]", "best epoch")
     cells = [header]
     for r in report["rows"]:
-        d = r["test_vs_none"]
-        diff = (
-            "-"
-            if d is None
-            else f"{100 * d['mean']:+.2f}"
-            + (f" [{100 * d['ci95'][0]:+.2f}, {100 * d['ci95'][1]:+.2f}]" if d["ci95"] else "")
-        )
         epochs = ", ".join(str(int(e)) for e in r["best_epoch"]["values"])
-        cells.append((r["name"], f"{100 * r['paper_val_accuracy']:.1f}", _pm(r["val_accuracy"]),
-                      _pm(r["test_accuracy"]), diff, epochs))  # fmt: skip
+        cells.append((r["name"], f"{100 * r['paper_val_accuracy']:.1f}", pm(r["val_accuracy"]),
+                      pm(r["test_accuracy"]), signed(r["test_vs_none"]), epochs))  # fmt: skip
     n = report["not_run"]
     cells.append((n["name"], f"{100 * n['paper']:.1f}", "not run", "not run", "-", "-"))
     return cells

@@ -9,16 +9,21 @@ from train.report import ARM_COLOURS, pyplot
 from train.study import BASELINE
 
 
-def _pm(stats: dict, scale: float = 100) -> str:
+def pm(stats: dict, scale: float = 100) -> str:
+    """'mean ± std' of a describe() result, in percent by default."""
     return f"{stats['mean'] * scale:.2f} ± {stats['std'] * scale:.2f}"
 
 
-def _diff(difference: dict | None, metric: str = "accuracy") -> str:
+def signed(difference: dict | None) -> str:
+    """'+mean [lo, hi]' in points of a paired_difference() result ('-' for none)."""
     if difference is None:
         return "-"
-    d = difference[metric]
-    ci = f" [{100 * d['ci95'][0]:+.2f}, {100 * d['ci95'][1]:+.2f}]" if d["ci95"] else ""
-    return f"{100 * d['mean']:+.2f}{ci}"
+    ci = f" [{100 * difference['ci95'][0]:+.2f}, {100 * difference['ci95'][1]:+.2f}]" if difference["ci95"] else ""
+    return f"{100 * difference['mean']:+.2f}{ci}"
+
+
+def _diff(difference: dict | None, metric: str = "accuracy") -> str:
+    return signed(None if difference is None else difference[metric])
 
 
 def text_table(rows: list[tuple[str, ...]]) -> str:
@@ -45,10 +50,10 @@ def ablation_rows(report: dict) -> list[tuple[str, ...]]:
                 str(arm["rank"]),
                 arm["arm"],
                 str(arm["train_images"]),
-                _pm(arm["accuracy"]),
+                pm(arm["accuracy"]),
                 _diff(arm["difference"]),
-                _pm(arm["macro_f1"]),
-                *(_pm(arm["recall"][c]) for c in classes),
+                pm(arm["macro_f1"]),
+                *(pm(arm["recall"][c]) for c in classes),
                 f"{arm['train_seconds']['mean']:.0f}",
             )
         )
@@ -127,8 +132,8 @@ def curve_rows(report: dict) -> list[tuple[str, ...]]:
             (
                 str(p["size"]) + (f" ({p['fraction']:g})" if p["fraction"] else ""),
                 str(p["train_originals"]),
-                _pm(p["baseline"]["accuracy"]),
-                _pm(p["expanded"]["accuracy"]),
+                pm(p["baseline"]["accuracy"]),
+                pm(p["expanded"]["accuracy"]),
                 _diff(p["difference"]),
                 p["effect"],
             )
