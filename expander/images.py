@@ -2,18 +2,21 @@
 
 Arrays handed to the rest of the package follow one convention:
 
-* channel order RGB (or RGBA); grayscale stays 2-D (H, W), one channel;
+* channel order RGB (or RGBA), or OpenCV's own BGR (BGRA) where the caller asks for it with
+  ``order="BGR"`` (a pipeline that ignores channel order then saves two conversions per image);
+  grayscale stays 2-D (H, W), one channel;
 * dtype uint8, or uint16 for 16-bit sources;
 * EXIF orientation already applied (see ``decode`` for the one exception).
 
-Writes are atomic: bytes go to a hidden temporary file that is renamed into place,
-so an interrupted run never leaves a half-written image under its final name.
+Writes are atomic (``write_atomic``): an interrupted run never leaves a half-written image
+under its final name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -42,8 +45,8 @@ def format_of(path: str) -> str:
     return _EXT_TO_FORMAT[os.path.splitext(path)[1].lower()]
 
 
-def decode(data: bytes, name: str) -> np.ndarray:
-    """Decode image bytes to an array (see module docstring for the convention).
+def decode(data: bytes, name: str, order: str = "RGB") -> np.ndarray:
+    """Decode image bytes to an array (see module docstring for the convention; ``order``: RGB or BGR).
 
     EXIF orientation is applied by OpenCV except for images decoded with an alpha channel
     (PNG with transparency, WebP, TIFF), where OpenCV's "unchanged" mode skips it.
@@ -61,26 +64,27 @@ def decode(data: bytes, name: str) -> np.ndarray:
         raise DecodeError(f"unsupported pixel type {image.dtype}; expected 8- or 16-bit integer pixels")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if image.ndim == 3:
+    if image.ndim == 3 and order == "RGB":
         code = cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
         image = cv2.cvtColor(image, code)
     return image
 
 
-def encode(image: np.ndarray, fmt: str, quality: int) -> bytes:
-    """Encode an array to bytes in ``fmt``, adapting what the format cannot store.
+def encode(image: np.ndarray, fmt: str, quality: int, order: str = "RGB") -> bytes:
+    """Encode an array (channels in ``order``) to bytes in ``fmt``, adapting what the format cannot store.
 
     JPEG stores neither alpha nor 16 bits: alpha is dropped and 16-bit values are scaled
     to 8 bits. WebP also has no 16-bit mode. PNG and TIFF keep both.
     """
     if fmt in ("jpg", "webp", "bmp") and image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
+    rgb = order == "RGB"
     if image.ndim == 3 and image.shape[2] == 4:
         if fmt in ("jpg", "bmp"):
-            image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGR)
-        else:
+            image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGR if rgb else cv2.COLOR_BGRA2BGR)
+        elif rgb:
             image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
-    elif image.ndim == 3:
+    elif image.ndim == 3 and rgb:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     params: list[int] = []
     if fmt == "jpg":
@@ -101,24 +105,69 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a hidden temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that it appears there complete or not at all.
+
+    On Linux the bytes go to an unnamed file (O_TMPFILE) that is then linked in under ``path``:
+    nothing is ever visible under another name, a crash leaves nothing behind, and it costs one
+    directory entry instead of a temporary one plus a rename. Where that is not supported, and to
+    replace a file that exists, through a hidden temporary file and a rename.
+    """
+    global _unnamed_files
+    if _unnamed_files:
+        try:
+            fd = os.open(os.path.dirname(path) or ".", os.O_TMPFILE | os.O_WRONLY, 0o666)
+        except OSError as e:
+            _unnamed_files = e.errno not in _NO_TMPFILE  # a missing folder is not a missing feature
+        else:
+            try:
+                _write_all(fd, data)
+                # src_dir_fd makes os.link call linkat(AT_SYMLINK_FOLLOW), which links the open file itself.
+                os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+                return
+            except FileExistsError:
+                pass  # replaced below
+            except FileNotFoundError:
+                _unnamed_files = os.path.isdir("/proc/self/fd")  # no /proc: stop trying
+            finally:
+                os.close(fd)
+    path = os.fspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}{TEMP_SUFFIX}")
     try:
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
-def remove_temp_files(root: Path) -> int:
-    """Delete temporary files an interrupted run left under ``root``; return how many."""
+_unnamed_files = hasattr(os, "O_TMPFILE")
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}  # filesystem or kernel without O_TMPFILE
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def remove_temp_files(root: str | os.PathLike) -> int:
+    """Delete temporary files an interrupted run left under ``root``; return how many.
+
+    Streams the folder tree (``os.scandir``) rather than listing it, so a folder of a million
+    outputs costs no memory to check.
+    """
     removed = 0
-    for tmp in root.rglob(f"*{TEMP_SUFFIX}"):
-        tmp.unlink(missing_ok=True)
-        removed += 1
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                removed += remove_temp_files(entry.path)
+            elif entry.name.endswith(TEMP_SUFFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
     return removed
 
 

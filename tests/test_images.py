@@ -25,6 +25,18 @@ def test_colour_comes_back_as_rgb() -> None:
     assert rgb[0, 0].tolist() == [255, 0, 0]
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_bgr_order_is_opencvs_and_round_trips_to_the_same_bytes(channels: int, dtype) -> None:
+    native = np.random.default_rng(channels).integers(0, 255, (13, 17, channels)).astype(dtype)  # B, G, R(, A)
+    data = png_bytes(native)
+    bgr, rgb = images.decode(data, "a.png", order="BGR"), images.decode(data, "a.png")
+    assert np.array_equal(bgr, native)
+    assert np.array_equal(rgb[..., :3], native[..., 2::-1]) and np.array_equal(rgb[..., 3:], native[..., 3:])
+    for fmt in ("png", "jpg", "webp"):
+        assert images.encode(bgr, fmt, 90, order="BGR") == images.encode(rgb, fmt, 90), fmt
+
+
 def test_grayscale_stays_one_channel() -> None:
     gray = np.arange(13 * 17, dtype=np.uint8).reshape(13, 17)
     decoded = images.decode(png_bytes(gray), "g.png")
@@ -101,6 +113,26 @@ def test_write_atomic_leaves_no_temporary_file(tmp_path: Path) -> None:
     images.write_atomic(target, b"abc")
     assert target.read_bytes() == b"abc"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("unnamed_files", [True, False], ids=["O_TMPFILE", "temporary name"])
+def test_write_atomic_replaces_and_keeps_the_usual_permissions(tmp_path: Path, monkeypatch, unnamed_files) -> None:
+    monkeypatch.setattr(images, "_unnamed_files", unnamed_files and images._unnamed_files)
+    target = tmp_path / "a.png"
+    images.write_atomic(target, b"first")
+    images.write_atomic(str(target), b"second" * 100_000)  # replaces; str paths too
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert target.read_bytes() == b"second" * 100_000
+    assert target.stat().st_mode == plain.stat().st_mode  # 0o666 less the umask, like open()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "plain"]
+
+
+def test_write_atomic_into_a_missing_folder_says_so(tmp_path: Path) -> None:
+    before = images._unnamed_files
+    with pytest.raises(FileNotFoundError):
+        images.write_atomic(tmp_path / "missing" / "a.png", b"abc")
+    assert images._unnamed_files == before  # a missing folder is not taken for a filesystem without O_TMPFILE
 
 
 def test_write_atomic_failure_leaves_nothing(tmp_path: Path) -> None:
