@@ -35,6 +35,9 @@ class Augmenter:
         self._pipeline = pipeline
         self._style_files: list[str] = pipeline.get(STYLE_REFS_KEY) or []
         self.fast = fast_pipeline(pipeline)
+        # The channel order it wants images in: OpenCV's own BGR when no transform cares, which
+        # saves converting every image to RGB and back (same pixels, same files).
+        self.channel_order = "BGR" if self.fast is not None and self.fast.order_free else "RGB"
         self._compose = None  # built on first use: a fast-path run never imports albumentations
         self._nodes: list = []
         self._buffers: dict[int, np.ndarray] = {}

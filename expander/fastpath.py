@@ -25,22 +25,34 @@ Step = Callable[[np.ndarray, random.Random], np.ndarray]
 
 def python_stream(seed: int, position: int) -> random.Random:
     """The Python random stream of the pipeline node at ``position`` (0 = the outer Compose) for ``seed``."""
-    return random.Random(f"{seed}:{position}")
+    return random.Random(_stream_key(seed, position))
+
+
+def _stream_key(seed: int, position: int) -> str:
+    return f"{seed}:{position}"
 
 
 class FastPipeline:
-    """Callable ``(image, seed) -> image`` for 8-bit grayscale or RGB images."""
+    """Callable ``(image, seed) -> image`` for 8-bit grayscale or RGB images.
 
-    def __init__(self, steps: list[tuple[int, Step]]):
-        self.steps = steps  # (position in the pipeline, step)
+    ``order_free``: no step depends on channel order (warps and flips treat every channel alike; only
+    a per-channel ``fill`` does not), so the pipeline gives the same pixels on BGR images, in BGR.
+    """
+
+    def __init__(self, steps: list[tuple[int, Step]], order_free: bool = True):
+        # (position in the pipeline, step, its random stream): one Random per step, reseeded per call,
+        # is the state python_stream gives without allocating a new generator every time.
+        self.steps = [(position, step, random.Random()) for position, step in steps]
+        self.order_free = order_free
 
     @staticmethod
     def accepts(image: np.ndarray) -> bool:
         return image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3))
 
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
-        for position, step in self.steps:
-            image = step(image, python_stream(seed, position))
+        for position, step, rng in self.steps:
+            rng.seed(_stream_key(seed, position))
+            image = step(image, rng)
         return image
 
 
@@ -57,7 +69,8 @@ def compile_fast(transform: dict[str, Any]) -> FastPipeline | None:
         if step is None:
             return None
         steps.append((position, step))
-    return FastPipeline(steps)
+    fills = [node["fill"] for node in transform["transforms"] if isinstance(node.get("fill"), list)]
+    return FastPipeline(steps, order_free=all(len(set(fill)) <= 1 for fill in fills))
 
 
 def _applies(p: float, rng: random.Random) -> bool:
@@ -95,6 +108,7 @@ def _affine(node: dict) -> Step | None:
     p, rotate, keep_ratio = float(node["p"]), node["rotate"], bool(node["keep_ratio"])
     percent, pixels, shear, scale = node["translate_percent"], node["translate_px"], node["shear"], node["scale"]
     interpolation, border_mode, fill = node["interpolation"], node["border_mode"], node["fill"]
+    matrix_of = _Matrix()
 
     def step(image: np.ndarray, rng: random.Random) -> np.ndarray:
         if not _applies(p, rng):
@@ -113,7 +127,7 @@ def _affine(node: dict) -> Step | None:
         if keep_ratio:
             scale_y = scale_x
         angle = rng.uniform(*rotate)
-        matrix = _matrix(tx, ty, shear_x, shear_y, scale_x, scale_y, angle, (width / 2 - 0.5, height / 2 - 0.5))
+        matrix = matrix_of(tx, ty, shear_x, shear_y, scale_x, scale_y, angle, (width / 2 - 0.5, height / 2 - 0.5))
         if _is_identity(matrix):
             return image  # albumentations skips the warp for an identity matrix
         channels = 1 if image.ndim == 2 else image.shape[2]
@@ -129,26 +143,42 @@ _EYE = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 def _is_identity(matrix: np.ndarray) -> bool:
     """``np.allclose(matrix, np.eye(3))`` (its default tolerances) in a tenth of the time."""
-    return all(abs(a - b) <= 1e-8 + 1e-5 * abs(b) for a, b in zip(matrix.flat, _EYE, strict=True))
+    return all(abs(a - b) <= 1e-8 + 1e-5 * abs(b) for a, b in zip(matrix.ravel().tolist(), _EYE, strict=True))
 
 
 def _is_range(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
 
 
-def _matrix(tx, ty, shear_x, shear_y, scale_x, scale_y, angle, shift) -> np.ndarray:
-    """albumentations' create_affine_transformation_matrix, operation for operation (same float results)."""
-    rad = np.deg2rad(angle % 360)
-    shear_x, shear_y = np.deg2rad(shear_x), np.deg2rad(shear_y)
-    to_topleft = np.array([[1, 0, -shift[0]], [0, 1, -shift[1]], [0, 0, 1]])
-    scaling = np.array([[scale_x, 0, 0], [0, scale_y, 0], [0, 0, 1]])
-    rotation = np.array([[np.cos(rad), np.sin(rad), 0], [-np.sin(rad), np.cos(rad), 0], [0, 0, 1]])
-    shearing = np.array([[1, np.tan(shear_x), 0], [np.tan(shear_y), 1, 0], [0, 0, 1]])
-    translation = np.array([[1, 0, tx], [0, 1, ty], [0, 0, 1]])
-    to_centre = np.array([[1, 0, shift[0]], [0, 1, shift[1]], [0, 0, 1]])
-    matrix = to_centre @ translation @ shearing @ rotation @ scaling @ to_topleft
-    matrix[2] = [0, 0, 1]
-    return matrix
+class _Matrix:
+    """albumentations' create_affine_transformation_matrix, operation for operation (same float results).
+
+    The same products of the same float64 matrices, in the same order, through the same matmul
+    (tests/test_fastpath.py compares the files); the six factors and the products live in arrays
+    made once and filled per call, which halves the time numpy spends around the arithmetic.
+    The returned matrix is overwritten by the next call.
+    """
+
+    def __init__(self):
+        self.factors = [np.eye(3) for _ in range(6)]
+        self.products = [np.empty((3, 3)) for _ in range(5)]
+
+    def __call__(self, tx, ty, shear_x, shear_y, scale_x, scale_y, angle, shift) -> np.ndarray:
+        to_topleft, scaling, rotation, shearing, translation, to_centre = self.factors
+        rad = np.deg2rad(angle % 360)
+        cos, sin = np.cos(rad), np.sin(rad)
+        to_topleft[0, 2], to_topleft[1, 2] = -shift[0], -shift[1]
+        scaling[0, 0], scaling[1, 1] = scale_x, scale_y
+        rotation[0, 0], rotation[0, 1], rotation[1, 0], rotation[1, 1] = cos, sin, -sin, cos
+        shearing[0, 1], shearing[1, 0] = np.tan(np.deg2rad(shear_x)), np.tan(np.deg2rad(shear_y))
+        translation[0, 2], translation[1, 2] = tx, ty
+        to_centre[0, 2], to_centre[1, 2] = shift
+        # to_centre @ translation @ shearing @ rotation @ scaling @ to_topleft, evaluated left to right
+        product = to_centre
+        for factor, out in zip((translation, shearing, rotation, scaling, to_topleft), self.products, strict=True):
+            product = np.matmul(product, factor, out=out)
+        product[2] = [0, 0, 1]
+        return product
 
 
 _BUILDERS: dict[str, Callable[[dict], Step | None]] = {

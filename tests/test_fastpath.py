@@ -10,7 +10,7 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, make_tree, tree_digest, write_image
 
 import expander.augment as augment_module
 from expander import expand
@@ -95,3 +95,34 @@ def test_a_keras_run_never_imports_albumentations_and_writes_its_bytes(tmp_path:
     for rel in files:
         if rel.name != "expander.json":
             assert (tmp_path / "fast" / rel).read_bytes() == (tmp_path / "slow" / rel).read_bytes(), rel
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "order"),
+    [
+        (preset_dict("keras"), "BGR"),
+        (FAST["every option"], "BGR"),
+        (_dict(A.Affine(rotate=(-90, 90), fill=(7, 7, 7), border_mode=0)), "BGR"),
+        (FAST["colour fill"], "RGB"),  # a fill per channel depends on the order
+        (preset_dict("traditional"), "RGB"),  # colour transforms
+    ],
+    ids=["keras", "every option", "grey fill", "colour fill", "traditional"],
+)
+def test_images_stay_in_bgr_only_where_no_transform_cares(pipeline: dict, order: str) -> None:
+    assert Augmenter(pipeline).channel_order == order
+
+
+@pytest.mark.parametrize("size", [None, "20x16"])
+def test_colour_runs_kept_in_bgr_write_the_bytes_of_the_rgb_path(tmp_path: Path, monkeypatch, size) -> None:
+    src = make_tree(tmp_path / "src", {"jpg": 3}, ext=".jpg", shape=(31, 45, 3))
+    make_tree(src, {"png": 2}, ext=".png", shape=(31, 45, 3))
+    make_tree(src, {"rgba": 2}, ext=".png", shape=(31, 45, 4))  # albumentations, handed BGRA
+    write_image(src / "deep" / "img1.png", shape=(31, 45, 3), dtype=np.uint16)  # albumentations, 16-bit BGR
+    assert Augmenter(preset_dict("keras")).channel_order == "BGR"
+    expand(src, tmp_path / "bgr", per_image=3, workers=1, size=size, progress=False)
+    monkeypatch.setattr(augment_module, "compile_fast", lambda transform: None)  # RGB, albumentations throughout
+    assert Augmenter(preset_dict("keras")).channel_order == "RGB"
+    expand(src, tmp_path / "rgb", per_image=3, workers=1, size=size, progress=False)
+    bgr, rgb = tree_digest(tmp_path / "bgr"), tree_digest(tmp_path / "rgb")
+    bgr.pop("expander.json"), rgb.pop("expander.json")
+    assert len(bgr) == 8 * 4 + 1 and bgr == rgb
