@@ -6,6 +6,7 @@ The CLI is a thin layer over this function; pipelines call it directly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import sys
@@ -22,7 +23,7 @@ from expander.errors import ExpanderError, OutputError
 from expander.execute import Record, Settings, execute, start_workers_early
 from expander.manifest import SUMMARY_NAME, package_versions, read_summary, write_manifest, write_summary
 from expander.pipeline import DEFAULT_PRESET, resolve_pipeline
-from expander.plan import Job, Plan, PlanRow, Quota, make_plan
+from expander.plan import Plan, PlanRow, Quota, make_plan
 from expander.scan import Dataset, scan
 
 # Arguments that change what is written; --resume refuses to mix runs that differ in any.
@@ -39,8 +40,8 @@ class ExpandResult:
     source: Path
     out: Path
     status: str  # "complete", "dry-run" or "interrupted"
-    plan: Plan
-    written: frozenset[str] = field(repr=False)  # output paths on disk, resumed ones included
+    plan: Plan  # on a resumed run, each job's ``done`` holds the outputs found on disk
+    finished: frozenset[str] = field(repr=False)  # sources whose job ran to the end in this run
     failed: dict[str, Record] = field(repr=False)  # output path -> what went wrong
     resumed: int = 0
     duration_s: float = 0.0
@@ -48,7 +49,12 @@ class ExpandResult:
 
     def records(self) -> Iterator[Record]:
         """One record per planned output that was attempted, in plan order (the manifest's rows)."""
-        return _records(self.plan, self.written, self.failed)
+        return _records(self.plan, self.finished, self.failed)
+
+    @property
+    def written(self) -> frozenset[str]:
+        """Output paths on disk, resumed ones included."""
+        return frozenset(r.output for r in self.records() if r.status == "ok")
 
     @property
     def failures(self) -> list[dict[str, str]]:
@@ -216,16 +222,16 @@ def expand(
     }
     _check_output(src, out, arguments, pipeline_dict, resume=resume, overwrite=overwrite, dry_run=dry_run)
 
-    # Only failures are kept as records; finished outputs are a set of paths, and manifest rows are
-    # rebuilt from the plan, so the main process holds ~100 bytes per output rather than a record.
-    written: set[str] = set()
+    # Only failures are kept as records, and finished jobs by their source; manifest rows are rebuilt
+    # from the plan, so the main process holds nothing per output (a plan holds nothing per output either).
+    finished: set[str] = set()
     failed: dict[str, Record] = {}
 
     def summarise(status: str, resumed: int) -> ExpandResult:
         elapsed = time.perf_counter() - started
-        records = _records(plan, written, failed)
+        records = _records(plan, finished, failed)
         summary = _summary(dataset, plan, arguments, pipeline_dict, status, records, resumed, elapsed)
-        return ExpandResult(src, out, status, plan, frozenset(written), dict(failed), resumed, elapsed, summary)
+        return ExpandResult(src, out, status, plan, frozenset(finished), dict(failed), resumed, elapsed, summary)
 
     if dry_run:
         return summarise("dry-run", 0)
@@ -240,29 +246,28 @@ def expand(
         except OSError as e:
             raise OutputError(f"Cannot create output folder '{out}': {e.strerror}. Choose a writable --out.") from e
         images.remove_temp_files(out)
-        todo, done = _split_done(plan, out)
-        written.update(done)
-        write_summary(out, summarise("running", len(done)).summary)
+        if resume:
+            plan = _mark_done(plan, out)
+        resumed = sum(len(job.done) for job in plan.jobs)
+        todo = [job for job in plan.jobs if len(job.done) < job.size]
+        write_summary(out, summarise("running", resumed).summary)
 
         # Absolute paths: Ray workers run in other folders, and on other nodes.
         settings = Settings(str(src.resolve()), str(out.resolve()), pipeline_dict, quality, size_wh)
-        bar = _progress_bar(sum(len(j.outputs) for j in todo), progress)
+        bar = _progress_bar(plan.outputs - resumed, progress)
         try:
-            for batch in run_jobs(todo, settings, workers):
-                for r in batch:
-                    if r.status == "ok":
-                        written.add(r.output)
-                    else:
-                        failed[r.output] = r
-                bar.update(len(batch))
+            for result in run_jobs(todo, settings, workers):
+                finished.add(result.source)
+                failed.update((r.output, r) for r in result.failed)
+                bar.update(result.attempted)
         except KeyboardInterrupt:
             bar.close()
             images.remove_temp_files(out)
-            _finish(out, summarise("interrupted", len(done)))
+            _finish(out, summarise("interrupted", resumed))
             raise
         bar.close()
-        images.remove_temp_files(out)  # a worker killed mid-write (its batch was retried) leaves one behind
-        return _finish(out, summarise("complete", len(done)))
+        images.remove_temp_files(out)  # a worker killed mid-write (its batch was retried) may leave one behind
+        return _finish(out, summarise("complete", resumed))
 
 
 def _executor(backend: str, address: str | None, workers: int):
@@ -323,31 +328,28 @@ def _check_output(
         )
 
 
-def _split_done(plan: Plan, out: Path) -> tuple[list[Job], list[str]]:
-    """Separate outputs already on disk (a resumed run) from those still to write.
+def _mark_done(plan: Plan, out: Path) -> Plan:
+    """The plan with each job's outputs that are already on disk (a resumed run) marked ``done``.
 
     Files only ever appear under their final name complete, so existing means finished.
     """
-    todo, done = [], []
+    jobs = []
     for job in plan.jobs:
-        missing = []
-        for o in job.outputs:
-            if (out / o.rel_path).is_file():
-                done.append(o.rel_path)
-            else:
-                missing.append(o)
-        if missing:
-            todo.append(Job(job.source, job.split, job.class_name, tuple(missing)))
-    return todo, done
+        done = frozenset(o.copy_index or 0 for o in job.outputs if (out / o.rel_path).is_file())
+        jobs.append(dataclasses.replace(job, done=done) if done else job)
+    return dataclasses.replace(plan, jobs=tuple(jobs))
 
 
-def _records(plan: Plan, written: AbstractSet[str], failed: dict[str, Record]) -> Iterator[Record]:
-    """Manifest rows in plan order: failures as recorded, finished outputs rebuilt from the plan."""
+def _records(plan: Plan, finished: AbstractSet[str], failed: dict[str, Record]) -> Iterator[Record]:
+    """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan."""
     for job in plan.jobs:
+        ran = job.source in finished
+        if not ran and not job.done:
+            continue  # nothing of it attempted yet
         for o in job.outputs:
             if o.rel_path in failed:
                 yield failed[o.rel_path]
-            elif o.rel_path in written:
+            elif ran or (o.copy_index or 0) in job.done:
                 yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
                              partner=o.partner or "")  # fmt: skip
 

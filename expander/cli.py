@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -381,6 +382,9 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def main() -> None:
+    # This process does no numeric work; one BLAS thread keeps it single-threaded, so its worker
+    # pools can fork (see execute.process_pool), and the workers inherit it: the pool is the parallelism.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     app(prog_name="expander")
 
 

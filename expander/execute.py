@@ -1,4 +1,4 @@
-"""Run a plan's jobs in a process pool and stream back one record per output.
+"""Run a plan's jobs in a process pool and stream back what happened to each job.
 
 Workers are initialised once (OpenCV pinned to one thread, pipeline built once), read
 their own source files (only small jobs and records cross process boundaries), and never
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import posixpath
 import signal
 import sys
 from collections.abc import Iterator
@@ -57,8 +59,25 @@ class Record:
     partner: str = ""  # the second source of a two-image generator's output
 
 
-class _Worker:
-    """Per-process state: settings and a lazily built augmenter (copy-only runs never import albumentations)."""
+@dataclass(frozen=True)
+class JobResult:
+    """What a worker sends back for one job: the outputs it attempted, and a record of each that failed.
+
+    The others were written; the main process rebuilds their manifest rows from the plan, so what
+    crosses process boundaries and stays in memory does not grow with the number of copies.
+    """
+
+    source: str
+    attempted: int
+    failed: tuple[Record, ...] = ()
+
+
+class Worker:
+    """Source bytes -> output files, for one process: settings, and an augmenter or generator built on first use.
+
+    The local pool, Ray tasks and ``expander verify --replay`` all go through it, so a replay runs
+    the same code as the run did.
+    """
 
     def __init__(self, settings: Settings):
         import cv2
@@ -86,53 +105,71 @@ class _Worker:
             self._augmenter = Augmenter(self.settings.pipeline)
         return self._augmenter
 
-    def run(self, job: Job) -> list[Record]:
-        def record(out, status="ok", error=""):
-            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status, error,
-                          out.partner or "")  # fmt: skip
+    @property
+    def order(self) -> str:
+        """The channel order pixels are kept in between decoding and encoding (see images)."""
+        return "RGB" if self.settings.generator else self.augmenter.channel_order
+
+    def pixels(self, data: bytes, name: str):
+        """A source's pixels as ``render`` takes them: decoded in ``order``, resized if the run resizes."""
+        image = images.decode(data, name, self.order)
+        return image if self.settings.size is None else images.resize(image, self.settings.size)
+
+    def render(self, out: Output, data: bytes, image) -> bytes:
+        """The bytes of one planned output (not a generator's), from the source's bytes and ``pixels``."""
+        if out.copy_index is None and self.settings.size is None:
+            return data  # originals are copied byte for byte
+        result = image if out.copy_index is None else self.augmenter(image, out.seed)
+        return images.encode(result, images.format_of(out.rel_path), self.settings.quality, self.order)
+
+    def run(self, job: Job) -> JobResult:
+        outputs = job.pending
+
+        def failure(out: Output, error: str) -> Record:
+            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, "failed",
+                          error, out.partner or "")  # fmt: skip
+
+        def failures(error: str) -> JobResult:
+            return JobResult(job.source, len(outputs), tuple(failure(out, error) for out in outputs))
 
         try:
             data = (self.src / job.source).read_bytes()
-            image = images.decode(data, job.source)
+            image = self.pixels(data, job.source)
         except (OSError, images.DecodeError) as e:
-            error = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            return [record(out, "failed", error) for out in job.outputs]
-
-        if self.settings.size is not None:
-            image = images.resize(image, self.settings.size)
-        records = []
+            return failures(e.strerror if isinstance(e, OSError) and e.strerror else str(e))
         try:
-            for folder in {(self.dst / out.rel_path).parent for out in job.outputs}:
-                folder.mkdir(parents=True, exist_ok=True)  # once per job, not per output
+            for folder in {posixpath.dirname(out.rel_path) for out in outputs}:
+                (self.dst / folder).mkdir(parents=True, exist_ok=True)  # once per job, not per output
         except OSError as e:
-            return [record(out, "failed", f"cannot create output folder: {e}") for out in job.outputs]
-        generated = self._generate(job, image) if self.settings.generator else {}
-        for out in job.outputs:
+            return failures(f"cannot create output folder: {e}")
+
+        generated = self._generate(outputs, job.source, image) if self.settings.generator else {}
+        failed = []
+        for out in outputs:
             try:
                 if isinstance(generated.get(out.rel_path), Exception):
                     raise generated[out.rel_path]
                 if out.rel_path in generated:
                     payload = images.encode(
-                        generated[out.rel_path], images.format_of(out.rel_path), self.settings.quality
+                        generated[out.rel_path], images.format_of(out.rel_path), self.settings.quality, self.order
                     )
                 else:
-                    payload = render(out, data, image, self.settings, lambda im, seed: self.augmenter(im, seed))
-                images.write_atomic(self.dst / out.rel_path, payload)
-                records.append(record(out))
+                    payload = self.render(out, data, image)
+                images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), payload)
             except Exception as e:  # one bad output never ends the run; it is reported
-                records.append(record(out, "failed", f"{type(e).__name__}: {e}"))
-        return records
+                failed.append(failure(out, f"{type(e).__name__}: {e}"))
+        return JobResult(job.source, len(outputs), tuple(failed))
 
-    def _generate(self, job: Job, image) -> dict[str, Any]:
+    def _generate(self, outputs: tuple[Output, ...], source_path: str, image) -> dict[str, Any]:
         """Run the generator once for all new outputs of a job (one batch); output path -> pixels or error."""
-        new = [o for o in job.outputs if o.copy_index is not None]
+        new = [o for o in outputs if o.copy_index is not None]
         if not new:
             return {}
         try:
             source = self.generator.prepare(image)
             partners = None
             if self.generator.info.arity == 2:
-                partners = [self.generator.prepare(self._partner(o.partner or job.source)) for o in new]
+                partners = [self.generator.prepare(self._partner(o.partner or source_path)) for o in new]
             results = self.generator([source] * len(new), partners)
             return {o.rel_path: r for o, r in zip(new, results, strict=True)}
         except Exception as e:  # a bad partner or model failure fails this job's new images, not the run
@@ -143,34 +180,22 @@ class _Worker:
             return images.decode(f.read(), rel_path)
 
 
-def render(out: Output, data: bytes, image, settings: Settings, augmenter) -> bytes:
-    """The bytes of one planned output, from the source's bytes and its decoded (and resized) pixels.
-
-    ``augmenter(image, seed)`` is only called for new images. The workers and ``expander verify --replay``
-    both use it, so a replay runs the same code as the run did.
-    """
-    if out.copy_index is None and settings.size is None:
-        return data  # originals are copied byte for byte
-    result = image if out.copy_index is None else augmenter(image, out.seed)
-    return images.encode(result, images.format_of(out.rel_path), settings.quality)
-
-
-_worker: _Worker | None = None
+_worker: Worker | None = None
 
 
 def _init_pool_worker(settings: Settings) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    _worker = _Worker(settings)
+    _worker = Worker(settings)
 
 
-def _run_in_pool(job: Job) -> list[Record]:
+def _run_in_pool(job: Job) -> JobResult:
     assert _worker is not None
     return _worker.run(job)
 
 
-def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[Record]]:
-    """Yield the records of each job as it finishes (in completion order).
+def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[JobResult]:
+    """Yield the result of each job as it finishes (in completion order).
 
     With one worker the jobs run in this process; otherwise in a pool of ``workers`` processes.
     Interrupting the iteration (Ctrl-C) terminates the pool.
@@ -178,7 +203,7 @@ def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[
     # Generators always run in worker processes, whose TensorFlow is single-threaded from the start;
     # this process's TensorFlow may already run multi-threaded, which could change the last bit.
     if (workers <= 1 or len(jobs) <= 1) and not settings.generator:
-        worker = _Worker(settings)
+        worker = Worker(settings)
         for job in jobs:
             yield worker.run(job)
         return
@@ -197,12 +222,15 @@ def _preload(pipeline: dict[str, Any]) -> list[str]:
 
 
 def process_pool(workers: int, initializer=None, initargs=(), preload: list[str] = _PRELOAD + _ALBUMENTATIONS):
-    """A multiprocessing pool whose workers start clean.
+    """A multiprocessing pool whose workers start safely, and as fast as that allows.
 
-    Not fork: a parent that has already used OpenCV's thread pool (any library caller) can
-    deadlock a forked child. forkserver starts workers from a clean process that imported the
-    heavy modules (``preload``) once, so later pools in the same process start fast. The first
-    pool's preload list is the one the server keeps; a module it lacks is imported by each worker.
+    fork when this process runs a single thread (the expander CLI does; see ``cli.main``): the
+    workers start at once with everything already imported, and with no other thread there is no
+    lock a child could inherit held. Otherwise (a library caller whose process runs threads, such as
+    OpenCV's thread pool, which can deadlock a forked child) forkserver: workers fork from a clean
+    process that imported the heavy modules (``preload``) once, so later pools in the same process
+    start fast. The first pool's preload list is the one the server keeps; a module it lacks is
+    imported by each worker.
     """
     with _detached_main():
         return _context(preload).Pool(workers, initializer=initializer, initargs=initargs)
@@ -232,7 +260,7 @@ def _detached_main():
 
 
 def start_workers_early(pipeline: dict[str, Any]) -> None:
-    """Start the fork server now, so its imports (up to a second) overlap the caller's own work."""
+    """Start the fork server now (if workers will need one), so its imports overlap the caller's own work."""
     if _context(_preload(pipeline)).get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
@@ -240,8 +268,18 @@ def start_workers_early(pipeline: dict[str, Any]) -> None:
 
 
 def _context(preload: list[str]):
+    if _threads() == 1:
+        return multiprocessing.get_context("fork")
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(preload)
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _threads() -> int | None:
+    """Threads this process runs (Linux); None where that cannot be known, which rules out fork."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None

@@ -7,8 +7,10 @@ worker count or the order in which workers finish.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import posixpath
+import re
 from dataclasses import dataclass
 
 from expander.errors import PlanError
@@ -45,12 +47,46 @@ class Output:
 
 @dataclass(frozen=True)
 class Job:
-    """All outputs of one source image, so the source is read and decoded once."""
+    """All outputs of one source image, so the source is read and decoded once.
+
+    A job stores how to name and seed its outputs, not the outputs themselves: ``outputs`` derives
+    them when asked, so a plan costs the same memory for 2 or 2,000 copies per image.
+    """
 
     source: str  # relative to the source root
     split: str | None
     class_name: str
-    outputs: tuple[Output, ...]
+    run_seed: int = 0
+    original: bool = True  # also write a copy of the source itself
+    copies: int = 0  # new images, numbered 1..copies
+    ext: str | None = None  # the new images' extension; None keeps the source's
+    renamed: tuple[tuple[int, str], ...] = ()  # (copy, path) where the plain name is taken
+    partners: tuple[str, ...] = ()  # one per copy, for two-image generators
+    done: frozenset[int] = frozenset()  # outputs already on disk (a resumed run); 0 is the original
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """Every planned output, in order: the original (if written), then copies 1..copies."""
+        folder, name = posixpath.split(self.source)
+        stem, ext = posixpath.splitext(name)
+        width = max(3, len(str(self.copies)))
+        renamed = dict(self.renamed)
+        outputs = [Output(self.source, None, None)] if self.original else []
+        for k in range(1, self.copies + 1):
+            path = renamed.get(k) or f"{folder}/{stem}__aug{k:0{width}d}{self.ext or ext}"
+            partner = self.partners[k - 1] if self.partners else None
+            outputs.append(Output(path, k, output_seed(self.run_seed, self.source, k), partner))
+        return tuple(outputs)
+
+    @property
+    def pending(self) -> tuple[Output, ...]:
+        """The outputs still to write."""
+        return tuple(o for o in self.outputs if (o.copy_index or 0) not in self.done)
+
+    @property
+    def size(self) -> int:
+        """How many outputs the job plans (written or not)."""
+        return int(self.original) + self.copies
 
 
 @dataclass(frozen=True)
@@ -73,7 +109,7 @@ class Plan:
 
     @property
     def outputs(self) -> int:
-        return sum(len(job.outputs) for job in self.jobs)
+        return sum(job.size for job in self.jobs)
 
 
 def output_seed(run_seed: int, source: str, copy_index: int) -> int:
@@ -173,45 +209,69 @@ def _new_counts(dataset: Dataset, quota: Quota, selected: set[str], seed: int) -
 
 
 def _job(item: Item, new: int, seed: int, originals: bool, output_ext: str | None) -> Job:
-    folder, name = posixpath.split(item.rel_path)
-    stem, ext = posixpath.splitext(name)
-    width = max(3, len(str(new)))
-    outputs = [Output(item.rel_path, None, None)] if originals else []
-    outputs += [
-        Output(f"{folder}/{stem}__aug{k:0{width}d}{output_ext or ext}", k, output_seed(seed, item.rel_path, k))
-        for k in range(1, new + 1)
-    ]
-    return Job(item.rel_path, item.split, item.class_name, tuple(outputs))
+    return Job(item.rel_path, item.split, item.class_name, seed, originals, new, output_ext)
 
 
 def _with_partners(job: Job, members: list[str]) -> Job:
     others = [m for m in members if m != job.source] or [job.source]
-    outputs = tuple(
-        o if o.copy_index is None else Output(o.rel_path, o.copy_index, o.seed, others[o.seed % len(others)])
-        for o in job.outputs
-    )
-    return Job(job.source, job.split, job.class_name, outputs)
+    partners = tuple(others[o.seed % len(others)] for o in job.outputs if o.copy_index is not None)
+    return dataclasses.replace(job, partners=partners)
 
 
 def _resolve_collisions(jobs: list[Job]) -> tuple[Job, ...]:
     """Rename new images whose name another output already takes (``a.jpg`` and ``a.png`` with
     ``--format png``, or a source literally named ``a__aug001.jpg``) by adding the source extension
-    to the stem: ``a_jpg__aug001.png``. Originals keep their names."""
-    taken = {o.rel_path.casefold() for j in jobs for o in j.outputs if o.copy_index is None}
+    to the stem: ``a_jpg__aug001.png``. Originals keep their names; the first claimant keeps the plain one.
+
+    A new image is named ``<folder>/<stem>__aug<digits><ext>``, so it can only meet an output whose
+    name starts with the same ``<folder>/<stem>__aug`` (letter case aside): another job with that
+    stem, an original named like a copy, or a renamed copy. Only those jobs' names are compared,
+    so planning needs no memory per output.
+    """
+    taken = {j.source.casefold() for j in jobs if j.original}
+    by_key: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        if job.copies:
+            by_key.setdefault(_stem_key(job.source), []).append(index)
+    risky = {key for key, members in by_key.items() if len(members) > 1}
+    for name in taken:
+        match = _COPY_NAME.fullmatch(posixpath.splitext(name)[0])
+        if match and match[1] in by_key:
+            risky.add(match[1])
+    grown = risky
+    while grown:  # a renamed copy takes <stem>_<ext>: a job with that stem must be compared too
+        renamed_keys = {_renamed_key(jobs[i].source) for key in grown for i in by_key[key]}
+        grown = {key for key in renamed_keys if key in by_key} - risky
+        risky |= grown
+
+    resolved = list(jobs)
     seen: set[str] = set()
-    resolved = []
-    for job in jobs:  # plan order is deterministic, so the first claimant keeps the plain name
-        outputs = []
+    for index in sorted(i for key in risky for i in by_key[key]):  # plan order: deterministic
+        job, renamed = jobs[index], []
         for out in job.outputs:
+            if out.copy_index is None:
+                continue
             path = out.rel_path
-            if out.copy_index is not None and (path.casefold() in taken or path.casefold() in seen):
+            if path.casefold() in taken or path.casefold() in seen:
                 folder, name = posixpath.split(job.source)
                 stem, ext = posixpath.splitext(name)
                 path = f"{folder}/{stem}_{ext.lstrip('.')}{out.rel_path[len(folder) + 1 + len(stem) :]}"
                 if path.casefold() in taken or path.casefold() in seen:
                     raise PlanError(f"Cannot give '{job.source}' copy {out.copy_index} a unique output name.")
-            if out.copy_index is not None:
-                seen.add(path.casefold())
-            outputs.append(Output(path, out.copy_index, out.seed, out.partner))
-        resolved.append(Job(job.source, job.split, job.class_name, tuple(outputs)))
+                renamed.append((out.copy_index, path))
+            seen.add(path.casefold())
+        if renamed:
+            resolved[index] = dataclasses.replace(job, renamed=tuple(renamed))
     return tuple(resolved)
+
+
+_COPY_NAME = re.compile(r"(.*)__aug\d+", re.DOTALL)
+
+
+def _stem_key(source: str) -> str:
+    return posixpath.splitext(source)[0].casefold()
+
+
+def _renamed_key(source: str) -> str:
+    stem, ext = posixpath.splitext(source)
+    return f"{stem}_{ext.lstrip('.')}".casefold()

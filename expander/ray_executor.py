@@ -1,6 +1,6 @@
 """Run a plan's jobs as Ray tasks: the local pool's worker code, on every node of a cluster.
 
-A task is a batch of jobs; it runs them with the same :class:`~expander.execute._Worker` as the
+A task is a batch of jobs; it runs them with the same :class:`~expander.execute.Worker` as the
 local pool, so each output's bytes depend only on its planned seed, never on where it ran. Ray
 retries a task whose worker process dies; files are written through a temporary name and renamed,
 so a retried batch simply writes the same bytes again and a killed write leaves no partial file.
@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 
 from expander.errors import ExpanderError
-from expander.execute import Record, Settings, _Worker
+from expander.execute import JobResult, Settings, Worker
 from expander.plan import Job
 
 INSTALL_HINT = "pip install 'expander[ray]' (in a checkout: pip install -e '.[ray]')"
@@ -22,15 +22,15 @@ TASKS_PER_CPU = 4  # enough batches that no CPU idles while the last ones finish
 MAX_JOBS_PER_TASK = 64  # bounds the work lost when a worker dies and its batch is retried
 TASK_RETRIES = 3
 
-_worker: tuple[Settings, _Worker] | None = None  # one per Ray worker process, reused across tasks
+_worker: tuple[Settings, Worker] | None = None  # one per Ray worker process, reused across tasks
 
 
-def _run_batch(settings: Settings, jobs: list[Job]) -> list[Record]:
+def _run_batch(settings: Settings, jobs: list[Job]) -> list[JobResult]:
     global _worker
     if _worker is None or _worker[0] != settings:
-        _worker = (settings, _Worker(settings))
+        _worker = (settings, Worker(settings))
     worker = _worker[1]
-    return [record for job in jobs for record in worker.run(job)]
+    return [worker.run(job) for job in jobs]
 
 
 def import_ray():
@@ -73,8 +73,8 @@ class RaySession:
         if self.started_here:
             self.ray.shutdown()
 
-    def run(self, jobs: list[Job], settings: Settings, workers: int) -> Iterator[list[Record]]:
-        """Yield the records of each batch as it finishes (completion order).
+    def run(self, jobs: list[Job], settings: Settings, workers: int) -> Iterator[JobResult]:
+        """Yield the result of each job, batch by batch as batches finish (completion order).
 
         Interrupting the iteration cancels the batches still queued or running.
         """
@@ -88,7 +88,7 @@ class RaySession:
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
-                yield ray.get(done[0])
+                yield from ray.get(done[0])
         except BaseException:
             for ref in pending:
                 ray.cancel(ref)  # not forced: a running batch gets KeyboardInterrupt and cleans its temp file

@@ -2,7 +2,7 @@
 
 Checks every file ``manifest.csv`` lists as written exists and decodes, that no unlisted image
 sits beside them, and with ``replay`` regenerates a random sample of outputs from source + seed
-+ pipeline (through the same ``render`` the run used) and compares bytes.
++ pipeline (through the same ``Worker`` the run used) and compares bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from expander import images
 from expander.errors import OutputError
-from expander.execute import Settings, process_pool, render
+from expander.execute import Settings, Worker, process_pool
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
 from expander.plan import Output
 from expander.scan import is_image_name
@@ -75,26 +75,21 @@ def verify(dst: str | Path, *, replay: int = 0, seed: int = 0, workers: int = 1)
 
 
 def _replay(dst: Path, summary: dict, rows: list[dict]) -> tuple[list[dict], list[str]]:
-    from expander.augment import Augmenter
-
     arguments = summary["arguments"]
     size = tuple(arguments["size"]) if arguments.get("size") else None
-    settings = Settings(arguments["source"], str(dst), summary["pipeline"], arguments["quality"], size)
-    augmenter = None if "generator" in summary["pipeline"] else Augmenter(summary["pipeline"])
+    worker = Worker(Settings(arguments["source"], str(dst), summary["pipeline"], arguments["quality"], size))
     changed, replayed = [], []
     for row in rows:
         copy = None if row["copy"] == "original" else int(row["copy"])
         out = Output(row["output"], copy, int(row["seed"]) if row["seed"] else None)
-        source = Path(settings.src_root) / row["source"]
+        source = worker.src / row["source"]
         try:
             data = source.read_bytes()
-            image = images.decode(data, row["source"])
+            image = worker.pixels(data, row["source"])
         except (OSError, images.DecodeError) as e:
             changed.append({"file": row["output"], "reason": f"cannot replay: source '{source}' {e}"})
             continue
-        if size is not None:
-            image = images.resize(image, size)
-        expected = render(out, data, image, settings, augmenter)
+        expected = worker.render(out, data, image)
         replayed.append(row["output"])
         if expected != (dst / row["output"]).read_bytes():
             changed.append({"file": row["output"], "reason": "bytes differ from a replay of source + seed + pipeline"})

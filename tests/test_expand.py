@@ -287,6 +287,21 @@ def test_a_parent_that_used_opencv_threads_can_still_run_a_pool(tree: Path, tmp_
     assert done.stdout.strip() == "15"
 
 
+def test_workers_fork_only_from_a_single_threaded_process() -> None:
+    # The CLI keeps its process single-threaded (one BLAS thread), so its pools fork; any other thread
+    # (OpenCV's pool, TensorFlow's, a caller's own) could hold a lock a forked child inherits.
+    code = (
+        "import threading\n"
+        "from expander.execute import _context\n"
+        "print(_context([]).get_start_method())\n"
+        "stop = threading.Event(); threading.Thread(target=stop.wait).start()\n"
+        "print(_context([]).get_start_method()); stop.set()\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.stdout.split() == ["fork", "forkserver"], done.stderr
+
+
 def test_an_output_that_cannot_be_created_is_a_clear_error(tree: Path, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     message = r"Cannot create output folder '.*file/out': Not a directory\. Choose a writable --out\."

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
+import posixpath
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -7,7 +10,7 @@ import pytest
 from conftest import make_tree, write_image
 
 from expander.errors import PlanError
-from expander.plan import Quota, make_plan, output_seed
+from expander.plan import Job, Quota, make_plan, output_seed
 from expander.scan import scan
 
 
@@ -117,6 +120,57 @@ def test_name_collisions_are_resolved_deterministically(tmp_path: Path) -> None:
         "cat/b__aug001.png", "cat/b__aug001__aug001.png",
     ]  # fmt: skip
     assert len(set(names)) == len(names)
+
+
+def _names_checked_one_by_one(jobs) -> list[str] | None:
+    """Every output's name from the rule stated plainly: a new image whose name (letter case aside)
+    an original or an earlier new image takes gets ``<stem>_<ext>`` instead; None if that is taken too."""
+    plain = [dataclasses.replace(j, renamed=()) for j in jobs]
+    taken = {o.rel_path.casefold() for j in plain for o in j.outputs if o.copy_index is None}
+    seen, names = set(), []
+    for job in plain:
+        for out in job.outputs:
+            path = out.rel_path
+            if out.copy_index is not None:
+                if path.casefold() in taken or path.casefold() in seen:
+                    stem, ext = posixpath.splitext(job.source)
+                    path = f"{stem}_{ext.lstrip('.')}{out.rel_path[len(stem) :]}"
+                    if path.casefold() in taken or path.casefold() in seen:
+                        return None
+                seen.add(path.casefold())
+            names.append(path)
+    return names
+
+
+@pytest.mark.parametrize("output_ext", [None, ".png"])
+@pytest.mark.parametrize("seed", range(12))
+def test_collisions_are_found_without_comparing_every_name(tmp_path: Path, seed: int, output_ext) -> None:
+    rng = random.Random(seed)
+    stems = ["a", "A", "a_jpg", "a_png", "a__aug001", "a__AUG002", "a_jpg__aug001", "b", "b__aug1"]
+    for folder in ("cat", "dog"):
+        for stem in rng.sample(stems, 5):
+            write_image(tmp_path / "src" / folder / f"{stem}{rng.choice(['.jpg', '.png', '.JPG'])}")
+    dataset, quota = scan(tmp_path / "src"), Quota(per_image=rng.choice([1, 2, 1000]))
+    items = sorted(dataset.items, key=lambda i: dataset.classes.index(i.class_name))  # plan order
+    plain = [Job(i.rel_path, i.split, i.class_name, 0, True, quota.per_image, output_ext) for i in items]
+    expected = _names_checked_one_by_one(plain)
+    if expected is None:
+        with pytest.raises(PlanError, match="a unique output name"):
+            make_plan(dataset, quota, output_ext=output_ext)
+        return
+    outputs = [o for j in make_plan(dataset, quota, output_ext=output_ext).jobs for o in j.outputs]
+    assert [o.rel_path for o in outputs] == expected
+    new = [o.rel_path.casefold() for o in outputs if o.copy_index is not None]
+    assert len(set(new)) == len(new) and not set(new) & {i.rel_path.casefold() for i in dataset.items}
+
+
+def test_a_plan_holds_no_memory_per_output(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "src", {"cat": 3})
+    small, large = make_plan(scan(root), Quota(per_image=10)), make_plan(scan(root), Quota(per_image=10_000))
+    assert [dataclasses.replace(j, copies=0) for j in small.jobs] == [
+        dataclasses.replace(j, copies=0) for j in large.jobs
+    ]
+    assert large.outputs == 3 * 10_001 and len(large.jobs[0].outputs) == 10_001
 
 
 @pytest.mark.parametrize(
