@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/bench_expand.py            # about 10 minutes on 2 cores
 
 Builds a corpus of the first 100 images per class of --source, has every method in
-methods.py write 10 copies of each (2,000 outputs), at least 3 times each, and prints the
-median whole-process wall time, outputs/s, peak RSS (largest single process) and each
-method's time relative to expander. Then scaling (1 vs 2 workers, 2,000 vs 20,000 outputs)
+methods.py write 10 copies of each (2,000 outputs), at least 3 times each in rounds (every
+method once per round, so the VM's drift hits all alike), and prints the median whole-process
+wall time, outputs/s, peak RSS (largest single process) and each method's time relative to
+expander. Then scaling (1 vs 2 workers, 2,000 vs 20,000 outputs)
 and training input throughput (tf.data from files vs in-memory numpy, SmallNet at 64x64).
 ``--ray`` (with the ray extra) adds --backend ray at both sizes, starting Ray per run and joining
 a running one-machine cluster, each against the local pool.
@@ -65,19 +66,35 @@ def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int, en
 def measure(
     method: str, corpus: Path, work: Path, copies: int, workers: int, repeats: int, label: str | None = None, env=None
 ) -> dict:
-    runs = [run_once(method, corpus, work / method, copies, workers, env) for _ in range(repeats)]
-    wall = statistics.median(r["wall_s"] for r in runs)
-    outputs = runs[0]["outputs"]
-    return {
-        "method": label or method,
-        "workers": workers,
-        "copies": copies,
-        "runs": runs,
-        "wall_s": wall,
-        "outputs": outputs,
-        "outputs_per_s": outputs / wall,
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
-    }
+    return measure_rounds([(method, copies, workers, label, env)], corpus, work, repeats)[0]
+
+
+def measure_rounds(configs: list[tuple], corpus: Path, work: Path, repeats: int) -> list[dict]:
+    """Run every (method, copies, workers, label, env) once per round, ``repeats`` rounds.
+
+    Round-robin, not one method's repeats back to back: this VM drifts by 15-30% over minutes, and
+    a drift then slows every method's runs alike instead of one method's block.
+    """
+    runs: list[list[dict]] = [[] for _ in configs]
+    for _ in range(repeats):
+        for i, (method, copies, workers, _label, env) in enumerate(configs):
+            runs[i].append(run_once(method, corpus, work / method, copies, workers, env))
+            print(f"  {method} ({copies} copies, {workers} workers): {runs[i][-1]['wall_s']:.2f} s", file=sys.stderr)
+    results = []
+    for (method, copies, workers, label, _env), these in zip(configs, runs, strict=True):
+        wall = statistics.median(r["wall_s"] for r in these)
+        outputs = these[0]["outputs"]
+        results.append({
+            "method": label or method,
+            "workers": workers,
+            "copies": copies,
+            "runs": these,
+            "wall_s": wall,
+            "outputs": outputs,
+            "outputs_per_s": outputs / wall,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in these),
+        })  # fmt: skip
+    return results
 
 
 def table(rows: list[dict], reference: dict) -> str:
@@ -121,23 +138,29 @@ def training_throughput(corpus: Path, epochs_warm: int = 1) -> dict:
         return model
 
     ds = make_dataset(samples, (64, 64), 3, 32, shuffle_seed=0)
-    model = fresh_model()
-    tfdata_cold = fit_epoch(model, ds)  # decodes and fills the cache
-    tfdata_warm = statistics.median(fit_epoch(model, ds) for _ in range(3))
+    tfdata_model = fresh_model()
+    tfdata_cold = fit_epoch(tfdata_model, ds)  # decodes and fills the cache
 
     start = time.perf_counter()
     x = np.stack([read_pixels(s.path, (64, 64), 3) for s in samples])
     y = np.array([s.label for s in samples])
     load_s = time.perf_counter() - start
-    model = fresh_model()
-    fit_epoch(model, x, y, batch_size=32, shuffle=True)  # first epoch traces the graph
-    numpy_warm = statistics.median(fit_epoch(model, x, y, batch_size=32, shuffle=True) for _ in range(3))
+    numpy_model = fresh_model()
+    fit_epoch(numpy_model, x, y, batch_size=32, shuffle=True)  # first epoch traces the graph
+
+    tfdata_epochs, numpy_epochs = [], []
+    for _ in range(5):  # alternating, so the VM's drift slows both alike
+        tfdata_epochs.append(fit_epoch(tfdata_model, ds))
+        numpy_epochs.append(fit_epoch(numpy_model, x, y, batch_size=32, shuffle=True))
+    tfdata_warm, numpy_warm = statistics.median(tfdata_epochs), statistics.median(numpy_epochs)
     return {
         "images": len(samples),
         "tfdata_first_epoch_s": tfdata_cold,
         "tfdata_epoch_s": tfdata_warm,
         "numpy_load_s": load_s,
         "numpy_epoch_s": numpy_warm,
+        "tfdata_epochs_s": tfdata_epochs,
+        "numpy_epochs_s": numpy_epochs,
         "ratio": tfdata_warm / numpy_warm,
     }
 
@@ -202,24 +225,24 @@ def main() -> None:
 
         print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
               f"OpenCV {cv2.__version__}; corpus: {args.per_class} images per class of {args.source}, "
-              f"{args.copies} copies each, median of {args.repeats} runs.\n")  # fmt: skip
+              f"{args.copies} copies each, median of {args.repeats} rounds (every method once a round).\n")  # fmt: skip
         methods = [m for m in METHOD_ORDER if m in args.methods.split(",")]
-        rows = []
-        for method in methods:
-            rows.append(measure(method, corpus, work, args.copies, args.workers, args.repeats))
-            print(f"  measured {method}: {rows[-1]['wall_s']:.2f} s", file=sys.stderr)
+        rows = measure_rounds([(m, args.copies, args.workers, None, None) for m in methods], corpus, work, args.repeats)
         reference = next((r for r in rows if r["method"] == "expander"), rows[-1])
         print(table(rows, reference))
         result = {"methods": rows}
 
         if not args.skip_scaling:
-            one = measure("expander", corpus, work, args.copies, 1, args.repeats)
-            big = measure("expander", corpus, work, args.copies * 10, args.workers, args.repeats)
-            print("\nScaling (expander):\n")
-            print(table([one, reference, big], reference))
-            print(f"\n2 workers vs 1: {one['wall_s'] / reference['wall_s']:.2f}x the throughput. "
-                  f"{big['outputs']} vs {reference['outputs']} outputs: {big['wall_s'] / reference['wall_s']:.2f}x "
-                  f"the time, peak RSS {big['peak_rss_mb']:.0f} vs {reference['peak_rss_mb']:.0f} MB.")  # fmt: skip
+            one, same, big = measure_rounds(
+                [("expander", args.copies, w, None, None) for w in (1, args.workers)]
+                + [("expander", args.copies * 10, args.workers, None, None)],
+                corpus, work, args.repeats,
+            )  # fmt: skip
+            print("\nScaling (expander, measured again in rounds of its own):\n")
+            print(table([one, same, big], same))
+            print(f"\n2 workers vs 1: {one['wall_s'] / same['wall_s']:.2f}x the throughput. "
+                  f"{big['outputs']} vs {same['outputs']} outputs: {big['wall_s'] / same['wall_s']:.2f}x "
+                  f"the time, peak RSS {big['peak_rss_mb']:.0f} vs {same['peak_rss_mb']:.0f} MB.")  # fmt: skip
             result["scaling"] = {"one_worker": one, "twenty_thousand": big}
 
         if args.ray:
