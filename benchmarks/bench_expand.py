@@ -50,6 +50,7 @@ def run_once(method: str, corpus: Path, out: Path, copies: int, workers: int, en
     """One whole process: wall seconds, peak RSS of its largest process (MB), outputs written."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    os.sync()  # the previous run's files reach the disk now, not while this one is timed
     command = [sys.executable, str(HERE / "methods.py"), method, str(corpus), str(out), str(copies), str(workers)]
     log = out.with_name(f"{out.name}.log")
     with open(log, "wb") as stderr:  # a file, not a pipe: a chatty method would block on a full pipe
