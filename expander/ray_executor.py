@@ -2,8 +2,9 @@
 
 A task is a batch of jobs; it runs them with the same :class:`~expander.execute.Worker` as the
 local pool, so each output's bytes depend only on its planned seed, never on where it ran. Ray
-retries a task whose worker process dies; files are written through a temporary name and renamed,
-so a retried batch simply writes the same bytes again and a killed write leaves no partial file.
+retries a task whose worker process dies; files appear under their name only when complete
+(images.write_atomic), so a retried batch simply writes the same bytes again and a killed write
+leaves no partial file.
 
 Inputs and outputs must be on storage every node sees at the same path (a shared filesystem).
 """
