@@ -240,7 +240,7 @@ def _resolve_collisions(jobs: list[Job]) -> tuple[Job, ...]:
             risky.add(match[1])
     grown = risky
     while grown:  # a renamed copy takes <stem>_<ext>: a job with that stem must be compared too
-        renamed_keys = {_renamed_key(jobs[i].source) for key in grown for i in by_key[key]}
+        renamed_keys = {_renamed_stem(jobs[i].source).casefold() for key in grown for i in by_key[key]}
         grown = {key for key in renamed_keys if key in by_key} - risky
         risky |= grown
 
@@ -253,9 +253,8 @@ def _resolve_collisions(jobs: list[Job]) -> tuple[Job, ...]:
                 continue
             path = out.rel_path
             if path.casefold() in taken or path.casefold() in seen:
-                folder, name = posixpath.split(job.source)
-                stem, ext = posixpath.splitext(name)
-                path = f"{folder}/{stem}_{ext.lstrip('.')}{out.rel_path[len(folder) + 1 + len(stem) :]}"
+                stem = posixpath.splitext(job.source)[0]
+                path = _renamed_stem(job.source) + out.rel_path[len(stem) :]
                 if path.casefold() in taken or path.casefold() in seen:
                     raise PlanError(f"Cannot give '{job.source}' copy {out.copy_index} a unique output name.")
                 renamed.append((out.copy_index, path))
@@ -272,6 +271,7 @@ def _stem_key(source: str) -> str:
     return posixpath.splitext(source)[0].casefold()
 
 
-def _renamed_key(source: str) -> str:
+def _renamed_stem(source: str) -> str:
+    """``<folder>/<stem>_<ext>``: where a source's copies go when their plain names are taken."""
     stem, ext = posixpath.splitext(source)
-    return f"{stem}_{ext.lstrip('.')}".casefold()
+    return f"{stem}_{ext.lstrip('.')}"
