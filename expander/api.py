@@ -6,22 +6,38 @@ The CLI is a thin layer over this function; pipelines call it directly.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from expander import images
-from expander.errors import ExpanderError, OutputError
-from expander.execute import Record, Settings, execute, start_workers_early
-from expander.manifest import SUMMARY_NAME, package_versions, read_summary, write_manifest, write_summary
+from expander.augment import probe_pipeline
+from expander.errors import ExpanderError
+from expander.execute import JobResult, Settings, execute, start_workers_early
+from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
+from expander.manifest import (
+    MANIFEST_NAME,
+    SUMMARY_NAME,
+    SUMMARY_SCHEMA,
+    Record,
+    file_digest,
+    package_versions,
+    write_manifest,
+    write_summary,
+)
+from expander.output import (
+    OutputLock,
+    check_capacity,
+    check_contents,
+    check_location,
+    mark_done,
+    remove_previous,
+)
 from expander.pipeline import DEFAULT_PRESET, resolve_pipeline
 from expander.plan import Plan, PlanRow, Quota, make_plan
 from expander.scan import Dataset, scan
@@ -29,7 +45,7 @@ from expander.scan import Dataset, scan
 # Arguments that change what is written; --resume refuses to mix runs that differ in any.
 _OUTPUT_ARGUMENTS = (
     "source", "per_image", "balance", "target_per_class", "classes", "seed",
-    "originals", "format", "quality", "size",
+    "originals", "format", "quality", "size", "max_pixels",
 )  # fmt: skip
 
 
@@ -39,22 +55,24 @@ class ExpandResult:
 
     source: Path
     out: Path
-    status: str  # "complete", "dry-run" or "interrupted"
-    plan: Plan  # on a resumed run, each job's ``done`` holds the outputs found on disk
-    finished: frozenset[str] = field(repr=False)  # sources whose job ran to the end in this run
+    status: str  # "complete", "dry-run", "interrupted" or "stopped" (disk full or a failing disk)
+    plan: Plan  # each job's ``done`` holds the outputs found on disk (resumed, or left by a stopped run)
+    finished: dict[str, JobResult] = field(repr=False)  # source -> its job's result, for jobs run to the end
     failed: dict[str, Record] = field(repr=False)  # output path -> what went wrong
+    dst_root: Path | None = field(default=None, repr=False)  # where outputs found on disk are hashed
     resumed: int = 0
     duration_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def records(self) -> Iterator[Record]:
         """One record per planned output that was attempted, in plan order (the manifest's rows)."""
-        return _records(self.plan, self.finished, self.failed)
+        return _records(self.plan, self.finished, self.failed, self.dst_root)
 
     @property
     def written(self) -> frozenset[str]:
         """Output paths on disk, resumed ones included."""
-        return frozenset(r.output for r in self.records() if r.status == "ok")
+        records = _records(self.plan, self.finished, self.failed, None)  # no need to hash resumed files
+        return frozenset(r.output for r in records if r.status == "ok")
 
     @property
     def failures(self) -> list[dict[str, str]]:
@@ -62,8 +80,8 @@ class ExpandResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every input was processed, 1 when any failed (the good ones are still written)."""
-        return 1 if self.failures else 0
+        """0 when every input was processed; 1 when any failed (the good ones are still written) or the run stopped."""
+        return 1 if self.failures or self.status == "stopped" else 0
 
     def to_dict(self) -> dict[str, Any]:
         return self.summary
@@ -118,6 +136,9 @@ def expand(
     resume: bool = False,
     overwrite: bool = False,
     dry_run: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
+    space_check: bool = True,
     progress: bool = False,
     on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> ExpandResult:
@@ -153,13 +174,20 @@ def expand(
         resume: finish an interrupted run in ``out`` (same arguments required).
         overwrite: replace a previous expander output in ``out``.
         dry_run: plan only; write nothing.
+        max_pixels: refuse (as a failed input) any image whose header says it has more pixels; None: no
+            limit. Also caps ``size``.
+        max_outputs: refuse a plan of more files than this; None: no limit.
+        space_check: refuse a plan whose estimated size exceeds the free space on ``out``'s disk.
         progress: show a progress bar on stderr.
         on_plan: called with the plan rows (split, class, originals, new, total, augmented)
             once the output folder is checked, before anything is written.
 
     Raises:
-        ExpanderError: bad arguments, source layout or output folder (nothing is written).
-        KeyboardInterrupt: after cleaning up; the partial run can be finished with ``resume``.
+        ExpanderError: bad arguments, source layout, pipeline or output folder, another run writing
+            to ``out``, or a plan too large (nothing is written).
+        KeyboardInterrupt: after cleaning up and writing the manifest of what is done; the partial run
+            can be finished with ``resume``. (The CLI turns SIGTERM into ``errors.Terminated``, a
+            KeyboardInterrupt.)
     """
     started = time.perf_counter()
     src = Path(src)
@@ -168,16 +196,11 @@ def expand(
     if per_image is None and not balance and target_per_class is None:
         per_image = 5
     quota = Quota(per_image=per_image, balance=balance, target_per_class=target_per_class)
-    if format is not None and format not in images.OUTPUT_FORMATS:
-        raise ExpanderError(f"--format must be one of {', '.join(images.OUTPUT_FORMATS)}; got {format!r}.")
-    if not 1 <= quality <= 100:
-        raise ExpanderError(f"--quality must be between 1 and 100; got {quality}.")
-    size_wh = parse_size(size)
+    size_wh = _check_options(format, quality, size, max_pixels)
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
     executor = _executor(backend, address, workers)
-
     if generator is not None:
         if preset or pipeline or style_refs:
             raise ExpanderError(
@@ -219,55 +242,113 @@ def expand(
         "format": format,
         "quality": quality,
         "size": list(size_wh) if size_wh else None,
+        "max_pixels": max_pixels,
     }
-    _check_output(src, out, arguments, pipeline_dict, resume=resume, overwrite=overwrite, dry_run=dry_run)
-
-    # Only failures are kept as records, and finished jobs by their source; manifest rows are rebuilt
-    # from the plan, so the main process holds nothing per output (a plan holds nothing per output either).
-    finished: set[str] = set()
-    failed: dict[str, Record] = {}
-
-    def summarise(status: str, resumed: int) -> ExpandResult:
-        elapsed = time.perf_counter() - started
-        records = _records(plan, finished, failed)
-        summary = _summary(dataset, plan, arguments, pipeline_dict, status, records, resumed, elapsed)
-        return ExpandResult(src, out, status, plan, frozenset(finished), dict(failed), resumed, elapsed, summary)
-
+    check_location(dataset, out)
+    run = _Run(dataset, plan, arguments, pipeline_dict, started)
     if dry_run:
-        return summarise("dry-run", 0)
-    if on_plan is not None:
-        on_plan([_row_dict(row) for row in plan.rows])
-
-    with executor as run_jobs:  # connects to a Ray cluster, if any, before anything is written
-        if overwrite and out.exists():
-            shutil.rmtree(out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise OutputError(f"Cannot create output folder '{out}': {e.strerror}. Choose a writable --out.") from e
-        images.remove_temp_files(out)
+        check_contents(out, arguments, pipeline_dict, _OUTPUT_ARGUMENTS, resume=resume, overwrite=overwrite)
+        return run.result("dry-run")
+    if generator is None:
+        probe_pipeline(pipeline_dict, dataset.root, plan, size_wh, max_pixels)
+    settings = Settings(str(src.resolve()), str(out.resolve()), pipeline_dict, quality, size_wh, max_pixels)
+    with executor as run_jobs, OutputLock(out) as lock:  # connects to a Ray cluster, if any, before writing
+        check_contents(out, arguments, pipeline_dict, _OUTPUT_ARGUMENTS, resume=resume, overwrite=overwrite)
         if resume:
-            plan = _mark_done(plan, out)
-        resumed = sum(len(job.done) for job in plan.jobs)
-        todo = [job for job in plan.jobs if len(job.done) < job.size]
-        write_summary(out, summarise("running", resumed).summary)
+            run.plan = mark_done(plan, out)
+        check_capacity(run.plan, dataset, out, size=size_wh, max_outputs=max_outputs, check_space=space_check)
+        if overwrite:
+            remove_previous(out)
+        images.remove_temp_files(out)  # the lock is ours: any temporary file is a killed run's
+        run.taken_over = lock.taken_over
+        if on_plan is not None:
+            on_plan([_row_dict(row) for row in plan.rows])
+        return run.execute(run_jobs, settings, workers, progress)
 
-        # Absolute paths: Ray workers run in other folders, and on other nodes.
-        settings = Settings(str(src.resolve()), str(out.resolve()), pipeline_dict, quality, size_wh)
-        bar = _progress_bar(plan.outputs - resumed, progress)
+
+def _check_options(
+    format: str | None,  # noqa: A002
+    quality: int,
+    size: str | tuple[int, int] | None,
+    max_pixels: int | None,
+) -> tuple[int, int] | None:
+    """Validate the output options; return the size as (width, height)."""
+    if format is not None and format not in images.OUTPUT_FORMATS:
+        raise ExpanderError(f"--format must be one of {', '.join(images.OUTPUT_FORMATS)}; got {format!r}.")
+    if not 1 <= quality <= 100:
+        raise ExpanderError(f"--quality must be between 1 and 100; got {quality}.")
+    if max_pixels is not None and max_pixels < 1:
+        raise ExpanderError(f"--max-pixels must be 1 or more; got {max_pixels}.")
+    size_wh = parse_size(size)
+    if size_wh and max_pixels is not None and size_wh[0] * size_wh[1] > max_pixels:
+        raise ExpanderError(
+            f"--size {size_wh[0]}x{size_wh[1]} is {size_wh[0] * size_wh[1]:,} pixels per image, over --max-pixels "
+            f"{max_pixels:,}. Choose a smaller --size, or raise --max-pixels if you mean it."
+        )
+    return size_wh
+
+
+class _Run:
+    """The state of one run while it executes: what finished, what failed, and why it stopped.
+
+    The main process keeps per finished job 40 bytes per written output (size and SHA-256) and one
+    record per failure; manifest rows are rebuilt from the plan.
+    """
+
+    def __init__(self, dataset: Dataset, plan: Plan, arguments: dict, pipeline: dict, started: float):
+        self.dataset, self.plan, self.arguments, self.pipeline = dataset, plan, arguments, pipeline
+        self.started = started
+        self.finished: dict[str, JobResult] = {}
+        self.failed: dict[str, Record] = {}
+        self.stopped = ""  # why the run stopped early (disk full, I/O error), else ""
+        self.taken_over: dict[str, Any] | None = None
+        self.out = Path(arguments["out"])
+        self.manifest_error = ""
+
+    def execute(self, run_jobs, settings: Settings, workers: int, progress: bool) -> ExpandResult:
+        resumed = sum(len(job.done) for job in self.plan.jobs)
+        todo = [job for job in self.plan.jobs if len(job.done) < job.size]
+        write_summary(self.out, self.result("running", resumed).summary)
+        bar = _progress_bar(self.plan.outputs - resumed, progress)
         try:
             for result in run_jobs(todo, settings, workers):
-                finished.add(result.source)
-                failed.update((r.output, r) for r in result.failed)
+                self.failed.update((r.output, r) for r in result.failed)
                 bar.update(result.attempted)
+                if result.stopped:
+                    self.stopped = result.stopped
+                    self.plan = mark_done(self.plan, self.out, skip=self.finished)
+                    break  # leaving the loop stops the pool: nothing more is scheduled
+                self.finished[result.source] = result
         except KeyboardInterrupt:
             bar.close()
-            images.remove_temp_files(out)
-            _finish(out, summarise("interrupted", resumed))
+            self._finish("interrupted", resumed)
             raise
         bar.close()
-        images.remove_temp_files(out)  # a worker killed mid-write (its batch was retried) may leave one behind
-        return _finish(out, summarise("complete", resumed))
+        return self._finish("stopped" if self.stopped else "complete", resumed)
+
+    def _finish(self, status: str, resumed: int) -> ExpandResult:
+        """Clean up and write the manifest and summary; a run that stopped early lists what is on disk."""
+        images.remove_temp_files(self.out)  # a worker killed mid-write (its batch was retried) may leave one
+        if status == "interrupted":
+            self.plan = mark_done(self.plan, self.out, skip=self.finished)
+        result = self.result(status, resumed)
+        try:
+            write_manifest(self.out, result.records())
+            write_summary(self.out, result.summary)
+        except OSError as e:
+            self.manifest_error = f"{e.strerror or e} writing {MANIFEST_NAME}/{SUMMARY_NAME} in '{self.out}'"
+            result = self.result(status, resumed)
+        return result
+
+    def result(self, status: str, resumed: int = 0) -> ExpandResult:
+        elapsed = time.perf_counter() - self.started
+        records = _records(self.plan, self.finished, self.failed, None)  # counts only: nothing to hash
+        summary = _summary(self.dataset, self.plan, self.arguments, self.pipeline, status, records, resumed, elapsed)
+        summary["stopped"] = self.stopped or None
+        summary["manifest_error"] = self.manifest_error or None
+        summary["took_over_lock"] = self.taken_over
+        return ExpandResult(self.dataset.root, self.out, status, self.plan, self.finished, self.failed, self.out,
+                            resumed, elapsed, summary)  # fmt: skip
 
 
 def _executor(backend: str, address: str | None, workers: int):
@@ -283,81 +364,30 @@ def _executor(backend: str, address: str | None, workers: int):
     raise ExpanderError(f"--backend must be 'local' or 'ray'; got {backend!r}.")
 
 
-def _check_output(
-    src: Path, out: Path, arguments: dict, pipeline: dict, *, resume: bool, overwrite: bool, dry_run: bool
-) -> None:
-    src_abs, out_abs = src.resolve(), out.resolve()
-    if out_abs == src_abs or src_abs in out_abs.parents:
-        raise OutputError(
-            f"Output folder '{out}' is inside the source folder '{src}'; the source is never written to. "
-            "Choose an --out outside it."
-        )
-    if out_abs in src_abs.parents:
-        raise OutputError(f"Output folder '{out}' contains the source folder '{src}'. Choose another --out.")
-    if resume and overwrite:
-        raise OutputError("Give either --resume or --overwrite, not both.")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"Output '{out}' exists and is not a folder. Choose another --out.")
-    if not out.exists() or not any(out.iterdir()):
-        return
-    previous = read_summary(out)
-    if resume:
-        if previous is None:
-            raise OutputError(
-                f"Cannot resume in '{out}': it has no {SUMMARY_NAME}, so it is not an expander output. "
-                "Choose an empty --out."
-            )
-        changed = [k for k in _OUTPUT_ARGUMENTS if previous.get("arguments", {}).get(k) != arguments[k]] + (
-            ["pipeline"] if previous.get("pipeline") != pipeline else []
-        )
-        if changed:
-            raise OutputError(
-                f"Cannot resume in '{out}': it was written with different {', '.join(changed)}. "
-                "Repeat the original command with --resume, or use --overwrite to start again."
-            )
-    elif overwrite:
-        if previous is None:
-            raise OutputError(
-                f"Refusing to overwrite '{out}': it has no {SUMMARY_NAME}, so it was not written by expander "
-                "and may hold files you need. Empty it yourself or choose another --out."
-            )
-    elif not dry_run:
-        raise OutputError(
-            f"Output folder '{out}' is not empty. Use --resume to finish an interrupted run, "
-            "--overwrite to replace a previous expander output, or choose another --out."
-        )
+def _records(
+    plan: Plan, finished: dict[str, JobResult], failed: dict[str, Record], dst: Path | None
+) -> Iterator[Record]:
+    """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan.
 
-
-def _mark_done(plan: Plan, out: Path) -> Plan:
-    """The plan with each job's outputs that are already on disk (a resumed run) marked ``done``.
-
-    Files only ever appear under their final name complete, so existing means finished.
+    Sizes and checksums come from the workers; outputs found on disk (resumed) are hashed here.
     """
-    jobs = []
     for job in plan.jobs:
-        done = frozenset(o.copy_index or 0 for o in job.outputs if (out / o.rel_path).is_file())
-        jobs.append(dataclasses.replace(job, done=done) if done else job)
-    return dataclasses.replace(plan, jobs=tuple(jobs))
-
-
-def _records(plan: Plan, finished: AbstractSet[str], failed: dict[str, Record]) -> Iterator[Record]:
-    """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan."""
-    for job in plan.jobs:
-        ran = job.source in finished
-        if not ran and not job.done:
+        result = finished.get(job.source)
+        if result is None and not job.done:
             continue  # nothing of it attempted yet
+        position = 0
         for o in job.outputs:
+            done = (o.copy_index or 0) in job.done
             if o.rel_path in failed:
                 yield failed[o.rel_path]
-            elif ran or (o.copy_index or 0) in job.done:
+            elif done or result is not None:
+                digest = result.digest(position) if result is not None and not done else None
+                if digest is None and dst is not None:
+                    digest = file_digest(dst / o.rel_path)
+                size, sha = digest or (None, "")
                 yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
-                             partner=o.partner or "")  # fmt: skip
-
-
-def _finish(out: Path, result: ExpandResult) -> ExpandResult:
-    write_manifest(out, result.records())
-    write_summary(out, result.summary)
-    return result
+                             partner=o.partner or "", bytes=size, sha256=sha)  # fmt: skip
+            position += not done
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -389,7 +419,10 @@ def _summary(
             bucket["failed"] += 1
             failed_outputs += 1
             failed_sources.setdefault(r.source, r.error)
+    for shown, reason in dataset.rejected:  # files the scan could not take (e.g. a name that is not UTF-8)
+        failed_sources.setdefault(shown, reason)
     return {
+        "schema": SUMMARY_SCHEMA,
         "status": status,
         "source": arguments["source"],
         "out": arguments["out"],

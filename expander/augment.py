@@ -15,6 +15,7 @@ Rules for images that albumentations does not take as they are:
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,3 +148,71 @@ def _walk(node: Any, compose_type: type):
     if isinstance(node, compose_type):
         for child in node.transforms:
             yield from _walk(child, compose_type)
+
+
+def probe_pipeline(
+    pipeline: dict[str, Any],
+    src_root: str | Path,
+    plan,
+    size: tuple[int, int] | None = None,
+    max_pixels: int | None = None,
+    tries: int = 3,
+) -> None:
+    """Run the pipeline on a few real source images before anything is written, and refuse one that
+    cannot make image files: an output that is not an 8/16-bit array with the source's channels (e.g.
+    after Normalize, ToFloat or ToTensorV2), or a pipeline that fails on every image it is tried on.
+
+    Fast-path pipelines (Affine and flips) always make images and are not probed.
+
+    Raises:
+        PipelineError: naming the source image, what came out, and the fix.
+    """
+    from expander import images
+    from expander.errors import PipelineError
+
+    if "transform" not in pipeline or fast_pipeline(pipeline) is not None:
+        return
+    augmenter = Augmenter(pipeline)
+    errors = []
+    for source in _probe_sources(plan):
+        try:
+            image = images.decode((Path(src_root) / source).read_bytes(), source, max_pixels=max_pixels)
+        except (OSError, images.DecodeError):
+            continue  # the run reports it
+        image = images.resize(image, size) if size else image
+        try:
+            result = augmenter(image, 0)
+        except Exception as e:  # noqa: BLE001 - reported with the file it failed on
+            errors.append(f"'{source}': {type(e).__name__}: {' '.join(str(e).split())}")
+            if len(errors) == tries:
+                break
+            continue
+        problem = _output_problem(image, result)
+        if problem:
+            raise PipelineError(
+                f"The pipeline turns '{source}' ({_describe(image)}) into {problem}; expander writes image files, "
+                "so the pipeline must return an 8- or 16-bit image with the source's channels. Remove transforms "
+                "that make model inputs (Normalize, ToFloat, ToTensorV2, ...): they belong in your training code."
+            )
+        return
+    if errors:
+        raise PipelineError(f"The pipeline fails on every source image it was tried on: {'; '.join(errors)}.")
+
+
+def _probe_sources(plan) -> list[str]:
+    return [job.source for job in plan.jobs if job.copies and len(job.done) < job.size][:10]
+
+
+def _output_problem(image: np.ndarray, result: Any) -> str:
+    if not isinstance(result, np.ndarray):
+        return f"a {type(result).__name__}, not an image array"
+    if result.dtype != image.dtype:
+        return f"{_describe(result)} (values {float(result.min()):g} to {float(result.max()):g})"
+    if result.ndim != image.ndim or result.shape[2:] != image.shape[2:]:
+        return _describe(result)
+    return ""
+
+
+def _describe(array: np.ndarray) -> str:
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    return f"{channels}-channel {array.dtype}"

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.pipeline import DEFAULT_PRESET, PRESETS
 
 app = typer.Typer(
@@ -100,15 +101,25 @@ def expand(
     resume: Annotated[bool, typer.Option(help="Finish an interrupted run in --out (same arguments).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace a previous expander output in --out.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Show the plan and write nothing.")] = False,
+    max_pixels: Annotated[
+        int, typer.Option(help="Fail any image whose header claims more pixels (decompression bombs).", min=1)
+    ] = DEFAULT_MAX_PIXELS,
+    max_outputs: Annotated[
+        int, typer.Option(help="Refuse a plan of more output files than this (a mistyped quota).", min=1)
+    ] = DEFAULT_MAX_OUTPUTS,
+    space_check: Annotated[
+        bool, typer.Option(help="Refuse a plan whose estimated size exceeds the free disk space.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,
 ) -> None:
     """Write augmented copies of every image in SRC to a new folder with the same layout.
 
     Only the train split is augmented; val/ and test/ are copied byte for byte. Every output is listed in
-    DST/manifest.csv with its source, copy index and seed; DST/expander.json records the arguments, pipeline,
-    versions and counts. Exit status: 0 all inputs processed, 1 some inputs failed (the rest were written),
-    2 the command could not run, 130 interrupted (finish with --resume).
+    DST/manifest.csv with its source, copy index, seed, size and SHA-256; DST/expander.json records the
+    arguments, pipeline, versions and counts. Exit status: 0 all inputs processed, 1 some inputs failed (the
+    rest were written) or the disk filled up, 2 the command could not run, 130 interrupted (Ctrl-C), 143
+    terminated (SIGTERM); finish an interrupted or stopped run with --resume.
 
     Example: `expander expand data/dogs_cats --per-image 20 --classes dog`
     """
@@ -139,15 +150,21 @@ def expand(
             resume=resume,
             overwrite=overwrite,
             dry_run=dry_run,
+            max_pixels=max_pixels,
+            max_outputs=max_outputs,
+            space_check=space_check,
             progress=not quiet,
             on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
         )
     except ExpanderError as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(e.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("Interrupted. Run the same command with --resume to finish the job.", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        from expander.errors import Terminated
+
+        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
+        typer.echo(f"{what}. Run the same command with --resume to finish the job.", err=True)
+        raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
     if dry_run:
         _emit(result.to_dict(), as_json, lambda: _plan_table(result.to_dict()["plan"]))
         return
@@ -311,7 +328,16 @@ def _run_report(summary: dict) -> str:
     if summary["failures"]:
         lines.append(f"{len(summary['failures'])} input(s) failed and were skipped:")
         lines += [f"  {f['source']}: {f['error']}" for f in summary["failures"]]
-    lines.append(f"Manifest: {Path(summary['out']) / 'manifest.csv'}")
+    if summary.get("stopped"):
+        missing = t["planned"] - t["written"] - t["failed_outputs"]
+        lines.append(
+            f"Stopped: {summary['stopped']}. {t['written']} written, {missing} not. "
+            "Free space (or fix the disk) and run the same command with --resume."
+        )
+    if summary.get("manifest_error"):
+        lines.append(f"The manifest could not be written ({summary['manifest_error']}); --resume rebuilds it.")
+    else:
+        lines.append(f"Manifest: {Path(summary['out']) / 'manifest.csv'}")
     return "\n".join(lines)
 
 
@@ -385,7 +411,24 @@ def main() -> None:
     # This process does no numeric work; one BLAS thread keeps it single-threaded, so its worker
     # pools can fork (see execute.process_pool), and the workers inherit it: the pool is the parallelism.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    handle_sigterm()
     app(prog_name="expander")
+
+
+def handle_sigterm() -> None:
+    """Turn SIGTERM into ``errors.Terminated`` (a KeyboardInterrupt): stop, clean up, write what is done.
+
+    A second SIGTERM during that cleanup is ignored; SIGKILL still ends the process at once.
+    """
+    import signal
+
+    def terminate(signum, frame):
+        from expander.errors import Terminated
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":

@@ -27,3 +27,10 @@ class PipelineError(ExpanderError):
 
 class OutputError(ExpanderError):
     """The output folder cannot be used (inside the source, not empty, different run)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, Slurm, Kubernetes), raised where Ctrl-C would be, so it is handled the same way.
+
+    The CLI installs the handler; it exits with status 143 (128 + SIGTERM) instead of 130.
+    """

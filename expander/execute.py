@@ -8,6 +8,8 @@ die on a bad file: every failure becomes a record. Only the main process writes 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import multiprocessing
 import os
 import posixpath
@@ -19,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from expander import images
+from expander.manifest import Record
 from expander.plan import Job, Output
+
+# Write errors that no other file would escape: the run stops (and can be resumed), rather than
+# recording every remaining output as failed.
+_RUN_STOPPING_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+DIGEST_SIZE = 40  # per output in JobResult.digests: 8-byte size, 32-byte SHA-256
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class Settings:
     pipeline: dict[str, Any]
     quality: int = 95
     size: tuple[int, int] | None = None
+    max_pixels: int | None = images.DEFAULT_MAX_PIXELS
 
     @property
     def generator(self) -> bool:
@@ -45,31 +54,28 @@ def needs_albumentations(pipeline: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
-class Record:
-    """What happened to one planned output."""
-
-    output: str
-    source: str
-    class_name: str
-    split: str | None
-    copy_index: int | None
-    seed: int | None
-    status: str  # "ok" or "failed"
-    error: str = ""
-    partner: str = ""  # the second source of a two-image generator's output
-
-
-@dataclass(frozen=True)
 class JobResult:
-    """What a worker sends back for one job: the outputs it attempted, and a record of each that failed.
+    """What a worker sends back for one job: what it attempted, what failed, and what it wrote.
 
-    The others were written; the main process rebuilds their manifest rows from the plan, so what
-    crosses process boundaries and stays in memory does not grow with the number of copies.
+    Written outputs cross process boundaries as 40 bytes each (``digests``: size and SHA-256 per
+    pending output, in order; zeros where it failed), and the main process rebuilds their manifest
+    rows from the plan. ``stopped`` says why the job stopped early on an error no other output
+    would escape (disk full, read-only or failing disk): its unwritten outputs are not failures,
+    the run stops and ``--resume`` finishes it.
     """
 
     source: str
     attempted: int
     failed: tuple[Record, ...] = ()
+    digests: bytes = b""
+    stopped: str = ""
+
+    def digest(self, position: int) -> tuple[int, str] | None:
+        """(size, SHA-256 hex) of the job's ``position``-th pending output, or None if it was not written."""
+        chunk = self.digests[position * DIGEST_SIZE : (position + 1) * DIGEST_SIZE]
+        if len(chunk) < DIGEST_SIZE or not any(chunk):
+            return None
+        return int.from_bytes(chunk[:8], "big"), chunk[8:].hex()
 
 
 class Worker:
@@ -112,7 +118,7 @@ class Worker:
 
     def pixels(self, data: bytes, name: str):
         """A source's pixels as ``render`` takes them: decoded in ``order``, resized if the run resizes."""
-        image = images.decode(data, name, self.order)
+        image = images.decode(data, name, self.order, self.settings.max_pixels)
         return image if self.settings.size is None else images.resize(image, self.settings.size)
 
     def render(self, out: Output, data: bytes, image) -> bytes:
@@ -123,6 +129,7 @@ class Worker:
         return images.encode(result, images.format_of(out.rel_path), self.settings.quality, self.order)
 
     def run(self, job: Job) -> JobResult:
+        """Write a job's pending outputs. Never raises for anything one file can cause: it is recorded."""
         outputs = job.pending
 
         def failure(out: Output, error: str) -> Record:
@@ -135,30 +142,46 @@ class Worker:
         try:
             data = (self.src / job.source).read_bytes()
             image = self.pixels(data, job.source)
-        except (OSError, images.DecodeError) as e:
-            return failures(e.strerror if isinstance(e, OSError) and e.strerror else str(e))
+        except OSError as e:
+            return failures(f"cannot read it: {e.strerror or e}")
+        except images.DecodeError as e:
+            return failures(str(e))
+        except Exception as e:  # e.g. MemoryError resizing: the file, not the run, is at fault
+            return failures(f"{type(e).__name__}: {e}")
         try:
             for folder in {posixpath.dirname(out.rel_path) for out in outputs}:
                 (self.dst / folder).mkdir(parents=True, exist_ok=True)  # once per job, not per output
         except OSError as e:
-            return failures(f"cannot create output folder: {e}")
+            if e.errno in _RUN_STOPPING_ERRNOS:
+                return JobResult(job.source, 0, stopped=f"{e.strerror} creating a folder in '{self.dst}'")
+            return failures(f"cannot create output folder: {e.strerror or e}")
 
         generated = self._generate(outputs, job.source, image) if self.settings.generator else {}
-        failed = []
+        failed, digests = [], bytearray()
         for out in outputs:
             try:
-                if isinstance(generated.get(out.rel_path), Exception):
-                    raise generated[out.rel_path]
-                if out.rel_path in generated:
-                    payload = images.encode(
-                        generated[out.rel_path], images.format_of(out.rel_path), self.settings.quality, self.order
-                    )
-                else:
-                    payload = self.render(out, data, image)
+                payload = self._payload(out, data, image, generated)
                 images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), payload)
+            except OSError as e:
+                if e.errno in _RUN_STOPPING_ERRNOS:
+                    return JobResult(job.source, len(digests) // DIGEST_SIZE, tuple(failed), bytes(digests),
+                                     stopped=f"{e.strerror} writing '{out.rel_path}'")  # fmt: skip
+                failed.append(failure(out, f"cannot write it: {e.strerror or e}"))
+                digests += bytes(DIGEST_SIZE)
             except Exception as e:  # one bad output never ends the run; it is reported
                 failed.append(failure(out, f"{type(e).__name__}: {e}"))
-        return JobResult(job.source, len(outputs), tuple(failed))
+                digests += bytes(DIGEST_SIZE)
+            else:
+                digests += len(payload).to_bytes(8, "big") + hashlib.sha256(payload).digest()
+        return JobResult(job.source, len(outputs), tuple(failed), bytes(digests))
+
+    def _payload(self, out: Output, data: bytes, image, generated: dict[str, Any]) -> bytes:
+        made = generated.get(out.rel_path)
+        if isinstance(made, Exception):
+            raise made
+        if made is not None:
+            return images.encode(made, images.format_of(out.rel_path), self.settings.quality, self.order)
+        return self.render(out, data, image)
 
     def _generate(self, outputs: tuple[Output, ...], source_path: str, image) -> dict[str, Any]:
         """Run the generator once for all new outputs of a job (one batch); output path -> pixels or error."""
@@ -177,7 +200,7 @@ class Worker:
 
     def _partner(self, rel_path: str):
         with open(self.src / rel_path, "rb") as f:
-            return images.decode(f.read(), rel_path)
+            return images.decode(f.read(), rel_path, max_pixels=self.settings.max_pixels)
 
 
 _worker: Worker | None = None
@@ -185,8 +208,31 @@ _worker: Worker | None = None
 
 def _init_pool_worker(settings: Settings) -> None:
     global _worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    init_child_process()
     _worker = Worker(settings)
+
+
+def init_child_process() -> None:
+    """Signals for a worker process: it never outlives the process that started it.
+
+    Ctrl-C is the main process's to handle (it stops the pool); SIGTERM, which the pool itself sends
+    to stop workers, kills at once (a forked worker inherits the CLI's SIGTERM handler otherwise);
+    and on Linux the kernel sends SIGKILL when the parent dies, so a main process killed with
+    SIGKILL leaves no worker writing into the output folder. (With forkserver the parent is the fork
+    server, which exits when the main process does.)
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _run_in_pool(job: Job) -> JobResult:

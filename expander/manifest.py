@@ -1,30 +1,64 @@
 """Records -> ``manifest.csv`` (one row per planned output) and ``expander.json`` (the run summary).
 
 Rows follow plan order, never completion order, so the manifest is byte-identical whatever
-the worker count. Both files are written atomically.
+the worker count. Each written file's size and SHA-256 are recorded, so ``verify`` can find any
+changed byte. Both files are written atomically.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from expander.execute import Record
 from expander.images import TEMP_SUFFIX, write_atomic
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
-MANIFEST_COLUMNS = ("output", "source", "class", "split", "copy", "seed", "status", "error", "partner")
+MANIFEST_COLUMNS = (
+    "output", "source", "class", "split", "copy", "seed", "status", "error", "partner", "bytes", "sha256",
+)  # fmt: skip
+# expander.json carries this; --overwrite deletes only what a summary of this schema (or an older
+# expander's, which has none) lists, and refuses one it does not recognise.
+SUMMARY_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Record:
+    """What happened to one planned output (a manifest row)."""
+
+    output: str
+    source: str
+    class_name: str
+    split: str | None
+    copy_index: int | None
+    seed: int | None
+    status: str  # "ok" or "failed"
+    error: str = ""
+    partner: str = ""  # the second source of a two-image generator's output
+    bytes: int | None = None  # size and SHA-256 (hex) of the written file
+    sha256: str = ""
+
+
+def file_digest(path: str | os.PathLike) -> tuple[int, str]:
+    """(size, SHA-256 hex) of a file, read in blocks."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
 
 
 def write_manifest(dst: Path, records: Iterable[Record]) -> None:
     """Stream rows to a temporary file, then rename: memory stays flat however many outputs there are."""
     path = dst / MANIFEST_NAME
-    tmp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
@@ -32,7 +66,9 @@ def write_manifest(dst: Path, records: Iterable[Record]) -> None:
             for r in records:
                 copy = "original" if r.copy_index is None else r.copy_index
                 seed = "" if r.seed is None else r.seed
-                row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner]
+                size = "" if r.bytes is None else r.bytes
+                row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner,
+                       size, r.sha256]  # fmt: skip
                 writer.writerow(row)
         os.replace(tmp, path)
     except BaseException:
@@ -65,6 +101,20 @@ def package_versions(*packages: str) -> dict[str, str]:
 
 def read_summary(dst: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((dst / SUMMARY_NAME).read_text(encoding="utf-8"))
+        summary = json.loads((dst / SUMMARY_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return summary if isinstance(summary, dict) else None
+
+
+def summary_problem(summary: dict[str, Any] | None) -> str:
+    """Why a summary is not one of ours ("" when it is): what --overwrite and --resume rely on."""
+    if summary is None:
+        return f"it has no readable {SUMMARY_NAME}, so it was not written by expander"
+    schema = summary.get("schema")
+    versions = summary.get("versions")
+    if not isinstance(versions, dict) or "expander" not in versions or not isinstance(summary.get("arguments"), dict):
+        return f"its {SUMMARY_NAME} was not written by expander (it has no arguments or expander version)"
+    if schema is not None and schema != SUMMARY_SCHEMA:
+        return f"its {SUMMARY_NAME} has schema {schema!r}, which this expander (schema {SUMMARY_SCHEMA}) does not know"
+    return ""

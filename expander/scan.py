@@ -7,10 +7,17 @@ Two layouts are accepted:
 
 Hidden entries and files that are not images are ignored and counted, never an error.
 Sorting is natural (``img2`` before ``img10``) so listings read the way people expect.
+
+Links: a link to a file or folder is followed wherever it points (a dataset of links into a photo
+library is common, and the input is only ever read); broken links and link loops are ignored and
+counted. ``Dataset.folders`` holds the real location of every folder read, so the output folder can
+be refused when it resolves into any of them through a link. A file whose name is not valid UTF-8 is
+not processed: it is listed in ``Dataset.rejected`` with the reason (manifests and summaries are UTF-8).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass, field
@@ -48,6 +55,8 @@ class Dataset:
     classes: tuple[str, ...]  # union over splits, natural order
     items: tuple[Item, ...]
     ignored: dict[str, int] = field(default_factory=dict)  # reason -> count
+    rejected: tuple[tuple[str, str], ...] = ()  # (path as printable text, reason): files that cannot be processed
+    folders: tuple[Path, ...] = ()  # real paths of the folders read (links resolved)
 
     @property
     def has_splits(self) -> bool:
@@ -79,8 +88,8 @@ def scan(root: str | os.PathLike) -> Dataset:
     if not root.is_dir():
         raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
 
-    ignored: dict[str, int] = {}
-    top_dirs, top_images = _list_dir(root, ignored)
+    listing = _Listing()
+    top_dirs, top_images = listing.read(root)
     if top_images:
         raise LayoutError(
             f"Found {len(top_images)} image(s) directly in '{root}' (e.g. '{top_images[0]}'); "
@@ -98,7 +107,7 @@ def scan(root: str | os.PathLike) -> Dataset:
     classes: set[str] = set()
     for split in splits:
         split_root = root / split if split else root
-        class_dirs, stray = _list_dir(split_root, ignored) if split else (top_dirs, [])
+        class_dirs, stray = listing.read(split_root) if split else (top_dirs, [])
         if stray:
             raise LayoutError(
                 f"Found {len(stray)} image(s) directly in '{split_root}' (e.g. '{stray[0]}'); "
@@ -106,8 +115,10 @@ def scan(root: str | os.PathLike) -> Dataset:
             )
         for class_name in class_dirs:
             classes.add(class_name)
-            nested, images = _list_dir(split_root / class_name, ignored)
-            ignored["folders"] = ignored.get("folders", 0) + len(nested)
+            nested, images = listing.read(
+                split_root / class_name, prefix=f"{split}/{class_name}" if split else class_name
+            )
+            listing.count("folders", len(nested))
             prefix = f"{split}/{class_name}" if split else class_name
             items.extend(Item(f"{prefix}/{name}", split, class_name) for name in images)
 
@@ -118,21 +129,62 @@ def scan(root: str | os.PathLike) -> Dataset:
         splits=splits,
         classes=tuple(sorted(classes, key=natural_key)),
         items=tuple(items),
-        ignored={k: v for k, v in ignored.items() if v},
+        ignored={k: v for k, v in listing.ignored.items() if v},
+        rejected=tuple(listing.rejected),
+        folders=tuple(listing.folders),
     )
 
 
-def _list_dir(folder: Path, ignored: dict[str, int]) -> tuple[list[str], list[str]]:
-    """Return (sub-folders, image files) of ``folder`` in natural order; count what is skipped."""
-    dirs, images = [], []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                ignored["hidden"] = ignored.get("hidden", 0) + 1
-            elif entry.is_dir():
-                dirs.append(entry.name)
-            elif is_image_name(entry.name):
-                images.append(entry.name)
-            else:
-                ignored["not_image"] = ignored.get("not_image", 0) + 1
-    return sorted(dirs, key=natural_key), sorted(images, key=natural_key)
+class _Listing:
+    """Reads folders one level deep, counting what it skips and noting the real folders it read."""
+
+    def __init__(self) -> None:
+        self.ignored: dict[str, int] = {}
+        self.rejected: list[tuple[str, str]] = []
+        self.folders: list[Path] = []
+
+    def count(self, reason: str, n: int = 1) -> None:
+        self.ignored[reason] = self.ignored.get(reason, 0) + n
+
+    def read(self, folder: Path, prefix: str = "") -> tuple[list[str], list[str]]:
+        """(sub-folders, image files) of ``folder`` in natural order.
+
+        Raises:
+            LayoutError: the folder cannot be listed (permissions, I/O error).
+        """
+        try:
+            self.folders.append(folder.resolve())
+            with os.scandir(folder) as entries:
+                found = [self._classify(entry, prefix) for entry in entries]
+        except OSError as e:
+            raise LayoutError(
+                f"Cannot read folder '{folder}': {e.strerror or e}. Give your user read access to it "
+                f"(e.g. chmod -R u+rX '{folder}') or move it out of the source folder."
+            ) from e
+        dirs = [name for kind, name in found if kind == "dir"]
+        images = [name for kind, name in found if kind == "image"]
+        return sorted(dirs, key=natural_key), sorted(images, key=natural_key)
+
+    def _classify(self, entry: os.DirEntry, prefix: str) -> tuple[str, str]:
+        name = entry.name
+        if name.startswith("."):
+            self.count("hidden")
+            return "skip", name
+        try:
+            is_dir = entry.is_dir()
+            if entry.is_symlink():
+                os.stat(entry.path)  # follows the link: a loop or a missing target raises here
+        except OSError as e:
+            self.count("link_loops" if e.errno == errno.ELOOP else "broken_links")
+            return "skip", name
+        if not is_dir and not is_image_name(name):
+            self.count("not_image")
+            return "skip", name
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            where = f"{prefix}/{shown}" if prefix else shown
+            self.rejected.append((where, "name is not valid UTF-8 (bytes shown as \\xNN); rename the file"))
+            return "skip", name
+        return ("dir" if is_dir else "image"), name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -45,7 +46,10 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
     ]  # fmt: skip
     assert (out / "cat/img1.png").read_bytes() == (tree / "cat/img1.png").read_bytes()
     rows = manifest_rows(out)
-    assert list(rows[0]) == ["output", "source", "class", "split", "copy", "seed", "status", "error", "partner"]
+    assert list(rows[0]) == [
+        "output", "source", "class", "split", "copy", "seed", "status", "error", "partner", "bytes", "sha256",
+    ]  # fmt: skip
+    written = (out / "cat/img1__aug001.png").read_bytes()
     assert rows[1] == {
         "output": "cat/img1__aug001.png",
         "source": "cat/img1.png",
@@ -56,10 +60,12 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
         "status": "ok",
         "error": "",
         "partner": "",
+        "bytes": str(len(written)),
+        "sha256": hashlib.sha256(written).hexdigest(),
     }
     assert len(rows) == 15 and {r["status"] for r in rows} == {"ok"}
     summary = json.loads((out / "expander.json").read_text())
-    assert summary["status"] == "complete"
+    assert summary["status"] == "complete" and summary["schema"] == 1
     assert summary["totals"] == {"planned": 15, "written": 15, "resumed": 0, "failed_outputs": 0, "failed_sources": 0}
     assert summary["counts"] == [
         {"split": None, "class": "cat", "originals": 3, "new": 6, "failed": 0, "total": 9},

@@ -1,0 +1,305 @@
+"""The output folder's rules: where it may be, who may write it, what --overwrite and --resume may do.
+
+* It is never inside the source, nor does it contain it, through any link (``check_location``).
+* One run writes it at a time: ``OutputLock`` holds an exclusive lock (``flock``) for the whole run.
+  The kernel drops the lock when its holder dies, even by SIGKILL, so a stale lock file is simply
+  taken over; a live holder is named in the error.
+* ``--overwrite`` deletes only what the previous run's manifest lists, plus its own bookkeeping,
+  and only when ``expander.json`` is one of ours (``remove_previous``): never a user's file.
+* A plan is refused before anything is written when it is absurdly large or clearly does not fit
+  on the disk (``check_capacity``), with the figures and the option that overrides it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import posixpath
+import shutil
+import socket
+import sys
+from collections.abc import Container
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from expander import images
+from expander.errors import OutputError
+from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary, summary_problem
+from expander.plan import Plan
+from expander.scan import Dataset
+
+LOCK_NAME = ".expander.lock"
+BOOKKEEPING = (MANIFEST_NAME, SUMMARY_NAME, LOCK_NAME)
+# Bytes per pixel of a new image at --size, by format: generous for photos, so that the estimate
+# errs toward refusing only what clearly does not fit.
+_BYTES_PER_PIXEL = {"jpg": 0.5, "webp": 0.5, "png": 3.0, "bmp": 3.0, "tiff": 3.0}
+
+
+def check_location(dataset: Dataset, out: Path) -> None:
+    """Refuse an output folder inside the source, containing it, or not a folder.
+
+    The source's folders are compared by their real paths (``Dataset.folders``), so a class folder
+    that is a link to another place protects that place too.
+    """
+    src = dataset.root
+    src_real = Path(os.path.realpath(src))
+    out_real = Path(os.path.realpath(out))
+    folders = [src_real, *(f for f in dataset.folders if f != src_real)]
+    for folder in folders:
+        if out_real == folder or folder in out_real.parents:
+            raise OutputError(
+                f"Output folder '{out}' is inside the source folder '{src}'"
+                + (f" (through a link to '{folder}')" if folder != src_real else "")
+                + "; the source is never written to. Choose an --out outside it."
+            )
+    for folder in folders:
+        if out_real in folder.parents:
+            raise OutputError(f"Output folder '{out}' contains the source folder '{folder}'. Choose another --out.")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"Output '{out}' exists and is not a folder. Choose another --out.")
+
+
+def check_contents(
+    out: Path, arguments: dict[str, Any], pipeline: dict, compared: tuple[str, ...], *, resume: bool, overwrite: bool
+) -> dict[str, Any] | None:
+    """What --resume/--overwrite may do with the folder's contents; return the previous summary, if any.
+
+    ``compared`` names the arguments that must match for --resume.
+    """
+    if resume and overwrite:
+        raise OutputError("Give either --resume or --overwrite, not both.")
+    if not _has_contents(out):
+        return None
+    previous = read_summary(out)
+    problem = summary_problem(previous)
+    if resume:
+        if problem:
+            raise OutputError(
+                f"Cannot resume in '{out}': {problem}. Choose an empty --out."
+            )
+        changed = [k for k in compared if previous["arguments"].get(k) != arguments[k]]
+        changed += ["pipeline"] if previous.get("pipeline") != pipeline else []
+        if changed:
+            raise OutputError(
+                f"Cannot resume in '{out}': it was written with different {', '.join(changed)}. "
+                "Repeat the original command with --resume, or use --overwrite to start again."
+            )
+        return previous
+    if not overwrite:
+        raise OutputError(
+            f"Output folder '{out}' is not empty. Use --resume to finish an interrupted run, "
+            "--overwrite to replace a previous expander output, or choose another --out."
+        )
+    if problem:
+        raise OutputError(
+            f"Refusing to overwrite '{out}': {problem}, so it may hold files you need. "
+            "Empty it yourself or choose another --out."
+        )
+    if previous.get("status") == "running" or not (out / MANIFEST_NAME).is_file():
+        raise OutputError(
+            f"Refusing to overwrite '{out}': its last run was killed before it wrote {MANIFEST_NAME}, so which "
+            "files it wrote is not recorded. Run that command again with --resume to finish it (then "
+            "--overwrite works), or empty the folder yourself."
+        )
+    return previous
+
+
+def _has_contents(out: Path) -> bool:
+    if not out.is_dir():
+        return False
+    with os.scandir(out) as entries:
+        return any(entry.name != LOCK_NAME for entry in entries)
+
+
+class OutputLock:
+    """``with OutputLock(out):`` creates ``out`` if needed and holds it exclusively for the run.
+
+    Raises:
+        OutputError: the folder cannot be created or written, or another run holds it.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.path = out / LOCK_NAME
+        self.fd: int | None = None
+        self.created = False
+        self.taken_over: dict[str, Any] | None = None  # the holder a killed run left in the lock file
+
+    def __enter__(self) -> OutputLock:
+        import fcntl
+
+        try:
+            self.created = not self.out.exists()
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(
+                f"Cannot create output folder '{self.out}': {e.strerror}. Choose a writable --out."
+            ) from e
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise OutputError(
+                    f"Cannot write in output folder '{self.out}': {e.strerror}. "
+                    "Make it writable or choose another --out."
+                ) from e
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _describe(_read_holder(fd))
+                os.close(fd)
+                raise OutputError(
+                    f"Another expander run ({holder}) is writing to '{self.out}'. Wait for it to finish (or stop "
+                    "it), or choose another --out."
+                ) from None
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # the previous holder removed the file between our open and our lock: take the new one
+        self.taken_over = _read_holder(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(_holder()).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # while still locked: the next run then creates a fresh file
+            os.close(self.fd)
+            self.fd = None
+        if exc[0] is not None and self.created:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()  # refused before anything was written: leave no empty folder behind
+
+
+def _holder() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+    }
+
+
+def _read_holder(fd: int) -> dict[str, Any] | None:
+    try:
+        data = os.pread(fd, 4096, 0)
+        holder = json.loads(data) if data else None
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+def _describe(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return "holder unknown"
+    return f"pid {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}: {holder.get('command')}"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def safe_output_path(out: Path, rel_path: str) -> Path | None:
+    """``out / rel_path`` when a manifest path stays inside ``out``; None for absolute or ``..`` paths."""
+    if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\x00" in rel_path:
+        return None
+    if any(part in ("", ".", "..") for part in rel_path.split("/")):
+        return None
+    path = out / rel_path
+    real_out = os.path.realpath(out)
+    return path if os.path.realpath(path).startswith(real_out + os.sep) else None
+
+
+def remove_previous(out: Path) -> int:
+    """Delete what the previous run's manifest lists and its bookkeeping (not the lock); return files deleted.
+
+    Folders left empty by that are removed too; anything else in ``out`` is kept.
+    """
+    removed = 0
+    folders: set[str] = set()
+    for row in read_manifest(out):
+        path = safe_output_path(out, row.get("output") or "")
+        if path is None or not path.is_file() or path.is_symlink():
+            continue
+        path.unlink()
+        removed += 1
+        folders.add(posixpath.dirname(row["output"]))
+    for name in (MANIFEST_NAME, SUMMARY_NAME):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    images.remove_temp_files(out)
+    for folder in sorted(folders, key=lambda f: f.count("/"), reverse=True):
+        while folder:
+            with contextlib.suppress(OSError):  # not empty: the user's files stay, and so does the folder
+                (out / folder).rmdir()
+            folder = posixpath.dirname(folder)
+    return removed
+
+
+def check_capacity(
+    plan: Plan,
+    dataset: Dataset,
+    out: Path,
+    *,
+    size: tuple[int, int] | None,
+    max_outputs: int | None,
+    check_space: bool,
+) -> None:
+    """Refuse a plan above ``max_outputs`` files, or one whose estimated size clearly exceeds the free space."""
+    planned = plan.outputs
+    if max_outputs is not None and planned > max_outputs:
+        raise OutputError(
+            f"The plan has {planned:,} outputs, over the limit of {max_outputs:,}. Check the quota "
+            "(--per-image, --target-per-class), or raise the limit with --max-outputs if you mean it."
+        )
+    if not check_space:
+        return
+    needed = _estimated_bytes(plan, dataset, size)
+    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("/"))
+    free = shutil.disk_usage(probe).free
+    if needed > free:
+        raise OutputError(
+            f"The plan needs about {needed / 1e9:.2f} GB ({planned:,} files) but '{probe}' has {free / 1e9:.2f} GB "
+            "free. Free some space, choose another --out, or reduce the quota; --no-space-check skips this "
+            "estimate."
+        )
+
+
+def _estimated_bytes(plan: Plan, dataset: Dataset, size: tuple[int, int] | None) -> int:
+    total = 0
+    for job in plan.jobs:
+        pending = job.size - len(job.done)
+        if not pending:
+            continue
+        if size is not None:
+            fmt = images.format_of(job.outputs[-1].rel_path) if job.copies else images.format_of(job.source)
+            total += int(size[0] * size[1] * _BYTES_PER_PIXEL.get(fmt, 3.0)) * pending
+            continue
+        try:
+            total += os.stat(dataset.root / job.source).st_size * pending
+        except OSError:
+            continue  # reported when the job runs
+    return total
+
+
+def mark_done(plan: Plan, out: Path, skip: Container[str] = ()) -> Plan:
+    """The plan with each job's outputs that are on disk marked ``done`` (jobs in ``skip`` left as they are).
+
+    Files only ever appear under their final name complete, so existing means finished. Used to
+    resume, and to list what a stopped or interrupted run wrote of the jobs it did not finish.
+    """
+    jobs = []
+    for job in plan.jobs:
+        if job.source in skip:
+            jobs.append(job)
+            continue
+        done = job.done | frozenset(o.copy_index or 0 for o in job.pending if (out / o.rel_path).is_file())
+        jobs.append(dataclasses.replace(job, done=done) if done != job.done else job)
+    return dataclasses.replace(plan, jobs=tuple(jobs))
