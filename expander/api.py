@@ -250,7 +250,8 @@ def expand(
         check_contents(out, arguments, pipeline_dict, _OUTPUT_ARGUMENTS, resume=resume, overwrite=overwrite)
         return run.result("dry-run")
     if generator is None:
-        probe_pipeline(pipeline_dict, dataset.root, plan, size_wh, max_pixels)
+        augmented = [job.source for job in plan.jobs if job.copies][:10]
+        probe_pipeline(pipeline_dict, dataset.root, augmented, size_wh, max_pixels)
     settings = Settings(str(src.resolve()), str(out.resolve()), pipeline_dict, quality, size_wh, max_pixels)
     with executor as run_jobs, OutputLock(out) as lock:  # connects to a Ray cluster, if any, before writing
         check_contents(out, arguments, pipeline_dict, _OUTPUT_ARGUMENTS, resume=resume, overwrite=overwrite)

@@ -153,12 +153,12 @@ def _walk(node: Any, compose_type: type):
 def probe_pipeline(
     pipeline: dict[str, Any],
     src_root: str | Path,
-    plan,
+    sources: list[str],
     size: tuple[int, int] | None = None,
     max_pixels: int | None = None,
     tries: int = 3,
 ) -> None:
-    """Run the pipeline on a few real source images before anything is written, and refuse one that
+    """Run the pipeline on a few of ``sources`` before anything is written, and refuse one that
     cannot make image files: an output that is not an 8/16-bit array with the source's channels (e.g.
     after Normalize, ToFloat or ToTensorV2), or a pipeline that fails on every image it is tried on.
 
@@ -174,7 +174,7 @@ def probe_pipeline(
         return
     augmenter = Augmenter(pipeline)
     errors = []
-    for source in _probe_sources(plan):
+    for source in sources:
         try:
             image = images.decode((Path(src_root) / source).read_bytes(), source, max_pixels=max_pixels)
         except (OSError, images.DecodeError):
@@ -197,10 +197,6 @@ def probe_pipeline(
         return
     if errors:
         raise PipelineError(f"The pipeline fails on every source image it was tried on: {'; '.join(errors)}.")
-
-
-def _probe_sources(plan) -> list[str]:
-    return [job.source for job in plan.jobs if job.copies and len(job.done) < job.size][:10]
 
 
 def _output_problem(image: np.ndarray, result: Any) -> str:

@@ -176,6 +176,9 @@ def expand(
 def inspect(
     src: Annotated[Path, typer.Argument(help="Dataset to survey (class folders or train/val/test).")],
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
+    max_pixels: Annotated[
+        int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
+    ] = DEFAULT_MAX_PIXELS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Survey a dataset: counts and imbalance, sizes, modes, formats, unreadable files, duplicates and leaks.
@@ -188,7 +191,7 @@ def inspect(
     from expander.api import default_workers
     from expander.inspection import inspect_dataset
 
-    report = guard(lambda: inspect_dataset(src, workers=workers or default_workers()))
+    report = guard(lambda: inspect_dataset(src, workers=workers or default_workers(), max_pixels=max_pixels))
     typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
 
 
@@ -203,6 +206,9 @@ def preview(
     per_class: Annotated[int, typer.Option(help="Rows (source images) per class.", min=1)] = 2,
     seed: Annotated[int, typer.Option(help="Run seed: shows the copies expand would write with it.")] = 0,
     size: Annotated[Optional[str], typer.Option(help="Resize first, as expand --size does.")] = None,
+    max_pixels: Annotated[
+        int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
+    ] = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Write a contact sheet: per row an original, then the copies expand would make of it with this seed.
 
@@ -224,7 +230,7 @@ def preview(
             typer.echo(f"Skipped {path}: {reason}. (expander inspect lists every unreadable file.)", err=True)
 
         return run_preview(src, out, chosen, label=label, copies=copies, per_class=per_class, seed=seed,
-                           size=parse_size(size), on_skip=skipped)  # fmt: skip
+                           size=parse_size(size), max_pixels=max_pixels, on_skip=skipped)  # fmt: skip
 
     typer.echo(str(guard(call)))
 
@@ -235,19 +241,25 @@ def verify(
     replay: Annotated[int, typer.Option(help="Regenerate K random outputs and compare bytes.", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Seed for choosing which outputs to replay.")] = 0,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
+    max_pixels: Annotated[
+        int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
+    ] = DEFAULT_MAX_PIXELS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Check an expanded folder against its manifest.csv; exit status 1 on any mismatch.
 
-    Every listed file must exist and decode, no unlisted image may sit beside them, and with --replay K,
-    K randomly chosen outputs regenerated from source + seed + pipeline must be byte-identical.
+    Every listed file must exist, match the size and SHA-256 the manifest records, and decode; no unlisted
+    image may sit beside them; no manifest path may leave DST. With --replay K, K randomly chosen outputs
+    regenerated from source + seed + pipeline must be byte-identical.
 
     Example: `expander verify data/dogs_cats_expanded --replay 20`
     """
     from expander.api import default_workers
     from expander.verify import verify as run_verify
 
-    result = guard(lambda: run_verify(dst, replay=replay, seed=seed, workers=workers or default_workers()))
+    result = guard(
+        lambda: run_verify(dst, replay=replay, seed=seed, workers=workers or default_workers(), max_pixels=max_pixels)
+    )
     typer.echo(json.dumps(result, indent=2) if as_json else _verify_report(result))
     raise typer.Exit(0 if result["ok"] else 1)
 
@@ -389,6 +401,9 @@ def _verify_report(r: dict) -> str:
         lines += [f"  {label}: {p}" for p in r[key]]
     lines += [f"  does not decode: {u['file']} ({u['error']})" for u in r["undecodable"]]
     lines += [f"  changed: {c['file']} ({c['reason']})" for c in r["changed"]]
+    lines += [f"  unsafe path (leaves the folder; not opened): {p}" for p in r["unsafe"]]
+    if not r["checksums"]:
+        lines.append("  (the manifest has no checksums: written by an older expander; files were only decoded)")
     if r["replayed"]:
         identical = len(r["replayed"]) - sum(1 for c in r["changed"] if not c["reason"].startswith("cannot"))
         lines.append(f"Replayed {len(r['replayed'])} output(s): {identical} byte-identical.")

@@ -39,7 +39,6 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8"
 
 
-
 class DecodeError(Exception):
     """A file could not be read as an image. The message is meant for the run report."""
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from expander import images
 from expander.execute import process_pool
+from expander.limits import DEFAULT_MAX_PIXELS
 from expander.scan import Dataset, scan
 
 NEAR_DUPLICATE_BITS = 24  # of 256
@@ -46,21 +47,25 @@ class FileFacts:
     error: str = ""
 
 
-def file_facts(root: str, rel_path: str, split: str | None, class_name: str) -> FileFacts:
-    """Read, hash and decode one file; an unreadable file becomes facts with ``error``."""
+def file_facts(
+    root: str, rel_path: str, split: str | None, class_name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> FileFacts:
+    """Read, hash and decode one file; an unreadable file becomes facts with ``error``. Never raises."""
     try:
         data = (Path(root) / rel_path).read_bytes()
     except OSError as e:
-        return FileFacts(rel_path, split, class_name, 0, "", error=e.strerror or str(e))
+        return FileFacts(rel_path, split, class_name, 0, "", error=f"cannot read it: {e.strerror or e}")
     digest = hashlib.sha256(data).hexdigest()
     try:
-        image = images.decode(data, rel_path)
+        image = images.decode(data, rel_path, max_pixels=max_pixels)
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        mode = {1: "gray", 3: "RGB", 4: "RGBA"}[channels] + ("16" if image.dtype == np.uint16 else "")
+        height, width = image.shape[:2]
+        return FileFacts(rel_path, split, class_name, len(data), digest, width, height, mode, thumbnail(image))
     except images.DecodeError as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=str(e))
-    channels = 1 if image.ndim == 2 else image.shape[2]
-    mode = {1: "gray", 3: "RGB", 4: "RGBA"}[channels] + ("16" if image.dtype == np.uint16 else "")
-    height, width = image.shape[:2]
-    return FileFacts(rel_path, split, class_name, len(data), digest, width, height, mode, thumbnail(image))
+    except Exception as e:  # noqa: BLE001 - e.g. MemoryError making the thumbnail: this file, not the survey
+        return FileFacts(rel_path, split, class_name, len(data), digest, error=f"{type(e).__name__}: {e}")
 
 
 def thumbnail(image: np.ndarray) -> bytes:
@@ -83,10 +88,10 @@ def _facts_task(args: tuple) -> FileFacts:
     return file_facts(*args)
 
 
-def inspect_dataset(src: str | Path, workers: int = 1) -> dict:
+def inspect_dataset(src: str | Path, workers: int = 1, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> dict:
     """Survey ``src`` and return the report (see module docstring)."""
     dataset = scan(src)
-    tasks = [(str(dataset.root), i.rel_path, i.split, i.class_name) for i in dataset.items]
+    tasks = [(str(dataset.root), i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:
             facts = list(pool.imap(_facts_task, tasks, chunksize=16))
@@ -125,7 +130,8 @@ def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
         "modes": dict(Counter(f.mode for f in good).most_common()),
         "formats": dict(Counter(Path(f.rel_path).suffix.lower() for f in facts).most_common()),
         "bytes": sum(f.bytes for f in facts),
-        "unreadable": [{"file": f.rel_path, "error": f.error} for f in facts if f.error],
+        "unreadable": [{"file": f.rel_path, "error": f.error} for f in facts if f.error]
+        + [{"file": shown, "error": reason} for shown, reason in dataset.rejected],
         "exact_duplicates": exact,
         "near_duplicates": near,
         "near_duplicate_threshold_bits": NEAR_DUPLICATE_BITS,

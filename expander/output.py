@@ -77,9 +77,7 @@ def check_contents(
     problem = summary_problem(previous)
     if resume:
         if problem:
-            raise OutputError(
-                f"Cannot resume in '{out}': {problem}. Choose an empty --out."
-            )
+            raise OutputError(f"Cannot resume in '{out}': {problem}. Choose an empty --out.")
         changed = [k for k in compared if previous["arguments"].get(k) != arguments[k]]
         changed += ["pipeline"] if previous.get("pipeline") != pipeline else []
         if changed:

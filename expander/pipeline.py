@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from expander.errors import PipelineError
+from expander.limits import MAX_PIPELINE_FILE_BYTES
 
 # OpenCV constants, spelled out so this module does not import cv2.
 _BORDER_CONSTANT, _BORDER_REPLICATE, _BORDER_REFLECT_101 = 0, 1, 4
@@ -320,18 +321,25 @@ def load_pipeline_file(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_PIPELINE_FILE_BYTES:
+            raise PipelineError(
+                f"Pipeline file '{path}' is {size:,} bytes; a pipeline is a few kilobytes (the limit is "
+                f"{MAX_PIPELINE_FILE_BYTES:,}). Check that you passed the right file."
+            )
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise PipelineError(f"Cannot read pipeline file '{path}': {e.strerror}.") from e
+    except UnicodeDecodeError as e:
+        raise PipelineError(
+            f"Pipeline file '{path}' is not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}). "
+            "Save it as UTF-8 JSON or YAML."
+        ) from None
     try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        data = _load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
-        raise PipelineError(f"Pipeline file '{path}' is not valid {path.suffix or 'JSON'}: {e}") from e
+        message = " ".join(str(e).split())
+        raise PipelineError(f"Pipeline file '{path}' is not valid {path.suffix or 'JSON'}: {message}") from e
 
     if isinstance(data, dict) and "transform" in data:
         data = data["transform"]
@@ -347,6 +355,23 @@ def load_pipeline_file(path: str | Path) -> dict[str, Any]:
     import albumentations as A
 
     return _plain(A.to_dict(compose))
+
+
+def _load_yaml(text: str) -> Any:
+    """YAML without anchors and aliases: a pipeline needs none, and nested aliases are a "billion laughs"
+    bomb (a few hundred bytes that expand to gigabytes once the pipeline is walked or serialised)."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.events.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"aliases (*{event.anchor}) are not allowed in a pipeline file", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _plain(pipeline: dict[str, Any]) -> dict[str, Any]:
@@ -380,6 +405,7 @@ def _build_node(node: Any, source: str, where: str) -> Any:
             f"{source}: {where} names unknown transform '{name}'.{hint} Valid names: {', '.join(valid)}."
         )
     args = {k: v for k, v in node.items() if k not in ("__class_fullname__", "id")}
+    _check_arguments(cls, name, args, source, where)
     if "transforms" in args:
         children = args["transforms"]
         if not isinstance(children, list):
@@ -390,6 +416,35 @@ def _build_node(node: Any, source: str, where: str) -> Any:
     except Exception as e:  # pydantic.ValidationError, TypeError for unknown arguments
         message = " ".join(str(e).split())
         raise PipelineError(f"{source}: {where} ({name}) has invalid arguments: {message}") from e
+
+
+# Compose arguments for labelled data: expander's class-folder datasets have no boxes or keypoints to give.
+_LABEL_ARGUMENTS = ("bbox_params", "keypoint_params")
+
+
+def _check_arguments(cls: type, name: str, args: dict[str, Any], source: str, where: str) -> None:
+    """Unknown arguments are errors (albumentations only warns, then runs without them)."""
+    import inspect
+
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    valid = [p for p in parameters if p != "self"]
+    unknown = [k for k in args if k not in valid]
+    if unknown:
+        hints = [f"{k} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, valid, n=1)) else k
+                 for k in unknown]  # fmt: skip
+        raise PipelineError(
+            f"{source}: {where} ({name}) has unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(hints)}. "
+            f"Valid arguments of {name}: {', '.join(valid)}."
+        )
+    labelled = [k for k in _LABEL_ARGUMENTS if args.get(k)]
+    if labelled:
+        raise PipelineError(
+            f"{source}: {where} ({name}) sets {' and '.join(labelled)}, for pipelines that move boxes or keypoints "
+            "with the pixels; expander expand augments class folders, which have no such labels. Remove "
+            f"{' and '.join(labelled)} from the pipeline file."
+        )
 
 
 def save_pipeline(pipeline: dict[str, Any], path: str | Path) -> None:

@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 
 from expander import images
+from expander.augment import probe_pipeline
 from expander.errors import ExpanderError
+from expander.limits import DEFAULT_MAX_PIXELS
 from expander.plan import output_seed
 from expander.scan import AUGMENTED_SPLIT, scan
 
@@ -32,6 +34,7 @@ def preview(
     seed: int = 0,
     size: tuple[int, int] | None = None,
     cell: int = 128,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> Path:
     """Write the contact sheet to ``out`` (PNG) and return its path.
@@ -44,6 +47,8 @@ def preview(
         raise ExpanderError(f"-n and --per-class must be 1 or more; got {copies} and {per_class}.")
     dataset = scan(src)
     augment = Augmenter(pipeline)
+    augmented = [i.rel_path for i in dataset.items if i.split in (None, AUGMENTED_SPLIT)]
+    probe_pipeline(pipeline, dataset.root, augmented[:10], size, max_pixels)
     rows = []
     for class_name in dataset.classes:
         chosen = [i for i in dataset.items if i.class_name == class_name and i.split in (None, AUGMENTED_SPLIT)]
@@ -52,14 +57,15 @@ def preview(
             if shown == per_class:
                 break
             try:
-                image = images.decode((dataset.root / item.rel_path).read_bytes(), item.rel_path)
-            except (OSError, images.DecodeError) as e:
+                image = images.decode((dataset.root / item.rel_path).read_bytes(), item.rel_path, max_pixels=max_pixels)
+                if size is not None:
+                    image = images.resize(image, size)
+                variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
+            except Exception as e:  # noqa: BLE001 - one file never ends the sheet; it is named
+                reason = str(e) if isinstance(e, (OSError, images.DecodeError)) else f"{type(e).__name__}: {e}"
                 if on_skip is not None:
-                    on_skip(item.rel_path, str(e))
+                    on_skip(item.rel_path, reason)
                 continue  # the next readable image takes its place
-            if size is not None:
-                image = images.resize(image, size)
-            variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
             cells = [_cell(v, cell) for v in [image, *variants]]
             _text(cells[0], f"{class_name}", (4, cell - 8))
             rows.append(np.hstack(cells))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from expander.manifest import package_versions
-from train.data import Sample, detect_channels, load_split, make_dataset
+from train.data import Sample, decode_error, detect_channels, load_split, make_dataset, map_files
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
 from train.metrics import classification_metrics, describe, paired_difference
@@ -151,9 +151,15 @@ def evaluate(model_path: str | Path, folder: str | Path, batch_size: int = 64) -
     if unknown:
         raise TrainError(f"'{folder}' has classes the model was not trained on: {', '.join(unknown)}.")
     samples = tuple(Sample(str(ds.root.resolve() / i.rel_path), classes.index(i.class_name), "") for i in items)
+    errors = map_files(decode_error, [s.path for s in samples])
+    unreadable = [{"file": s.path, "error": e} for s, e in zip(samples, errors, strict=True) if e]
+    samples = tuple(s for s, e in zip(samples, errors, strict=True) if not e)
+    if not samples:
+        raise TrainError(f"No readable images to evaluate in '{folder}' ({len(unreadable)} do not decode).")
     probabilities = model.predict(make_dataset(samples, (width, height), channels, batch_size), verbose=0)
     metrics = classification_metrics(np.array([s.label for s in samples]), probabilities, len(classes))
-    return {"model": str(model_path), "folder": str(folder), "images": len(samples), "classes": classes, **metrics}
+    return {"model": str(model_path), "folder": str(folder), "images": len(samples), "classes": classes,
+            "unreadable": unreadable, **metrics}  # fmt: skip
 
 
 def _data_summary(split) -> dict:
@@ -179,6 +185,7 @@ def _data_summary(split) -> dict:
         "left_out": split.left_out,
         "leakage_check": split.leakage_check,
         "warnings": list(split.warnings),
+        "unreadable": [{"file": path, "error": reason} for path, reason in split.unreadable],
     }
 
 

@@ -12,6 +12,7 @@ Rules that keep the comparison honest:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import posixpath
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ class Split:
     left_out: dict[str, int] = field(default_factory=dict)  # "test"/"val" -> expanded files excluded
     leakage_check: str = "manifest"
     warnings: tuple[str, ...] = ()
+    unreadable: tuple[
+        tuple[str, str], ...
+    ] = ()  # (path, reason): files left out of every set because they do not decode
 
 
 def source_key(class_name: str, rel_path: str) -> str:
@@ -70,6 +74,11 @@ def load_split(
     original_ds = scan(original)
     train_items, test_items, test_source = train_and_test(original_ds, test_dir, test_fraction, seed)
     classes = tuple(sorted({i.class_name for i in train_items}))
+    if len(classes) < 2:
+        raise TrainError(
+            f"'{original_ds.root}' has {len(classes)} class ({', '.join(classes)}); a classifier needs at least two. "
+            "Add a folder of images for each other class."
+        )
     check_classes({"ORIGINAL": classes, "test set": {i.class_name for i in test_items[1]}})
     val_items = holdout(train_items, val_fraction, seed + 1)
     val_paths = {i.rel_path for i in val_items}
@@ -90,10 +99,58 @@ def load_split(
         test=samples(test_root.resolve(), test_list),
         test_source=test_source,
     )
-    if expanded is None:
+    if expanded is not None:
+        held_test = [] if test_source == FROM_TEST_DIR else test_list  # another folder: nothing in EXPANDED derives
+        split = _with_expanded(split, original_ds.root, Path(expanded), val_items, held_test)
+    return without_unreadable(split)
+
+
+def without_unreadable(split: Split) -> Split:
+    """The split with every file that does not decode left out of its set, and listed in ``unreadable``.
+
+    Decoding happens once more inside tf.data, where one bad file would end training with an error that
+    does not name it; here it is named, counted in the report, and the run goes on.
+    """
+    sets = ("train_original", "train_expanded", "val", "test")
+    paths = sorted({s.path for name in sets for s in getattr(split, name)})
+    errors = dict(zip(paths, map_files(decode_error, paths), strict=True))
+    bad = {p: e for p, e in errors.items() if e}
+    if not bad:
         return split
-    held_test = [] if test_source == FROM_TEST_DIR else test_list  # another folder: nothing in EXPANDED derives from it
-    return _with_expanded(split, original_ds.root, Path(expanded), val_items, held_test)
+    kept = {name: tuple(s for s in getattr(split, name) if s.path not in bad) for name in sets}
+    for name in ("train_original", "test"):
+        if not kept[name]:
+            raise TrainError(f"No readable images left in the {name.replace('_', ' ')} set: {_first(bad)}.")
+    return dataclasses.replace(split, **kept, unreadable=tuple(sorted(bad.items())))
+
+
+def decode_error(path: str) -> str:
+    """Why a file does not decode under expander's rules, or "" when it does."""
+    from expander import images
+
+    try:
+        images.decode(Path(path).read_bytes(), path)
+    except OSError as e:
+        return f"cannot read it: {e.strerror or e}"
+    except images.DecodeError as e:
+        return str(e)
+    return ""
+
+
+def map_files(function, paths: list[str]) -> list:
+    """``function`` over ``paths`` in a process pool when there are many, in order."""
+    if len(paths) < 64:
+        return [function(p) for p in paths]
+    from expander.api import default_workers
+    from expander.execute import process_pool
+
+    with process_pool(default_workers()) as pool:
+        return pool.map(function, paths, chunksize=32)
+
+
+def _first(bad: dict[str, str]) -> str:
+    path, reason = next(iter(bad.items()))
+    return f"e.g. '{path}': {reason}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
 
 
 def train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):

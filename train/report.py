@@ -83,6 +83,10 @@ def _markdown(report: dict) -> str:
         f"from validation images: {data['left_out'].get('val', 0)} (checked by {data['leakage_check']}).",
     ]
     lines += [f"- **Warning:** {w}" for w in data["warnings"]]
+    unreadable = data.get("unreadable", [])
+    if unreadable:
+        lines.append(f"- Left out because they do not decode: {len(unreadable)} file(s)")
+        lines += [f"  - `{u['file']}`: {u['error']}" for u in unreadable]
     lines += [
         "",
         "## Per class (recall, mean over seeds)",
