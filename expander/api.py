@@ -17,7 +17,7 @@ from typing import Any
 
 from expander import images
 from expander.augment import probe_pipeline
-from expander.errors import ExpanderError
+from expander.errors import ExpanderError, OutputError
 from expander.execute import JobResult, Settings, execute, start_workers_early
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.manifest import (
@@ -36,7 +36,9 @@ from expander.output import (
     check_contents,
     check_location,
     mark_done,
+    release_space,
     remove_previous,
+    reserve_space,
 )
 from expander.pipeline import DEFAULT_PRESET, resolve_pipeline
 from expander.plan import Plan, PlanRow, Quota, make_plan
@@ -309,7 +311,11 @@ class _Run:
     def execute(self, run_jobs, settings: Settings, workers: int, progress: bool) -> ExpandResult:
         resumed = sum(len(job.done) for job in self.plan.jobs)
         todo = [job for job in self.plan.jobs if len(job.done) < job.size]
-        write_summary(self.out, self.result("running", resumed).summary)
+        try:
+            write_summary(self.out, self.result("running", resumed).summary)
+        except OSError as e:
+            raise OutputError(f"Cannot write in output folder '{self.out}': {e.strerror}. Free space or fix it.") from e
+        reserve_space(self.out, self.plan.outputs)
         bar = _progress_bar(self.plan.outputs - resumed, progress)
         try:
             for result in run_jobs(todo, settings, workers):
@@ -333,6 +339,7 @@ class _Run:
         if status == "interrupted":
             self.plan = mark_done(self.plan, self.out, skip=self.finished)
         result = self.result(status, resumed)
+        release_space(self.out)
         try:
             write_manifest(self.out, result.records())
             write_summary(self.out, result.summary)

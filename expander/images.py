@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 
 import cv2
@@ -276,7 +277,10 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             finally:
                 os.close(fd)
     path = os.fspath(path)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}{TEMP_SUFFIX}")
+    # Unique per process and call: two writers never share a temporary file (each run also holds the
+    # output folder's lock, so this only matters for callers outside a run).
+    token = f"{os.getpid()}.{next(_counter)}"
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{token}{TEMP_SUFFIX}")
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -288,6 +292,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 
 _unnamed_files = hasattr(os, "O_TMPFILE")
+_counter = itertools.count()
 _NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}  # filesystem or kernel without O_TMPFILE
 
 

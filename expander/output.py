@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import posixpath
@@ -32,7 +33,8 @@ from expander.plan import Plan
 from expander.scan import Dataset
 
 LOCK_NAME = ".expander.lock"
-BOOKKEEPING = (MANIFEST_NAME, SUMMARY_NAME, LOCK_NAME)
+RESERVE_NAME = ".expander.reserve"  # space set aside so the manifest can be written when the disk fills up
+_HIDDEN_BOOKKEEPING = (LOCK_NAME, RESERVE_NAME)
 # Bytes per pixel of a new image at --size, by format: generous for photos, so that the estimate
 # errs toward refusing only what clearly does not fit.
 _BYTES_PER_PIXEL = {"jpg": 0.5, "webp": 0.5, "png": 3.0, "bmp": 3.0, "tiff": 3.0}
@@ -109,7 +111,7 @@ def _has_contents(out: Path) -> bool:
     if not out.is_dir():
         return False
     with os.scandir(out) as entries:
-        return any(entry.name != LOCK_NAME for entry in entries)
+        return any(entry.name not in _HIDDEN_BOOKKEEPING for entry in entries)
 
 
 class OutputLock:
@@ -160,17 +162,34 @@ class OutputLock:
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps(_holder()).encode())
         self.fd = fd
+        _HELD.add(fd)
         return self
 
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)  # while still locked: the next run then creates a fresh file
+            _HELD.discard(self.fd)
             os.close(self.fd)
             self.fd = None
         if exc[0] is not None and self.created:
             with contextlib.suppress(OSError):
                 self.out.rmdir()  # refused before anything was written: leave no empty folder behind
+
+
+# Lock descriptors this process holds. A forked worker closes its copies at once, so the lock lives
+# exactly as long as the main process: a killed run's dying workers never keep its folder locked.
+_HELD: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # closes this process's copy only; the holder's lock stays
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 def _holder() -> dict[str, Any]:
@@ -202,6 +221,41 @@ def _same_file(fd: int, path: Path) -> bool:
         return os.fstat(fd).st_ino == os.stat(path).st_ino
     except FileNotFoundError:
         return False
+
+
+def reserve_space(out: Path, planned: int) -> None:
+    """Set aside room for the manifest and summary (256 bytes per planned output, at most 64 MB).
+
+    Released by ``release_space`` just before they are written, so a run stopped by a full disk can
+    still record what it wrote.
+
+    Raises:
+        OutputError: the disk is already too full to start.
+    """
+    size = min(64 << 20, 65536 + 256 * planned)
+    path = out / RESERVE_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                os.write(fd, bytes(size))  # a filesystem without fallocate: real zeros hold the space
+        finally:
+            os.close(fd)
+    except OSError as e:
+        release_space(out)
+        raise OutputError(
+            f"Cannot set aside {size:,} bytes for the manifest in '{out}': {e.strerror}. Free some space, "
+            "or choose another --out."
+        ) from e
+
+
+def release_space(out: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (out / RESERVE_NAME).unlink()
 
 
 def safe_output_path(out: Path, rel_path: str) -> Path | None:

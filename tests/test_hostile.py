@@ -1,0 +1,648 @@
+"""Hostile input and a failing machine: each promise of docs/guarantees.md, tried the way it breaks.
+
+Every test makes its damaged files itself (patched JPEG headers, a corrupt scan, a non-UTF-8 name, a
+symlink loop, a PNG bomb...), runs the real command (as a process where signals, locks, users or
+mounts are involved), and checks the exit status, the message, the files on disk, the manifest rows,
+and that the source is byte-identical afterwards. Case numbers are those of issue 14.
+"""
+
+from __future__ import annotations
+
+import csv
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_tree, tree_digest, write_image
+from typer.testing import CliRunner
+
+from expander.cli import app
+
+runner = CliRunner()
+EXPANDER = [sys.executable, "-m", "expander"]
+
+
+# --- damaged files, made here ---------------------------------------------------------------------
+
+
+def photo_jpeg(shape=(48, 64), seed=0) -> bytes:
+    """A smooth colour JPEG, like a photo: its scan data is long enough to damage."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    pixels = cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    return cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+def with_sof_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its frame header (SOF0) claiming another size."""
+    sof = jpeg.index(b"\xff\xc0")
+    return jpeg[: sof + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[sof + 9 :]
+
+
+def with_corrupt_scan(jpeg: bytes, seed: int = 1) -> bytes:
+    """Valid headers, random bytes in the middle of the entropy-coded scan (no 0xFF, so no fake markers)."""
+    start = jpeg.index(b"\xff\xda") + 20
+    length = (len(jpeg) - start) // 2
+    noise = np.random.default_rng(seed).integers(0, 254, length, dtype=np.uint8).tobytes()
+    return jpeg[:start] + noise + jpeg[start + length :]
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A real, complete grey PNG of width x height zeros: a few hundred KB that decode to width*height bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    compressor, row = zlib.compressobj(9), bytes(width + 1)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def good_tree(root: Path, n: int = 3) -> Path:
+    return make_tree(root, {"cat": n, "dog": n}, ext=".png")
+
+
+def rows_of(out: Path) -> list[dict[str, str]]:
+    with open(out / "manifest.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def summary_of(out: Path) -> dict:
+    return json.loads((out / "expander.json").read_text(encoding="utf-8"))
+
+
+def expand_cli(*args: str):
+    return runner.invoke(app, ["expand", *args])
+
+
+def failed_sources(out: Path) -> dict[str, str]:
+    return {f["source"]: f["error"] for f in summary_of(out)["failures"]}
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def wait_for(condition, timeout: float = 60, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        assert process is None or process.poll() is None, process.communicate()
+        time.sleep(0.02)
+
+
+def without_root_privileges():
+    """For a child process: as root, give up the capabilities that bypass file permissions, so chmod holds."""
+    if os.geteuid() != 0:
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def drop() -> None:
+        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+    return drop
+
+
+# --- 1. one file never ends the run -----------------------------------------------------------------
+
+
+def test_1a_jpeg_header_claiming_65500x65500_fails_alone(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    (src / "cat" / "huge.jpg").write_bytes(with_sof_size(photo_jpeg(), 65500, 65500))
+    before = tree_digest(src)
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "2", "-j", "2", "-q")
+
+    assert result.exit_code == 1, result.output
+    assert failed_sources(out) == {
+        "cat/huge.jpg": "65500x65500 is 4,290,250,000 pixels, over the limit of 178,956,970 (a decompression bomb, "
+        "or a photo larger than expected); raise --max-pixels if it is real"
+    }
+    rows = rows_of(out)
+    assert [r["status"] for r in rows if r["source"] == "cat/huge.jpg"] == ["failed"] * 3
+    assert sum(r["status"] == "ok" for r in rows) == 18 and summary_of(out)["status"] == "complete"
+    assert not any(p.name.startswith("huge") for p in out.rglob("*"))
+    assert tree_digest(src) == before
+
+
+def test_1b_a_name_that_is_not_utf8_is_failed_and_the_manifest_stays_valid(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    with open(os.fsencode(src / "cat") + b"/bad\xff.png", "wb") as f:
+        f.write((src / "cat" / "img1.png").read_bytes())
+    write_image(src / "dog" / 'new,line\n"quoted".png')  # valid UTF-8 that CSV must quote
+    before = tree_digest(src)
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1", "-j", "2", "-q")
+
+    assert result.exit_code == 1, result.output
+    assert failed_sources(out) == {
+        "cat/bad\\xff.png": "name is not valid UTF-8 (bytes shown as \\xNN); rename the file"
+    }
+    assert "  cat/bad\\xff.png: name is not valid UTF-8" in result.stdout
+    (out / "manifest.csv").read_bytes().decode("utf-8")  # valid UTF-8 throughout
+    rows = rows_of(out)
+    assert len(rows) == 14 and {r["status"] for r in rows} == {"ok"}
+    assert 'dog/new,line\n"quoted"__aug001.png' in {r["output"] for r in rows}  # round-trips through CSV
+    assert (out / 'dog/new,line\n"quoted"__aug001.png').is_file()
+    assert tree_digest(src) == before
+
+
+def test_1c_symlink_loops_and_broken_links_are_ignored_and_counted(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    os.symlink("loop.jpg", src / "cat" / "loop.jpg")
+    os.symlink("nowhere.jpg", src / "dog" / "broken.jpg")
+    os.symlink(src / "cat" / "img1.png", src / "dog" / "linked.png")  # a link to a file is followed
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1", "--json", "-q")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["ignored"] == {"link_loops": 1, "broken_links": 1}
+    assert summary["totals"]["written"] == 14
+    assert (out / "dog" / "linked.png").read_bytes() == (src / "cat" / "img1.png").read_bytes()
+    assert not (out / "dog" / "linked.png").is_symlink()
+
+
+def test_1d_an_absurd_size_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    out = tmp_path / "out"
+    result = expand_cli(str(src), "-o", str(out), "--size", "100000x100000")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --size 100000x100000 is 10,000,000,000 pixels per image, over --max-pixels 178,956,970. "
+        "Choose a smaller --size, or raise --max-pixels if you mean it.\n"
+    )
+    assert not out.exists()
+
+
+# --- 2. a pixel limit from the header ---------------------------------------------------------------
+
+
+def test_2_a_png_bomb_costs_a_failure_line_not_gigabytes(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src", n=1)
+    bomb = png_bomb(20000, 20000)  # 400 megapixels, 400 MB decoded; about 400 KB on disk
+    (src / "cat" / "bomb.png").write_bytes(bomb)
+    out = tmp_path / "out"
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec and would include this (pytest) process's size.
+    code = (
+        "import re; from expander import expand\n"
+        f"r = expand({str(src)!r}, {str(out)!r}, per_image=2, workers=1)\n"
+        "print(r.failures[0]['error'])\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    error, peak_mb = done.stdout.splitlines()
+    assert error.startswith("20000x20000 is 400,000,000 pixels, over the limit of 178,956,970")
+    assert int(peak_mb) < 300  # decoding it would take 400 MB more
+    assert [r["status"] for r in rows_of(out) if r["source"] == "cat/bomb.png"] == ["failed"] * 3
+
+    for command in (["inspect", str(src), "--json"], ["preview", str(src), "-o", str(tmp_path / "p.png")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    report = json.loads(runner.invoke(app, ["inspect", str(src), "--json", "--max-pixels", "1000"]).stdout)
+    assert [u["file"] for u in report["unreadable"]] == ["cat/bomb.png"]
+    report = json.loads(runner.invoke(app, ["inspect", str(src), "--json"]).stdout)
+    assert report["unreadable"][0]["error"].startswith("20000x20000 is 400,000,000 pixels")
+
+
+# --- 3. one writer per output folder ----------------------------------------------------------------
+
+
+def slow_run(src: Path, out: Path, *extra: str) -> subprocess.Popen:
+    command = [*EXPANDER, "expand", str(src), "-o", str(out), "--per-image", "40", "-j", "1", "-q", *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_3_a_second_run_is_refused_naming_the_holder_and_a_killed_runs_lock_is_taken_over(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 30}, ext=".jpg", shape=(240, 320, 3))
+    out = tmp_path / "out"
+    first = slow_run(src, out)
+    wait_for(lambda: (out / ".expander.lock").is_file() and (out / "a").is_dir(), process=first)
+
+    for extra in ([], ["--resume"], ["--overwrite"]):
+        result = expand_cli(str(src), "-o", str(out), "--per-image", "40", *extra)
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"Error: Another expander run (pid {first.pid} on ")
+        assert f"is writing to '{out}'. Wait for it to finish (or stop it), or choose another --out." in result.stderr
+
+    first.kill()
+    first.wait()
+    assert (out / ".expander.lock").is_file()  # stale: its holder is dead
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "40", "-j", "1", "--resume", "--json", "-q")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["took_over_lock"]["pid"] == first.pid
+    assert summary["totals"]["written"] == 30 * 41 and summary["totals"]["resumed"] > 0
+    assert not (out / ".expander.lock").exists()
+    assert runner.invoke(app, ["verify", str(out)]).exit_code == 0
+
+
+# --- 4. strict decoding -----------------------------------------------------------------------------
+
+
+def test_4_a_jpeg_with_corrupt_scan_data_is_failed_not_copied(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    good = photo_jpeg()
+    (src / "cat" / "noise.jpg").write_bytes(with_corrupt_scan(good))
+    assert cv2.imdecode(np.frombuffer(with_corrupt_scan(good), np.uint8), cv2.IMREAD_COLOR) is not None  # OpenCV
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "2", "-q")
+
+    assert result.exit_code == 1
+    error = failed_sources(out)["cat/noise.jpg"]
+    assert error.startswith("corrupt JPEG data (libjpeg: ") and error.endswith(
+        "the file is damaged: re-export or remove it"
+    )
+    assert not any(p.name.startswith("noise") for p in out.rglob("*"))
+    report = json.loads(runner.invoke(app, ["inspect", str(src), "--json"]).stdout)
+    assert report["unreadable"] == [{"file": "cat/noise.jpg", "error": error}]
+
+    # verify sees the same damage in an output.
+    (src / "cat" / "noise.jpg").unlink()
+    (src / "cat" / "ok.jpg").write_bytes(good)
+    out2 = tmp_path / "out2"
+    assert expand_cli(str(src), "-o", str(out2), "--per-image", "1", "-q").exit_code == 0
+    (out2 / "cat" / "ok.jpg").write_bytes(with_corrupt_scan(good))
+    result = runner.invoke(app, ["verify", str(out2), "--json"])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1 and [u["file"] for u in report["undecodable"]] == ["cat/ok.jpg"]
+    assert report["undecodable"][0]["error"].startswith("corrupt JPEG data")
+
+
+# --- 5. disk full -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 1 MB tmpfs (root only: mounting needs it)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)]).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_5_disk_full_stops_cleanly_writes_the_manifest_and_resume_finishes(tmp_path: Path, small_disk: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 12, "b": 12}, ext=".png", shape=(40, 50, 3))  # ~6 KB each
+    before = tree_digest(src)
+    out = small_disk / "out"
+    ballast = small_disk / "ballast"
+    ballast.write_bytes(bytes(500_000))
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "6", "-j", "2", "--no-space-check")
+
+    assert result.exit_code == 1, result.output
+    summary = summary_of(out)
+    written, planned = summary["totals"]["written"], summary["totals"]["planned"]
+    assert summary["status"] == "stopped" and summary["stopped"].startswith("No space left on device writing '")
+    assert 0 < written < planned == 24 * 7 and summary["failures"] == []
+    assert (
+        f"{written} written, {planned - written} not. Free space (or fix the disk) and run the same command with "
+        "--resume." in result.stdout
+    )
+    rows = rows_of(out)
+    assert len(rows) == written and all((out / r["output"]).is_file() for r in rows)  # the manifest lists what is there
+    assert not [p for p in out.rglob("*") if p.name.endswith(".expander-tmp")]
+
+    ballast.unlink()
+    small = tmp_path / "elsewhere"  # the rest would not fit in 1 MB either: move the folder, then resume
+    shutil.copytree(out, small, symlinks=True)
+    result = expand_cli(str(src), "-o", str(small), "--per-image", "6", "-j", "2", "--resume", "-q")
+    assert result.exit_code == 0, result.output
+    assert summary_of(small)["totals"] == {
+        "planned": 168, "written": 168, "resumed": written, "failed_outputs": 0, "failed_sources": 0,
+    }  # fmt: skip
+    assert runner.invoke(app, ["verify", str(small)]).exit_code == 0
+    assert tree_digest(src) == before
+
+
+def test_5_a_plan_that_clearly_does_not_fit_is_refused_with_figures(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src", n=1)
+    source_bytes = sum(p.stat().st_size for p in src.rglob("*.png"))
+    per_image = shutil.disk_usage(tmp_path).free // source_bytes + 10
+    out = tmp_path / "out"
+    result = expand_cli(str(src), "-o", str(out), "--per-image", str(per_image), "--max-outputs", str(10**15))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: The plan needs about ")
+    assert "free. Free some space, choose another --out, or reduce the quota; --no-space-check skips this" in (
+        result.stderr.replace("\n", " ")
+    )
+    assert not out.exists()
+
+
+# --- 6. signals -------------------------------------------------------------------------------------
+
+
+def test_6_sigterm_stops_like_ctrl_c_and_resume_finishes(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 30}, ext=".jpg", shape=(240, 320, 3))
+    before = tree_digest(src)
+    out = tmp_path / "out"
+    process = slow_run(src, out, "-j", "2")
+    wait_for(lambda: (out / "a").is_dir() and len(os.listdir(out / "a")) > 50, process=process)
+    process.terminate()
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 143
+    assert "Terminated. Run the same command with --resume to finish the job." in stderr
+    summary = summary_of(out)
+    assert summary["status"] == "interrupted"
+    rows = rows_of(out)
+    on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "a").iterdir())
+    assert sorted(r["output"] for r in rows) == on_disk  # every file there is listed, with its checksum
+    assert all(r["sha256"] for r in rows)
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "40", "-j", "2", "--resume", "-q")
+    assert result.exit_code == 0, result.output
+    reference = tmp_path / "reference"
+    expand_cli(str(src), "-o", str(reference), "--per-image", "40", "-j", "1", "-q")
+    assert tree_digest(out) == {**tree_digest(reference), "expander.json": tree_digest(out)["expander.json"]}
+    assert tree_digest(src) == before
+
+
+def test_6_sigkill_of_the_main_process_leaves_no_worker_writing(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 30}, ext=".jpg", shape=(240, 320, 3))
+    out = tmp_path / "out"
+    process = slow_run(src, out, "-j", "2")
+    wait_for(lambda: (out / "a").is_dir() and len(os.listdir(out / "a")) > 20, process=process)
+    workers = children_of(process.pid)
+    assert len(workers) >= 2
+    process.kill()
+    process.wait()
+
+    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10)
+    count = len(os.listdir(out / "a"))
+    time.sleep(1.0)
+    assert len(os.listdir(out / "a")) == count  # nothing keeps writing
+    assert summary_of(out)["status"] == "running"
+    result = expand_cli(str(src), "-o", str(out), "--overwrite")
+    assert result.exit_code == 2
+    assert "its last run was killed before it wrote manifest.csv" in result.stderr
+
+
+# --- 7. absurd quotas -------------------------------------------------------------------------------
+
+
+def test_7_an_absurd_quota_is_refused_with_the_figures(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    out = tmp_path / "out"
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1000000000")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: The plan has 6,000,000,006 outputs, over the limit of 10,000,000. Check the quota (--per-image, "
+        "--target-per-class), or raise the limit with --max-outputs if you mean it.\n"
+    )
+    assert not out.exists()
+
+
+# --- 8. checksums and verify ------------------------------------------------------------------------
+
+
+def test_8_verify_names_a_changed_byte_unsafe_paths_and_odd_rows(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    out = tmp_path / "out"
+    assert expand_cli(str(src), "-o", str(out), "--per-image", "1", "-q").exit_code == 0
+    rows = rows_of(out)
+    assert all(r["sha256"] == hashlib.sha256((out / r["output"]).read_bytes()).hexdigest() for r in rows)
+    assert all(int(r["bytes"]) == (out / r["output"]).stat().st_size for r in rows)
+
+    target = out / "dog" / "img2__aug001.png"
+    data = bytearray(target.read_bytes())
+    data[-20] ^= 0x01  # one bit, same size
+    target.write_bytes(bytes(data))
+    outside = tmp_path / "secret.png"
+    shutil.copy(src / "cat" / "img1.png", outside)
+    extra_rows = [
+        {**rows[0], "output": "../secret.png"},
+        {**rows[0], "output": "/etc/passwd"},
+        {**rows[1], "output": "cat/noextension", "sha256": "", "bytes": ""},
+    ]
+    shutil.copy(out / rows[1]["output"], out / "cat" / "noextension")
+    with open(out / "manifest.csv", "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writerows(extra_rows)
+
+    result = runner.invoke(app, ["verify", str(out), "--replay", "100", "--json", "-j", "2"])
+
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["unsafe"] == ["../secret.png", "/etc/passwd"]
+    changed: dict[str, list[str]] = {}
+    for c in report["changed"]:
+        changed.setdefault(c["file"], []).append(c["reason"])
+    assert changed["dog/img2__aug001.png"][0].startswith("size or SHA-256 differs from the manifest")
+    assert changed["cat/noextension"] == [
+        "cannot replay: DecodeError: 'cat/noextension' has no image extension (.bmp, .jpeg, .jpg, .png, .tif, "
+        ".tiff, .webp)"
+    ]
+    assert set(changed) == {"dog/img2__aug001.png", "cat/noextension"}
+    assert report["checksums"] is False  # one row has none
+
+
+# --- 9. --overwrite deletes only what is ours ------------------------------------------------------------
+
+
+def test_9_overwrite_refuses_a_fake_summary_and_keeps_user_files(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "expander.json").write_text("{}")
+    (fake / "thesis.docx").write_text("mine")
+    result = expand_cli(str(src), "-o", str(fake), "--overwrite")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: Refusing to overwrite '{fake}': its expander.json was not written by expander"
+    )
+    assert sorted(os.listdir(fake)) == ["expander.json", "thesis.docx"]
+
+    out = tmp_path / "out"
+    assert expand_cli(str(src), "-o", str(out), "--per-image", "2", "-q").exit_code == 0
+    (out / "cat" / "notes.txt").write_text("mine too")
+    (out / "mine").mkdir()
+    (out / "mine" / "keep.png").write_bytes(b"x")
+    link = tmp_path / "link"
+    link.symlink_to(out, target_is_directory=True)
+    result = expand_cli(str(src), "-o", str(link), "--per-image", "1", "--overwrite", "-q")
+    assert result.exit_code == 0, result.output
+    assert (out / "cat" / "notes.txt").read_text() == "mine too" and (out / "mine" / "keep.png").exists()
+    assert not (out / "cat" / "img1__aug002.png").exists()  # the previous run's copy 2 is gone
+    assert len(rows_of(out)) == 12
+
+
+def test_9_an_output_folder_reaching_the_source_through_a_link_is_refused(tmp_path: Path) -> None:
+    photos = make_tree(tmp_path / "photos", {"cats": 2})
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cat").symlink_to(photos / "cats", target_is_directory=True)
+    make_tree(src, {"dog": 2})
+    before = tree_digest(photos)
+    for out in (photos / "cats" / "out", photos):
+        result = expand_cli(str(src), "-o", str(out))
+        assert result.exit_code == 2
+        assert "through a link to" in result.stderr or "contains the source folder" in result.stderr
+    assert tree_digest(photos) == before
+
+
+# --- 10. pipelines that cannot make images ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "normalize.json",
+            '[{"__class_fullname__": "HorizontalFlip", "p": 1}, {"__class_fullname__": "Normalize", "p": 1}]',
+            "into 3-channel float32 (values ",
+        ),
+        (
+            "typo.json",
+            '[{"__class_fullname__": "Affine", "rotatee": [-90, 90], "p": 1}]',
+            "pipeline.transforms[0] (Affine) has unknown argument rotatee (did you mean rotate?). Valid arguments "
+            "of Affine: scale, translate_percent, translate_px, rotate,",
+        ),
+        (
+            "bomb.yaml",
+            "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+            "aliases (*a) are not allowed in a pipeline file",
+        ),
+        ("latin1.yaml", b"- __class_fullname__: HorizontalFlip  # caf\xe9\n", "is not UTF-8 text (byte 43 is 0xe9)"),
+        (
+            "boxes.json",
+            '{"__class_fullname__": "Compose", "transforms": [{"__class_fullname__": "HorizontalFlip"}], '
+            '"bbox_params": {"format": "yolo"}}',
+            "sets bbox_params, for pipelines that move boxes or keypoints with the pixels",
+        ),
+    ],
+)
+def test_10_pipelines_that_cannot_make_images_are_refused_before_writing(
+    tmp_path: Path, name: str, text, message: str
+) -> None:
+    src = good_tree(tmp_path / "src")
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    out = tmp_path / "out"
+    started = time.monotonic()
+    result = expand_cli(str(src), "-o", str(out), "--pipeline", str(path))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr.replace("\n", " ")
+    assert not out.exists()
+    assert time.monotonic() - started < 30  # the alias bomb is refused, not expanded
+
+
+def test_10_an_oversized_pipeline_file_is_refused(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    path = tmp_path / "big.json"
+    path.write_text("[" + " " * 1_000_001 + "]")
+    result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--pipeline", str(path))
+    assert result.exit_code == 2
+    assert "is 1,000,003 bytes; a pipeline is a few kilobytes (the limit is 1,000,000)" in result.stderr
+
+
+# --- 11. train on what expander handles -------------------------------------------------------------
+
+
+def test_11_train_names_and_leaves_out_an_undecodable_image(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"train/a": 6, "train/b": 6, "test/a": 3, "test/b": 3}, shape=(16, 16, 3))
+    (src / "train" / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (src / "test" / "b" / "broken.jpg").write_bytes(with_corrupt_scan(photo_jpeg()))
+    from train.cli import app as train_app
+
+    out = tmp_path / "report"
+    args = ["compare", str(src), str(src), "--model", "tiny", "--epochs", "1", "--seeds", "1", "--image-size", "16"]
+    result = runner.invoke(train_app, [*args, "--out", str(out), "-q", "--json"])
+
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "report.json").read_text())["data"]
+    assert sorted(u["file"] for u in data["unreadable"]) == [
+        str((src / "test/b/broken.jpg").resolve()),
+        str((src / "train/a/broken.png").resolve()),
+    ]
+    assert data["counts"]["test"] == 6
+    assert "Left out because they do not decode: 2 file(s)" in (out / "report.md").read_text()
+
+
+def test_11_train_refuses_a_single_class(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"only": 6})
+    from train.cli import app as train_app
+
+    result = runner.invoke(
+        train_app, ["fit", str(src), "--model", "tiny", "--epochs", "1", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2
+    assert "has 1 class (only); a classifier needs at least two. Add a folder of images for each other class." in (
+        result.stderr.replace("\n", " ")
+    )
+
+
+# --- 12. clean exit-2 messages ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared_tmp():
+    """A folder a process without root's file privileges can still enter (tmp_path is 0700 under root)."""
+    folder = Path(tempfile.mkdtemp(prefix="expander-hostile-"))
+    folder.chmod(0o777)
+    yield folder
+    for path in folder.rglob("*"):
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(folder)
+
+
+def run_unprivileged(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*EXPANDER, *args], capture_output=True, text=True, timeout=120, preexec_fn=without_root_privileges()
+    )
+
+
+def test_12_an_unreadable_class_folder_is_a_clean_exit_2(shared_tmp: Path) -> None:
+    src = good_tree(shared_tmp / "src")
+    (src / "dog").chmod(0o000)
+    done = run_unprivileged("expand", str(src), "-o", str(shared_tmp / "out"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"Error: Cannot read folder '{src / 'dog'}': Permission denied. Give your user ")
+    assert "Traceback" not in done.stderr and not (shared_tmp / "out").exists()
+
+
+def test_12_a_read_only_output_folder_is_a_clean_exit_2(shared_tmp: Path) -> None:
+    src = good_tree(shared_tmp / "src")
+    out = shared_tmp / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    done = run_unprivileged("expand", str(src), "-o", str(out))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"Error: Cannot write in output folder '{out}': Permission denied. Make it writable or choose another --out.\n"
+    )
+    assert os.listdir(out) == []
