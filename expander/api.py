@@ -391,7 +391,11 @@ def _records(
             elif done or result is not None:
                 digest = result.digest(position) if result is not None and not done else None
                 if digest is None and dst is not None:
-                    digest = file_digest(dst / o.rel_path)
+                    try:
+                        digest = file_digest(dst / o.rel_path)
+                    except OSError:
+                        position += not done
+                        continue  # gone since it was found (someone deleted it): not listed, --resume rewrites it
                 size, sha = digest or (None, "")
                 yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
                              partner=o.partner or "", bytes=size, sha256=sha)  # fmt: skip

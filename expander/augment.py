@@ -123,7 +123,7 @@ def _decode_reference(path: str) -> np.ndarray:
     from expander import images
 
     with open(path, "rb") as f:
-        return images.decode(f.read(), path)
+        return images.decode(f.read(), path)  # the default pixel limit: references are never bombs we accept
 
 
 def _as_layout(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -172,6 +172,11 @@ def probe_pipeline(
 
     if "transform" not in pipeline or fast_pipeline(pipeline) is not None:
         return
+    for path in pipeline.get(STYLE_REFS_KEY) or []:
+        try:
+            _decode_reference(path)
+        except (OSError, images.DecodeError) as e:
+            raise PipelineError(f"Style reference '{path}' cannot be used: {e}. Remove it from --style-refs.") from None
     augmenter = Augmenter(pipeline)
     errors = []
     for source in sources:

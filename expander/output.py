@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import errno
 import json
@@ -274,9 +275,16 @@ def remove_previous(out: Path) -> int:
 
     Folders left empty by that are removed too; anything else in ``out`` is kept.
     """
+    try:
+        rows = read_manifest(out)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise OutputError(
+            f"Refusing to overwrite '{out}': its {MANIFEST_NAME} cannot be read ({e}), so which files the last run "
+            "wrote is not known. Empty the folder yourself or choose another --out."
+        ) from None
     removed = 0
     folders: set[str] = set()
-    for row in read_manifest(out):
+    for row in rows:
         path = safe_output_path(out, row.get("output") or "")
         if path is None or not path.is_file() or path.is_symlink():
             continue

@@ -646,3 +646,26 @@ def test_12_a_read_only_output_folder_is_a_clean_exit_2(shared_tmp: Path) -> Non
         f"Error: Cannot write in output folder '{out}': Permission denied. Make it writable or choose another --out.\n"
     )
     assert os.listdir(out) == []
+
+
+def test_a_style_reference_that_does_not_decode_is_named_before_writing(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    refs = make_tree(tmp_path / "refs", {"r": 1})
+    (refs / "r" / "bad.jpg").write_bytes(with_corrupt_scan(photo_jpeg()))
+    out = tmp_path / "out"
+    result = expand_cli(str(src), "-o", str(out), "--style-refs", str(refs))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: Style reference '{(refs / 'r' / 'bad.jpg').resolve()}' cannot be used: ")
+    assert "Remove it from --style-refs." in result.stderr and not out.exists()
+
+
+def test_overwrite_refuses_a_damaged_manifest_and_deletes_nothing(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    out = tmp_path / "out"
+    assert expand_cli(str(src), "-o", str(out), "--per-image", "1", "-q").exit_code == 0
+    (out / "manifest.csv").write_bytes(b"output,source\n\xff\xfe,bad\n")
+    before = tree_digest(out)
+    result = expand_cli(str(src), "-o", str(out), "--overwrite")
+    assert result.exit_code == 2
+    assert "its manifest.csv cannot be read" in result.stderr.replace("\n", " ")
+    assert tree_digest(out) == before
