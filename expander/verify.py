@@ -31,8 +31,10 @@ def _check_file(task: tuple[str, str, str, int | None]) -> tuple[str, str]:
     except OSError as e:
         return f"cannot read it: {e.strerror or e}", ""
     changed = ""
-    if sha256 and (str(len(data)) != size or hashlib.sha256(data).hexdigest() != sha256):
-        changed = f"size or SHA-256 differs from the manifest ({len(data)} bytes; the manifest says {size})"
+    if sha256 and str(len(data)) != size:
+        changed = f"size differs from the manifest ({len(data)} bytes; the manifest says {size})"
+    elif sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        changed = f"SHA-256 differs from the manifest (same size, {size} bytes)"
     try:
         images.decode(data, path, max_pixels=max_pixels)
     except images.DecodeError as e:

@@ -460,7 +460,8 @@ def test_8_verify_names_a_changed_byte_unsafe_paths_and_odd_rows(tmp_path: Path)
     changed: dict[str, list[str]] = {}
     for c in report["changed"]:
         changed.setdefault(c["file"], []).append(c["reason"])
-    assert changed["dog/img2__aug001.png"][0].startswith("size or SHA-256 differs from the manifest")
+    size = (out / "dog" / "img2__aug001.png").stat().st_size
+    assert changed["dog/img2__aug001.png"][0] == f"SHA-256 differs from the manifest (same size, {size} bytes)"
     assert changed["cat/noextension"] == [
         "cannot replay: DecodeError: 'cat/noextension' has no image extension (.bmp, .jpeg, .jpg, .png, .tif, "
         ".tiff, .webp)"
