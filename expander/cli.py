@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from expander.cli_support import (
+    CONTEXT_SETTINGS,
+    Progress,
+    guard,
+    make_app,
+    show_progress,
+    single_threaded_blas,
+    version_option,
+)
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.pipeline import DEFAULT_PRESET, PRESETS
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    help="Grow an image dataset with augmented copies: reproducible, parallel, class-aware.",
-    rich_markup_mode="markdown",
+app = make_app("Grow an image dataset with augmented copies: reproducible, parallel, class-aware.")
+presets_app = typer.Typer(
+    help="List the built-in presets, or show one as an editable pipeline file.", context_settings=CONTEXT_SETTINGS
 )
-presets_app = typer.Typer(help="List the built-in presets, or show one as an editable pipeline file.")
 app.add_typer(presets_app, name="presets")
+
+
+@app.callback()
+def _options(version: version_option("expander") = None) -> None:
+    """Grow an image dataset with augmented copies: reproducible, parallel, class-aware.
+
+    Example: `expander expand data/dogs_cats --per-image 20 --classes dog`
+    """
+
 
 PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)
 
@@ -48,7 +62,9 @@ _PRESETS_EPILOG = "Presets (details: expander presets):\n\n" + "\n".join(
 
 @app.command(epilog=_PRESETS_EPILOG)
 def expand(
-    src: Annotated[Path, typer.Argument(help="Source: SRC/<class>/<image> or SRC/{train,val,test}/<class>/<image>.")],
+    src: Annotated[
+        Path, typer.Argument(metavar="SRC", help="Source: SRC/<class>/<image> or SRC/{train,val,test}/<class>/<image>.")
+    ],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder. [default: <SRC>_expanded]")] = None,
     per_image: Annotated[
         Optional[int], typer.Option(help="New images per selected source image. [default: 5 without a quota]")
@@ -112,6 +128,7 @@ def expand(
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,
+    progress: Progress = None,
 ) -> None:
     """Write augmented copies of every image in SRC to a new folder with the same layout.
 
@@ -153,7 +170,7 @@ def expand(
             max_pixels=max_pixels,
             max_outputs=max_outputs,
             space_check=space_check,
-            progress=not quiet,
+            progress=show_progress(progress, quiet),
             on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
         )
     except ExpanderError as e:
@@ -174,7 +191,7 @@ def expand(
 
 @app.command()
 def inspect(
-    src: Annotated[Path, typer.Argument(help="Dataset to survey (class folders or train/val/test).")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Dataset to survey (class folders or train/val/test).")],
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
     max_pixels: Annotated[
         int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
@@ -197,7 +214,7 @@ def inspect(
 
 @app.command()
 def preview(
-    src: Annotated[Path, typer.Argument(help="Dataset to preview.")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Dataset to preview.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
     preset: Annotated[Optional[PresetName], typer.Option(help=f"Preset. [default: {DEFAULT_PRESET}]")] = None,
     pipeline: Annotated[Optional[Path], typer.Option(help="Pipeline file instead of a preset.", exists=True)] = None,
@@ -237,7 +254,7 @@ def preview(
 
 @app.command()
 def verify(
-    dst: Annotated[Path, typer.Argument(help="An output folder written by expander expand.")],
+    dst: Annotated[Path, typer.Argument(metavar="DST", help="An output folder written by expander expand.")],
     replay: Annotated[int, typer.Option(help="Regenerate K random outputs and compare bytes.", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Seed for choosing which outputs to replay.")] = 0,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
@@ -264,17 +281,6 @@ def verify(
     raise typer.Exit(0 if result["ok"] else 1)
 
 
-def guard(call):
-    """Run a library call; map domain errors to 'Error: ...' and their exit status."""
-    from expander.errors import ExpanderError
-
-    try:
-        return call()
-    except ExpanderError as e:
-        typer.echo(f"Error: {e}", err=True)
-        raise typer.Exit(e.exit_code) from None
-
-
 @presets_app.callback(invoke_without_command=True)
 def presets_list(ctx: typer.Context) -> None:
     """List the built-in presets with their contents and intended use.
@@ -290,7 +296,7 @@ def presets_list(ctx: typer.Context) -> None:
 
 @presets_app.command("show")
 def presets_show(
-    name: Annotated[PresetName, typer.Argument(help="Preset to show.")],
+    name: Annotated[PresetName, typer.Argument(metavar="NAME", help="Preset to show.")],
     save: Annotated[
         Optional[Path],
         typer.Option(help="Write it to this file (.json, or .yaml/.yml) to edit and pass to --pipeline."),
@@ -423,9 +429,7 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def main() -> None:
-    # This process does no numeric work; one BLAS thread keeps it single-threaded, so its worker
-    # pools can fork (see execute.process_pool), and the workers inherit it: the pool is the parallelism.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    single_threaded_blas()  # so worker pools can fork (see execute.process_pool); the pool is the parallelism
     handle_sigterm()
     app(prog_name="expander")
 

@@ -155,3 +155,39 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     totals = json.loads(resumed.stdout)["totals"]
     assert totals["written"] == 440 and 30 <= totals["resumed"] < 440
+
+
+def test_version_short_help_and_plain_usage_lines() -> None:
+    from expander import __version__
+    from train.cli import app as train_app
+
+    assert runner.invoke(app, ["--version"], prog_name="expander").stdout == f"expander {__version__}\n"
+    assert runner.invoke(train_app, ["--version"], prog_name="train").stdout == f"train {__version__}\n"
+    for command, usage in (
+        (["expand", "-h"], "Usage: expander expand [OPTIONS] SRC"),
+        (["verify", "-h"], "Usage: expander verify [OPTIONS] DST"),
+        (["-h"], "--install-completion"),
+    ):
+        result = runner.invoke(app, command, prog_name="expander")
+        assert result.exit_code == 0 and usage in result.stdout
+    result = runner.invoke(train_app, ["compare", "-h"], prog_name="train")
+    assert "Usage: train compare [OPTIONS] ORIGINAL EXPANDED" in result.stdout
+
+
+def test_progress_bar_only_on_a_terminal_or_when_asked(tree: Path, tmp_path: Path) -> None:
+    def stderr_of(*extra: str) -> str:
+        out = tmp_path / f"out{len(extra)}"
+        command = [sys.executable, "-m", "expander", "expand", str(tree), "-o", str(out), "--per-image", "1", *extra]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    piped = stderr_of()
+    assert "\r" not in piped and "expanding" not in piped and piped.startswith("class  originals")
+    assert "expanding" in stderr_of("--progress")
+
+
+def test_train_keeps_tensorflow_start_up_log_off_stderr() -> None:
+    code = "from train.fit import quiet_tensorflow; quiet_tensorflow(); import tensorflow as tf; print(tf.__version__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == ""

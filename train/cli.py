@@ -12,15 +12,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from expander.cli import guard
+from expander.cli_support import Progress, guard, make_app, show_progress, single_threaded_blas, version_option
 from train.models import MODELS
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="markdown",
-    help="Train small Keras CNNs on original vs expanded image folders and report honestly.",
-)
+app = make_app("Train small Keras CNNs on original vs expanded image folders and report honestly.")
+
+
+@app.callback()
+def _options(
+    version: version_option("train") = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show TensorFlow's start-up log on stderr.")] = False,
+) -> None:
+    """Train small Keras CNNs on original vs expanded image folders and report honestly.
+
+    Example: `train compare data/pets data/pets_expanded --seeds 3`
+    """
+    from train import fit
+
+    fit.TENSORFLOW_LOG = verbose
+
 
 ModelName = enum.Enum("ModelName", {name: name for name in MODELS}, type=str)
 
@@ -62,8 +72,12 @@ def _config(model, image_size, epochs, batch_size, lr, early_stopping, class_wei
 
 @app.command()
 def compare(
-    original: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
-    expanded: Annotated[Path, typer.Argument(help="The expanded dataset, e.g. written by expander expand.")],
+    original: Annotated[
+        Path, typer.Argument(metavar="ORIGINAL", help="The original dataset (class folders or train/val/test).")
+    ],
+    expanded: Annotated[
+        Path, typer.Argument(metavar="EXPANDED", help="The expanded dataset, e.g. written by expander expand.")
+    ],
     test: TestDir = None,
     out: Annotated[Optional[Path], typer.Option(help="Report folder. [default: runs/compare-<timestamp>]")] = None,
     model: Model = ModelName.smallnet,
@@ -79,6 +93,7 @@ def compare(
     test_fraction: Annotated[float, typer.Option(help="Share of ORIGINAL held out when it has no test set.")] = 0.2,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    progress: Progress = None,
 ) -> None:
     """Train the same model with the same seeds on ORIGINAL and EXPANDED; test both on the same untouched images.
 
@@ -102,7 +117,7 @@ def compare(
             seeds=seeds,
             val_fraction=val_fraction,
             test_fraction=test_fraction,
-            progress=not quiet,
+            progress=show_progress(progress, quiet),
         )  # fmt: skip
     )
     if as_json:
@@ -119,7 +134,9 @@ def compare(
 
 @app.command()
 def fit(
-    folder: Annotated[Path, typer.Argument(help="Dataset to train on (class folders or train/val/test).")],
+    folder: Annotated[
+        Path, typer.Argument(metavar="FOLDER", help="Dataset to train on (class folders or train/val/test).")
+    ],
     test: TestDir = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: runs/fit-<timestamp>]")] = None,
     model: Model = ModelName.smallnet,
@@ -133,6 +150,7 @@ def fit(
     seed: Annotated[int, typer.Option(help="Seed for weights and shuffling.")] = 0,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    progress: Progress = None,
 ) -> None:
     """Train one model; save model.keras, model.json, history.csv and metrics.json to --out.
 
@@ -141,7 +159,11 @@ def fit(
     from train.compare import fit_folder
 
     config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
-    metrics = guard(lambda: fit_folder(folder, test=test, out=out, config=config, seed=seed, progress=not quiet))
+    metrics = guard(
+        lambda: fit_folder(
+            folder, test=test, out=out, config=config, seed=seed, progress=show_progress(progress, quiet)
+        )
+    )
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return
@@ -154,8 +176,11 @@ def fit(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A model.keras written by train fit.")],
-    folder: Annotated[Path, typer.Argument(help="Images to test on: class folders, or the test/ split of a dataset.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="A model.keras written by train fit.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="FOLDER", help="Images to test on: class folders, or the test/ split of a dataset."),
+    ],
     as_json: AsJson = False,
 ) -> None:
     """Evaluate a saved model on a folder of images.
@@ -203,7 +228,7 @@ def _split_list(text: str | None, kind: type, option: str) -> list | None:
 
 @app.command()
 def ablate(
-    src: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     presets: Annotated[str, typer.Option(help="Comma-separated presets, one arm each (see: expander presets).")] = (
         "keras,traditional,noise,trivial"
     ),
@@ -230,6 +255,7 @@ def ablate(
     workers: Workers = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    progress: Progress = None,
 ) -> None:
     """Which augmentation helps? Train the no-augmentation baseline and one arm per preset; rank them.
 
@@ -259,7 +285,7 @@ def ablate(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             workers=workers,
-            progress=not quiet,
+            progress=show_progress(progress, quiet),
         )
     )
     _print_study(report, ablation_table, as_json)
@@ -267,7 +293,7 @@ def ablate(
 
 @app.command()
 def curve(
-    src: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     fractions: Annotated[
         Optional[str], typer.Option(help="Comma-separated shares of each class. [default: 0.1,0.25,0.5,1.0]")
     ] = None,
@@ -293,6 +319,7 @@ def curve(
     workers: Workers = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    progress: Progress = None,
 ) -> None:
     """Where does augmentation stop paying? Baseline vs expanded at growing training-set sizes.
 
@@ -322,7 +349,7 @@ def curve(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             workers=workers,
-            progress=not quiet,
+            progress=show_progress(progress, quiet),
         )
     )
     _print_study(report, curve_table, as_json)
@@ -348,7 +375,7 @@ class AugnetLoss(str, enum.Enum):
 
 @app.command()
 def augnet(
-    src: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     loss: Annotated[AugnetLoss, typer.Option(help="Augmentation loss: content, style, none, or control.")] = (
         AugnetLoss.content
     ),
@@ -365,6 +392,7 @@ def augnet(
     val_fraction: ValFraction = 0.2,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    progress: Progress = None,
 ) -> None:
     """Train the Stanford paper's augmentation net jointly with the classifier; save it as a generator.
 
@@ -379,7 +407,9 @@ def augnet(
 
     config = AugnetConfig(loss.value, model.value, image_size, epochs, batch_size, lr, alpha, beta, seed)
     report = guard(
-        lambda: train_augnet(src, test=test, out=out, config=config, val_fraction=val_fraction, progress=not quiet)
+        lambda: train_augnet(
+            src, test=test, out=out, config=config, val_fraction=val_fraction, progress=show_progress(progress, quiet)
+        )
     )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -394,7 +424,7 @@ def augnet(
 
 @app.command()
 def paper(
-    src: Annotated[Path, typer.Argument(help="The original dataset (class folders or train/val/test).")],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     out: Annotated[Path, typer.Option(help="Folder for the runs (ROW-sSEED/) and report.json / report.md.")],
     test: TestDir = None,
     seeds: Seeds = 3,
@@ -406,6 +436,7 @@ def paper(
     val_fraction: ValFraction = 0.2,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    progress: Progress = None,
 ) -> None:
     """Reproduce the Stanford paper's table: no augmentation, traditional, the augmentation net with each loss, control.
 
@@ -422,7 +453,13 @@ def paper(
     config = AugnetConfig(model=model.value, image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr)
     report = guard(
         lambda: paper_table(
-            src, out=out, test=test, seeds=seeds, config=config, val_fraction=val_fraction, progress=not quiet
+            src,
+            out=out,
+            test=test,
+            seeds=seeds,
+            config=config,
+            val_fraction=val_fraction,
+            progress=show_progress(progress, quiet),
         )
     )
     if as_json:
@@ -441,6 +478,7 @@ def models() -> None:
 
 
 def main() -> None:
+    single_threaded_blas()
     app(prog_name="train")
 
 

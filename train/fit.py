@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,9 +29,30 @@ class FitConfig:
         return asdict(self)
 
 
+TENSORFLOW_LOG = False  # the train CLI's --verbose: show TensorFlow's start-up log
+
+
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ start-up chatter out of the user's terminal; call before importing it."""
+    """Import TensorFlow with its start-up log (oneDNN, CUDA probing) kept off stderr, unless TENSORFLOW_LOG.
+
+    TensorFlow 2.16+ logs through absl before TF_CPP_MIN_LOG_LEVEL applies, so the only way to keep a
+    user's terminal clean is to point file descriptor 2 elsewhere while it starts; later messages,
+    warnings and errors reach stderr as usual.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if TENSORFLOW_LOG or "tensorflow" in sys.modules:
+        return
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(null, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the CUDA probe logs on first use
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def fit_one(
