@@ -75,7 +75,7 @@ def _albumentations_one(job) -> None:
     image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     for k in range(copies):
         result = cv2.cvtColor(pipeline(image=image)["image"], cv2.COLOR_RGB2BGR)
-        ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
+        _ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
         (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data.tobytes())
 
 
@@ -125,7 +125,7 @@ def _opencv_one(job) -> None:
         result = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if rng.random() < 0.5:
             result = cv2.flip(result, 1)
-        ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
+        _ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
         (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data.tobytes())
 
 
@@ -140,7 +140,7 @@ def _floor_one(job) -> None:
     path, label, out, copies = job
     image = cv2.imread(str(path))
     for k in range(copies):
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
+        _ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
         (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data.tobytes())
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 __version__ = "0.1.0"
-__all__ = ["expand", "ExpandResult", "ExpanderError", "PRESETS", "scan", "__version__"]
+__all__ = ["PRESETS", "ExpandResult", "ExpanderError", "__version__", "expand", "scan"]
 
 if TYPE_CHECKING:
     from expander.api import ExpandResult, expand

@@ -132,7 +132,7 @@ def expand(
     backend: str = "local",
     address: str | None = None,
     originals: bool = True,
-    format: str | None = None,  # noqa: A002 - mirrors the --format option
+    format: str | None = None,
     quality: int = 95,
     size: str | tuple[int, int] | None = None,
     resume: bool = False,
@@ -270,7 +270,7 @@ def expand(
 
 
 def _check_options(
-    format: str | None,  # noqa: A002
+    format: str | None,
     quality: int,
     size: str | tuple[int, int] | None,
     max_pixels: int | None,
@@ -398,7 +398,7 @@ def _records(
                         continue  # gone since it was found (someone deleted it): not listed, --resume rewrites it
                 size, sha = digest or (None, "")
                 yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
-                             partner=o.partner or "", bytes=size, sha256=sha)  # fmt: skip
+                             partner=o.partner or "", size=size, sha256=sha)  # fmt: skip
             position += not done
 
 

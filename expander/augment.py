@@ -128,16 +128,9 @@ def _decode_reference(path: str) -> np.ndarray:
 
 def _as_layout(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
     """A reference image converted to ``image``'s channels and dtype (uint8, or float32 in [0, 1])."""
-    import cv2
+    from expander import images
 
-    if reference.dtype == np.uint16:
-        reference = (reference >> 8).astype(np.uint8)
-    if reference.ndim == 3 and reference.shape[2] == 4:
-        reference = reference[:, :, :3]
-    if image.ndim == 2 and reference.ndim == 3:
-        reference = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
-    elif image.ndim == 3 and reference.ndim == 2:
-        reference = cv2.cvtColor(reference, cv2.COLOR_GRAY2RGB)
+    reference = images.to_8bit(reference, channels=1 if image.ndim == 2 else 3)
     if image.dtype == np.float32:
         reference = reference.astype(np.float32) / 255.0
     return np.ascontiguousarray(reference)
@@ -146,7 +139,8 @@ def _as_layout(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
 def _walk(node: Any, compose_type: type):
     yield node
     if isinstance(node, compose_type):
-        for child in node.transforms:
+        children: list[Any] = node.transforms  # type: ignore[attr-defined]  # a BaseCompose
+        for child in children:
             yield from _walk(child, compose_type)
 
 
@@ -187,7 +181,7 @@ def probe_pipeline(
         image = images.resize(image, size) if size else image
         try:
             result = augmenter(image, 0)
-        except Exception as e:  # noqa: BLE001 - reported with the file it failed on
+        except Exception as e:
             errors.append(f"'{source}': {type(e).__name__}: {' '.join(str(e).split())}")
             if len(errors) == tries:
                 break

@@ -17,11 +17,11 @@ import typer
 from expander.cli_support import (
     CONTEXT_SETTINGS,
     Progress,
+    Version,
     guard,
     make_app,
     show_progress,
     single_threaded_blas,
-    version_option,
 )
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.pipeline import DEFAULT_PRESET, PRESETS
@@ -34,14 +34,14 @@ app.add_typer(presets_app, name="presets")
 
 
 @app.callback()
-def _options(version: version_option("expander") = None) -> None:
+def _options(version: Version = None) -> None:
     """Grow an image dataset with augmented copies: reproducible, parallel, class-aware.
 
     Example: `expander expand data/dogs_cats --per-image 20 --classes dog`
     """
 
 
-PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)
+PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]  # from PRESETS
 
 
 class Backend(str, enum.Enum):
@@ -69,7 +69,9 @@ def expand(
     per_image: Annotated[
         Optional[int], typer.Option(help="New images per selected source image. [default: 5 without a quota]")
     ] = None,
-    balance: Annotated[bool, typer.Option(help="Bring every selected class up to the size of the largest.")] = False,
+    balance: Annotated[
+        bool, typer.Option("--balance", help="Bring every selected class up to the size of the largest.")
+    ] = False,
     target_per_class: Annotated[Optional[int], typer.Option(help="Bring every selected class up to K images.")] = None,
     classes: Annotated[
         Optional[str], typer.Option(help="Comma-separated classes to augment; the others are copied. [default: all]")
@@ -108,15 +110,21 @@ def expand(
         Optional[str],
         typer.Option(help="With --backend ray: a running cluster, 'auto' or HOST:PORT. [default: start Ray locally]"),
     ] = None,
-    originals: Annotated[bool, typer.Option(help="Copy the source images into the output too.")] = True,
-    format: Annotated[  # noqa: A002
+    originals: Annotated[
+        bool, typer.Option("--originals/--no-originals", help="Copy the source images into the output too.")
+    ] = True,
+    format: Annotated[
         Optional[OutputFormat], typer.Option(help="Format of new images. [default: each source's format]")
     ] = None,
     quality: Annotated[int, typer.Option(help="JPEG/WebP quality.", min=1, max=100)] = 95,
     size: Annotated[Optional[str], typer.Option(help="Resize every written image to WxH, e.g. 64x64.")] = None,
-    resume: Annotated[bool, typer.Option(help="Finish an interrupted run in --out (same arguments).")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace a previous expander output in --out.")] = False,
-    dry_run: Annotated[bool, typer.Option(help="Show the plan and write nothing.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted run in --out (same arguments).")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a previous expander output in --out.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and write nothing.")] = False,
     max_pixels: Annotated[
         int, typer.Option(help="Fail any image whose header claims more pixels (decompression bombs).", min=1)
     ] = DEFAULT_MAX_PIXELS,
@@ -124,7 +132,10 @@ def expand(
         int, typer.Option(help="Refuse a plan of more output files than this (a mistyped quota).", min=1)
     ] = DEFAULT_MAX_OUTPUTS,
     space_check: Annotated[
-        bool, typer.Option(help="Refuse a plan whose estimated size exceeds the free disk space.")
+        bool,
+        typer.Option(
+            "--space-check/--no-space-check", help="Refuse a plan whose estimated size exceeds the free disk space."
+        ),
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Optional, TypeVar
 
 import typer
 
@@ -29,7 +29,7 @@ def _plain_usage_metavars() -> None:
         var = typer_metavar(self, ctx, usage=usage)
         return var[1:-1] if usage and var.startswith("{") and var.endswith("}") else var
 
-    TyperArgument.make_metavar = make_metavar
+    setattr(TyperArgument, "make_metavar", make_metavar)  # noqa: B010 - a method replaced on purpose
 
 
 _plain_usage_metavars()
@@ -38,29 +38,25 @@ _plain_usage_metavars()
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
-def make_app(help: str) -> typer.Typer:  # noqa: A002 - Typer's own name for it
+def make_app(help: str) -> typer.Typer:
     return typer.Typer(
         no_args_is_help=True, add_completion=True, help=help, rich_markup_mode="markdown",
         context_settings=CONTEXT_SETTINGS,
     )  # fmt: skip
 
 
-def version_callback(prog: str) -> Callable[[bool], None]:
-    def show(value: bool) -> None:
-        if value:
-            from expander import __version__
+def _show_version(ctx: typer.Context, value: bool) -> None:
+    if value:
+        from expander import __version__
 
-            typer.echo(f"{prog} {__version__}")
-            raise typer.Exit
-
-    return show
+        typer.echo(f"{ctx.find_root().info_name} {__version__}")
+        raise typer.Exit
 
 
-def version_option(prog: str) -> Any:
-    return Annotated[
-        Optional[bool],
-        typer.Option("--version", callback=version_callback(prog), is_eager=True, help="Show the version and exit."),
-    ]
+Version = Annotated[
+    Optional[bool],
+    typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+]
 
 
 Progress = Annotated[

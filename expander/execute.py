@@ -18,10 +18,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expander import images
 from expander.manifest import Record
+
+if TYPE_CHECKING:
+    from expander.augment import Augmenter
+    from expander.generator import Generator
 from expander.plan import Job, Output
 
 # Write errors that no other file would escape: the run stops (and can be resumed), rather than
@@ -92,8 +96,8 @@ class Worker:
         self.settings = settings
         self.src = Path(settings.src_root)
         self.dst = Path(settings.dst_root)
-        self._augmenter = None
-        self._generator = None
+        self._augmenter: Augmenter | None = None
+        self._generator: Generator | None = None
 
     @property
     def generator(self):
@@ -157,7 +161,8 @@ class Worker:
             return failures(f"cannot create output folder: {e.strerror or e}")
 
         generated = self._generate(outputs, job.source, image) if self.settings.generator else {}
-        failed, digests = [], bytearray()
+        failed: list[Record] = []
+        digests = bytearray()
         for out in outputs:
             try:
                 payload = self._payload(out, data, image, generated)
@@ -293,7 +298,10 @@ def _detached_main():
     pool respawned them forever.
     """
     main = sys.modules.get("__main__")
-    saved = {name: vars(main)[name] for name in ("__file__", "__spec__") if main is not None and name in vars(main)}
+    if main is None:
+        yield
+        return
+    saved = {name: vars(main)[name] for name in ("__file__", "__spec__") if name in vars(main)}
     try:
         if "__file__" in saved:
             del main.__file__

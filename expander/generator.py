@@ -141,24 +141,16 @@ class Generator:
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """A decoded image as the model takes it: its size, its channels, float32 in [0, 1]."""
-        import cv2
 
         from expander import images
 
-        if image.dtype == np.uint16:
-            image = (image >> 8).astype(np.uint8)
-        if image.ndim == 3 and image.shape[2] == 4:
-            image = image[:, :, :3]
-        if self.info.channels == 1 and image.ndim == 3:
-            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        elif self.info.channels == 3 and image.ndim == 2:
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        image = images.to_8bit(image, self.info.channels)
         image = images.resize(image, self.info.input_size)
         width, height = self.info.input_size
         return image.reshape(height, width, self.info.channels).astype(np.float32) / 255.0
 
     def __call__(self, sources: list[np.ndarray], partners: list[np.ndarray] | None = None) -> list[np.ndarray]:
-        batch = [np.stack(sources)] + ([np.stack(partners)] if self.info.arity == 2 else [])
+        batch = [np.stack(sources)] + ([np.stack(partners)] if self.info.arity == 2 and partners else [])
         output = np.asarray(self.model.predict_on_batch(_model_inputs(batch, self.info.stacked)))
         pixels = np.clip(np.rint(output * 255.0), 0, 255).astype(np.uint8)
         return [p[:, :, 0] if p.shape[-1] == 1 else p for p in pixels]

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import itertools
 import os
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -195,8 +196,14 @@ def _exif_orientation(data: bytes) -> int:
 
 
 def _tiff_orientation(tiff: bytes) -> int:
-    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
-    if order is None or len(tiff) < 8:
+    order: Literal["little", "big"]
+    if tiff[:2] == b"II":
+        order = "little"
+    elif tiff[:2] == b"MM":
+        order = "big"
+    else:
+        return 1
+    if len(tiff) < 8:
         return 1
     ifd = int.from_bytes(tiff[4:8], order)
     count = int.from_bytes(tiff[ifd : ifd + 2], order) if ifd + 2 <= len(tiff) else 0
@@ -240,6 +247,23 @@ def encode(image: np.ndarray, fmt: str, quality: int, order: str = "RGB") -> byt
     if not ok:  # pragma: no cover - OpenCV reports encoder failures this way
         raise DecodeError(f"OpenCV could not encode a {image.shape} {image.dtype} image as {fmt}")
     return buffer.tobytes()
+
+
+def to_8bit(image: np.ndarray, channels: int | None = None) -> np.ndarray:
+    """An image for consumers that take 8-bit pixels (models, contact sheets, thumbnails, style references).
+
+    16-bit values keep their top 8 bits, alpha is dropped, and with ``channels`` the result has 1
+    (grey) or 3 (RGB) channels; 1 channel stays 2-D.
+    """
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]
+    if channels == 1 and image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    elif channels == 3 and image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return image
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -309,7 +333,7 @@ def remove_temp_files(root: str | os.PathLike) -> int:
     outputs costs no memory to check.
     """
     removed = 0
-    with os.scandir(root) as entries:
+    with os.scandir(os.fspath(root)) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 removed += remove_temp_files(entry.path)

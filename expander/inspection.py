@@ -38,7 +38,7 @@ class FileFacts:
     rel_path: str
     split: str | None
     class_name: str
-    bytes: int
+    size: int  # bytes
     sha256: str
     width: int = 0
     height: int = 0
@@ -64,7 +64,7 @@ def file_facts(
         return FileFacts(rel_path, split, class_name, len(data), digest, width, height, mode, thumbnail(image))
     except images.DecodeError as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=str(e))
-    except Exception as e:  # noqa: BLE001 - e.g. MemoryError making the thumbnail: this file, not the survey
+    except Exception as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=f"{type(e).__name__}: {e}")
 
 
@@ -72,9 +72,7 @@ def thumbnail(image: np.ndarray) -> bytes:
     """17x16 grayscale thumbnail (area-averaged) of an image in the package's array convention."""
     import cv2
 
-    gray = image if image.ndim == 2 else cv2.cvtColor(image[:, :, :3], cv2.COLOR_RGB2GRAY)
-    if gray.dtype == np.uint16:
-        gray = (gray >> 8).astype(np.uint8)
+    gray = images.to_8bit(image, channels=1)
     return cv2.resize(gray, _THUMB, interpolation=cv2.INTER_AREA).tobytes()
 
 
@@ -129,7 +127,7 @@ def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
         },
         "modes": dict(Counter(f.mode for f in good).most_common()),
         "formats": dict(Counter(Path(f.rel_path).suffix.lower() for f in facts).most_common()),
-        "bytes": sum(f.bytes for f in facts),
+        "bytes": sum(f.size for f in facts),
         "unreadable": [{"file": f.rel_path, "error": f.error} for f in facts if f.error]
         + [{"file": shown, "error": reason} for shown, reason in dataset.rejected],
         "exact_duplicates": exact,

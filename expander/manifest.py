@@ -41,7 +41,7 @@ class Record:
     status: str  # "ok" or "failed"
     error: str = ""
     partner: str = ""  # the second source of a two-image generator's output
-    bytes: int | None = None  # size and SHA-256 (hex) of the written file
+    size: int | None = None  # bytes and SHA-256 (hex) of the written file
     sha256: str = ""
 
 
@@ -66,11 +66,11 @@ def write_manifest(dst: Path, records: Iterable[Record]) -> None:
             for r in records:
                 copy = "original" if r.copy_index is None else r.copy_index
                 seed = "" if r.seed is None else r.seed
-                size = "" if r.bytes is None else r.bytes
+                size = "" if r.size is None else r.size
                 row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner,
                        size, r.sha256]  # fmt: skip
                 writer.writerow(row)
-        os.replace(tmp, path)
+        tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -79,7 +79,7 @@ def check_contents(
     previous = read_summary(out)
     problem = summary_problem(previous)
     if resume:
-        if problem:
+        if problem or previous is None:
             raise OutputError(f"Cannot resume in '{out}': {problem}. Choose an empty --out.")
         changed = [k for k in compared if previous["arguments"].get(k) != arguments[k]]
         changed += ["pipeline"] if previous.get("pipeline") != pipeline else []
@@ -94,7 +94,7 @@ def check_contents(
             f"Output folder '{out}' is not empty. Use --resume to finish an interrupted run, "
             "--overwrite to replace a previous expander output, or choose another --out."
         )
-    if problem:
+    if problem or previous is None:
         raise OutputError(
             f"Refusing to overwrite '{out}': {problem}, so it may hold files you need. "
             "Empty it yourself or choose another --out."
@@ -169,7 +169,7 @@ class OutputLock:
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):
-                os.unlink(self.path)  # while still locked: the next run then creates a fresh file
+                self.path.unlink()  # while still locked: the next run then creates a fresh file
             _HELD.discard(self.fd)
             os.close(self.fd)
             self.fd = None
@@ -219,7 +219,7 @@ def _describe(holder: dict[str, Any] | None) -> str:
 
 def _same_file(fd: int, path: Path) -> bool:
     try:
-        return os.fstat(fd).st_ino == os.stat(path).st_ino
+        return os.fstat(fd).st_ino == path.stat().st_ino
     except FileNotFoundError:
         return False
 
@@ -343,7 +343,7 @@ def _estimated_bytes(plan: Plan, dataset: Dataset, size: tuple[int, int] | None)
             total += int(size[0] * size[1] * _BYTES_PER_PIXEL.get(fmt, 3.0)) * pending
             continue
         try:
-            total += os.stat(dataset.root / job.source).st_size * pending
+            total += (dataset.root / job.source).stat().st_size * pending
         except OSError:
             continue  # reported when the job runs
     return total

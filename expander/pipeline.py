@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,7 +235,7 @@ def _stored_presets() -> dict[str, Any]:
 
 
 def resolve_pipeline(
-    preset: str | None, pipeline_file: str | Path | None, style_refs: str | Path | None = None
+    preset: str | None, pipeline_file: str | os.PathLike | None, style_refs: str | os.PathLike | None = None
 ) -> dict[str, Any]:
     """The pipeline a run uses: a pipeline file, else a preset (default ``keras``), then style transfer.
 
@@ -281,7 +282,7 @@ def _empty_compose() -> dict[str, Any]:
     return A.to_dict(A.Compose([]))
 
 
-def style_reference_files(folder: str | Path) -> list[str]:
+def style_reference_files(folder: str | os.PathLike) -> list[str]:
     """The image files in ``folder`` (and its subfolders), as sorted absolute paths.
 
     Raises:
@@ -302,7 +303,7 @@ def style_reference_files(folder: str | Path) -> list[str]:
     return files
 
 
-def with_style_refs(pipeline: dict[str, Any], folder: str | Path) -> dict[str, Any]:
+def with_style_refs(pipeline: dict[str, Any], folder: str | os.PathLike) -> dict[str, Any]:
     """``pipeline`` followed by a style transfer toward the images in ``folder``."""
     files = style_reference_files(folder)
     transform = dict(pipeline["transform"])
@@ -310,7 +311,7 @@ def with_style_refs(pipeline: dict[str, Any], folder: str | Path) -> dict[str, A
     return _plain({**pipeline, "transform": transform, STYLE_REFS_KEY: files})
 
 
-def load_pipeline_file(path: str | Path) -> dict[str, Any]:
+def load_pipeline_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read an albumentations JSON or YAML pipeline file and return its validated dict.
 
     Accepts albumentations' own ``save`` format, a bare transform dict, or a list of transforms.
@@ -371,7 +372,7 @@ def _load_yaml(text: str) -> Any:
                 )
             return super().compose_node(parent, index)
 
-    return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=NoAliasLoader)
 
 
 def _plain(pipeline: dict[str, Any]) -> dict[str, Any]:
@@ -426,10 +427,10 @@ def _check_arguments(cls: type, name: str, args: dict[str, Any], source: str, wh
     """Unknown arguments are errors (albumentations only warns, then runs without them)."""
     import inspect
 
-    parameters = inspect.signature(cls.__init__).parameters
+    parameters = inspect.signature(cls).parameters  # the constructor's, without self
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
-    valid = [p for p in parameters if p != "self"]
+    valid = list(parameters)
     unknown = [k for k in args if k not in valid]
     if unknown:
         hints = [f"{k} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, valid, n=1)) else k

@@ -214,7 +214,7 @@ def _job(item: Item, new: int, seed: int, originals: bool, output_ext: str | Non
 
 def _with_partners(job: Job, members: list[str]) -> Job:
     others = [m for m in members if m != job.source] or [job.source]
-    partners = tuple(others[o.seed % len(others)] for o in job.outputs if o.copy_index is not None)
+    partners = tuple(others[(o.seed or 0) % len(others)] for o in job.outputs if o.copy_index is not None)
     return dataclasses.replace(job, partners=partners)
 
 

@@ -61,7 +61,7 @@ def preview(
                 if size is not None:
                     image = images.resize(image, size)
                 variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
-            except Exception as e:  # noqa: BLE001 - one file never ends the sheet; it is named
+            except Exception as e:
                 reason = str(e) if isinstance(e, (OSError, images.DecodeError)) else f"{type(e).__name__}: {e}"
                 if on_skip is not None:
                     on_skip(item.rel_path, reason)
@@ -83,11 +83,7 @@ def preview(
 
 def _cell(image: np.ndarray, side: int) -> np.ndarray:
     """Fit an image into a side x side RGB tile, keeping its aspect ratio."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    image = image[:, :, :3]
+    image = images.to_8bit(image, channels=3)
     height, width = image.shape[:2]
     scale = (side - 4) / max(height, width)
     fitted = images.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))))

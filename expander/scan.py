@@ -173,7 +173,7 @@ class _Listing:
         try:
             is_dir = entry.is_dir()
             if entry.is_symlink():
-                os.stat(entry.path)  # follows the link: a loop or a missing target raises here
+                Path(entry.path).stat()  # follows the link: a loop or a missing target raises here
         except OSError as e:
             self.count("link_loops" if e.errno == errno.ELOOP else "broken_links")
             return "skip", name

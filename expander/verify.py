@@ -84,7 +84,7 @@ def verify(
     }
     extra = sorted(on_disk - listed)
 
-    replayed = []
+    replayed: list[str] = []
     if replay > 0:
         candidates = [r for r in rows if r["output"] in present]
         if "generator" in summary.get("pipeline", {}):
@@ -117,7 +117,8 @@ def _replay(dst: Path, summary: dict, rows: list[dict]) -> tuple[list[dict], lis
     except (KeyError, TypeError) as e:
         raise OutputError(f"'{dst / SUMMARY_NAME}' lacks what a replay needs ({e}); it is damaged.") from None
     worker = Worker(settings)
-    changed, replayed = [], []
+    changed: list[dict] = []
+    replayed: list[str] = []
     for row in rows:
         try:
             reason = _replay_one(worker, dst, row)

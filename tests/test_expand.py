@@ -208,7 +208,7 @@ def test_non_empty_output_needs_resume_or_overwrite(tree: Path, tmp_path: Path) 
     (out / "keep.txt").write_text("mine")
     with pytest.raises(OutputError, match=r"is not empty\. Use --resume .* --overwrite .* or choose another --out"):
         expand(tree, out, per_image=1)
-    with pytest.raises(OutputError, match="Refusing to overwrite .* not written by expander"):
+    with pytest.raises(OutputError, match=r"Refusing to overwrite .* not written by expander"):
         expand(tree, out, per_image=1, overwrite=True)
     assert (out / "keep.txt").read_text() == "mine"
 

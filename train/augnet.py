@@ -226,7 +226,7 @@ def train_augnet(
             "val_fraction": val_fraction,
             "channels": channels,
             **config.to_dict(),
-        },  # fmt: skip
+        },
         "versions": package_versions("expander", "tensorflow", "keras", "numpy"),
         "data": {
             "classes": list(split.classes),

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from expander.cli_support import Progress, guard, make_app, show_progress, single_threaded_blas, version_option
+from expander.cli_support import Progress, Version, guard, make_app, show_progress, single_threaded_blas
 from train.models import MODELS
 
 app = make_app("Train small Keras CNNs on original vs expanded image folders and report honestly.")
@@ -20,7 +20,7 @@ app = make_app("Train small Keras CNNs on original vs expanded image folders and
 
 @app.callback()
 def _options(
-    version: version_option("train") = None,
+    version: Version = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show TensorFlow's start-up log on stderr.")] = False,
 ) -> None:
     """Train small Keras CNNs on original vs expanded image folders and report honestly.
@@ -118,7 +118,7 @@ def compare(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             progress=show_progress(progress, quiet),
-        )  # fmt: skip
+        )
     )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -205,7 +205,7 @@ Store = Annotated[
     Optional[Path],
     typer.Option(
         help="Where expansions and finished runs are kept; share it between studies to reuse them. [default: OUT/store]"
-    ),  # fmt: skip
+    ),
 ]
 PerImage = Annotated[int, typer.Option(help="New images per training original in each expanded arm.", min=1)]
 Seeds = Annotated[int, typer.Option(help="Repeat every arm with this many seeds (0..K-1).", min=1)]

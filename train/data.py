@@ -306,20 +306,10 @@ def _sha256(path: Path) -> str:
 
 def read_pixels(path: str, size: tuple[int, int], channels: int) -> np.ndarray:
     """Decode with expander's rules, convert to ``channels``, resize to (W, H); uint8 (H, W, C)."""
-    import cv2
 
     from expander import images
 
-    image = images.decode(Path(path).read_bytes(), path)
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]
-    if channels == 1 and image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    elif channels == 3 and image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    image = images.resize(image, size)
+    image = images.resize(images.to_8bit(images.decode(Path(path).read_bytes(), path), channels), size)
     return image.reshape(size[1], size[0], channels)
 
 

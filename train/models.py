@@ -73,7 +73,7 @@ def _cifar_cnn(keras, input_shape, classes):
             L.MaxPooling2D(),
             L.Dropout(dropout),
         ]
-    return layers + [L.Flatten(), L.Dense(classes, activation="softmax")]
+    return [*layers, L.Flatten(), L.Dense(classes, activation="softmax")]
 
 
 @register_model("tiny", "two conv+pool blocks (8, 16 filters) and a dense layer of 32: fast, for tests and smoke runs")

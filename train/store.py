@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from expander.images import TEMP_SUFFIX, write_atomic
@@ -50,7 +49,7 @@ class StudyStore:
                 tmp = link.with_name(f".{link.name}{TEMP_SUFFIX}")
                 tmp.unlink(missing_ok=True)
                 tmp.symlink_to(s.path)
-                os.replace(tmp, link)
+                tmp.replace(link)
         return folder
 
     def expansion(

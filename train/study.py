@@ -134,7 +134,7 @@ def load_study_data(
     else:
         fractions = fractions or [1.0]
         _check_increasing(fractions, "--fractions")
-        if not 0 < fractions[0] or fractions[-1] > 1:
+        if not fractions[0] > 0 or fractions[-1] > 1:
             raise TrainError(f"--fractions must be in (0, 1]; got {', '.join(map(str, fractions))}.")
         sizes = [{c: max(2, round(f * n)) for c, n in available.items()} for f in fractions]
 
@@ -256,7 +256,7 @@ def arm_stats(runs: list[dict], classes: tuple[str, ...]) -> dict:
     stats["recall"] = {c: describe([r["test"]["recall"][i] for r in runs]) for i, c in enumerate(classes)}
     stats["best_epoch"] = describe([r["best_epoch"] for r in runs])
     stats["train_seconds"] = describe([r["train_seconds"] for r in runs])
-    stats["train_images"] = int(round(np.mean([r["train_images"] for r in runs])))
+    stats["train_images"] = round(np.mean([r["train_images"] for r in runs]))
     return stats
 
 

@@ -42,7 +42,7 @@ def markdown_table(rows: list[tuple[str, ...]]) -> list[str]:
 def ablation_rows(report: dict) -> list[tuple[str, ...]]:
     classes = report["data"]["classes"]
     header = ("rank", "arm", "train images", "accuracy (%)", "vs baseline [95% CI]", "macro-F1 (%)")
-    header += tuple(f"recall {c} (%)" for c in classes) + ("train s/run",)
+    header += (*tuple(f"recall {c} (%)" for c in classes), "train s/run")
     rows = [header]
     for arm in report["arms"]:
         rows.append(
@@ -258,7 +258,7 @@ def _run_lines(report: dict) -> list[str]:
             f"| {r['arm']} | {r['subset']} | {r['seed']} | {r['train_images']} | {r['best_epoch']}/{r['epochs_run']} "
             f"| {100 * r['test']['accuracy']:.2f}% | {r['train_seconds']:.0f} | {'yes' if r['reused'] else 'no'} |"
         )
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _argument_lines(report: dict) -> list[str]:
