@@ -1,35 +1,37 @@
-"""``expand``: the library entry point. scan -> plan -> execute -> manifest, nothing else.
+"""``expand``: the library entry point. options -> scan -> plan -> probe -> lock -> execute -> manifest.
 
-The CLI is a thin layer over this function; pipelines call it directly.
+The CLI is a thin layer over this function; pipelines call it directly. Each stage lives in its
+own module; this one only calls them in order and keeps the state of a run while it executes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from expander import images
 from expander.augment import probe_pipeline
-from expander.errors import ExpanderError, OutputError
+from expander.errors import OutputError
 from expander.execute import JobResult, Settings, execute, start_workers_early
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.manifest import (
     MANIFEST_NAME,
     SUMMARY_NAME,
-    SUMMARY_SCHEMA,
     Record,
-    file_digest,
-    package_versions,
+    plan_row,
+    records,
+    run_summary,
     write_manifest,
     write_summary,
 )
+from expander.options import OUTPUT_ARGUMENTS, ExpandOptions
 from expander.output import (
     OutputLock,
     check_capacity,
@@ -40,15 +42,9 @@ from expander.output import (
     remove_previous,
     reserve_space,
 )
-from expander.pipeline import DEFAULT_PRESET, resolve_pipeline
-from expander.plan import Plan, PlanRow, Quota, make_plan
+from expander.pipeline import resolve_pipeline
+from expander.plan import Plan, make_plan
 from expander.scan import Dataset, scan
-
-# Arguments that change what is written; --resume refuses to mix runs that differ in any.
-_OUTPUT_ARGUMENTS = (
-    "source", "per_image", "balance", "target_per_class", "classes", "seed",
-    "originals", "format", "quality", "size", "max_pixels",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,13 +64,13 @@ class ExpandResult:
 
     def records(self) -> Iterator[Record]:
         """One record per planned output that was attempted, in plan order (the manifest's rows)."""
-        return _records(self.plan, self.finished, self.failed, self.dst_root)
+        return records(self.plan, self.finished, self.failed, self.dst_root)
 
     @property
     def written(self) -> frozenset[str]:
         """Output paths on disk, resumed ones included."""
-        records = _records(self.plan, self.finished, self.failed, None)  # no need to hash resumed files
-        return frozenset(r.output for r in records if r.status == "ok")
+        rows = records(self.plan, self.finished, self.failed, None)  # no need to hash resumed files
+        return frozenset(r.output for r in rows if r.status == "ok")
 
     @property
     def failures(self) -> list[dict[str, str]]:
@@ -87,32 +83,6 @@ class ExpandResult:
 
     def to_dict(self) -> dict[str, Any]:
         return self.summary
-
-
-def default_out(src: str | os.PathLike) -> Path:
-    """``<SRC>_expanded`` beside the source folder."""
-    src = Path(src).resolve()
-    return src.with_name(f"{src.name}_expanded")
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``"64x48"`` or ``(64, 48)`` -> (width, height)."""
-    if size is None:
-        return None
-    try:
-        width, height = (int(v) for v in (size.lower().split("x") if isinstance(size, str) else size))
-    except ValueError:
-        width = height = 0
-    if width <= 0 or height <= 0:
-        raise ExpanderError(f"--size must be WIDTHxHEIGHT with positive integers, e.g. 64x64; got {size!r}.")
-    return width, height
 
 
 def expand(
@@ -191,104 +161,67 @@ def expand(
             can be finished with ``resume``. (The CLI turns SIGTERM into ``errors.Terminated``, a
             KeyboardInterrupt.)
     """
+    options = ExpandOptions.create(
+        src, out, per_image=per_image, balance=balance, target_per_class=target_per_class, classes=classes,
+        preset=preset, pipeline=pipeline, style_refs=style_refs, generator=generator, seed=seed, workers=workers,
+        backend=backend, address=address, originals=originals, format=format, quality=quality, size=size,
+        resume=resume, overwrite=overwrite, dry_run=dry_run, max_pixels=max_pixels, max_outputs=max_outputs,
+        space_check=space_check,
+    )  # fmt: skip
+    return run(options, progress=progress, on_plan=on_plan)
+
+
+def run(
+    options: ExpandOptions,
+    *,
+    progress: bool = False,
+    on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> ExpandResult:
+    """``expand`` for options already checked: scan -> plan -> probe -> lock -> execute -> manifest."""
     started = time.perf_counter()
-    src = Path(src)
-    dataset = scan(src)
-    out = Path(out) if out is not None else default_out(src)
-    if per_image is None and not balance and target_per_class is None:
-        per_image = 5
-    quota = Quota(per_image=per_image, balance=balance, target_per_class=target_per_class)
-    size_wh = _check_options(format, quality, size, max_pixels)
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
-        raise ExpanderError(f"--workers must be 1 or more; got {workers}.")
-    executor = _executor(backend, address, workers)
-    if generator is not None:
-        if preset or pipeline or style_refs:
-            raise ExpanderError(
-                "--generator makes the new images itself; leave out --preset, --pipeline and --style-refs."
-            )
-        from expander.generator import inspect_generator
-
-        info = inspect_generator(generator)
-        pipeline_dict = info.to_dict()
-    else:
-        pipeline_dict = resolve_pipeline(preset, pipeline, style_refs)
-    if workers > 1 and not dry_run and backend == "local":
-        start_workers_early(pipeline_dict)  # its imports run while this process plans
+    dataset = scan(options.src)
+    pipeline, partners = _pipeline(options)
+    if options.workers > 1 and not options.dry_run and options.backend == "local":
+        start_workers_early(pipeline)  # a fork server's imports, if one is needed, run while this process plans
     plan = make_plan(
-        dataset,
-        quota,
-        seed=seed,
-        classes=tuple(classes) if classes else None,
-        originals=originals,
-        output_ext=f".{format}" if format else None,
-        partners=generator is not None and info.arity == 2,
-    )
-    arguments = {
-        "source": str(src.resolve()),
-        "out": str(out.resolve()),
-        "per_image": per_image,
-        "balance": balance,
-        "target_per_class": target_per_class,
-        "classes": list(classes) if classes else None,
-        "preset": None if pipeline or generator or (style_refs and not preset) else (preset or DEFAULT_PRESET),
-        "pipeline_file": str(pipeline) if pipeline else None,
-        "style_refs": str(Path(style_refs).resolve()) if style_refs else None,
-        "generator": str(Path(generator).resolve()) if generator else None,
-        "seed": seed,
-        "workers": workers,
-        "backend": backend,
-        "address": address,
-        "originals": originals,
-        "format": format,
-        "quality": quality,
-        "size": list(size_wh) if size_wh else None,
-        "max_pixels": max_pixels,
-    }
-    check_location(dataset, out)
-    run = _Run(dataset, plan, arguments, pipeline_dict, started)
-    if dry_run:
-        check_contents(out, arguments, pipeline_dict, _OUTPUT_ARGUMENTS, resume=resume, overwrite=overwrite)
-        return run.result("dry-run")
-    if generator is None:
+        dataset, options.quota, seed=options.seed, classes=options.classes, originals=options.originals,
+        output_ext=f".{options.format}" if options.format else None, partners=partners,
+    )  # fmt: skip
+    check_location(dataset, options.out)
+    arguments = options.arguments()
+    state = _Run(dataset, plan, arguments, pipeline, started)
+    check = functools.partial(check_contents, options.out, arguments, pipeline, OUTPUT_ARGUMENTS,
+                              resume=options.resume, overwrite=options.overwrite)  # fmt: skip
+    if options.dry_run:
+        check()
+        return state.result("dry-run")
+    if options.generator is None:
         augmented = [job.source for job in plan.jobs if job.copies][:10]
-        probe_pipeline(pipeline_dict, dataset.root, augmented, size_wh, max_pixels)
-    settings = Settings(str(src.resolve()), str(out.resolve()), pipeline_dict, quality, size_wh, max_pixels)
-    with executor as run_jobs, OutputLock(out) as lock:  # connects to a Ray cluster, if any, before writing
-        check_contents(out, arguments, pipeline_dict, _OUTPUT_ARGUMENTS, resume=resume, overwrite=overwrite)
-        if resume:
-            run.plan = mark_done(plan, out)
-        check_capacity(run.plan, dataset, out, size=size_wh, max_outputs=max_outputs, check_space=space_check)
-        if overwrite:
-            remove_previous(out)
-        images.remove_temp_files(out)  # the lock is ours: any temporary file is a killed run's
-        run.taken_over = lock.taken_over
+        probe_pipeline(pipeline, dataset.root, augmented, options.size, options.max_pixels)
+    settings = Settings(arguments["source"], arguments["out"], pipeline, options.quality, options.size,
+                        options.max_pixels)  # fmt: skip
+    with _executor(options) as run_jobs, OutputLock(options.out) as lock:  # Ray connects before anything is written
+        check()
+        state.plan = mark_done(plan, options.out) if options.resume else plan
+        check_capacity(state.plan, dataset, options.out, size=options.size, max_outputs=options.max_outputs,
+                       check_space=options.space_check)  # fmt: skip
+        if options.overwrite:
+            remove_previous(options.out)
+        images.remove_temp_files(options.out)  # the lock is ours: any temporary file is a killed run's
+        state.taken_over = lock.taken_over
         if on_plan is not None:
-            on_plan([_row_dict(row) for row in plan.rows])
-        return run.execute(run_jobs, settings, workers, progress)
+            on_plan([plan_row(row) for row in plan.rows])
+        return state.execute(run_jobs, settings, options.workers, progress)
 
 
-def _check_options(
-    format: str | None,
-    quality: int,
-    size: str | tuple[int, int] | None,
-    max_pixels: int | None,
-) -> tuple[int, int] | None:
-    """Validate the output options; return the size as (width, height)."""
-    if format is not None and format not in images.OUTPUT_FORMATS:
-        raise ExpanderError(f"--format must be one of {', '.join(images.OUTPUT_FORMATS)}; got {format!r}.")
-    if not 1 <= quality <= 100:
-        raise ExpanderError(f"--quality must be between 1 and 100; got {quality}.")
-    if max_pixels is not None and max_pixels < 1:
-        raise ExpanderError(f"--max-pixels must be 1 or more; got {max_pixels}.")
-    size_wh = parse_size(size)
-    if size_wh and max_pixels is not None and size_wh[0] * size_wh[1] > max_pixels:
-        raise ExpanderError(
-            f"--size {size_wh[0]}x{size_wh[1]} is {size_wh[0] * size_wh[1]:,} pixels per image, over --max-pixels "
-            f"{max_pixels:,}. Choose a smaller --size, or raise --max-pixels if you mean it."
-        )
-    return size_wh
+def _pipeline(options: ExpandOptions) -> tuple[dict[str, Any], bool]:
+    """The run's serialised pipeline (or a generator's description), and whether outputs need partners."""
+    if options.generator is None:
+        return resolve_pipeline(options.preset, options.pipeline_file, options.style_refs), False
+    from expander.generator import inspect_generator
+
+    info = inspect_generator(options.generator)
+    return info.to_dict(), info.arity == 2
 
 
 class _Run:
@@ -350,8 +283,8 @@ class _Run:
 
     def result(self, status: str, resumed: int = 0) -> ExpandResult:
         elapsed = time.perf_counter() - self.started
-        records = _records(self.plan, self.finished, self.failed, None)  # counts only: nothing to hash
-        summary = _summary(self.dataset, self.plan, self.arguments, self.pipeline, status, records, resumed, elapsed)
+        rows = records(self.plan, self.finished, self.failed, None)  # counts only: nothing to hash
+        summary = run_summary(self.dataset, self.plan, self.arguments, self.pipeline, status, rows, resumed, elapsed)
         summary["stopped"] = self.stopped or None
         summary["manifest_error"] = self.manifest_error or None
         summary["took_over_lock"] = self.taken_over
@@ -359,47 +292,13 @@ class _Run:
                             resumed, elapsed, summary)  # fmt: skip
 
 
-def _executor(backend: str, address: str | None, workers: int):
+def _executor(options: ExpandOptions):
     """A context giving the function that runs jobs: the local pool or Ray tasks (same records, same files)."""
-    if backend == "local":
-        if address is not None:
-            raise ExpanderError("--address needs --backend ray.")
-        return contextlib.nullcontext(execute)
-    if backend == "ray":
+    if options.backend == "ray":
         from expander.ray_executor import RaySession
 
-        return RaySession(address, workers)  # checks that Ray is installed
-    raise ExpanderError(f"--backend must be 'local' or 'ray'; got {backend!r}.")
-
-
-def _records(
-    plan: Plan, finished: dict[str, JobResult], failed: dict[str, Record], dst: Path | None
-) -> Iterator[Record]:
-    """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan.
-
-    Sizes and checksums come from the workers; outputs found on disk (resumed) are hashed here.
-    """
-    for job in plan.jobs:
-        result = finished.get(job.source)
-        if result is None and not job.done:
-            continue  # nothing of it attempted yet
-        position = 0
-        for o in job.outputs:
-            done = (o.copy_index or 0) in job.done
-            if o.rel_path in failed:
-                yield failed[o.rel_path]
-            elif done or result is not None:
-                digest = result.digest(position) if result is not None and not done else None
-                if digest is None and dst is not None:
-                    try:
-                        digest = file_digest(dst / o.rel_path)
-                    except OSError:
-                        position += not done
-                        continue  # gone since it was found (someone deleted it): not listed, --resume rewrites it
-                size, sha = digest or (None, "")
-                yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
-                             partner=o.partner or "", size=size, sha256=sha)  # fmt: skip
-            position += not done
+        return RaySession(options.address, options.workers)  # checks that Ray is installed
+    return contextlib.nullcontext(execute)
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -407,66 +306,3 @@ def _progress_bar(total: int, enabled: bool):
 
     tqdm.monitor_interval = 0  # no monitor thread: the pool forks
     return tqdm(total=total, unit="img", desc="expanding", file=sys.stderr, disable=not enabled, smoothing=0.1)
-
-
-def _summary(
-    dataset: Dataset,
-    plan: Plan,
-    arguments: dict,
-    pipeline: dict,
-    status: str,
-    records: Iterable[Record],
-    resumed: int,
-    elapsed: float,
-) -> dict[str, Any]:
-    failed_sources: dict[str, str] = {}
-    counts = {(row.split, row.class_name): {"originals": 0, "new": 0, "failed": 0} for row in plan.rows}
-    written = failed_outputs = 0
-    for r in records:  # a single pass: records may be a generator
-        bucket = counts.setdefault((r.split, r.class_name), {"originals": 0, "new": 0, "failed": 0})
-        if r.status == "ok":
-            bucket["originals" if r.copy_index is None else "new"] += 1
-            written += 1
-        else:
-            bucket["failed"] += 1
-            failed_outputs += 1
-            failed_sources.setdefault(r.source, r.error)
-    for shown, reason in dataset.rejected:  # files the scan could not take (e.g. a name that is not UTF-8)
-        failed_sources.setdefault(shown, reason)
-    return {
-        "schema": SUMMARY_SCHEMA,
-        "status": status,
-        "source": arguments["source"],
-        "out": arguments["out"],
-        "arguments": arguments,
-        "pipeline": pipeline,
-        "versions": package_versions("expander", "albumentations", "opencv-python-headless", "numpy"),
-        "plan": [_row_dict(row) for row in plan.rows],
-        "counts": [
-            {"split": split, "class": cls, **c, "total": c["originals"] + c["new"]}
-            for (split, cls), c in counts.items()
-        ],
-        "totals": {
-            "planned": plan.outputs,
-            "written": written,
-            "resumed": resumed,
-            "failed_outputs": failed_outputs,
-            "failed_sources": len(failed_sources),
-        },
-        "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],
-        "ignored": dataset.ignored,
-        "duration_s": round(elapsed, 3),
-        "images_per_s": round((written - resumed) / elapsed, 1) if elapsed > 0 else None,
-        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def _row_dict(row: PlanRow) -> dict[str, Any]:
-    return {
-        "split": row.split,
-        "class": row.class_name,
-        "originals": row.originals,
-        "new": row.new,
-        "total": row.total,
-        "augmented": row.augmented,
-    }

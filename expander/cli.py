@@ -216,8 +216,8 @@ def inspect(
 
     Example: `expander inspect data/dogs_cats`
     """
-    from expander.api import default_workers
     from expander.inspection import inspect_dataset
+    from expander.options import default_workers
 
     report = guard(lambda: inspect_dataset(src, workers=workers or default_workers(), max_pixels=max_pixels))
     typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
@@ -242,7 +242,7 @@ def preview(
 
     Example: `expander preview data/dogs_cats --preset traditional -n 6 --out sheet.png`
     """
-    from expander.api import parse_size
+    from expander.options import parse_size
     from expander.pipeline import resolve_pipeline
     from expander.preview import preview as run_preview
 
@@ -282,7 +282,7 @@ def verify(
 
     Example: `expander verify data/dogs_cats_expanded --replay 20`
     """
-    from expander.api import default_workers
+    from expander.options import default_workers
     from expander.verify import verify as run_verify
 
     result = guard(

@@ -26,7 +26,6 @@ import numpy as np
 from expander.limits import DEFAULT_MAX_PIXELS
 
 TEMP_SUFFIX = ".expander-tmp"
-OUTPUT_FORMATS = ("jpg", "png", "webp")
 
 _EXT_TO_FORMAT = {
     ".jpg": "jpg",

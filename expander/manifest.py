@@ -1,8 +1,9 @@
-"""Records -> ``manifest.csv`` (one row per planned output) and ``expander.json`` (the run summary).
+"""A run's records: ``manifest.csv`` (one row per planned output) and ``expander.json`` (the run summary).
 
 Rows follow plan order, never completion order, so the manifest is byte-identical whatever
-the worker count. Each written file's size and SHA-256 are recorded, so ``verify`` can find any
-changed byte. Both files are written atomically.
+the worker count; they are rebuilt from the plan and the workers' results (``records``), so the
+main process holds nothing per output but 40 bytes of checksum. Each written file's size and
+SHA-256 are recorded, so ``verify`` can find any changed byte. Both files are written atomically.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from expander.images import TEMP_SUFFIX, write_atomic
+from expander.plan import Plan, PlanRow
+from expander.scan import Dataset
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
@@ -43,6 +47,12 @@ class Record:
     partner: str = ""  # the second source of a two-image generator's output
     size: int | None = None  # bytes and SHA-256 (hex) of the written file
     sha256: str = ""
+
+
+class WrittenJob(Protocol):
+    """What ``records`` needs of a finished job's result (``execute.JobResult``)."""
+
+    def digest(self, position: int) -> tuple[int, str] | None: ...
 
 
 def file_digest(path: str | os.PathLike) -> tuple[int, str]:
@@ -118,3 +128,96 @@ def summary_problem(summary: dict[str, Any] | None) -> str:
     if schema is not None and schema != SUMMARY_SCHEMA:
         return f"its {SUMMARY_NAME} has schema {schema!r}, which this expander (schema {SUMMARY_SCHEMA}) does not know"
     return ""
+
+
+def records(
+    plan: Plan, finished: Mapping[str, WrittenJob], failed: Mapping[str, Record], dst: Path | None
+) -> Iterator[Record]:
+    """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan.
+
+    Sizes and checksums come from the workers; outputs found on disk (resumed) are hashed here.
+    """
+    for job in plan.jobs:
+        result = finished.get(job.source)
+        if result is None and not job.done:
+            continue  # nothing of it attempted yet
+        position = 0
+        for o in job.outputs:
+            done = (o.copy_index or 0) in job.done
+            if o.rel_path in failed:
+                yield failed[o.rel_path]
+            elif done or result is not None:
+                digest = result.digest(position) if result is not None and not done else None
+                if digest is None and dst is not None:
+                    try:
+                        digest = file_digest(dst / o.rel_path)
+                    except OSError:
+                        position += not done
+                        continue  # gone since it was found (someone deleted it): not listed, --resume rewrites it
+                size, sha = digest or (None, "")
+                yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
+                             partner=o.partner or "", size=size, sha256=sha)  # fmt: skip
+            position += not done
+
+
+def run_summary(
+    dataset: Dataset,
+    plan: Plan,
+    arguments: dict,
+    pipeline: dict,
+    status: str,
+    records: Iterable[Record],
+    resumed: int,
+    elapsed: float,
+) -> dict[str, Any]:
+    failed_sources: dict[str, str] = {}
+    counts = {(row.split, row.class_name): {"originals": 0, "new": 0, "failed": 0} for row in plan.rows}
+    written = failed_outputs = 0
+    for r in records:  # a single pass: records may be a generator
+        bucket = counts.setdefault((r.split, r.class_name), {"originals": 0, "new": 0, "failed": 0})
+        if r.status == "ok":
+            bucket["originals" if r.copy_index is None else "new"] += 1
+            written += 1
+        else:
+            bucket["failed"] += 1
+            failed_outputs += 1
+            failed_sources.setdefault(r.source, r.error)
+    for shown, reason in dataset.rejected:  # files the scan could not take (e.g. a name that is not UTF-8)
+        failed_sources.setdefault(shown, reason)
+    return {
+        "schema": SUMMARY_SCHEMA,
+        "status": status,
+        "source": arguments["source"],
+        "out": arguments["out"],
+        "arguments": arguments,
+        "pipeline": pipeline,
+        "versions": package_versions("expander", "albumentations", "opencv-python-headless", "numpy"),
+        "plan": [plan_row(row) for row in plan.rows],
+        "counts": [
+            {"split": split, "class": cls, **c, "total": c["originals"] + c["new"]}
+            for (split, cls), c in counts.items()
+        ],
+        "totals": {
+            "planned": plan.outputs,
+            "written": written,
+            "resumed": resumed,
+            "failed_outputs": failed_outputs,
+            "failed_sources": len(failed_sources),
+        },
+        "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],
+        "ignored": dataset.ignored,
+        "duration_s": round(elapsed, 3),
+        "images_per_s": round((written - resumed) / elapsed, 1) if elapsed > 0 else None,
+        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def plan_row(row: PlanRow) -> dict[str, Any]:
+    return {
+        "split": row.split,
+        "class": row.class_name,
+        "originals": row.originals,
+        "new": row.new,
+        "total": row.total,
+        "augmented": row.augmented,
+    }

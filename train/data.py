@@ -141,8 +141,8 @@ def map_files(function, paths: list[str]) -> list:
     """``function`` over ``paths`` in a process pool when there are many, in order."""
     if len(paths) < 64:
         return [function(p) for p in paths]
-    from expander.api import default_workers
     from expander.execute import process_pool
+    from expander.options import default_workers
 
     with process_pool(default_workers()) as pool:
         return pool.map(function, paths, chunksize=32)
