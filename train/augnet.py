@@ -96,39 +96,72 @@ def train_augnet(
     test_fraction: float = 0.2,
     progress: bool = False,
 ) -> dict:
-    """Train the augmentation net and the classifier together; save ``augnet.keras`` and a report."""
+    """Train the augmentation net and the classifier together; save ``augnet.keras`` and a report.
+
+    Each epoch: ``train_one_epoch`` then ``validate``; the best epoch by validation accuracy is kept
+    (its test metrics, and the net itself); then ``write_report``.
+    """
     if config.loss not in LOSSES:
         raise TrainError(f"--loss must be one of {', '.join(LOSSES)}; got {config.loss!r}.")
     if config.augment not in AUGMENTS:
         raise TrainError(f"augment must be one of {', '.join(AUGMENTS)}; got {config.augment!r}.")
-    neural = config.augment == "neural"
     quiet_tensorflow()
-    import keras
-    import tensorflow as tf
     from tqdm import tqdm
 
     from train.compare import default_out
-    from train.models import create_model
 
     out = Path(out) if out is not None else default_out("augnet")
     split = load_split(src, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
-    channels = detect_channels(split.train_original)
-    size = config.image_size
-    x_train, y_train = _load(split.train_original, size, channels)
-    x_val, y_val = _load(split.val, size, channels)
-    x_test, y_test = _load(split.test, size, channels)
-    classes = len(split.classes)
+    data = _Arrays.load(split, config.image_size)
+    steps = _Steps(config, data.channels, len(split.classes))
+    traditional = _TraditionalCopies(data.x_train) if config.augment == "traditional" else None
+    rng = np.random.default_rng(config.seed)
+    history: list[dict] = []
+    best: dict = {"val_accuracy": -1.0}
+    bar = tqdm(total=config.epochs, unit="epoch", file=sys.stderr, disable=not progress, desc=f"augnet {config.loss}")
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        losses = train_one_epoch(steps, data, config, rng, traditional)
+        val = validate(steps.classifier, data.x_val, data.y_val, len(split.classes))
+        record = {"epoch": epoch, **losses, "val_accuracy": val["accuracy"], "val_loss": val["loss"],
+                  "seconds": time.perf_counter() - started}  # fmt: skip
+        history.append(record)
+        if val["accuracy"] > best["val_accuracy"]:
+            best = {**record, "test": validate(steps.classifier, data.x_test, data.y_test, len(split.classes))}
+            out.mkdir(parents=True, exist_ok=True)
+            if config.augment == "neural":
+                steps.augnet.save(out / "augnet.keras")
+        bar.set_postfix(val_accuracy=f"{val['accuracy']:.3f}")
+        bar.update(1)
+    bar.close()
+    sheet = _best_samples(out, data, split.classes, config, rng) if config.augment == "neural" else None
+    report = _report(src, test, out, val_fraction, config, split, data, history, best, sheet)
+    write_report(out, report)
+    return report
 
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
-    augnet = build_augnet(size, channels)
-    classifier = create_model(config.model, (size, size, channels), classes)
-    random_kernel = keras.initializers.GlorotUniform(seed=config.seed)
-    style_features = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, trainable=False,
-                                         kernel_initializer=random_kernel)  # fmt: skip
-    style_features.build((None, size, size, channels))
-    optimizer = keras.optimizers.Adam(learning_rate=config.lr)
-    cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+
+@dataclass(frozen=True)
+class _Arrays:
+    """A split's images as float32 arrays in [0, 1] at the run's size, with their labels."""
+
+    channels: int
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @classmethod
+    def load(cls, split, size: int) -> _Arrays:
+        channels = detect_channels(split.train_original)
+        return cls(channels, *_load(split.train_original, size, channels), *_load(split.val, size, channels),
+                   *_load(split.test, size, channels))  # fmt: skip
+
+
+def augmentation_loss(loss: str, style_features):
+    """The augmentation loss of the net's output against a third image of the class (see module docstring)."""
+    import tensorflow as tf
 
     def gram(images):
         def one(features):
@@ -137,101 +170,121 @@ def train_augnet(
 
         return one(images), one(style_features(images))
 
-    def augmentation_loss(augmented, target):
-        if config.loss == "content":
-            return tf.reduce_mean(tf.square(augmented - target))
-        if config.loss == "style":
-            return sum(tf.reduce_mean(tf.square(a - b)) for a, b in zip(gram(augmented), gram(target), strict=True))
+    def content(augmented, target):
+        return tf.reduce_mean(tf.square(augmented - target))
+
+    def style(augmented, target):
+        return sum(tf.reduce_mean(tf.square(a - b)) for a, b in zip(gram(augmented), gram(target), strict=True))
+
+    def nothing(augmented, target):
         return tf.constant(0.0)
 
-    @tf.function
-    def step(anchor, partner, target, labels):
+    return {"content": content, "style": style}.get(loss, nothing)
+
+
+class _Steps:
+    """The nets of one run and their compiled training steps; each step returns (loss, classification, augmentation)."""
+
+    def __init__(self, config: AugnetConfig, channels: int, classes: int):
+        import keras
+        import tensorflow as tf
+
+        from train.models import create_model
+
+        size = config.image_size
+        keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.augnet = build_augnet(size, channels)
+        self.classifier = create_model(config.model, (size, size, channels), classes)
+        random_kernel = keras.initializers.GlorotUniform(seed=config.seed)
+        style_features = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, trainable=False,
+                                             kernel_initializer=random_kernel)  # fmt: skip
+        style_features.build((None, size, size, channels))
+        self.optimizer = keras.optimizers.Adam(learning_rate=config.lr)
+        self.cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+        self.extra_loss = augmentation_loss(config.loss, style_features)
+        self.alpha, self.beta = config.alpha, config.beta
+        self.neural = tf.function(self._neural)
+        self.classify = tf.function(self._classify)
+
+    def _neural(self, anchor, partner, target, labels):
+        import tensorflow as tf
+
         with tf.GradientTape() as tape:
-            augmented = augnet(tf.concat([anchor, partner], axis=-1), training=True)
+            augmented = self.augnet(tf.concat([anchor, partner], axis=-1), training=True)
             # The classifier rescales 0-255 input itself (Rescaling is its first layer).
-            logits = classifier(255.0 * tf.concat([anchor, augmented], axis=0), training=True)
-            classification = cross_entropy(tf.concat([labels, labels], axis=0), logits)
-            extra = augmentation_loss(augmented, target)
-            loss = config.alpha * classification + config.beta * extra
-        variables = augnet.trainable_variables + classifier.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+            logits = self.classifier(255.0 * tf.concat([anchor, augmented], axis=0), training=True)
+            classification = self.cross_entropy(tf.concat([labels, labels], axis=0), logits)
+            extra = self.extra_loss(augmented, target)
+            loss = self.alpha * classification + self.beta * extra
+        variables = self.augnet.trainable_variables + self.classifier.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss, classification, extra
 
-    @tf.function
-    def classify_step(images, labels):  # the rows without the net: classification loss only
+    def _classify(self, images, labels):  # the rows without the net: classification loss only
+        import tensorflow as tf
+
         with tf.GradientTape() as tape:
-            loss = cross_entropy(labels, classifier(255.0 * images, training=True))
-        optimizer.apply_gradients(zip(tape.gradient(loss, classifier.trainable_variables),
-                                      classifier.trainable_variables, strict=True))  # fmt: skip
+            loss = self.cross_entropy(labels, self.classifier(255.0 * images, training=True))
+        variables = self.classifier.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss, loss, tf.constant(0.0)
 
-    traditional = _TraditionalCopies(x_train) if config.augment == "traditional" else None
 
-    def evaluate(x, y) -> dict:
-        probabilities = classifier.predict(255.0 * x, batch_size=128, verbose=0)
-        return classification_metrics(y, probabilities, classes)
-
-    rng = np.random.default_rng(config.seed)
-    history, best = [], {"val_accuracy": -1.0}
-    bar = tqdm(total=config.epochs, unit="epoch", file=sys.stderr, disable=not progress, desc=f"augnet {config.loss}")
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
-        order = rng.permutation(len(x_train))
-        if neural:
-            partners, targets = _triples(y_train, order, rng, control=config.loss == "control")
+def train_one_epoch(
+    steps: _Steps, data: _Arrays, config: AugnetConfig, rng: np.random.Generator, traditional
+) -> dict[str, float]:
+    """One pass over the training originals in a seeded order, in the run's mode; mean losses per image."""
+    order = rng.permutation(len(data.x_train))
+    if config.augment == "neural":
+        partners, targets = _triples(data.y_train, order, rng, control=config.loss == "control")
+    elif traditional is not None:
+        seeds = rng.integers(0, 2**63 - 1, size=len(order), dtype=np.int64)
+    totals = np.zeros(3)
+    for start in range(0, len(order), config.batch_size):
+        batch = slice(start, start + config.batch_size)
+        anchors, labels = data.x_train[order[batch]], data.y_train[order[batch]]
+        if config.augment == "neural":
+            losses = steps.neural(anchors, data.x_train[partners[batch]], data.x_train[targets[batch]], labels)
         elif traditional is not None:
-            seeds = rng.integers(0, 2**63 - 1, size=len(order), dtype=np.int64)
-        totals = np.zeros(3)
-        for start in range(0, len(order), config.batch_size):
-            batch = slice(start, start + config.batch_size)
-            anchors, labels = x_train[order[batch]], y_train[order[batch]]
-            if neural:
-                losses = step(anchors, x_train[partners[batch]], x_train[targets[batch]], labels)
-            elif traditional is not None:
-                copies = traditional(order[batch], seeds[batch])
-                losses = classify_step(np.concatenate([anchors, copies]), np.concatenate([labels, labels]))
-            else:
-                losses = classify_step(anchors, labels)
-            totals += [float(v) * len(order[batch]) for v in losses]
-        val = evaluate(x_val, y_val)
-        record = {
-            "epoch": epoch,
-            "loss": totals[0] / len(order),
-            "classification_loss": totals[1] / len(order),
-            "augmentation_loss": totals[2] / len(order),
-            "val_accuracy": val["accuracy"],
-            "val_loss": val["loss"],
-            "seconds": time.perf_counter() - started,
-        }
-        history.append(record)
-        if val["accuracy"] > best["val_accuracy"]:
-            best = {**record, "test": evaluate(x_test, y_test)}
-            out.mkdir(parents=True, exist_ok=True)
-            if neural:
-                augnet.save(out / "augnet.keras")
-        bar.set_postfix(val_accuracy=f"{val['accuracy']:.3f}")
-        bar.update(1)
-    bar.close()
+            copies = traditional(order[batch], seeds[batch])
+            losses = steps.classify(np.concatenate([anchors, copies]), np.concatenate([labels, labels]))
+        else:
+            losses = steps.classify(anchors, labels)
+        totals += [float(v) * len(order[batch]) for v in losses]
+    loss, classification, extra = totals / len(order)
+    return {"loss": loss, "classification_loss": classification, "augmentation_loss": extra}
 
-    sheet = None
-    if neural:
-        best_augnet = keras.models.load_model(out / "augnet.keras", compile=False)
-        sheet = _sample_sheet(out / "samples.png", best_augnet, x_val, y_val, split.classes, config, rng)
-    report = {
+
+def validate(classifier, x: np.ndarray, y: np.ndarray, classes: int) -> dict:
+    """Classification metrics of the classifier on images in [0, 1]."""
+    probabilities = classifier.predict(255.0 * x, batch_size=128, verbose=0)
+    return classification_metrics(y, probabilities, classes)
+
+
+def _best_samples(out: Path, data: _Arrays, classes, config: AugnetConfig, rng) -> dict:
+    import keras
+
+    best_augnet = keras.models.load_model(out / "augnet.keras", compile=False)
+    return _sample_sheet(out / "samples.png", best_augnet, data.x_val, data.y_val, classes, config, rng)
+
+
+def _report(src, test, out: Path, val_fraction, config, split, data: _Arrays, history, best, sheet) -> dict:
+    return {
         "study": "augnet",
         "arguments": {
             "src": str(Path(src).resolve()),
             "test": str(Path(test).resolve()) if test else None,
             "out": str(out.resolve()),
             "val_fraction": val_fraction,
-            "channels": channels,
+            "channels": data.channels,
             **config.to_dict(),
         },
         "versions": package_versions("expander", "tensorflow", "keras", "numpy"),
         "data": {
             "classes": list(split.classes),
             "test_source": split.test_source,
-            "counts": {"train": len(x_train), "val": len(x_val), "test": len(x_test)},
+            "counts": {"train": len(data.x_train), "val": len(data.x_val), "test": len(data.x_test)},
         },
         "best_epoch": best["epoch"],
         "best_val_accuracy": best["val_accuracy"],
@@ -239,10 +292,13 @@ def train_augnet(
         "history": history,
         "samples": sheet,
     }
+
+
+def write_report(out: Path, report: dict) -> None:
+    """report.json, history.png and report.md in ``out``."""
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     _plot_history(out / "history.png", report)
     (out / "report.md").write_text(_markdown(report), encoding="utf-8")
-    return report
 
 
 class _TraditionalCopies:
@@ -268,9 +324,12 @@ class _TraditionalCopies:
         return image[:, :, 0] if image.shape[2] == 1 else image  # grayscale as 2-D, as expander decodes it
 
 
+SAMPLE_COLUMNS = ("first image", "second image", "augnet output")
+
+
 def _sample_sheet(path: Path, augnet, x, y, classes, config: AugnetConfig, rng) -> dict:
-    """Rows of (anchor, partner, output) for a few validation pairs of each class."""
-    import cv2
+    """A labelled grid: per row a validation pair of one class and what the net made of it."""
+    from train.report import pyplot
 
     rows = []
     for c in np.unique(y):
@@ -279,18 +338,28 @@ def _sample_sheet(path: Path, augnet, x, y, classes, config: AugnetConfig, rng) 
             a = rng.choice(members)
             b = a if config.loss == "control" else rng.choice(members)
             rows.append((a, b))
-    anchors = x[[a for a, _ in rows]]
-    partners = x[[b for _, b in rows]]
+    anchors, partners = x[[a for a, _ in rows]], x[[b for _, b in rows]]
     outputs = augnet.predict(np.concatenate([anchors, partners], axis=-1), verbose=0)
-    tiles = [np.concatenate([anchors[i], partners[i], outputs[i]], axis=1) for i in range(len(rows))]
-    sheet = np.clip(np.rint(np.concatenate(tiles, axis=0) * 255), 0, 255).astype(np.uint8)
-    scale = max(1, 128 // x.shape[1])
-    sheet = cv2.resize(sheet, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    if sheet.ndim == 3:
-        sheet = cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)
-    cv2.imwrite(str(path), sheet)
+    plt = pyplot()
+    fig, axes = plt.subplots(len(rows), 3, figsize=(5.4, 1.8 * len(rows) + 0.45), squeeze=False)
+    for r, (a, _) in enumerate(rows):
+        for col, image in enumerate((anchors[r], partners[r], outputs[r])):
+            ax = axes[r][col]
+            gray = image.shape[-1] == 1
+            ax.imshow(np.clip(image[..., 0] if gray else image, 0, 1), cmap="gray" if gray else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(SAMPLE_COLUMNS[col], fontsize=9)
+            if col == 0:
+                ax.set_ylabel(classes[int(y[a])], fontsize=9)
+    height = 1.8 * len(rows)
+    fig.suptitle(f"augnet ({config.loss} loss) on validation pairs", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))  # room for the title above the column titles
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     return {"file": path.name, "rows": [[classes[int(y[a])], int(a), int(b)] for a, b in rows],
-            "columns": ["first image", "second image", "augnet output"]}  # fmt: skip
+            "columns": list(SAMPLE_COLUMNS)}  # fmt: skip
 
 
 def _plot_history(path: Path, report: dict) -> None:

@@ -138,23 +138,40 @@ def pyplot():
     return plt
 
 
+METRIC_LABELS = {"accuracy": "accuracy", "macro_f1": "macro-F1", "balanced_accuracy": "balanced accuracy",
+                 "loss": "loss"}  # fmt: skip
+SEED_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def _plot_curves(path: Path, report: dict) -> None:
+    """Loss and accuracy per epoch: colour = arm, dashed = train, solid = validation, marker = seed.
+
+    The legends sit below the plots, where they cover no curve.
+    """
+    from matplotlib.lines import Line2D
+
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    seeds = report["arguments"]["seeds"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for run in report["runs"]:
             epochs = [e["epoch"] for e in run["history"]]
-            colour = ARM_COLOURS[run["arm"]]
-            first = run["seed"] == report["arguments"]["seeds"][0]
-            ax.plot(epochs, [e[metric] for e in run["history"]], color=colour, ls="--", alpha=0.6,
-                    label=f"{run['arm']} train" if first else None)  # fmt: skip
-            ax.plot(epochs, [e[f"val_{metric}"] for e in run["history"]], color=colour, alpha=0.9,
-                    label=f"{run['arm']} validation" if first else None)  # fmt: skip
+            style = {"color": ARM_COLOURS[run["arm"]], "marker": SEED_MARKERS[seeds.index(run["seed"]) % 8], "ms": 4}
+            ax.plot(epochs, [e[metric] for e in run["history"]], ls="--", alpha=0.5, **style)
+            ax.plot(epochs, [e[f"val_{metric}"] for e in run["history"]], alpha=0.9, **style)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{metric}: train (dashed) vs validation, every seed")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.set_ylabel(METRIC_LABELS[metric])
+        ax.set_title(f"{METRIC_LABELS[metric].capitalize()} per epoch")
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=c, lw=2, label=arm) for arm, c in ARM_COLOURS.items()]
+    handles += [
+        Line2D([], [], color="black", ls="--", label="train"),
+        Line2D([], [], color="black", label="validation"),
+    ]
+    handles += [Line2D([], [], color="grey", marker=SEED_MARKERS[i % 8], ls="", label=f"seed {s}")
+                for i, s in enumerate(seeds)]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -162,37 +179,43 @@ def _plot_curves(path: Path, report: dict) -> None:
 def _plot_metrics(path: Path, report: dict) -> None:
     plt = pyplot()
     metrics = ("accuracy", "macro_f1", "balanced_accuracy")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    seeds = len(report["arguments"]["seeds"])
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     for offset, arm in ((-0.2, "original"), (0.2, "expanded")):
         means = [100 * report[arm][m]["mean"] for m in metrics]
         stds = [100 * report[arm][m]["std"] for m in metrics]
-        ax.bar([i + offset for i in range(len(metrics))], means, width=0.4, yerr=stds, capsize=4,
-               color=ARM_COLOURS[arm], label=arm)  # fmt: skip
-    ax.set_xticks(range(len(metrics)), metrics)
-    ax.set_ylabel("test score (%), mean ± std over seeds")
+        bars = ax.bar([i + offset for i in range(len(metrics))], means, width=0.4, yerr=stds, capsize=4,
+                      color=ARM_COLOURS[arm], label=arm)  # fmt: skip
+        ax.bar_label(bars, [f"{m:.1f}" for m in means], padding=3, fontsize=8)
+    ax.set_xticks(range(len(metrics)), [METRIC_LABELS[m] for m in metrics])
+    ax.set_ylabel("test score (%)")
     ax.set_ylim(0, 100)
-    ax.legend()
+    ax.set_title(f"Test metrics, mean ± std over {seeds} seed{'s' if seeds > 1 else ''}")
+    ax.legend(loc="upper center", ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def _plot_confusion(path: Path, report: dict) -> None:
+    """Confusion matrices summed over seeds, counts in white on dark cells and black on light ones."""
     import numpy as np
 
     plt = pyplot()
     classes = report["data"]["classes"]
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.2 * len(classes), 2.5 + 0.6 * len(classes)))
+    fig, axes = plt.subplots(1, 2, figsize=(5 + 1.2 * len(classes), 3 + 0.6 * len(classes)))
     for ax, arm in zip(axes, ARM_COLOURS, strict=True):
         total = np.sum([r["test"]["confusion"] for r in report["runs"] if r["arm"] == arm], axis=0)
-        ax.imshow(total, cmap="Blues")
+        ax.imshow(total, cmap="Blues", vmin=0)
+        dark = total.max() / 2
         for (i, j), v in np.ndenumerate(total):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9, color="white" if v > dark else "black")
         ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
         ax.set_yticks(range(len(classes)), classes)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{arm} (summed over seeds)")
+        ax.set_title(arm)
+    fig.suptitle("Test confusion matrices, summed over seeds")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -112,9 +112,10 @@ def _plot_ablation(path: Path, report: dict) -> None:
     ax.axvline(100 * baseline["accuracy"]["mean"], color="grey", ls="--", lw=1)
     ax.set_yticks(range(len(arms)), [a["arm"] for a in arms])
     ax.invert_yaxis()
-    low = min(min(a["accuracy"]["values"]) for a in arms) * 100
-    ax.set_xlim(max(0, low - 10), 100)
+    high = max(max(a["accuracy"]["values"]) + a["accuracy"]["std"] for a in arms) * 100
+    ax.set_xlim(0, min(100, high + 5))  # bars start at zero: their lengths compare honestly
     ax.set_xlabel("test accuracy (%): mean ± std, dots = seeds; dashed = baseline")
+    ax.set_title("Test accuracy per augmentation")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
