@@ -21,7 +21,6 @@ from expander.cli_support import (
     guard,
     make_app,
     show_progress,
-    single_threaded_blas,
 )
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.pipeline import DEFAULT_PRESET, PRESETS
@@ -440,7 +439,6 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def main() -> None:
-    single_threaded_blas()  # so worker pools can fork (see execute.process_pool); the pool is the parallelism
     handle_sigterm()
     app(prog_name="expander")
 

@@ -5,7 +5,6 @@ Light on purpose: ``--help`` imports this, so it imports nothing heavy.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Optional, TypeVar
@@ -85,8 +84,3 @@ def guard(call: Callable[[], T]) -> T:
     except ExpanderError as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(e.exit_code) from None
-
-
-def single_threaded_blas() -> None:
-    """One BLAS thread: the CLIs do no numeric work in their main process, and their worker pools can fork."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -91,8 +91,10 @@ class Worker:
 
     def __init__(self, settings: Settings):
         import cv2
+        from threadpoolctl import threadpool_limits
 
         cv2.setNumThreads(1)  # the pool is the parallelism
+        threadpool_limits(1, user_api="blas")
         self.settings = settings
         self.src = Path(settings.src_root)
         self.dst = Path(settings.dst_root)
@@ -275,7 +277,7 @@ def _preload(pipeline: dict[str, Any]) -> list[str]:
 def process_pool(workers: int, initializer=None, initargs=(), preload: list[str] = _PRELOAD + _ALBUMENTATIONS):
     """A multiprocessing pool whose workers start safely, and as fast as that allows.
 
-    fork when this process runs a single thread (the expander CLI does; see ``cli.main``): the
+    fork when this process runs no thread but its own and OpenBLAS's (see ``_foreign_threads``): the
     workers start at once with everything already imported, and with no other thread there is no
     lock a child could inherit held. Otherwise (a library caller whose process runs threads, such as
     OpenCV's thread pool, which can deadlock a forked child) forkserver: workers fork from a clean
@@ -322,7 +324,7 @@ def start_workers_early(pipeline: dict[str, Any]) -> None:
 
 
 def _context(preload: list[str]):
-    if _threads() == 1:
+    if _foreign_threads() == 0:
         return multiprocessing.get_context("fork")
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
@@ -331,9 +333,25 @@ def _context(preload: list[str]):
     return multiprocessing.get_context("spawn")
 
 
-def _threads() -> int | None:
-    """Threads this process runs (Linux); None where that cannot be known, which rules out fork."""
+def _foreign_threads() -> int | None:
+    """Threads besides the main one that could hold a lock across a fork; None where that cannot be known.
+
+    OpenBLAS's own threads do not count: OpenBLAS stops them before a fork (pthread_atfork) and
+    starts them again after. So a library caller with numpy loaded and the CLI take the same path:
+    fork when nothing else runs, the fork server as soon as anything does (OpenCV's or TensorFlow's
+    thread pools, a caller's own threads).
+    """
     try:
-        return len(os.listdir("/proc/self/task"))
+        threads = len(os.listdir("/proc/self/task"))
     except OSError:
         return None
+    return threads - 1 - _openblas_threads()
+
+
+def _openblas_threads() -> int:
+    """Worker threads of the OpenBLAS libraries loaded in this process (numpy's, scipy's)."""
+    if "numpy" not in sys.modules:
+        return 0  # nothing has loaded OpenBLAS
+    from threadpoolctl import threadpool_info
+
+    return sum(max(0, pool["num_threads"] - 1) for pool in threadpool_info() if pool["internal_api"] == "openblas")

@@ -293,19 +293,22 @@ def test_a_parent_that_used_opencv_threads_can_still_run_a_pool(tree: Path, tmp_
     assert done.stdout.strip() == "15"
 
 
-def test_workers_fork_only_from_a_single_threaded_process() -> None:
-    # The CLI keeps its process single-threaded (one BLAS thread), so its pools fork; any other thread
-    # (OpenCV's pool, TensorFlow's, a caller's own) could hold a lock a forked child inherits.
+def test_library_and_cli_take_the_same_process_start_path() -> None:
+    # numpy loaded with OpenBLAS threads (as in any library caller) still forks: OpenBLAS stops its threads
+    # around a fork. Any other thread (OpenCV's pool, TensorFlow's, a caller's own) could hold a lock a
+    # forked child inherits, so then the fork server starts workers.
     code = (
-        "import threading\n"
+        "import threading, numpy\n"
+        "from threadpoolctl import threadpool_info\n"
         "from expander.execute import _context\n"
+        "print(sum(p['num_threads'] for p in threadpool_info() if p['internal_api'] == 'openblas') > 1)\n"
         "print(_context([]).get_start_method())\n"
         "stop = threading.Event(); threading.Thread(target=stop.wait).start()\n"
         "print(_context([]).get_start_method()); stop.set()\n"
     )
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
-    assert done.stdout.split() == ["fork", "forkserver"], done.stderr
+    assert done.stdout.split() == ["True", "fork", "forkserver"], done.stderr
 
 
 def test_an_output_that_cannot_be_created_is_a_clear_error(tree: Path, tmp_path: Path) -> None:

@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.metrics import classification_metrics, describe, paired_difference
+from train.metrics import classification_metrics
 from train.report import verdict
+from train.stats import describe, paired_difference
 
 
 def test_classification_metrics_on_a_known_case() -> None:

@@ -14,8 +14,9 @@ from expander.manifest import read_manifest
 from train.cli import app
 from train.errors import TrainError
 from train.fit import FitConfig
+from train.stats import BASELINE
 from train.store import StudyStore
-from train.study import BASELINE, ablate, curve, load_study_data, plan_runs
+from train.study import ablate, curve, load_study_data, plan_runs
 
 TINY = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
 runner = CliRunner()

@@ -6,13 +6,16 @@ TensorFlow is imported only inside the commands that train or evaluate.
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from expander.cli_support import Progress, Version, guard, make_app, show_progress, single_threaded_blas
+from expander.cli_support import Progress, Version, guard, make_app, show_progress
 from train.models import MODELS
 
 app = make_app("Train small Keras CNNs on original vs expanded image folders and report honestly.")
@@ -64,13 +67,47 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON o
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 
 
-def _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor):
-    from train.fit import FitConfig
+# The training options compare, fit, ablate and curve share, declared once (see with_fit_options).
+_FIT_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "model": (Model, ModelName.smallnet),
+    "image_size": (ImageSize, 64),
+    "epochs": (Epochs, 20),
+    "batch_size": (BatchSize, 32),
+    "lr": (LearningRate, 1e-3),
+    "early_stopping": (EarlyStopping, None),
+    "class_weight": (Weight, ClassWeight.none),
+    "monitor": (MonitorOption, Monitor.val_loss),
+}
 
-    return FitConfig(model.value, image_size, epochs, batch_size, lr, early_stopping, class_weight.value, monitor.value)
+
+def with_fit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the training options (model, image size, epochs, ...), handed to it as ``config``.
+
+    Typer reads a command's signature; this one is the command's own parameters, less ``config``, with
+    the training options inserted after its arguments. The wrapper packs them into a FitConfig.
+    """
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "config"]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    fit = [inspect.Parameter(name, keyword, default=d, annotation=a) for name, (a, d) in _FIT_OPTIONS.items()]
+    arguments = [p for p in own if p.default is inspect.Parameter.empty]
+    rest = [p.replace(kind=keyword) for p in own if p.default is not inspect.Parameter.empty]
+
+    @functools.wraps(command)
+    def wrapper(**values: Any) -> None:
+        from train.fit import FitConfig
+
+        chosen = {name: values.pop(name) for name in _FIT_OPTIONS}
+        for name in ("model", "class_weight", "monitor"):
+            chosen[name] = chosen[name].value
+        command(config=FitConfig(**chosen), **values)
+
+    wrapper.__signature__ = inspect.Signature([*arguments, *fit, *rest])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*arguments, *fit, *rest]}
+    return wrapper
 
 
 @app.command()
+@with_fit_options
 def compare(
     original: Annotated[
         Path, typer.Argument(metavar="ORIGINAL", help="The original dataset (class folders or train/val/test).")
@@ -80,20 +117,13 @@ def compare(
     ],
     test: TestDir = None,
     out: Annotated[Optional[Path], typer.Option(help="Report folder. [default: runs/compare-<timestamp>]")] = None,
-    model: Model = ModelName.smallnet,
-    image_size: ImageSize = 64,
-    epochs: Epochs = 20,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    early_stopping: EarlyStopping = None,
-    class_weight: Weight = ClassWeight.none,
-    monitor: MonitorOption = Monitor.val_loss,
     seeds: Annotated[int, typer.Option(help="Repeat each arm with this many seeds (0..K-1).", min=1)] = 3,
     val_fraction: Annotated[float, typer.Option(help="Share of training originals used for validation.")] = 0.2,
     test_fraction: Annotated[float, typer.Option(help="Share of ORIGINAL held out when it has no test set.")] = 0.2,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
+    config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Train the same model with the same seeds on ORIGINAL and EXPANDED; test both on the same untouched images.
 
@@ -106,7 +136,6 @@ def compare(
     from train.compare import compare as run_compare
     from train.report import summary_table
 
-    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
     report = guard(
         lambda: run_compare(
             original,
@@ -133,24 +162,18 @@ def compare(
 
 
 @app.command()
+@with_fit_options
 def fit(
     folder: Annotated[
         Path, typer.Argument(metavar="FOLDER", help="Dataset to train on (class folders or train/val/test).")
     ],
     test: TestDir = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: runs/fit-<timestamp>]")] = None,
-    model: Model = ModelName.smallnet,
-    image_size: ImageSize = 64,
-    epochs: Epochs = 20,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    early_stopping: EarlyStopping = None,
-    class_weight: Weight = ClassWeight.none,
-    monitor: MonitorOption = Monitor.val_loss,
     seed: Annotated[int, typer.Option(help="Seed for weights and shuffling.")] = 0,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
+    config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Train one model; save model.keras, model.json, history.csv and metrics.json to --out.
 
@@ -158,7 +181,6 @@ def fit(
     """
     from train.compare import fit_folder
 
-    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
     metrics = guard(
         lambda: fit_folder(
             folder, test=test, out=out, config=config, seed=seed, progress=show_progress(progress, quiet)
@@ -227,6 +249,7 @@ def _split_list(text: str | None, kind: type, option: str) -> list | None:
 
 
 @app.command()
+@with_fit_options
 def ablate(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     presets: Annotated[str, typer.Option(help="Comma-separated presets, one arm each (see: expander presets).")] = (
@@ -241,14 +264,6 @@ def ablate(
     test: TestDir = None,
     out: StudyOut = None,
     store: Store = None,
-    model: Model = ModelName.smallnet,
-    image_size: ImageSize = 64,
-    epochs: Epochs = 20,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    early_stopping: EarlyStopping = None,
-    class_weight: Weight = ClassWeight.none,
-    monitor: MonitorOption = Monitor.val_loss,
     seeds: Seeds = 3,
     val_fraction: ValFraction = 0.2,
     test_fraction: TestFraction = 0.2,
@@ -256,6 +271,7 @@ def ablate(
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
+    config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Which augmentation helps? Train the no-augmentation baseline and one arm per preset; rank them.
 
@@ -269,7 +285,6 @@ def ablate(
     from train.study import ablate as run_ablate
     from train.study_report import ablation_table
 
-    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
     report = guard(
         lambda: run_ablate(
             src,
@@ -292,6 +307,7 @@ def ablate(
 
 
 @app.command()
+@with_fit_options
 def curve(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     fractions: Annotated[
@@ -305,14 +321,6 @@ def curve(
     test: TestDir = None,
     out: StudyOut = None,
     store: Store = None,
-    model: Model = ModelName.smallnet,
-    image_size: ImageSize = 64,
-    epochs: Epochs = 20,
-    batch_size: BatchSize = 32,
-    lr: LearningRate = 1e-3,
-    early_stopping: EarlyStopping = None,
-    class_weight: Weight = ClassWeight.none,
-    monitor: MonitorOption = Monitor.val_loss,
     seeds: Seeds = 3,
     val_fraction: ValFraction = 0.2,
     test_fraction: TestFraction = 0.2,
@@ -320,6 +328,7 @@ def curve(
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
+    config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Where does augmentation stop paying? Baseline vs expanded at growing training-set sizes.
 
@@ -333,7 +342,6 @@ def curve(
     from train.study import curve as run_curve
     from train.study_report import curve_table
 
-    config = _config(model, image_size, epochs, batch_size, lr, early_stopping, class_weight, monitor)
     report = guard(
         lambda: run_curve(
             src,
@@ -478,7 +486,6 @@ def models() -> None:
 
 
 def main() -> None:
-    single_threaded_blas()
     app(prog_name="train")
 
 

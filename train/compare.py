@@ -14,8 +14,9 @@ from expander.manifest import package_versions
 from train.data import Sample, decode_error, detect_channels, load_split, make_dataset, map_files
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
-from train.metrics import classification_metrics, describe, paired_difference
-from train.report import HEADLINE_METRICS, verdict, write_reports
+from train.metrics import classification_metrics
+from train.report import verdict, write_reports
+from train.stats import arm_stats, check_seeds, compared
 
 
 def default_out(kind: str) -> Path:
@@ -38,14 +39,12 @@ def compare(
 
     Returns the report (also written to ``out/report.json`` with report.md and PNG plots).
     """
-    if seeds < 1:
-        raise TrainError(f"--seeds must be 1 or more; got {seeds}.")
+    seed_list = check_seeds(seeds)
     out = Path(out) if out is not None else default_out("compare")
     split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
     if not split.train_expanded:
         raise TrainError(f"No training images left in EXPANDED '{expanded}' after leaving out validation/test copies.")
     channels = detect_channels(split.train_original)
-    seed_list = list(range(seeds))
     bar = _bar(2 * seeds * config.epochs, progress)
     runs = []
     for seed in seed_list:
@@ -57,18 +56,9 @@ def compare(
             runs.append({"arm": arm, **record})
     bar.close()
 
-    def per_arm(arm: str) -> dict:
-        chosen = [r for r in runs if r["arm"] == arm]
-        stats = {m: describe([r["test"][m] for r in chosen]) for m in HEADLINE_METRICS}
-        stats["best_epoch"] = describe([r["best_epoch"] for r in chosen])
-        stats["seconds_per_epoch"] = describe([r["seconds_per_epoch"] for r in chosen])
-        stats["images_per_s"] = describe([r["images_per_s"] for r in chosen])
-        return stats
-
-    original_stats, expanded_stats = per_arm("original"), per_arm("expanded")
-    difference = {
-        m: paired_difference(expanded_stats[m]["values"], original_stats[m]["values"]) for m in HEADLINE_METRICS
-    }
+    arms = {arm: [r for r in runs if r["arm"] == arm] for arm in ("original", "expanded")}
+    original_stats, expanded_stats = (arm_stats(arms[arm], split.classes) for arm in ("original", "expanded"))
+    difference = compared(arms["expanded"], arms["original"])
     report = {
         "arguments": {
             "original": str(Path(original).resolve()),

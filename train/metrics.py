@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -32,28 +30,3 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, classe
         "f1": f1.round(6).tolist(),
         "confusion": confusion.tolist(),
     }
-
-
-def describe(values: list[float]) -> dict:
-    """Mean and sample standard deviation (0 for a single value)."""
-    array = np.asarray(values, dtype=float)
-    return {
-        "mean": float(array.mean()),
-        "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
-        "values": [float(v) for v in array],
-    }
-
-
-def paired_difference(after: list[float], before: list[float]) -> dict:
-    """Mean of per-seed differences with a 95% t confidence interval (None with one seed)."""
-    from scipy import stats
-
-    diffs = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
-    result = describe(list(diffs))
-    n = len(diffs)
-    if n < 2:
-        result["ci95"] = None
-        return result
-    half = float(stats.t.ppf(0.975, n - 1) * result["std"] / math.sqrt(n))
-    result["ci95"] = [result["mean"] - half, result["mean"] + half]
-    return result

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from train.augnet import AugnetConfig, train_augnet
-from train.metrics import describe, paired_difference
-from train.study_report import markdown_table, pm, signed, text_table
+from train.stats import describe, paired_difference
+from train.tables import markdown_table, pm, signed, text_table
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-HEADLINE_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "loss")
+from train.stats import HEADLINE_METRICS
+from train.tables import markdown_table, pm, signed, text_table
+
 ARM_COLOURS = {"original": "#4c72b0", "expanded": "#dd8452"}
 
 
@@ -27,23 +29,20 @@ def verdict(difference: dict, seeds: int) -> str:
     return f"No clear difference: test accuracy changed by {interval}, and the interval includes zero."
 
 
-def summary_table(report: dict) -> str:
-    """Plain-text table: metric, original, expanded, difference."""
+def summary_rows(report: dict) -> list[tuple[str, ...]]:
+    """Metric, original, expanded, difference: the rows of the terminal table and of report.md."""
     rows = [("metric", "original", "expanded", "expanded - original [95% CI]")]
     for metric in HEADLINE_METRICS:
         o, e, d = (report[k][metric] for k in ("original", "expanded", "difference"))
         scale = 1 if metric == "loss" else 100
-        ci = f" [{d['ci95'][0] * scale:+.2f}, {d['ci95'][1] * scale:+.2f}]" if d["ci95"] else ""
-        rows.append(
-            (
-                metric + ("" if metric == "loss" else " (%)"),
-                f"{o['mean'] * scale:.2f} ± {o['std'] * scale:.2f}",
-                f"{e['mean'] * scale:.2f} ± {e['std'] * scale:.2f}",
-                f"{d['mean'] * scale:+.2f}{ci}",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+        name = metric + ("" if metric == "loss" else " (%)")
+        rows.append((name, pm(o, scale), pm(e, scale), signed(d, scale)))
+    return rows
+
+
+def summary_table(report: dict) -> str:
+    """The plain-text table on the terminal."""
+    return text_table(summary_rows(report))
 
 
 def write_reports(out: Path, report: dict) -> None:
@@ -62,12 +61,8 @@ def _markdown(report: dict) -> str:
         "",
         f"**Verdict.** {report['verdict']}",
         "",
-        "| metric | original | expanded | expanded - original [95% CI] |",
-        "|---|---|---|---|",
+        *markdown_table(summary_rows(report)),
     ]
-    for line in summary_table(report).splitlines()[1:]:
-        cells = [c for c in line.split("  ") if c.strip()]
-        lines.append("| " + " | ".join(c.strip() for c in cells) + " |")
     lines += [
         "",
         f"Mean ± standard deviation over {len(args['seeds'])} seeds ({', '.join(map(str, args['seeds']))}); "

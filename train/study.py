@@ -36,11 +36,10 @@ from train.data import (
 )
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one
-from train.metrics import describe, paired_difference
-from train.report import HEADLINE_METRICS
+from train.stats import BASELINE, arm_stats, check_seeds, compared, effect
 from train.store import StudyStore, digest, samples_digest
+from train.study_report import ablation_verdict, curve_verdict, write_ablation_report, write_curve_report
 
-BASELINE = "baseline"  # the arm trained on the originals only
 SUBSET_SEED = 0  # the order subsets are drawn in; fixed so that every study on SRC shares subsets
 
 
@@ -250,37 +249,8 @@ def _free_keras_memory() -> None:
     keras.backend.clear_session()  # dozens of models in one process otherwise keep their graphs alive
 
 
-def arm_stats(runs: list[dict], classes: tuple[str, ...]) -> dict:
-    """Mean ± std over seeds of the test metrics, per-class recall, epochs and training time."""
-    stats = {m: describe([r["test"][m] for r in runs]) for m in HEADLINE_METRICS}
-    stats["recall"] = {c: describe([r["test"]["recall"][i] for r in runs]) for i, c in enumerate(classes)}
-    stats["best_epoch"] = describe([r["best_epoch"] for r in runs])
-    stats["train_seconds"] = describe([r["train_seconds"] for r in runs])
-    stats["train_images"] = round(np.mean([r["train_images"] for r in runs]))
-    return stats
-
-
-def compared(arm: list[dict], baseline: list[dict]) -> dict:
-    """Paired-by-seed differences (arm - baseline) of the headline metrics."""
-    by_seed = {r["seed"]: r for r in baseline}
-    pairs = [(r, by_seed[r["seed"]]) for r in arm]
-    return {
-        m: paired_difference([a["test"][m] for a, _ in pairs], [b["test"][m] for _, b in pairs])
-        for m in HEADLINE_METRICS
-    }
-
-
-def effect(difference: dict) -> str:
-    """'helped', 'hurt' or 'unclear' from a 95% interval on accuracy ('single seed' without one)."""
-    ci = difference["accuracy"]["ci95"]
-    if ci is None:
-        return "single seed"
-    return "helped" if ci[0] > 0 else "hurt" if ci[1] < 0 else "unclear"
-
-
 def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds):
-    if seeds < 1:
-        raise TrainError(f"--seeds must be 1 or more; got {seeds}.")
+    check_seeds(seeds)
     data = load_study_data(src, test, per_class=per_class, fractions=fractions,
                            val_fraction=val_fraction, test_fraction=test_fraction)  # fmt: skip
     store = StudyStore(store if store is not None else Path(out) / "store")
@@ -338,7 +308,6 @@ def ablate(
 
     Returns the report (also written to ``out``: report.json, report.md, ablation.png, curves.png).
     """
-    from train.study_report import write_ablation_report
 
     presets = list(presets)
     check_presets(presets)
@@ -399,7 +368,6 @@ def curve(
 
     Returns the report (also written to ``out``: report.json, report.md, curve.png).
     """
-    from train.study_report import write_curve_report
 
     check_presets([preset])
     if per_image < 1:
@@ -444,49 +412,3 @@ def curve(
     }
     write_curve_report(out, report)
     return report
-
-
-def ablation_verdict(rows: list[dict], seeds: int) -> str:
-    """Which presets beat the baseline with a 95% interval that excludes zero, which hurt, which are unclear."""
-    best = rows[0]
-    if best["arm"] == BASELINE:
-        lead = f"No preset beat training on the originals alone ({100 * best['accuracy']['mean']:.1f}% accuracy)."
-    else:
-        d = best["difference"]["accuracy"]
-        ci = f", 95% CI {100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f}" if d["ci95"] else ""
-        lead = (
-            f"Best: {best['arm']}, {100 * best['accuracy']['mean']:.1f}% test accuracy "
-            f"({100 * d['mean']:+.1f} points over no augmentation{ci}, {seeds} seed(s))."
-        )
-    groups: dict[str, list[str]] = {}
-    for row in rows:
-        if row["arm"] != BASELINE:
-            groups.setdefault(row["effect"], []).append(row["arm"])
-    parts = [
-        f"{label}: {', '.join(groups[key])}"
-        for key, label in (
-            ("helped", "Helped (interval above zero)"),
-            ("unclear", "Unclear (interval includes zero)"),
-            ("hurt", "Hurt (interval below zero)"),
-            ("single seed", "One seed only, no interval"),
-        )
-        if key in groups
-    ]
-    return lead + " " + "; ".join(parts) + "."
-
-
-def curve_verdict(points: list[dict], preset: str, seeds: int) -> str:
-    """Where along the curve the preset helped, and where it stopped paying."""
-    unit = "images per class" if points[0]["per_class_equal"] else "images in all classes"
-    words: dict[str, list[str]] = {}
-    for p in points:
-        d = p["difference"]["accuracy"]
-        ci = f" [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d["ci95"] else ""
-        words.setdefault(p["effect"], []).append(f"{p['size']} ({100 * d['mean']:+.1f}{ci})")
-    labels = {"helped": "helped at", "unclear": "made no clear difference at", "hurt": "hurt at",
-              "single seed": "was measured with one seed only at"}  # fmt: skip
-    parts = [f"{labels[key]} {' and '.join(words[key])}" for key in labels if key in words]
-    return (
-        f"Expanding with '{preset}' {'; '.join(parts)} {unit} "
-        f"(gain in test accuracy points, [95% CI] over {seeds} seed(s))."
-    )

@@ -1,4 +1,4 @@
-"""Study reports: the ranked ablation table, the learning curve, their Markdown and PNG plots."""
+"""Study reports: the ranked ablation table, the learning curve, their verdicts, Markdown and PNG plots."""
 
 from __future__ import annotations
 
@@ -6,34 +6,12 @@ import json
 from pathlib import Path
 
 from train.report import ARM_COLOURS, pyplot
-from train.study import BASELINE
-
-
-def pm(stats: dict, scale: float = 100) -> str:
-    """'mean ± std' of a describe() result, in percent by default."""
-    return f"{stats['mean'] * scale:.2f} ± {stats['std'] * scale:.2f}"
-
-
-def signed(difference: dict | None) -> str:
-    """'+mean [lo, hi]' in points of a paired_difference() result ('-' for none)."""
-    if difference is None:
-        return "-"
-    ci = f" [{100 * difference['ci95'][0]:+.2f}, {100 * difference['ci95'][1]:+.2f}]" if difference["ci95"] else ""
-    return f"{100 * difference['mean']:+.2f}{ci}"
+from train.stats import BASELINE
+from train.tables import markdown_table, pm, signed, text_table
 
 
 def _diff(difference: dict | None, metric: str = "accuracy") -> str:
     return signed(None if difference is None else difference[metric])
-
-
-def text_table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-
-
-def markdown_table(rows: list[tuple[str, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows[1:]]
 
 
 # --- ablate ---------------------------------------------------------------------------------
@@ -264,3 +242,52 @@ def _run_lines(report: dict) -> list[str]:
 
 def _argument_lines(report: dict) -> list[str]:
     return ["## Arguments", "", "```json", json.dumps(report["arguments"], indent=2), "```", ""]
+
+
+# --- verdicts -----------------------------------------------------------------------------
+
+
+def ablation_verdict(rows: list[dict], seeds: int) -> str:
+    """Which presets beat the baseline with a 95% interval that excludes zero, which hurt, which are unclear."""
+    best = rows[0]
+    if best["arm"] == BASELINE:
+        lead = f"No preset beat training on the originals alone ({100 * best['accuracy']['mean']:.1f}% accuracy)."
+    else:
+        d = best["difference"]["accuracy"]
+        ci = f", 95% CI {100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f}" if d["ci95"] else ""
+        lead = (
+            f"Best: {best['arm']}, {100 * best['accuracy']['mean']:.1f}% test accuracy "
+            f"({100 * d['mean']:+.1f} points over no augmentation{ci}, {seeds} seed(s))."
+        )
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        if row["arm"] != BASELINE:
+            groups.setdefault(row["effect"], []).append(row["arm"])
+    parts = [
+        f"{label}: {', '.join(groups[key])}"
+        for key, label in (
+            ("helped", "Helped (interval above zero)"),
+            ("unclear", "Unclear (interval includes zero)"),
+            ("hurt", "Hurt (interval below zero)"),
+            ("single seed", "One seed only, no interval"),
+        )
+        if key in groups
+    ]
+    return lead + " " + "; ".join(parts) + "."
+
+
+def curve_verdict(points: list[dict], preset: str, seeds: int) -> str:
+    """Where along the curve the preset helped, and where it stopped paying."""
+    unit = "images per class" if points[0]["per_class_equal"] else "images in all classes"
+    words: dict[str, list[str]] = {}
+    for p in points:
+        d = p["difference"]["accuracy"]
+        ci = f" [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d["ci95"] else ""
+        words.setdefault(p["effect"], []).append(f"{p['size']} ({100 * d['mean']:+.1f}{ci})")
+    labels = {"helped": "helped at", "unclear": "made no clear difference at", "hurt": "hurt at",
+              "single seed": "was measured with one seed only at"}  # fmt: skip
+    parts = [f"{labels[key]} {' and '.join(words[key])}" for key in labels if key in words]
+    return (
+        f"Expanding with '{preset}' {'; '.join(parts)} {unit} "
+        f"(gain in test accuracy points, [95% CI] over {seeds} seed(s))."
+    )
