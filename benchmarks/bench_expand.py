@@ -29,6 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parent.parent / "shared" / "datasets" / "dogs_vs_cats" / "train"
+DEFAULT_LARGE = HERE.parent.parent / "shared" / "datasets" / "large_photos"
 METHOD_ORDER = [
     "keras-idg", "augmentor", "albumentations-loop", "albumentations-pool", "opencv-pool", "floor", "expander",
 ]  # fmt: skip
@@ -203,6 +204,70 @@ def ray_rows(corpus: Path, work: Path, args, reference: dict, big_local: dict | 
     return rows
 
 
+def large_rows(photos: Path, work: Path, args) -> dict:
+    """Large photos shrunk to 224x224: expander --size against the careful hand-written loop, and the quality cost.
+
+    The loop decodes every photo in full, shrinks it (INTER_AREA), then augments; expander decodes JPEGs at
+    libjpeg's smallest reduced scale that covers 224x224, then does the same. The quality row compares
+    the two paths' 224x224 pixels before augmentation (what follows is the same for both).
+    """
+    from methods import SIZE
+
+    corpus = work / "large-corpus"
+    (corpus / "photos").mkdir(parents=True)
+    for path in sorted(photos.glob("*.jpg")):
+        shutil.copy(path, corpus / "photos" / path.name)
+    count = len(list((corpus / "photos").iterdir()))
+    hand, ours = measure_rounds(
+        [(m, args.copies, args.workers, None, None) for m in ("opencv-sized", "expander-sized")], corpus, work,
+        args.repeats,
+    )  # fmt: skip
+    print(f"\nLarge photos: {count} photos of {photos}, {args.copies} copies each at {SIZE[0]}x{SIZE[1]}, "
+          f"median of {args.repeats} rounds:\n")  # fmt: skip
+    print(table([hand, ours], ours))
+    spread = [o["wall_s"] / h["wall_s"] for h, o in zip(hand["runs"], ours["runs"], strict=True)]
+    quality = reduced_scale_quality(corpus / "photos", SIZE)
+    print(f"\nexpander / hand-written loop: {ours['wall_s'] / hand['wall_s']:.2f}x (per round: "
+          f"{', '.join(f'{r:.2f}' for r in spread)}). Reduced-scale decoding against a full decode, at "
+          f"{SIZE[0]}x{SIZE[1]} before augmenting: PSNR median {quality['psnr_median']:.1f} dB (worst "
+          f"{quality['psnr_min']:.1f}), SSIM median {quality['ssim_median']:.4f} "
+          f"(worst {quality['ssim_min']:.4f}).")  # fmt: skip
+    return {"hand": hand, "expander": ours, "ratio_per_round": spread, "quality": quality}
+
+
+def reduced_scale_quality(photos: Path, size: tuple[int, int]) -> dict:
+    import numpy as np
+
+    from expander import images
+
+    psnrs, ssims = [], []
+    for path in sorted(photos.glob("*.jpg")):
+        data = path.read_bytes()
+        reference = images.resize(images.decode(data, path.name), size).astype(np.float64)
+        fast = images.decode_resized(data, path.name, size).astype(np.float64)
+        mse = float(np.mean((fast - reference) ** 2))
+        psnrs.append(10 * np.log10(255**2 / max(mse, 1e-12)))
+        ssims.append(ssim(fast, reference))
+    return {"psnr_median": float(np.median(psnrs)), "psnr_min": float(np.min(psnrs)),
+            "ssim_median": float(np.median(ssims)), "ssim_min": float(np.min(ssims)), "photos": len(psnrs)}  # fmt: skip
+
+
+def ssim(a, b) -> float:
+    """Mean structural similarity (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5), over all channels."""
+    import cv2
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(x):
+        return cv2.GaussianBlur(x, (11, 11), 1.5)
+
+    mean_a, mean_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mean_a**2, blur(b * b) - mean_b**2
+    covariance = blur(a * b) - mean_a * mean_b
+    numerator = (2 * mean_a * mean_b + c1) * (2 * covariance + c2)
+    return float((numerator / ((mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2))).mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of class folders")
@@ -215,6 +280,8 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--ray", action="store_true", help="also measure --backend ray (needs the ray extra)")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument("--large", type=Path, default=DEFAULT_LARGE, help="large photos for the --size 224x224 rows")
+    parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args()
     if not args.source.is_dir():
         sys.exit(f"No corpus source at {args.source}; pass --source DIR (a folder of class folders).")
@@ -248,6 +315,9 @@ def main() -> None:
 
         if args.ray:
             result["ray"] = ray_rows(corpus, work, args, reference, result.get("scaling", {}).get("twenty_thousand"))
+
+        if not args.skip_large and args.large.is_dir():
+            result["large"] = large_rows(args.large, work, args)
 
         if not args.skip_training:
             t = training_throughput(corpus)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 QUALITY = 95
+SIZE = (224, 224)  # the -sized methods: large photos shrunk for training, as --size 224x224
 
 
 def sources(corpus: Path) -> list[tuple[Path, str]]:
@@ -134,6 +135,38 @@ def opencv_pool(corpus: Path, out: Path, copies: int, workers: int) -> None:
     _run_pool(_opencv_one, corpus, out, copies, workers)
 
 
+def _opencv_sized_one(job) -> None:
+    """The careful hand-written loop for large photos: decode, shrink first, augment at the small size, encode."""
+    import cv2
+
+    path, label, out, copies = job
+    rng = random.Random(str(path))
+    image = cv2.resize(cv2.imread(str(path)), SIZE, interpolation=cv2.INTER_AREA)
+    width, height = SIZE
+    for k in range(copies):
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-15, 15), 1.0)
+        matrix[0, 2] += rng.uniform(-0.1, 0.1) * width
+        matrix[1, 2] += rng.uniform(-0.1, 0.1) * height
+        result = cv2.warpAffine(image, matrix, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if rng.random() < 0.5:
+            result = cv2.flip(result, 1)
+        _ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
+        (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data.tobytes())
+
+
+def opencv_sized(corpus: Path, out: Path, copies: int, workers: int) -> None:
+    _run_pool(_opencv_sized_one, corpus, out, copies, workers)
+
+
+def expander_sized(corpus: Path, out: Path, copies: int, workers: int) -> None:
+    from expander.cli import main
+
+    sys.argv = ["expander", "expand", str(corpus), "-o", str(out), "--per-image", str(copies), "--no-originals",
+                "--preset", "keras", "--quality", str(QUALITY), "-j", str(workers), "-q",
+                "--size", f"{SIZE[0]}x{SIZE[1]}"]  # fmt: skip
+    main()
+
+
 def _floor_one(job) -> None:
     import cv2
 
@@ -177,6 +210,8 @@ METHODS = {
     "floor": floor,
     "expander": expander,
     "expander-ray": expander_ray,
+    "opencv-sized": opencv_sized,
+    "expander-sized": expander_sized,
 }
 
 if __name__ == "__main__":

@@ -175,10 +175,9 @@ def probe_pipeline(
     errors = []
     for source in sources:
         try:
-            image = images.decode((Path(src_root) / source).read_bytes(), source, max_pixels=max_pixels)
+            image = images.decode_resized((Path(src_root) / source).read_bytes(), source, size, max_pixels=max_pixels)
         except (OSError, images.DecodeError):
             continue  # the run reports it
-        image = images.resize(image, size) if size else image
         try:
             result = augmenter(image, 0)
         except Exception as e:

@@ -124,8 +124,7 @@ class Worker:
 
     def pixels(self, data: bytes, name: str):
         """A source's pixels as ``render`` takes them: decoded in ``order``, resized if the run resizes."""
-        image = images.decode(data, name, self.order, self.settings.max_pixels)
-        return image if self.settings.size is None else images.resize(image, self.settings.size)
+        return images.decode_resized(data, name, self.settings.size, self.order, self.settings.max_pixels)
 
     def render(self, out: Output, data: bytes, image) -> bytes:
         """The bytes of one planned output (not a generator's), from the source's bytes and ``pixels``."""

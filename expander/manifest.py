@@ -9,6 +9,7 @@ SHA-256 are recorded, so ``verify`` can find any changed byte. Both files are wr
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -96,17 +97,22 @@ def write_summary(dst: Path, summary: dict[str, Any]) -> None:
 
 
 def package_versions(*packages: str) -> dict[str, str]:
-    """Python's and the named packages' versions, for run summaries and reports."""
+    """Python's and the named packages' versions, for run summaries and reports (looked up once per process)."""
+    return dict(_versions(packages))
+
+
+@functools.cache
+def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    found = {"python": platform.python_version()}
+    found = [("python", platform.python_version())]
     for package in packages:
         try:
-            found[package] = version(package)
+            found.append((package, version(package)))
         except PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+            found.append((package, "not installed"))
+    return tuple(found)
 
 
 def read_summary(dst: Path) -> dict[str, Any] | None:

@@ -57,9 +57,8 @@ def preview(
             if shown == per_class:
                 break
             try:
-                image = images.decode((dataset.root / item.rel_path).read_bytes(), item.rel_path, max_pixels=max_pixels)
-                if size is not None:
-                    image = images.resize(image, size)
+                data = (dataset.root / item.rel_path).read_bytes()
+                image = images.decode_resized(data, item.rel_path, size, max_pixels=max_pixels)
                 variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
             except Exception as e:
                 reason = str(e) if isinstance(e, (OSError, images.DecodeError)) else f"{type(e).__name__}: {e}"

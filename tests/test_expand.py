@@ -378,3 +378,23 @@ def test_backend_ray_without_ray_installed_says_how_to_install(tree: Path, tmp_p
         "pip install 'expander[ray]' (in a checkout: pip install -e '.[ray]')"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_large_photos_with_size_are_byte_identical_across_workers_and_replay(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for i in range(3):
+        small = np.random.default_rng(i).integers(0, 255, (9, 12, 3), dtype=np.uint8)
+        write_jpeg = cv2.resize(small, (1440, 1080), interpolation=cv2.INTER_CUBIC)
+        (src / "a").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(src / "a" / f"big{i}.jpg"), write_jpeg)
+    one, two = tmp_path / "w1", tmp_path / "w2"
+    expand(src, one, per_image=3, workers=1, size="224x160")
+    expand(src, two, per_image=3, workers=2, size="224x160")
+    first, second = tree_digest(one), tree_digest(two)
+    first.pop("expander.json"), second.pop("expander.json")
+    assert first == second and len(first) == 3 * 4 + 1
+    assert cv2.imread(str(one / "a" / "big0__aug001.jpg")).shape == (160, 224, 3)
+    from expander.verify import verify
+
+    report = verify(one, replay=12)
+    assert report["ok"] and len(report["replayed"]) == 12

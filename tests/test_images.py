@@ -149,3 +149,35 @@ def test_remove_temp_files_counts_what_it_deletes(tmp_path: Path) -> None:
     (tmp_path / "cat" / "b.png").write_bytes(b"whole")
     assert images.remove_temp_files(tmp_path) == 1
     assert [p.name for p in (tmp_path / "cat").iterdir()] == ["b.png"]
+
+
+def _photo(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """Smooth colour content, as in a photo (random noise would make any downscale look bad)."""
+    small = np.random.default_rng(seed).integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def test_a_jpeg_for_a_small_size_is_decoded_at_the_smallest_scale_that_covers_it() -> None:
+    data = cv2.imencode(".jpg", _photo(1600, 1200))[1].tobytes()
+    assert images.decode(data, "x.jpg", min_size=(224, 224)).shape == (300, 400, 3)  # 2/8: 1/8 would be 150 high
+    assert images.decode(data, "x.jpg", min_size=(100, 100)).shape == (150, 200, 3)  # 1/8
+    assert images.decode(data, "x.jpg", min_size=(1600, 1200)).shape == (1200, 1600, 3)
+    assert images.decode(data, "x.jpg").shape == (1200, 1600, 3)
+
+
+def test_reduced_scale_decoding_respects_exif_orientation(tmp_path: Path) -> None:
+    im = Image.fromarray(_photo(1600, 800))
+    exif = im.getexif()
+    exif[0x0112] = 6  # displayed rotated: 800 wide, 1600 high
+    im.save(tmp_path / "r.jpg", exif=exif)
+    decoded = images.decode((tmp_path / "r.jpg").read_bytes(), "r.jpg", min_size=(150, 300))
+    assert decoded.shape == (400, 200, 3)  # 1/8 would be 100x200, narrower than 150
+
+
+def test_decode_resized_is_close_to_a_full_decode_then_resize() -> None:
+    data = cv2.imencode(".jpg", _photo(2400, 1800), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    reference = images.resize(images.decode(data, "x.jpg"), (224, 224))
+    fast = images.decode_resized(data, "x.jpg", (224, 224))
+    assert fast.shape == reference.shape == (224, 224, 3)
+    mse = np.mean((fast.astype(np.float64) - reference) ** 2)
+    assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 40  # dB
