@@ -159,12 +159,7 @@ def opencv_sized(corpus: Path, out: Path, copies: int, workers: int) -> None:
 
 
 def expander_sized(corpus: Path, out: Path, copies: int, workers: int) -> None:
-    from expander.cli import main
-
-    sys.argv = ["expander", "expand", str(corpus), "-o", str(out), "--per-image", str(copies), "--no-originals",
-                "--preset", "keras", "--quality", str(QUALITY), "-j", str(workers), "-q",
-                "--size", f"{SIZE[0]}x{SIZE[1]}"]  # fmt: skip
-    main()
+    _run_expander(corpus, out, copies, workers, "--size", f"{SIZE[0]}x{SIZE[1]}")
 
 
 def _floor_one(job) -> None:
@@ -183,22 +178,22 @@ def floor(corpus: Path, out: Path, copies: int, workers: int) -> None:
 
 
 def expander(corpus: Path, out: Path, copies: int, workers: int) -> None:
+    _run_expander(corpus, out, copies, workers)
+
+
+def _run_expander(corpus: Path, out: Path, copies: int, workers: int, *extra: str) -> None:
+    """The expander CLI in this process, as a user types it: the keras preset, COPIES per image, no originals."""
     from expander.cli import main
 
     sys.argv = ["expander", "expand", str(corpus), "-o", str(out), "--per-image", str(copies), "--no-originals",
-                "--preset", "keras", "--quality", str(QUALITY), "-j", str(workers), "-q"]  # fmt: skip
+                "--preset", "keras", "--quality", str(QUALITY), "-j", str(workers), "-q", *extra]  # fmt: skip
     main()
 
 
 def expander_ray(corpus: Path, out: Path, copies: int, workers: int) -> None:
     """--backend ray: a local Ray runtime started and stopped by the run, or the cluster at RAY_BENCH_ADDRESS."""
-    from expander.cli import main
-
     address = os.environ.get("RAY_BENCH_ADDRESS")
-    sys.argv = ["expander", "expand", str(corpus), "-o", str(out), "--per-image", str(copies), "--no-originals",
-                "--preset", "keras", "--quality", str(QUALITY), "-j", str(workers), "-q", "--backend", "ray",
-                *(["--address", address] if address else [])]  # fmt: skip
-    main()
+    _run_expander(corpus, out, copies, workers, "--backend", "ray", *(["--address", address] if address else []))
 
 
 METHODS = {
