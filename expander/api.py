@@ -135,7 +135,7 @@ def expand(
         seed: run seed; the same arguments give byte-identical files.
         workers: processes to use; default all available cores (with ``backend="ray"`` and an
             ``address``, the cluster's CPUs are used instead).
-        backend: ``"local"`` (a process pool) or ``"ray"`` (Ray tasks; ``pip install 'expander[ray]'``).
+        backend: ``"local"`` (a process pool) or ``"ray"`` (Ray tasks; ``pip install 'dataset-expander[ray]'``).
             Both write byte-identical files and the same manifest.
         address: with ``backend="ray"``, a running cluster (``"auto"`` or ``"HOST:PORT"``); default
             a local Ray runtime started for this run.

@@ -103,7 +103,8 @@ def expand(
         Optional[int], typer.Option("--workers", "-j", help="Worker processes. [default: all cores]", min=1)
     ] = None,
     backend: Annotated[
-        Backend, typer.Option(help="Where jobs run: a local process pool, or Ray tasks (pip install 'expander[ray]').")
+        Backend,
+        typer.Option(help="Where jobs run: a local process pool, or Ray tasks (pip install 'dataset-expander[ray]')."),
     ] = Backend.local,
     address: Annotated[
         Optional[str],

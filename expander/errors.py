@@ -6,6 +6,13 @@ Every error here is raised before any output is written.
 
 from __future__ import annotations
 
+DISTRIBUTION = "dataset-expander"  # the name pip installs; the package imports as expander
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional part: ``pip install 'dataset-expander[train]'``, and from a checkout."""
+    return f"pip install '{DISTRIBUTION}[{extra}]' (in a checkout: pip install -e '.[{extra}]')"
+
 
 class ExpanderError(Exception):
     """Base class: the command cannot run as asked (exit status 2)."""
@@ -34,3 +41,22 @@ class Terminated(KeyboardInterrupt):
 
     The CLI installs the handler; it exits with status 143 (128 + SIGTERM) instead of 130.
     """
+
+
+class MissingExtra(ExpanderError):
+    """A command needs an optional extra that is not installed (exit status 2)."""
+
+    def __init__(self, what: str, extra: str, modules: list[str]):
+        super().__init__(
+            f"{what} needs {', '.join(modules)}, which the core install leaves out. Install them with: "
+            f"{install_hint(extra)}"
+        )
+
+
+def require(what: str, extra: str, *modules: str) -> None:
+    """Raise MissingExtra unless every module can be imported."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(what, extra, missing)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from expander.errors import PipelineError
+from expander.errors import PipelineError, require
 
 RANGE_TOLERANCE = 1e-3
 
@@ -69,6 +69,7 @@ def single_threaded_tensorflow() -> None:
 
 
 def _load(path: Path):
+    require("--generator", "train", "tensorflow", "keras")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 

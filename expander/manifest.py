@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from expander.errors import DISTRIBUTION
 from expander.images import TEMP_SUFFIX, write_atomic
 from expander.plan import Plan, PlanRow
 from expander.scan import Dataset
@@ -109,7 +110,7 @@ def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     found = [("python", platform.python_version())]
     for package in packages:
         try:
-            found.append((package, version(package)))
+            found.append((package, version(DISTRIBUTION if package == "expander" else package)))
         except PackageNotFoundError:
             found.append((package, "not installed"))
     return tuple(found)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from expander.errors import ExpanderError
+from expander.errors import ExpanderError, install_hint
 from expander.execute import JobResult, Settings, Worker
 from expander.plan import Job
 
-INSTALL_HINT = "pip install 'expander[ray]' (in a checkout: pip install -e '.[ray]')"
+INSTALL_HINT = install_hint("ray")
 TASKS_PER_CPU = 4  # enough batches that no CPU idles while the last ones finish
 MAX_JOBS_PER_TASK = 64  # bounds the work lost when a worker dies and its batch is retried
 TASK_RETRIES = 3

@@ -191,3 +191,19 @@ def test_train_keeps_tensorflow_start_up_log_off_stderr() -> None:
     code = "from train.fit import quiet_tensorflow; quiet_tensorflow(); import tensorflow as tf; print(tf.__version__)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_a_missing_extra_is_named_with_the_command_that_installs_it() -> None:
+    from expander.errors import MissingExtra, require
+
+    require("expand", "train", "json")  # present: nothing happens
+    try:
+        require("train", "train", "json", "no_such_module_for_expander_tests")
+    except MissingExtra as e:
+        assert e.exit_code == 2
+        assert str(e) == (
+            "train needs no_such_module_for_expander_tests, which the core install leaves out. Install them with: "
+            "pip install 'dataset-expander[train]' (in a checkout: pip install -e '.[train]')"
+        )
+    else:
+        raise AssertionError("require did not raise")

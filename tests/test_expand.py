@@ -375,7 +375,7 @@ def test_backend_ray_without_ray_installed_says_how_to_install(tree: Path, tmp_p
         expand(tree, tmp_path / "out", backend="ray")
     assert str(error.value) == (
         "--backend ray needs Ray, which is not installed. Install it with: "
-        "pip install 'expander[ray]' (in a checkout: pip install -e '.[ray]')"
+        "pip install 'dataset-expander[ray]' (in a checkout: pip install -e '.[ray]')"
     )
     assert not (tmp_path / "out").exists()
 

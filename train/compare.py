@@ -40,6 +40,7 @@ def compare(
     Returns the report (also written to ``out/report.json`` with report.md and PNG plots).
     """
     seed_list = check_seeds(seeds)
+    quiet_tensorflow()  # and says what to install if the train extra is missing
     out = Path(out) if out is not None else default_out("compare")
     split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
     if not split.train_expanded:
@@ -95,6 +96,7 @@ def fit_folder(
     progress: bool = False,
 ) -> dict:
     """Train one model on ``folder``; save ``model.keras``, ``model.json``, ``history.csv``, ``metrics.json``."""
+    quiet_tensorflow()
     out = Path(out) if out is not None else default_out("fit")
     split = load_split(folder, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
     channels = detect_channels(split.train_original)

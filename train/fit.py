@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from expander.errors import require
 from train.data import Sample, make_dataset
 from train.metrics import classification_metrics
 
@@ -39,6 +40,7 @@ def quiet_tensorflow() -> None:
     user's terminal clean is to point file descriptor 2 elsewhere while it starts; later messages,
     warnings and errors reach stderr as usual.
     """
+    require("train", "train", "tensorflow", "matplotlib", "scipy")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if TENSORFLOW_LOG or "tensorflow" in sys.modules:
         return

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from train.augnet import AugnetConfig, train_augnet
+from train.fit import quiet_tensorflow
 from train.stats import describe, paired_difference
 from train.tables import markdown_table, pm, signed, text_table
 
@@ -57,6 +58,7 @@ def paper_table(
     train=train_augnet,
 ) -> dict:
     """Run (or reuse) every row for seeds 0..SEEDS-1 and write ``report.json`` and ``report.md`` to OUT."""
+    quiet_tensorflow()  # and says what to install if the train extra is missing
     out = Path(out)
     runs = []
     total = len(ROWS) * seeds

@@ -35,7 +35,7 @@ from train.data import (
     train_and_test,
 )
 from train.errors import TrainError
-from train.fit import FitConfig, fit_one
+from train.fit import FitConfig, fit_one, quiet_tensorflow
 from train.stats import BASELINE, arm_stats, check_seeds, compared, effect
 from train.store import StudyStore, digest, samples_digest
 from train.study_report import ablation_verdict, curve_verdict, write_ablation_report, write_curve_report
@@ -251,6 +251,7 @@ def _free_keras_memory() -> None:
 
 def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds):
     check_seeds(seeds)
+    quiet_tensorflow()  # and says what to install if the train extra is missing
     data = load_study_data(src, test, per_class=per_class, fractions=fractions,
                            val_fraction=val_fraction, test_fraction=test_fraction)  # fmt: skip
     store = StudyStore(store if store is not None else Path(out) / "store")
