@@ -3,7 +3,8 @@
 Two layouts are accepted:
 
 * class folders: ``SRC/<class>/<image>``
-* split folders: ``SRC/{train,val,test}/<class>/<image>`` (any subset of the three)
+* split folders: ``SRC/{train,val,test}/<class>/<image>`` (any subset of the three; the validation
+  split may also be named ``valid`` or ``validation``, as Roboflow and others export it)
 
 Hidden entries and files that are not images are ignored and counted, never an error.
 Sorting is natural (``img2`` before ``img10``) so listings read the way people expect.
@@ -26,13 +27,14 @@ from pathlib import Path
 from expander.errors import LayoutError
 
 IMAGE_EXTENSIONS = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
-SPLITS = ("train", "val", "test")
+VAL_SPLITS = ("val", "valid", "validation")  # names of a validation split, in order of preference
+SPLITS = ("train", *VAL_SPLITS, "test")
 # Only this split is augmented; the others are evaluation data and are copied as they are.
 AUGMENTED_SPLIT = "train"
 
 _LAYOUT_HELP = (
     "Expected class folders, SRC/<class>/<image>, or split folders, "
-    "SRC/{train,val,test}/<class>/<image>. "
+    "SRC/{train,val,test}/<class>/<image> (val may be named valid or validation). "
     f"Supported extensions (any case): {' '.join(IMAGE_EXTENSIONS)}."
 )
 

@@ -398,3 +398,13 @@ def test_large_photos_with_size_are_byte_identical_across_workers_and_replay(tmp
 
     report = verify(one, replay=12)
     assert report["ok"] and len(report["replayed"]) == 12
+
+
+def test_a_valid_split_is_recognised_and_copied_unchanged(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"train/a": 2, "valid/a": 1, "test/a": 1})
+    result = expand(src, tmp_path / "out", per_image=1, workers=1)
+    assert [(r["split"], r["augmented"]) for r in result.to_dict()["plan"]] == [
+        ("train", True), ("valid", False), ("test", False),
+    ]  # fmt: skip
+    assert (tmp_path / "out" / "valid" / "a" / "img1.png").read_bytes() == (src / "valid/a/img1.png").read_bytes()
+    assert not list((tmp_path / "out" / "valid").rglob("*__aug*"))

@@ -590,6 +590,7 @@ def test_11_train_names_and_leaves_out_an_undecodable_image(tmp_path: Path) -> N
         str((src / "train/a/broken.png").resolve()),
     ]
     assert data["counts"]["test"] == 6
+    assert data["val_source"] == "held-out 20% of the training originals"
     assert "Left out because they do not decode: 2 file(s)" in (out / "report.md").read_text()
 
 

@@ -97,3 +97,31 @@ def test_generator_outputs_whose_partner_is_held_out_are_left_out(planted) -> No
     originals_held = len(split.test) + len(split.val)
     assert again.left_out["test"] + again.left_out["val"] == new_images + originals_held
     assert len(again.train_expanded) == len(split.train_original)  # only the originals are left
+
+
+@pytest.mark.parametrize("name", ["val", "valid", "validation"])
+def test_a_datasets_own_validation_split_is_used_and_val_fraction_is_not(tmp_path: Path, name: str) -> None:
+    src = make_tree(tmp_path / "src", {"train/a": 10, "train/b": 10, f"{name}/a": 3, f"{name}/b": 2,
+                                       "test/a": 4, "test/b": 4})  # fmt: skip
+    split = load_split(src, val_fraction=0.5)
+    assert split.val_source == f"{name}/ split of ORIGINAL"
+    assert sorted(Path(s.path).relative_to(src.resolve()).as_posix() for s in split.val) == [
+        f"{name}/a/img1.png", f"{name}/a/img2.png", f"{name}/a/img3.png", f"{name}/b/img1.png", f"{name}/b/img2.png",
+    ]  # fmt: skip
+    assert len(split.train_original) == 20  # every training original trains: none held out for validation
+    assert split.test_source == "test/ split of ORIGINAL" and len(split.test) == 8
+
+
+def test_without_a_validation_split_val_fraction_of_the_training_originals_validates(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"train/a": 10, "train/b": 10, "test/a": 4, "test/b": 4})
+    split = load_split(src, val_fraction=0.3)
+    assert split.val_source == "held-out 30% of the training originals"
+    assert len(split.val) == 6 and len(split.train_original) == 14
+
+
+def test_a_validation_split_without_a_test_split_validates_and_the_test_set_is_held_out(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"train/a": 10, "train/b": 10, "val/a": 2, "val/b": 2})
+    split = load_split(src, test_fraction=0.2)
+    assert split.val_source == "val/ split of ORIGINAL" and len(split.val) == 4
+    assert split.test_source == "held-out 20% of ORIGINAL" and len(split.test) == 4
+    assert len(split.train_original) == 16

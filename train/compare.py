@@ -162,6 +162,7 @@ def _data_summary(split) -> dict:
     return {
         "classes": list(split.classes),
         "test_source": split.test_source,
+        "val_source": split.val_source,
         "counts": {
             "train_original": len(split.train_original),
             "train_expanded": len(split.train_expanded),

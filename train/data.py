@@ -3,9 +3,10 @@
 Rules that keep the comparison honest:
 
 * Test images are never augmented and never trained on. They come from ``--test DIR``, else
-  the ``test/`` (or ``val/``) split of ORIGINAL, else a stratified held-out split of ORIGINAL.
-* Validation (model selection) uses a stratified split of the *training originals*, the same
-  images for both arms; never the test set.
+  the ``test/`` split of ORIGINAL, else a stratified held-out split of ORIGINAL.
+* Validation (model selection) uses ORIGINAL's own validation split (``val/``, ``valid/`` or
+  ``validation/``) when it has one, else a stratified split of the *training originals*: the same
+  images for both arms, never the test set.
 * Every file in EXPANDED derived from a validation or test image is left out of its training
   set, found through expander's ``manifest.csv``; without one, by file stem and exact content.
 """
@@ -22,7 +23,7 @@ import numpy as np
 
 from expander.manifest import MANIFEST_NAME, read_manifest
 from expander.plan import output_seed
-from expander.scan import Dataset, Item, scan
+from expander.scan import VAL_SPLITS, Dataset, Item, scan
 from train.errors import TrainError
 
 FROM_TEST_DIR = "--test folder"
@@ -45,6 +46,7 @@ class Split:
     val: tuple[Sample, ...]
     test: tuple[Sample, ...]
     test_source: str
+    val_source: str = ""
     left_out: dict[str, int] = field(default_factory=dict)  # "test"/"val" -> expanded files excluded
     leakage_check: str = "manifest"
     warnings: tuple[str, ...] = ()
@@ -80,7 +82,8 @@ def load_split(
             "Add a folder of images for each other class."
         )
     check_classes({"ORIGINAL": classes, "test set": {i.class_name for i in test_items[1]}})
-    val_items = holdout(train_items, val_fraction, seed + 1)
+    val_items, val_source = validation(original_ds, train_items, val_fraction, seed + 1)
+    check_classes({"ORIGINAL": classes, "validation set": {i.class_name for i in val_items}})
     val_paths = {i.rel_path for i in val_items}
     train_original = [i for i in train_items if i.rel_path not in val_paths]
 
@@ -98,6 +101,7 @@ def load_split(
         val=samples(original_ds.root.resolve(), val_items),
         test=samples(test_root.resolve(), test_list),
         test_source=test_source,
+        val_source=val_source,
     )
     if expanded is not None:
         held_test = [] if test_source == FROM_TEST_DIR else test_list  # another folder: nothing in EXPANDED derives
@@ -153,6 +157,14 @@ def _first(bad: dict[str, str]) -> str:
     return f"e.g. '{path}': {reason}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
 
 
+def validation(ds: Dataset, train: list[Item], fraction: float, seed: int) -> tuple[list[Item], str]:
+    """The validation images and where they came from: the dataset's own split, else ``fraction`` of ``train``."""
+    own = next((s for s in VAL_SPLITS if s in ds.splits), None)
+    if own is not None:
+        return [i for i in ds.items if i.split == own], f"{own}/ split of ORIGINAL"
+    return holdout(train, fraction, seed), f"held-out {fraction:.0%} of the training originals"
+
+
 def train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):
     """(train items, (test root, test items), where the test set came from)."""
     train = [i for i in ds.items if i.split in (None, "train")]
@@ -160,11 +172,11 @@ def train_and_test(ds: Dataset, test_dir, test_fraction: float, seed: int):
         raise TrainError(f"'{ds.root}' has no training images: expected {ds.root}/train/<class>/ or class folders.")
     if test_dir is not None:
         test_ds = scan(test_dir)
-        split = "test" if "test" in test_ds.splits else ("val" if "val" in test_ds.splits else None)
+        named = ("test", *VAL_SPLITS)
+        split = next((s for s in named if s in test_ds.splits), None)
         return train, (test_ds.root, [i for i in test_ds.items if i.split == split]), FROM_TEST_DIR
-    for name in ("test", "val"):
-        if name in ds.splits:
-            return train, (ds.root, [i for i in ds.items if i.split == name]), f"{name}/ split of ORIGINAL"
+    if "test" in ds.splits:
+        return train, (ds.root, [i for i in ds.items if i.split == "test"]), "test/ split of ORIGINAL"
     test = holdout(train, test_fraction, seed)
     test_keys = {i.rel_path for i in test}
     rest = [i for i in train if i.rel_path not in test_keys]
@@ -250,16 +262,8 @@ def _with_expanded(
         else:
             key = source_key(item.class_name, item.rel_path)
             train.append(Sample(str(expanded.resolve() / item.rel_path), split.classes.index(item.class_name), key))
-    return Split(
-        classes=split.classes,
-        train_original=split.train_original,
-        train_expanded=tuple(train),
-        val=split.val,
-        test=split.test,
-        test_source=split.test_source,
-        left_out=left_out,
-        leakage_check=check,
-        warnings=tuple(warnings),
+    return dataclasses.replace(
+        split, train_expanded=tuple(train), left_out=left_out, leakage_check=check, warnings=tuple(warnings)
     )
 
 

@@ -72,7 +72,8 @@ def _markdown(report: dict) -> str:
         "",
         f"- Classes: {', '.join(data['classes'])}",
         f"- Test images: {data['counts']['test']} from the {data['test_source']}, never augmented or trained on.",
-        f"- Validation (best epoch): {data['counts']['val']} training originals, the same for both arms.",
+        f"- Validation (best epoch): {data['counts']['val']} images from the "
+        f"{data.get('val_source') or 'training originals'}, the same for both arms.",
         f"- Training images: original {data['counts']['train_original']}, expanded {data['counts']['train_expanded']}.",
         f"- Left out of the expanded arm as derived from test images: {data['left_out'].get('test', 0)}; "
         f"from validation images: {data['left_out'].get('val', 0)} (checked by {data['leakage_check']}).",

@@ -23,7 +23,7 @@ import numpy as np
 
 from expander.manifest import package_versions
 from expander.pipeline import PRESETS
-from expander.scan import Item, scan
+from expander.scan import VAL_SPLITS, Item, scan
 from train.compare import default_out
 from train.data import (
     Sample,
@@ -68,6 +68,7 @@ class StudyData:
     test: tuple[Sample, ...]
     test_source: str
     subsets: tuple[Subset, ...]
+    val_source: str = "held-out share of each subset"
 
 
 @dataclass(frozen=True)
@@ -144,14 +145,17 @@ def load_study_data(
         )
 
     src_root = dataset.root.resolve()
+    own_val = next((s for s in VAL_SPLITS if s in dataset.splits), None)
     subsets = []
     for size in sizes:
         chosen = [i for c in classes for i in by_class[c][: size[c]]]
-        val = holdout(chosen, val_fraction, 1)
+        val = [i for i in dataset.items if i.split == own_val] if own_val else holdout(chosen, val_fraction, 1)
         val_paths = {i.rel_path for i in val}
         train = [i for i in chosen if i.rel_path not in val_paths]
         subsets.append(Subset(size, samples(src_root, train), samples(src_root, val)))
-    return StudyData(classes, available, samples(test_root.resolve(), test_items), test_source, tuple(subsets))
+    val_source = f"{own_val}/ split of SRC" if own_val else f"held-out {val_fraction:.0%} of each subset"
+    return StudyData(classes, available, samples(test_root.resolve(), test_items), test_source, tuple(subsets),
+                     val_source)  # fmt: skip
 
 
 def _check_increasing(values: list, option: str) -> None:
@@ -281,6 +285,7 @@ def _data_summary(data: StudyData) -> dict:
         "classes": list(data.classes),
         "available_per_class": data.available,
         "test_source": data.test_source,
+        "val_source": data.val_source,
         "test": per_class(data.test),
         "subsets": [
             {"per_class": s.per_class, "train": per_class(s.train), "val": per_class(s.val)} for s in data.subsets

@@ -224,8 +224,9 @@ def _data_lines(report: dict) -> list[str]:
         f"- Classes: {', '.join(data['classes'])}; training originals available: "
         f"{', '.join(f'{c} {n}' for c, n in data['available_per_class'].items())}.",
         f"- Test images: {sum(data['test'].values())} from the {data['test_source']}, never augmented or trained on.",
-        f"- Subsets (originals): {sizes}. Validation images are held out of each subset before expansion, "
-        "so no augmented copy of a validation or test image exists.",
+        f"- Subsets (originals): {sizes}. Validation images: the "
+        f"{data.get('val_source', 'held-out share of each subset')}, set apart before expansion, so no augmented "
+        "copy of a validation or test image exists.",
     ]
 
 
