@@ -11,7 +11,8 @@ Fashion-MNIST sample, whose centred, look-alike items pass the hash test but dif
 A duplicate whose copies sit in different splits is a train/test leak.
 
 Files are read and hashed in a process pool and only small facts come back: memory does not
-grow with image size.
+grow with image size. The pairwise search is exact up to 10,000 images and sub-quadratic beyond
+(``expander.neardup``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expander import images
+from expander import images, neardup
 from expander.execute import process_pool
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.scan import Dataset, scan
@@ -159,37 +160,24 @@ def _exact_duplicates(good: list[FileFacts]) -> list[dict]:
 
 
 def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]]) -> list[dict]:
-    """Pairs within NEAR_DUPLICATE_BITS, compared in blocks so memory stays bounded (O(n^2) time)."""
+    """Pairs within NEAR_DUPLICATE_BITS (expander.neardup: exact up to 10,000 images, LSH beyond) whose
+    thumbnails also agree."""
     if len(good) < 2:
         return []
     thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), _THUMB[1], _THUMB[0])
-    hashes = dhashes(thumbs)
     exact_pairs = {(a, b) for group in exact_groups for a in group for b in group if a < b}
-    pairs = []
-    block = max(1, (1 << 22) // hashes.size)  # rows per block: about 32 MB of XORed words at any size
-    for start in range(0, len(good), block):
-        chunk = hashes[start : start + block]
-        distance = np.bitwise_count(chunk[:, None, :] ^ hashes[None, :, :]).sum(axis=2, dtype=np.int32)
-        for i, j in zip(*np.nonzero(distance <= NEAR_DUPLICATE_BITS), strict=True):
-            a, b = start + int(i), int(j)
-            if a >= b:
-                continue
-            fa, fb = good[a], good[b]
-            if tuple(sorted((fa.rel_path, fb.rel_path))) in exact_pairs:
-                continue
-            mean_diff = float(np.abs(thumbs[a].astype(np.int16) - thumbs[b]).mean())
-            if mean_diff > NEAR_DUPLICATE_MEAN_DIFF:
-                continue  # similar layout, different picture (e.g. two centred trousers)
-            pairs.append(
-                {
-                    "files": [fa.rel_path, fb.rel_path],
-                    "cross_split": fa.split != fb.split,
-                    "kind": "near",
-                    "distance_bits": int(distance[i, j]),
-                    "mean_diff": round(mean_diff, 2),
-                }
-            )
-    return pairs
+    found, distances = neardup.pairs(dhashes(thumbs), NEAR_DUPLICATE_BITS)
+    result = []
+    for (a, b), distance in zip(found.tolist(), distances.tolist(), strict=True):
+        fa, fb = good[a], good[b]
+        if tuple(sorted((fa.rel_path, fb.rel_path))) in exact_pairs:
+            continue
+        mean_diff = float(np.abs(thumbs[a].astype(np.int16) - thumbs[b]).mean())
+        if mean_diff > NEAR_DUPLICATE_MEAN_DIFF:
+            continue  # similar layout, different picture (e.g. two centred trousers)
+        result.append({"files": [fa.rel_path, fb.rel_path], "cross_split": fa.split != fb.split, "kind": "near",
+                       "distance_bits": distance, "mean_diff": round(mean_diff, 2)})  # fmt: skip
+    return result
 
 
 def _suggestion(dataset: Dataset, report: dict) -> str:
