@@ -116,18 +116,7 @@ def _opencv_one(job) -> None:
     import cv2
 
     path, label, out, copies = job
-    rng = random.Random(str(path))
-    image = cv2.imread(str(path))
-    height, width = image.shape[:2]
-    for k in range(copies):
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-15, 15), 1.0)
-        matrix[0, 2] += rng.uniform(-0.1, 0.1) * width
-        matrix[1, 2] += rng.uniform(-0.1, 0.1) * height
-        result = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if rng.random() < 0.5:
-            result = cv2.flip(result, 1)
-        _ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
-        (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data.tobytes())
+    _augment_and_write(cv2.imread(str(path)), path, label, out, copies)
 
 
 def opencv_pool(corpus: Path, out: Path, copies: int, workers: int) -> None:
@@ -140,14 +129,20 @@ def _opencv_sized_one(job) -> None:
     import cv2
 
     path, label, out, copies = job
+    _augment_and_write(cv2.resize(cv2.imread(str(path)), SIZE, interpolation=cv2.INTER_AREA), path, label, out, copies)
+
+
+def _augment_and_write(image, path: Path, label: str, out: Path, copies: int) -> None:
+    """COPIES rotated, shifted, sometimes flipped JPEGs of ``image``, as a careful user would hand-write them."""
+    import cv2
+
     rng = random.Random(str(path))
-    image = cv2.resize(cv2.imread(str(path)), SIZE, interpolation=cv2.INTER_AREA)
-    width, height = SIZE
+    height, width = image.shape[:2]
     for k in range(copies):
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-15, 15), 1.0)
         matrix[0, 2] += rng.uniform(-0.1, 0.1) * width
         matrix[1, 2] += rng.uniform(-0.1, 0.1) * height
-        result = cv2.warpAffine(image, matrix, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        result = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if rng.random() < 0.5:
             result = cv2.flip(result, 1)
         _ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])

@@ -256,7 +256,6 @@ class _Run:
                 bar.update(result.attempted)
                 if result.stopped:
                     self.stopped = result.stopped
-                    self.plan = mark_done(self.plan, self.out, skip=self.finished)
                     break  # leaving the loop stops the pool: nothing more is scheduled
                 self.finished[result.source] = result
         except KeyboardInterrupt:
@@ -269,7 +268,7 @@ class _Run:
     def _finish(self, status: str, resumed: int) -> ExpandResult:
         """Clean up and write the manifest and summary; a run that stopped early lists what is on disk."""
         images.remove_temp_files(self.out)  # a worker killed mid-write (its batch was retried) may leave one
-        if status == "interrupted":
+        if status != "complete":  # interrupted or stopped: list the unfinished jobs' files that are on disk
             self.plan = mark_done(self.plan, self.out, skip=self.finished)
         result = self.result(status, resumed)
         release_space(self.out)

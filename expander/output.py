@@ -339,7 +339,7 @@ def _estimated_bytes(plan: Plan, dataset: Dataset, size: tuple[int, int] | None)
         if not pending:
             continue
         if size is not None:
-            fmt = images.format_of(job.outputs[-1].rel_path) if job.copies else images.format_of(job.source)
+            fmt = images.format_of(f"new{job.ext}" if job.copies and job.ext else job.source)
             total += int(size[0] * size[1] * _BYTES_PER_PIXEL.get(fmt, 3.0)) * pending
             continue
         try:

@@ -671,3 +671,17 @@ def test_overwrite_refuses_a_damaged_manifest_and_deletes_nothing(tmp_path: Path
     assert result.exit_code == 2
     assert "its manifest.csv cannot be read" in result.stderr.replace("\n", " ")
     assert tree_digest(out) == before
+
+
+def test_5_the_space_estimate_with_size_and_format_uses_the_new_images_format(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src", n=1)  # two sources
+    per_image = shutil.disk_usage(tmp_path).free // (2 * 100 * 100 * 3) + 10  # PNG: 3 bytes per pixel
+    out = tmp_path / "out"
+    args = ["--per-image", str(per_image), "--size", "100x100", "--format", "png", "--max-outputs", str(10**15)]
+    result = expand_cli(str(src), "-o", str(out), *args)
+    assert result.exit_code == 2
+    needed = 2 * (per_image + 1) * 100 * 100 * 3
+    assert result.stderr.startswith(
+        f"Error: The plan needs about {needed / 1e9:.2f} GB ({2 * (per_image + 1):,} files)"
+    )
+    assert not out.exists()
