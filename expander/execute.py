@@ -214,8 +214,14 @@ _worker: Worker | None = None
 
 def _init_pool_worker(settings: Settings) -> None:
     global _worker
-    init_child_process()
     _worker = Worker(settings)
+
+
+def _init_child(initializer, initargs: tuple) -> None:
+    """Every pool worker's start: its signals (``init_child_process``), then the caller's initializer."""
+    init_child_process()
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def init_child_process() -> None:
@@ -285,7 +291,7 @@ def process_pool(workers: int, initializer=None, initargs=(), preload: list[str]
     imported by each worker.
     """
     with _detached_main():
-        return _context(preload).Pool(workers, initializer=initializer, initargs=initargs)
+        return _context(preload).Pool(workers, initializer=_init_child, initargs=(initializer, initargs))
 
 
 @contextlib.contextmanager

@@ -207,3 +207,14 @@ def test_a_missing_extra_is_named_with_the_command_that_installs_it() -> None:
         )
     else:
         raise AssertionError("require did not raise")
+
+
+def test_pools_of_every_command_close_without_worker_tracebacks(tmp_path: Path) -> None:
+    # The CLI turns SIGTERM into an exception; a pool closes by sending its workers SIGTERM. Every worker
+    # (expand's, verify's, inspect's) must take SIGTERM's default action instead of printing a traceback.
+    src = make_tree(tmp_path / "src", {"a": 6, "b": 6})
+    out = tmp_path / "out"
+    for args in (["expand", str(src), "-o", str(out), "--per-image", "2", "-j", "2", "-q"],
+                 ["verify", str(out), "-j", "2"], ["inspect", str(src), "-j", "2"]):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "expander", *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stderr == "", (args, done.stderr)
