@@ -143,22 +143,28 @@ def header_size(data: bytes, name: str = "") -> tuple[int, int] | None:
 
 
 def _pillow_size(data: bytes) -> tuple[int, int] | None:
+    """WebP, BMP or TIFF size from Pillow's header parser for that format.
+
+    The format's plugin class reads the header when it is made; ``Image.open`` would also apply Pillow's own
+    bomb check (a process-wide setting we would have to change, under every thread of a library caller).
+    """
     import io
-    import warnings
 
-    from PIL import Image
+    from PIL import BmpImagePlugin, ImageFile, TiffImagePlugin, WebPImagePlugin
 
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None  # our limit applies, not Pillow's (which would raise before we see the size)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                return im.size
-    except Exception:  # not a format Pillow knows, or a broken header: decoding says why
+    plugin: type[ImageFile.ImageFile]
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        plugin = WebPImagePlugin.WebPImageFile
+    elif data[:2] == b"BM":
+        plugin = BmpImagePlugin.BmpImageFile
+    elif data[:4] in (b"II*\x00", b"MM\x00*"):
+        plugin = TiffImagePlugin.TiffImageFile
+    else:
         return None
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+    try:
+        return plugin(io.BytesIO(data)).size
+    except Exception:  # a broken header: decoding says why
+        return None
 
 
 def _decode_jpeg(data: bytes, min_size: tuple[int, int] | None = None) -> np.ndarray | None:

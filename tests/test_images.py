@@ -181,3 +181,15 @@ def test_decode_resized_is_close_to_a_full_decode_then_resize() -> None:
     assert fast.shape == reference.shape == (224, 224, 3)
     mse = np.mean((fast.astype(np.float64) - reference) ** 2)
     assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 40  # dB
+
+
+def test_header_sizes_of_other_formats_leave_pillows_own_settings_alone() -> None:
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    bmp = bytearray(cv2.imencode(".bmp", np.zeros((13, 17, 3), np.uint8))[1].tobytes())
+    bmp[18:26] = (30000).to_bytes(4, "little") + (30000).to_bytes(4, "little")  # a header claiming 30000x30000
+    assert images.header_size(bytes(bmp), "b.bmp") == (30000, 30000)
+    with pytest.raises(images.DecodeError, match=r"^30000x30000 is 900,000,000 pixels, over the limit"):
+        images.decode(bytes(bmp), "b.bmp")
+    for ext in (".webp", ".tif"):
+        assert images.header_size(cv2.imencode(ext, np.zeros((13, 17, 3), np.uint8))[1].tobytes()) == (17, 13)
+    assert pillow_limit == Image.MAX_IMAGE_PIXELS
