@@ -18,7 +18,7 @@ from typing import Any
 
 from expander import images
 from expander.augment import probe_pipeline
-from expander.errors import OutputError
+from expander.errors import OutputError, PipelineError
 from expander.execute import JobResult, Settings, execute, start_workers_early
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.manifest import (
@@ -64,13 +64,19 @@ class ExpandResult:
 
     def records(self) -> Iterator[Record]:
         """One record per planned output that was attempted, in plan order (the manifest's rows)."""
-        return records(self.plan, self.finished, self.failed, self.dst_root)
+        return records(self.plan, self.finished, self.failed, self.dst_root, self.label_format)
 
     @property
     def written(self) -> frozenset[str]:
         """Output paths on disk, resumed ones included."""
         rows = records(self.plan, self.finished, self.failed, None)  # no need to hash resumed files
         return frozenset(r.output for r in rows if r.status == "ok")
+
+    @property
+    def label_format(self) -> str | None:
+        """The labelled dataset's format (yolo, coco, voc, masks), or None for class folders."""
+        labels = self.summary.get("labels")
+        return labels["format"] if labels else None
 
     @property
     def failures(self) -> list[dict[str, str]]:
@@ -111,6 +117,9 @@ def expand(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
     space_check: bool = True,
+    labels: str = "auto",
+    min_visibility: float = 0.1,
+    keep_empty: bool = False,
     progress: bool = False,
     on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> ExpandResult:
@@ -150,6 +159,12 @@ def expand(
             limit. Also caps ``size``.
         max_outputs: refuse a plan of more files than this; None: no limit.
         space_check: refuse a plan whose estimated size exceeds the free space on ``out``'s disk.
+        labels: a labelled dataset's format: ``"yolo"``, ``"coco"``, ``"voc"`` or ``"masks"``; ``"auto"``
+            detects it from the layout; ``"none"`` reads class folders. Labels move with the pixels and are
+            written in the same format; quotas and ``classes`` then count object classes.
+        min_visibility: a box whose area inside the image falls below this fraction is dropped from a copy.
+        keep_empty: write a copy whose objects all left the image (as a background image); by default it
+            is recorded as ``empty`` in the manifest and not written.
         progress: show a progress bar on stderr.
         on_plan: called with the plan rows (split, class, originals, new, total, augmented)
             once the output folder is checked, before anything is written.
@@ -166,7 +181,7 @@ def expand(
         preset=preset, pipeline=pipeline, style_refs=style_refs, generator=generator, seed=seed, workers=workers,
         backend=backend, address=address, originals=originals, format=format, quality=quality, size=size,
         resume=resume, overwrite=overwrite, dry_run=dry_run, max_pixels=max_pixels, max_outputs=max_outputs,
-        space_check=space_check,
+        space_check=space_check, labels=labels, min_visibility=min_visibility, keep_empty=keep_empty,
     )  # fmt: skip
     return run(options, progress=progress, on_plan=on_plan)
 
@@ -179,7 +194,9 @@ def run(
 ) -> ExpandResult:
     """``expand`` for options already checked: scan -> plan -> probe -> lock -> execute -> manifest."""
     started = time.perf_counter()
-    dataset = scan(options.src)
+    dataset = scan(options.src, options.scan_labels)
+    if dataset.labels is not None and options.generator is not None:
+        raise PipelineError("--generator makes images without moving labels; a labelled dataset needs a pipeline.")
     pipeline, partners = _pipeline(options)
     if options.workers > 1 and not options.dry_run and options.backend == "local":
         start_workers_early(pipeline)  # a fork server's imports, if one is needed, run while this process plans
@@ -198,8 +215,9 @@ def run(
     if options.generator is None:
         augmented = [job.source for job in plan.jobs if job.copies][:10]
         probe_pipeline(pipeline, dataset.root, augmented, options.size, options.max_pixels)
+    label_options = _label_options(options, dataset)
     settings = Settings(arguments["source"], arguments["out"], pipeline, options.quality, options.size,
-                        options.max_pixels)  # fmt: skip
+                        options.max_pixels, label_options)  # fmt: skip
     with _executor(options) as run_jobs, OutputLock(options.out) as lock:  # Ray connects before anything is written
         check()
         state.plan = mark_done(plan, options.out) if options.resume else plan
@@ -212,6 +230,14 @@ def run(
         if on_plan is not None:
             on_plan([plan_row(row) for row in plan.rows])
         return state.execute(run_jobs, settings, options.workers, progress)
+
+
+def _label_options(options: ExpandOptions, dataset: Dataset):
+    if dataset.labels is None:
+        return None
+    from expander.labels.worker import LabelOptions
+
+    return LabelOptions.of(dataset.labels, options.min_visibility, options.keep_empty)
 
 
 def _pipeline(options: ExpandOptions) -> tuple[dict[str, Any], bool]:
@@ -240,6 +266,7 @@ class _Run:
         self.taken_over: dict[str, Any] | None = None
         self.out = Path(arguments["out"])
         self.manifest_error = ""
+        self.label_files: list[str] = []  # dataset-level label files written (data.yaml, COCO JSON, ...)
 
     def execute(self, run_jobs, settings: Settings, workers: int, progress: bool) -> ExpandResult:
         resumed = sum(len(job.done) for job in self.plan.jobs)
@@ -273,6 +300,11 @@ class _Run:
         result = self.result(status, resumed)
         release_space(self.out)
         try:
+            if self.dataset.labels is not None:  # data.yaml, COCO JSON, ImageSets: from what is on disk
+                from expander.labels.dataset_files import write_dataset_files
+
+                self.label_files = write_dataset_files(self.dataset, self.plan, result.records(), self.out)
+                result = self.result(status, resumed)
             write_manifest(self.out, result.records())
             write_summary(self.out, result.summary)
         except OSError as e:
@@ -282,11 +314,15 @@ class _Run:
 
     def result(self, status: str, resumed: int = 0) -> ExpandResult:
         elapsed = time.perf_counter() - self.started
-        rows = records(self.plan, self.finished, self.failed, None)  # counts only: nothing to hash
+        label_format = self.dataset.labels.format if self.dataset.labels else None
+        # Counts only: no image to hash; resumed outputs' label files are read for their objects.
+        rows = records(self.plan, self.finished, self.failed, None, label_format, self.out)
         summary = run_summary(self.dataset, self.plan, self.arguments, self.pipeline, status, rows, resumed, elapsed)
         summary["stopped"] = self.stopped or None
         summary["manifest_error"] = self.manifest_error or None
         summary["took_over_lock"] = self.taken_over
+        if summary.get("labels"):
+            summary["labels"]["files"] = self.label_files
         return ExpandResult(self.dataset.root, self.out, status, self.plan, self.finished, self.failed, self.out,
                             resumed, elapsed, summary)  # fmt: skip
 

@@ -15,6 +15,7 @@ Rules for images that albumentations does not take as they are:
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,22 @@ import numpy as np
 
 from expander.fastpath import compile_fast, python_stream
 from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, build_pipeline
+
+
+@dataclass(frozen=True)
+class LabelParams:
+    """How labels move: the dataset's box layout (albumentations' name) and the visibility below which a
+    box is dropped (the fraction of its area left inside the image)."""
+
+    box_format: str
+    min_visibility: float = 0.1
+
+    def compose_args(self, A) -> dict[str, Any]:
+        return {
+            "bbox_params": A.BboxParams(format=self.box_format, label_fields=["object_index"],
+                                        min_visibility=self.min_visibility, clip=True),
+            "keypoint_params": A.KeypointParams(format="xy", label_fields=["keypoint_id"], remove_invisible=True),
+        }  # fmt: skip
 
 
 def fast_pipeline(pipeline: dict[str, Any]):
@@ -32,10 +49,12 @@ def fast_pipeline(pipeline: dict[str, Any]):
 class Augmenter:
     """Callable ``(image, seed) -> image``, built once per worker from a serialised pipeline."""
 
-    def __init__(self, pipeline: dict[str, Any]):
+    def __init__(self, pipeline: dict[str, Any], labels: LabelParams | None = None):
         self._pipeline = pipeline
+        self._labels = labels
         self._style_files: list[str] = pipeline.get(STYLE_REFS_KEY) or []
-        self.fast = fast_pipeline(pipeline)
+        self.fast = None if labels else fast_pipeline(pipeline)  # the fast path moves no labels
+        self.box_format = labels.box_format if labels else None
         # The channel order it wants images in: OpenCV's own BGR when no transform cares, which
         # saves converting every image to RGB and back (same pixels, same files).
         self.channel_order = "BGR" if self.fast is not None and self.fast.order_free else "RGB"
@@ -49,10 +68,15 @@ class Augmenter:
         if self._compose is None:
             import albumentations as A
 
-            self._compose = build_pipeline(self._pipeline["transform"])
             # Colour transforms on grayscale are documented to act on luminance only; no need to warn per image.
             warnings.filterwarnings("ignore", message=".*not applicable to grayscale.*", category=UserWarning)
-            self._nodes = list(_walk(self._compose, A.BaseCompose))
+            # A colour-only pipeline on a labelled dataset: the labels simply stay where they are.
+            warnings.filterwarnings("ignore", message="Got processor for .*, but no transform", category=UserWarning)
+            compose = build_pipeline(self._pipeline["transform"])
+            if self._labels is not None:  # the same transforms, in the same order: the same seeds per node
+                compose = A.Compose(compose.transforms, p=compose.p, **self._labels.compose_args(A))
+            self._compose = compose
+            self._nodes = list(_walk(compose, A.BaseCompose))
         return self._compose
 
     def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
@@ -80,6 +104,34 @@ class Augmenter:
         if depth16:
             result = np.clip(np.rint(result * 65535.0), 0, 65535).astype(np.uint16)
         return result
+
+    def labelled(self, image: np.ndarray, seed: int, **targets: Any) -> dict[str, Any]:
+        """The pipeline on an image and its labels (``bboxes``, ``object_index``, ``masks``, ``keypoints``).
+
+        16-bit images go through as float32 in [0, 1]; an alpha channel goes through as one more mask.
+        """
+        compose = self.compose
+        self._reseed(seed)
+        depth16 = image.dtype == np.uint16
+        if depth16:
+            image = image.astype(np.float32) / 65535.0
+        masks = list(targets.pop("masks", []))
+        alpha = image.ndim == 3 and image.shape[2] == 4
+        if alpha:
+            masks.append(image[:, :, 3])
+            image = image[:, :, :3]
+        scratch = self._scratch(image, 0)
+        out = dict(compose(image=scratch, masks=masks, **targets, **self._references(scratch)))
+        result = self._own(out["image"])
+        masks = [np.asarray(m) for m in out["masks"]]
+        if alpha:
+            result = np.dstack([result, masks.pop()])
+        if result.ndim == 3 and result.shape[2] == 1:
+            result = result[:, :, 0]
+        if depth16:
+            result = np.clip(np.rint(result * 65535.0), 0, 65535).astype(np.uint16)
+        out.update(image=result, masks=masks)
+        return out
 
     def _references(self, image: np.ndarray) -> dict[str, list[np.ndarray]]:
         """Style reference images in ``image``'s layout (channels, dtype), decoded once per worker."""

@@ -48,6 +48,15 @@ class Backend(str, enum.Enum):
     ray = "ray"
 
 
+class LabelFormat(str, enum.Enum):
+    auto = "auto"
+    none = "none"
+    yolo = "yolo"
+    coco = "coco"
+    voc = "voc"
+    masks = "masks"
+
+
 class OutputFormat(str, enum.Enum):
     jpg = "jpg"
     png = "png"
@@ -137,11 +146,32 @@ def expand(
             "--space-check/--no-space-check", help="Refuse a plan whose estimated size exceeds the free disk space."
         ),
     ] = True,
+    labels: Annotated[
+        LabelFormat,
+        typer.Option(
+            help="A labelled dataset's format: boxes, masks and keypoints move with the pixels and are written in "
+            "the same format; --classes and quotas then count object classes. auto detects it; none reads "
+            "class folders."
+        ),
+    ] = LabelFormat.auto,
+    min_visibility: Annotated[
+        float,
+        typer.Option(help="Drop a copied box whose area left inside the image is below this fraction.", min=0, max=1),
+    ] = 0.1,
+    keep_empty: Annotated[
+        bool,
+        typer.Option(
+            "--keep-empty", help="Write a copy whose objects all left the image (default: record it as empty, skip it)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,
     progress: Progress = None,
 ) -> None:
     """Write augmented copies of every image in SRC to a new folder with the same layout.
+
+    Labelled datasets (YOLO, COCO, Pascal VOC, segmentation masks) are detected from their layout: each copy
+    gets its own label file with the boxes, masks and keypoints moved with its pixels.
 
     Only the train split is augmented; val/ and test/ are copied byte for byte. Every output is listed in
     DST/manifest.csv with its source, copy index, seed, size and SHA-256; DST/expander.json records the
@@ -181,6 +211,9 @@ def expand(
             max_pixels=max_pixels,
             max_outputs=max_outputs,
             space_check=space_check,
+            labels=labels.value,
+            min_visibility=min_visibility,
+            keep_empty=keep_empty,
             progress=show_progress(progress, quiet),
             on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
         )
@@ -234,11 +267,15 @@ def preview(
     per_class: Annotated[int, typer.Option(help="Rows (source images) per class.", min=1)] = 2,
     seed: Annotated[int, typer.Option(help="Run seed: shows the copies expand would write with it.")] = 0,
     size: Annotated[Optional[str], typer.Option(help="Resize first, as expand --size does.")] = None,
+    cell: Annotated[int, typer.Option(help="Side of each tile in pixels (larger shows boxes better).", min=32)] = 128,
     max_pixels: Annotated[
         int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
     ] = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Write a contact sheet: per row an original, then the copies expand would make of it with this seed.
+
+    In a labelled dataset (YOLO, COCO, VOC, masks) rows are chosen per object class, and every tile shows its
+    boxes with class names and its mask outlines, moved with the pixels.
 
     Example: `expander preview data/dogs_cats --preset traditional -n 6 --out sheet.png`
     """
@@ -258,7 +295,7 @@ def preview(
             typer.echo(f"Skipped {path}: {reason}. (expander inspect lists every unreadable file.)", err=True)
 
         return run_preview(src, out, chosen, label=label, copies=copies, per_class=per_class, seed=seed,
-                           size=parse_size(size), max_pixels=max_pixels, on_skip=skipped)  # fmt: skip
+                           size=parse_size(size), cell=cell, max_pixels=max_pixels, on_skip=skipped)  # fmt: skip
 
     typer.echo(str(guard(call)))
 
@@ -333,15 +370,46 @@ def _emit(summary: dict, as_json: bool, human) -> None:
 
 def _plan_table(rows: list[dict]) -> str:
     has_splits = any(r["split"] for r in rows)
-    header = (["split"] if has_splits else []) + ["class", "originals", "new", "total"]
+    objects = any(r.get("unit") == "objects" for r in rows)
+    columns = ["object class", "objects", "new", "total"] if objects else ["class", "originals", "new", "total"]
+    header = (["split"] if has_splits else []) + columns
     body = [
         ([r["split"] or ""] if has_splits else [])
-        + [r["class"] + ("" if r["augmented"] else " (copied)"), r["originals"], r["new"], r["total"]]
+        + [
+            r["class"] + ("" if r["augmented"] else " (carried)" if r["new"] else " (copied)"),
+            r["originals"],
+            r["new"],
+            r["total"],
+        ]
         for r in rows
     ]
     totals = [sum(r[k] for r in rows) for k in ("originals", "new", "total")]
     body.append(([""] if has_splits else []) + ["total", *totals])
     return _table(header, body)
+
+
+def _labels_report(labels: dict, totals: dict) -> list[str]:
+    lines = [
+        f"Labels ({labels['format']}): {labels['objects_written']} objects written; the copies hold "
+        f"{labels['objects_in_copies']} where their sources held {labels['objects_in_copies_sources']} (objects leave "
+        "the image or fall below --min-visibility; a reflecting border brings in mirror images)"
+        + (
+            f"; {totals['empty_copies']} copies lost every object and were not written (--keep-empty)"
+            if totals.get("empty_copies")
+            else ""
+        )
+        + "."
+    ]
+    if labels["problems"]:
+        lines.append(f"{len(labels['problems'])} unusable object(s) in the source labels, left out of copies:")
+        lines += [f"  {p}" for p in labels["problems"][:20]]
+        if len(labels["problems"]) > 20:
+            lines.append(f"  ... and {len(labels['problems']) - 20} more (expander.json lists them all)")
+    if labels["labels_without_images"]:
+        lines.append(
+            f"{len(labels['labels_without_images'])} label file(s) have no image (expander inspect lists them)."
+        )
+    return lines
 
 
 def _run_report(summary: dict) -> str:
@@ -354,6 +422,8 @@ def _run_report(summary: dict) -> str:
     ]
     if summary["ignored"]:
         lines.append("Ignored in the source: " + ", ".join(f"{n} {k}" for k, n in summary["ignored"].items()) + ".")
+    if summary.get("labels"):
+        lines += _labels_report(summary["labels"], t)
     if summary["failures"]:
         lines.append(f"{len(summary['failures'])} input(s) failed and were skipped:")
         lines += [f"  {f['source']}: {f['error']}" for f in summary["failures"]]
@@ -370,10 +440,28 @@ def _run_report(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _labels_findings(labels: dict) -> list[str]:
+    lines = []
+    for key, title in (("images_without_objects", "Images without objects (background)"),
+                       ("labels_without_images", "Label files without an image"),
+                       ("degenerate_boxes", "Degenerate boxes (skipped)"),
+                       ("unknown_classes", "Objects of unknown classes (skipped)"),
+                       ("other_problems", "Other label problems")):  # fmt: skip
+        found = labels[key]
+        lines.append(f"{title}: {len(found)}")
+        lines += [f"  {f}" for f in found[:10]] + (
+            [f"  ... and {len(found) - 10} more (--json lists all)"] if len(found) > 10 else []
+        )
+    return lines
+
+
 def _inspect_report(r: dict) -> str:
     rows = [[split, cls, n] for split, info in r["splits"].items() for cls, n in info["classes"].items()]
+    labels = r.get("labels")
     lines = [f"Source: {r['source']} ({r['images']} images, {r['bytes'] / 1e6:.1f} MB)", ""]
-    lines += [_table(["split", "class", "images"], rows), ""]
+    if labels:
+        lines[0] += f", labels: {labels['format']}"
+    lines += [_table(["split", "object class", "instances"] if labels else ["split", "class", "images"], rows), ""]
     lines.append(
         "Imbalance (largest / smallest class): "
         + ", ".join(f"{split} {info['imbalance_ratio']}" for split, info in r["splits"].items())
@@ -408,6 +496,8 @@ def _inspect_report(r: dict) -> str:
     lines += ["  " + " / ".join(d["files"]) for d in r["leaks"]]
     if r["ignored"]:
         lines.append("Ignored: " + ", ".join(f"{n} {k}" for k, n in r["ignored"].items()))
+    if labels:
+        lines += _labels_findings(labels)
     lines += ["", f"Suggested: {r['suggestion']}"]
     return "\n".join(lines)
 
@@ -418,6 +508,7 @@ def _verify_report(r: dict) -> str:
         lines += [f"  {label}: {p}" for p in r[key]]
     lines += [f"  does not decode: {u['file']} ({u['error']})" for u in r["undecodable"]]
     lines += [f"  changed: {c['file']} ({c['reason']})" for c in r["changed"]]
+    lines += [f"  bad label: {c['file']} ({c['reason']})" for c in r.get("labels", [])]
     lines += [f"  unsafe path (leaves the folder; not opened): {p}" for p in r["unsafe"]]
     if not r["checksums"]:
         lines.append("  (the manifest has no checksums: written by an older expander; files were only decoded)")

@@ -26,12 +26,14 @@ from expander.manifest import Record
 if TYPE_CHECKING:
     from expander.augment import Augmenter
     from expander.generator import Generator
+    from expander.labels.worker import LabelOptions
 from expander.plan import Job, Output
 
 # Write errors that no other file would escape: the run stops (and can be resumed), rather than
 # recording every remaining output as failed.
 _RUN_STOPPING_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 DIGEST_SIZE = 40  # per output in JobResult.digests: 8-byte size, 32-byte SHA-256
+LABEL_DIGEST_SIZE = 36  # per output in JobResult.labels: label file SHA-256, 4-byte count of its objects
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Settings:
     quality: int = 95
     size: tuple[int, int] | None = None
     max_pixels: int | None = images.DEFAULT_MAX_PIXELS
+    labels: LabelOptions | None = None  # a labelled dataset's: labels move with the pixels
 
     @property
     def generator(self) -> bool:
@@ -73,6 +76,15 @@ class JobResult:
     failed: tuple[Record, ...] = ()
     digests: bytes = b""
     stopped: str = ""
+    labels: bytes = b""  # labelled runs: LABEL_DIGEST_SIZE bytes per pending output, like digests
+
+    def label_digest(self, position: int) -> tuple[str, int] | None:
+        """(label file SHA-256 hex or "" when it has none, objects in it) of an output."""
+        chunk = self.labels[position * LABEL_DIGEST_SIZE : (position + 1) * LABEL_DIGEST_SIZE]
+        if len(chunk) < LABEL_DIGEST_SIZE:
+            return None
+        sha = chunk[:32].hex() if any(chunk[:32]) else ""
+        return sha, int.from_bytes(chunk[32:36], "big")
 
     def digest(self, position: int) -> tuple[int, str] | None:
         """(size, SHA-256 hex) of the job's ``position``-th pending output, or None if it was not written."""
@@ -112,9 +124,11 @@ class Worker:
     @property
     def augmenter(self):
         if self._augmenter is None:
-            from expander.augment import Augmenter
+            from expander.augment import Augmenter, LabelParams
 
-            self._augmenter = Augmenter(self.settings.pipeline)
+            labels = self.settings.labels
+            params = LabelParams(labels.box_format, labels.min_visibility) if labels else None
+            self._augmenter = Augmenter(self.settings.pipeline, params)
         return self._augmenter
 
     @property
@@ -137,8 +151,8 @@ class Worker:
         """Write a job's pending outputs. Never raises for anything one file can cause: it is recorded."""
         outputs = job.pending
 
-        def failure(out: Output, error: str) -> Record:
-            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, "failed",
+        def failure(out: Output, error: str, status: str = "failed") -> Record:
+            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status,
                           error, out.partner or "")  # fmt: skip
 
         def failures(error: str) -> JobResult:
@@ -146,7 +160,7 @@ class Worker:
 
         try:
             data = (self.src / job.source).read_bytes()
-            image = self.pixels(data, job.source)
+            image = self._labelled(job, data) if self.settings.labels else self.pixels(data, job.source)
         except OSError as e:
             return failures(f"cannot read it: {e.strerror or e}")
         except images.DecodeError as e:
@@ -163,23 +177,53 @@ class Worker:
 
         generated = self._generate(outputs, job.source, image) if self.settings.generator else {}
         failed: list[Record] = []
-        digests = bytearray()
+        digests, labels = bytearray(), bytearray()
         for out in outputs:
             try:
-                payload = self._payload(out, data, image, generated)
-                images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), payload)
+                payload, label = self._write(job, out, data, image, generated)
             except OSError as e:
                 if e.errno in _RUN_STOPPING_ERRNOS:
-                    return JobResult(job.source, len(digests) // DIGEST_SIZE, tuple(failed), bytes(digests),
-                                     stopped=f"{e.strerror} writing '{out.rel_path}'")  # fmt: skip
+                    stopped = f"{e.strerror} writing '{out.rel_path}'"
+                    return JobResult(job.source, len(digests) // DIGEST_SIZE, tuple(failed), bytes(digests), stopped,
+                                     bytes(labels))  # fmt: skip
                 failed.append(failure(out, f"cannot write it: {e.strerror or e}"))
-                digests += bytes(DIGEST_SIZE)
             except Exception as e:  # one bad output never ends the run; it is reported
-                failed.append(failure(out, f"{type(e).__name__}: {e}"))
-                digests += bytes(DIGEST_SIZE)
+                empty = type(e).__name__ == "EmptyCopy"  # a labelled copy left without objects
+                failed.append(failure(out, str(e), "empty") if empty else failure(out, f"{type(e).__name__}: {e}"))
             else:
                 digests += len(payload).to_bytes(8, "big") + hashlib.sha256(payload).digest()
-        return JobResult(job.source, len(outputs), tuple(failed), bytes(digests))
+                labels += label
+                continue
+            digests += bytes(DIGEST_SIZE)
+            labels += bytes(LABEL_DIGEST_SIZE) if self.settings.labels else b""
+        return JobResult(job.source, len(outputs), tuple(failed), bytes(digests), labels=bytes(labels))
+
+    def _write(self, job: Job, out: Output, data: bytes, image, generated: dict[str, Any]) -> tuple[bytes, bytes]:
+        """Write one output (a labelled one's label file first); (its bytes, its label digest or b"")."""
+        if self.settings.labels is None:
+            payload = self._payload(out, data, image, generated)
+            images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), payload)
+            return payload, b""
+        from expander.labels.worker import label_path
+
+        written = image.output(out, self.augmenter, self.settings.quality, self.order)  # image: a LabelledSource
+        label_file = label_path(self.settings.labels.format, job, out.rel_path)
+        sha = bytes(32)
+        if label_file is not None and written.label is not None:
+            target = os.path.join(self.settings.dst_root, label_file)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            images.write_atomic(target, written.label)
+            sha = hashlib.sha256(written.label).digest()
+        images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), written.image)
+        return written.image, sha + written.objects.to_bytes(4, "big")
+
+    def _labelled(self, job: Job, data: bytes):
+        """A labelled job's source: pixels and labels, decoded once for all its outputs."""
+        from expander.labels.worker import LabelledSource
+
+        assert self.settings.labels is not None
+        return LabelledSource(self.settings.labels, self.src, job, data, self.order, self.settings.size,
+                              self.settings.max_pixels)  # fmt: skip
 
     def _payload(self, out: Output, data: bytes, image, generated: dict[str, Any]) -> bytes:
         made = generated.get(out.rel_path)

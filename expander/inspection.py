@@ -102,6 +102,9 @@ def inspect_dataset(src: str | Path, workers: int = 1, max_pixels: int | None = 
 def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
     good = [f for f in facts if not f.error]
     counts = Counter((f.split, f.class_name) for f in facts)
+    if dataset.labels is not None:  # a labelled dataset's classes are its objects': count instances
+        counts = Counter((i.split, dataset.classes[c]) for i in dataset.items if i.objects is not None
+                         for c in i.objects.classes)  # fmt: skip
     per_split = {}
     for split in dataset.splits:
         classes = {c: counts.get((split, c), 0) for c in dataset.classes}
@@ -137,9 +140,37 @@ def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
         "near_duplicate_threshold_mean_diff": NEAR_DUPLICATE_MEAN_DIFF,
         "leaks": [d for d in exact + near if d["cross_split"]],
         "ignored": dataset.ignored,
+        "labels": _labels_report(dataset),
     }
     report["suggestion"] = _suggestion(dataset, report)
     return report
+
+
+def _labels_report(dataset: Dataset) -> dict | None:
+    """A labelled dataset's format, instances per class and split, and what is wrong with its labels."""
+    labels = dataset.labels
+    if labels is None:
+        return None
+    problems = [p for i in dataset.items if i.objects is not None for p in i.objects.problems]
+    return {
+        "format": labels.format,
+        "classes": list(labels.names),
+        "instances": {split or "all": _instances(dataset, split) for split in dataset.splits},
+        "images_without_objects": [i.rel_path for i in dataset.items if i.objects is None or not i.objects.count],
+        "labels_without_images": list(labels.orphans),
+        "degenerate_boxes": [p for p in problems if "zero-size" in p or "outside the image" in p],
+        "unknown_classes": [p for p in problems if "class id" in p or "category" in p or "no name" in p],
+        "other_problems": [
+            p
+            for p in problems
+            if not any(k in p for k in ("zero-size", "outside the image", "class id", "category", "no name"))
+        ],
+    }
+
+
+def _instances(dataset: Dataset, split: str | None) -> dict[str, int]:
+    counts = Counter(c for i in dataset.items if i.split == split and i.objects is not None for c in i.objects.classes)
+    return {name: counts.get(c, 0) for c, name in enumerate(dataset.classes)}
 
 
 def _range(values: list[int]) -> dict:

@@ -9,6 +9,7 @@ SHA-256 are recorded, so ``verify`` can find any changed byte. Both files are wr
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import hashlib
 import json
@@ -28,6 +29,7 @@ MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
 MANIFEST_COLUMNS = (
     "output", "source", "class", "split", "copy", "seed", "status", "error", "partner", "bytes", "sha256",
+    "labels", "labels_sha256", "objects",
 )  # fmt: skip
 # expander.json carries this; --overwrite deletes only what a summary of this schema (or an older
 # expander's, which has none) lists, and refuses one it does not recognise.
@@ -44,17 +46,22 @@ class Record:
     split: str | None
     copy_index: int | None
     seed: int | None
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "failed", or "empty" (a labelled copy whose objects all left the image: not written)
     error: str = ""
     partner: str = ""  # the second source of a two-image generator's output
     size: int | None = None  # bytes and SHA-256 (hex) of the written file
     sha256: str = ""
+    labels: str = ""  # a labelled dataset's: the output's label file, its SHA-256, and the objects in it
+    labels_sha256: str = ""
+    objects: int | None = None
 
 
 class WrittenJob(Protocol):
     """What ``records`` needs of a finished job's result (``execute.JobResult``)."""
 
     def digest(self, position: int) -> tuple[int, str] | None: ...
+
+    def label_digest(self, position: int) -> tuple[str, int] | None: ...
 
 
 def file_digest(path: str | os.PathLike) -> tuple[int, str]:
@@ -79,8 +86,9 @@ def write_manifest(dst: Path, records: Iterable[Record]) -> None:
                 copy = "original" if r.copy_index is None else r.copy_index
                 seed = "" if r.seed is None else r.seed
                 size = "" if r.size is None else r.size
+                objects = "" if r.objects is None else r.objects
                 row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner,
-                       size, r.sha256]  # fmt: skip
+                       size, r.sha256, r.labels, r.labels_sha256, objects]  # fmt: skip
                 writer.writerow(row)
         tmp.replace(path)
     except BaseException:
@@ -138,11 +146,18 @@ def summary_problem(summary: dict[str, Any] | None) -> str:
 
 
 def records(
-    plan: Plan, finished: Mapping[str, WrittenJob], failed: Mapping[str, Record], dst: Path | None
+    plan: Plan,
+    finished: Mapping[str, WrittenJob],
+    failed: Mapping[str, Record],
+    dst: Path | None,
+    label_format: str | None = None,
+    label_root: Path | None = None,
 ) -> Iterator[Record]:
     """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan.
 
-    Sizes and checksums come from the workers; outputs found on disk (resumed) are hashed here.
+    Sizes and checksums come from the workers; outputs found on disk (resumed) are hashed here. With
+    ``label_format`` (a labelled dataset) each row also names its label file; the label files of outputs found
+    on disk are read from ``label_root`` (default ``dst``) for their checksum and objects.
     """
     for job in plan.jobs:
         result = finished.get(job.source)
@@ -162,9 +177,34 @@ def records(
                         position += not done
                         continue  # gone since it was found (someone deleted it): not listed, --resume rewrites it
                 size, sha = digest or (None, "")
-                yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
-                             partner=o.partner or "", size=size, sha256=sha)  # fmt: skip
+                record = Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
+                                partner=o.partner or "", size=size, sha256=sha)  # fmt: skip
+                if label_format is not None:
+                    fresh = result.label_digest(position) if result is not None and not done else None
+                    record = _with_labels(record, label_format, job, fresh, label_root or dst)
+                yield record
             position += not done
+
+
+def _with_labels(record: Record, label_format: str, job, fresh: tuple[str, int] | None, dst: Path | None):
+    """A row with its label file: checksum and object count from the worker, or read from disk when resumed."""
+    from expander.labels.worker import count_objects, label_path
+
+    path = label_path(label_format, job, record.output) or ""
+    objects: int | None
+    if fresh is not None:
+        sha, objects = fresh
+    else:  # found on disk (resumed): an original's label is its source's; a copy's is counted below
+        sha, objects = "", (job.objects.count if job.objects is not None else 0) if record.copy_index is None else None
+        if path and dst is not None:
+            try:
+                data = (dst / path).read_bytes()
+            except OSError:
+                data = None
+            if data is not None:  # an original's count stays its usable objects, as when it was written
+                sha = hashlib.sha256(data).hexdigest()
+                objects = objects if record.copy_index is None else count_objects(label_format, data)
+    return dataclasses.replace(record, labels=path if sha else "", labels_sha256=sha, objects=objects)
 
 
 def run_summary(
@@ -179,12 +219,20 @@ def run_summary(
 ) -> dict[str, Any]:
     failed_sources: dict[str, str] = {}
     counts = {(row.split, row.class_name): {"originals": 0, "new": 0, "failed": 0} for row in plan.rows}
-    written = failed_outputs = 0
+    written = failed_outputs = empty = 0
+    objects = {"written": 0, "in_copies": 0, "carried": 0}
+    in_source = {job.source: job.objects.count for job in plan.jobs if job.objects is not None}
     for r in records:  # a single pass: records may be a generator
         bucket = counts.setdefault((r.split, r.class_name), {"originals": 0, "new": 0, "failed": 0})
         if r.status == "ok":
             bucket["originals" if r.copy_index is None else "new"] += 1
             written += 1
+            objects["written"] += r.objects or 0
+            if r.copy_index is not None:
+                objects["in_copies"] += r.objects or 0
+                objects["carried"] += in_source.get(r.source, 0)
+        elif r.status == "empty":
+            empty += 1
         else:
             bucket["failed"] += 1
             failed_outputs += 1
@@ -210,12 +258,34 @@ def run_summary(
             "resumed": resumed,
             "failed_outputs": failed_outputs,
             "failed_sources": len(failed_sources),
+            "empty_copies": empty,
         },
         "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],
         "ignored": dataset.ignored,
+        "labels": _labels_summary(dataset, objects),
         "duration_s": round(elapsed, 3),
         "images_per_s": round((written - resumed) / elapsed, 1) if elapsed > 0 else None,
         "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _labels_summary(dataset: Dataset, objects: dict[str, int]) -> dict[str, Any] | None:
+    """A labelled run's format, classes, objects written and dropped, and the label problems found reading."""
+    labels = dataset.labels
+    if labels is None:
+        return None
+    problems = [p for item in dataset.items if item.objects is not None for p in item.objects.problems]
+    return {
+        "format": labels.format,
+        "classes": list(labels.names),
+        "class_masks": bool(labels.details.get("class_masks")),
+        "objects_written": objects["written"],
+        # A copy holds its source's objects less those that left the image or fell below --min-visibility,
+        # plus the mirror images a reflecting border brought in.
+        "objects_in_copies": objects["in_copies"],
+        "objects_in_copies_sources": objects["carried"],
+        "problems": problems,
+        "labels_without_images": list(labels.orphans),
     }
 
 
@@ -227,4 +297,5 @@ def plan_row(row: PlanRow) -> dict[str, Any]:
         "new": row.new,
         "total": row.total,
         "augmented": row.augmented,
+        "unit": row.unit,
     }

@@ -23,8 +23,9 @@ DEFAULT_PER_IMAGE = 5
 # Arguments that change what is written; --resume refuses to mix runs that differ in any.
 OUTPUT_ARGUMENTS = (
     "source", "per_image", "balance", "target_per_class", "classes", "seed",
-    "originals", "format", "quality", "size", "max_pixels",
+    "originals", "format", "quality", "size", "max_pixels", "labels", "min_visibility", "keep_empty",
 )  # fmt: skip
+LABEL_CHOICES = ("auto", "none", "yolo", "coco", "voc", "masks")  # --labels
 
 
 def default_out(src: str | os.PathLike) -> Path:
@@ -82,6 +83,14 @@ class ExpandOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     max_outputs: int | None = DEFAULT_MAX_OUTPUTS
     space_check: bool = True
+    labels: str = "auto"  # a labelled dataset's format (see LABEL_CHOICES); "none": class folders
+    min_visibility: float = 0.1
+    keep_empty: bool = False
+
+    @property
+    def scan_labels(self) -> str | None:
+        """What ``scan`` is told: a format, "auto", or None for class folders."""
+        return None if self.labels == "none" else self.labels
 
     @classmethod
     def create(
@@ -127,6 +136,10 @@ class ExpandOptions:
         return options
 
     def check(self) -> None:
+        if self.labels not in LABEL_CHOICES:
+            raise ExpanderError(f"--labels must be one of {', '.join(LABEL_CHOICES)}; got {self.labels!r}.")
+        if not 0.0 <= self.min_visibility <= 1.0:
+            raise ExpanderError(f"--min-visibility must be between 0 and 1; got {self.min_visibility}.")
         if self.workers < 1:
             raise ExpanderError(f"--workers must be 1 or more; got {self.workers}.")
         if self.backend not in BACKENDS:
@@ -169,4 +182,7 @@ class ExpandOptions:
             "quality": self.quality,
             "size": list(self.size) if self.size else None,
             "max_pixels": self.max_pixels,
+            "labels": self.labels,
+            "min_visibility": self.min_visibility,
+            "keep_empty": self.keep_empty,
         }

@@ -284,13 +284,16 @@ def remove_previous(out: Path) -> int:
         ) from None
     removed = 0
     folders: set[str] = set()
-    for row in rows:
-        path = safe_output_path(out, row.get("output") or "")
+    summary = read_summary(out) or {}
+    label_files = (summary.get("labels") or {}).get("files") or [] if isinstance(summary.get("labels"), dict) else []
+    listed = [name for row in rows for name in (row.get("output") or "", row.get("labels") or "") if name]
+    for name in [*listed, *(f for f in label_files if isinstance(f, str))]:
+        path = safe_output_path(out, name)
         if path is None or not path.is_file() or path.is_symlink():
             continue
         path.unlink()
         removed += 1
-        folders.add(posixpath.dirname(row["output"]))
+        folders.add(posixpath.dirname(name))
     for name in (MANIFEST_NAME, SUMMARY_NAME):
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()

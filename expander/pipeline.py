@@ -419,7 +419,7 @@ def _build_node(node: Any, source: str, where: str) -> Any:
         raise PipelineError(f"{source}: {where} ({name}) has invalid arguments: {message}") from e
 
 
-# Compose arguments for labelled data: expander's class-folder datasets have no boxes or keypoints to give.
+# Compose arguments for labels: expander sets them itself from the dataset (see augment.LabelParams).
 _LABEL_ARGUMENTS = ("bbox_params", "keypoint_params")
 
 
@@ -443,8 +443,8 @@ def _check_arguments(cls: type, name: str, args: dict[str, Any], source: str, wh
     if labelled:
         raise PipelineError(
             f"{source}: {where} ({name}) sets {' and '.join(labelled)}, for pipelines that move boxes or keypoints "
-            "with the pixels; expander expand augments class folders, which have no such labels. Remove "
-            f"{' and '.join(labelled)} from the pipeline file."
+            "with the pixels; expander sets them itself from the dataset's labels (see --labels and "
+            f"--min-visibility). Remove {' and '.join(labelled)} from the pipeline file."
         )
 
 

@@ -12,9 +12,13 @@ import hashlib
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from expander.errors import PlanError
 from expander.scan import AUGMENTED_SPLIT, Dataset, Item
+
+if TYPE_CHECKING:
+    from expander.labels.objects import Objects
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Job:
     renamed: tuple[tuple[int, str], ...] = ()  # (copy, path) where the plain name is taken
     partners: tuple[str, ...] = ()  # one per copy, for two-image generators
     done: frozenset[int] = frozenset()  # outputs already on disk (a resumed run); 0 is the original
+    objects: Objects | None = None  # a labelled dataset's labels of the source
 
     @property
     def outputs(self) -> tuple[Output, ...]:
@@ -91,11 +96,15 @@ class Job:
 
 @dataclass(frozen=True)
 class PlanRow:
+    """Images per split and class; in a labelled dataset, object instances per split and object class
+    (``new`` then counts the objects the planned copies carry, before any leaves the image)."""
+
     split: str | None
     class_name: str
     originals: int
     new: int
     augmented: bool
+    unit: str = "images"  # or "objects"
 
     @property
     def total(self) -> int:
@@ -144,6 +153,8 @@ def make_plan(
         PlanError: an unknown class, or a class with no images to augment.
     """
     selected = _check_classes(dataset, classes)
+    if dataset.labels is not None:
+        return _labelled_plan(dataset, quota, selected, seed, originals, output_ext)
     new_counts = _new_counts(dataset, quota, selected, seed)
 
     jobs: list[Job] = []
@@ -209,7 +220,50 @@ def _new_counts(dataset: Dataset, quota: Quota, selected: set[str], seed: int) -
 
 
 def _job(item: Item, new: int, seed: int, originals: bool, output_ext: str | None) -> Job:
-    return Job(item.rel_path, item.split, item.class_name, seed, originals, new, output_ext)
+    return Job(item.rel_path, item.split, item.class_name, seed, originals, new, output_ext, objects=item.objects)
+
+
+def _labelled_plan(
+    dataset: Dataset, quota: Quota, selected: set[str], seed: int, originals: bool, output_ext: str | None
+) -> Plan:
+    """A labelled dataset's plan: copies chosen by object class, rows counting object instances."""
+    names = dataset.classes
+    augmentable = [i for i in dataset.items if i.split in (None, AUGMENTED_SPLIT)]
+    new_counts = _object_new_counts(dataset, augmentable, quota, {names.index(c) for c in selected}, seed)
+    jobs = [_job(item, new_counts.get(item.rel_path, 0), seed, originals, output_ext) for item in dataset.items]
+    rows = []
+    for split in dataset.splits:
+        in_split = [j for j in jobs if j.split == split]
+        for index, name in enumerate(names):
+            before = sum(j.objects.classes.count(index) for j in in_split if j.objects is not None)
+            new = sum(j.copies * j.objects.classes.count(index) for j in in_split if j.objects is not None)
+            augmented = split in (None, AUGMENTED_SPLIT) and name in selected
+            rows.append(PlanRow(split, name, before if originals else 0, new, augmented, "objects"))
+    return Plan(jobs=_resolve_collisions(jobs), rows=tuple(rows))
+
+
+def _object_new_counts(
+    dataset: Dataset, items: list[Item], quota: Quota, selected: set[int], seed: int
+) -> dict[str, int]:
+    """Copies per image: ``per_image`` for every image holding a selected class (every image, background
+    ones too, when all classes are selected); else enough to raise each selected class to the target."""
+    from expander.labels.quotas import copies_for_target, instance_counts
+
+    every = len(selected) == len(dataset.classes)
+    holders = [i for i in items if every or (i.objects is not None and selected & set(i.objects.classes))]
+    if quota.per_image is not None:
+        return {i.rel_path: quota.per_image for i in holders}
+    counts = instance_counts([i.objects.classes if i.objects is not None else () for i in items], len(dataset.classes))
+    totals = counts.sum(axis=0)
+    for index in sorted(selected):
+        if not totals[index] and (quota.balance or quota.target_per_class):
+            where = f"'{dataset.root}/{AUGMENTED_SPLIT}'" if dataset.has_splits else f"'{dataset.root}'"
+            raise PlanError(f"Class '{dataset.classes[index]}' has no objects in {where} to augment; "
+                            "leave it out with --classes.")  # fmt: skip
+    target = int(totals.max(initial=0)) if quota.balance else quota.target_per_class or 0
+    tiebreak = [output_seed(seed, i.rel_path, -1) for i in items]
+    copies = copies_for_target(counts, sorted(selected), target, tiebreak)
+    return {i.rel_path: int(n) for i, n in zip(items, copies, strict=True) if n}
 
 
 def _with_partners(job: Job, members: list[str]) -> Job:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from expander import images
-from expander.augment import probe_pipeline
+from expander.augment import LabelParams, probe_pipeline
 from expander.errors import ExpanderError
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.plan import output_seed
@@ -46,20 +46,24 @@ def preview(
     if copies < 1 or per_class < 1:
         raise ExpanderError(f"-n and --per-class must be 1 or more; got {copies} and {per_class}.")
     dataset = scan(src)
-    augment = Augmenter(pipeline)
+    labelled = dataset.labels is not None
+    augment = Augmenter(pipeline, LabelParams(dataset.labels.box_format) if dataset.labels else None)
     augmented = [i.rel_path for i in dataset.items if i.split in (None, AUGMENTED_SPLIT)]
     probe_pipeline(pipeline, dataset.root, augmented[:10], size, max_pixels)
     rows = []
-    for class_name in dataset.classes:
-        chosen = [i for i in dataset.items if i.class_name == class_name and i.split in (None, AUGMENTED_SPLIT)]
+    for index, class_name in enumerate(dataset.classes):
+        chosen = [i for i in dataset.items if i.split in (None, AUGMENTED_SPLIT) and _shows(i, index, class_name)]
         shown = 0
         for item in chosen:
             if shown == per_class:
                 break
             try:
                 data = (dataset.root / item.rel_path).read_bytes()
-                image = images.decode_resized(data, item.rel_path, size, max_pixels=max_pixels)
-                variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
+                if labelled:
+                    image, variants = _labelled_row(dataset, item, data, augment, seed, copies, size, max_pixels)
+                else:
+                    image = images.decode_resized(data, item.rel_path, size, max_pixels=max_pixels)
+                    variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
             except Exception as e:
                 reason = str(e) if isinstance(e, (OSError, images.DecodeError)) else f"{type(e).__name__}: {e}"
                 if on_skip is not None:
@@ -78,6 +82,25 @@ def preview(
     out.parent.mkdir(parents=True, exist_ok=True)
     images.write_atomic(out, images.encode(sheet, "png", 95))
     return out
+
+
+def _shows(item, index: int, class_name: str) -> bool:
+    """Whether a row for this class may show ``item``: it holds such an object (or is in its class folder)."""
+    return index in item.objects.classes if item.objects is not None else item.class_name == class_name
+
+
+def _labelled_row(dataset, item, data: bytes, augment, seed: int, copies: int, size, max_pixels):
+    """A labelled source and its copies, each with its boxes, names and mask outlines drawn."""
+    from expander.labels.draw import annotate
+    from expander.labels.worker import LabelledSource, LabelOptions
+    from expander.plan import Job
+
+    labels = dataset.labels
+    job = Job(item.rel_path, item.split, "", objects=item.objects)
+    source = LabelledSource(LabelOptions.of(labels), dataset.root, job, data, "RGB", size, max_pixels)
+    draw = lambda result: annotate(result, source.objects, labels.names, labels.box_format)  # noqa: E731
+    variants = [draw(source.copy(augment, output_seed(seed, item.rel_path, k))) for k in range(1, copies + 1)]
+    return draw(source.labelled), variants
 
 
 def _cell(image: np.ndarray, side: int) -> np.ndarray:

@@ -23,8 +23,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expander.errors import LayoutError
+
+if TYPE_CHECKING:
+    from expander.labels.objects import LabelSet, Objects
 
 IMAGE_EXTENSIONS = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 VAL_SPLITS = ("val", "valid", "validation")  # names of a validation split, in order of preference
@@ -45,7 +49,8 @@ class Item:
 
     rel_path: str
     split: str | None
-    class_name: str
+    class_name: str  # "" in a labelled dataset, whose classes are its objects'
+    objects: Objects | None = None  # a labelled dataset's labels of this image
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Dataset:
     ignored: dict[str, int] = field(default_factory=dict)  # reason -> count
     rejected: tuple[tuple[str, str], ...] = ()  # (path as printable text, reason): files that cannot be processed
     folders: tuple[Path, ...] = ()  # real paths of the folders read (links resolved)
+    labels: LabelSet | None = None  # a labelled dataset's format and class names (classes then holds them)
 
     @property
     def has_splits(self) -> bool:
@@ -78,8 +84,13 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def scan(root: str | os.PathLike) -> Dataset:
+def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
     """Scan ``root`` and return its images grouped by split and class.
+
+    Args:
+        root: the dataset folder.
+        labels: ``"auto"`` detects a labelled dataset (YOLO, COCO, VOC, masks; see expander.labels) and
+            falls back to class folders; a format name reads that format; None reads class folders.
 
     Raises:
         LayoutError: the folder is missing, holds no images, or mixes layouts.
@@ -89,6 +100,16 @@ def scan(root: str | os.PathLike) -> Dataset:
         raise LayoutError(f"Source folder '{root}' does not exist. {_LAYOUT_HELP}")
     if not root.is_dir():
         raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
+    if labels is not None:
+        from expander.labels.read import detect, scan_labelled
+
+        format = detect(root) if labels == "auto" else labels
+        if format is not None:
+            return scan_labelled(root, format)
+    return _scan_class_folders(root)
+
+
+def _scan_class_folders(root: Path) -> Dataset:
 
     listing = _Listing()
     top_dirs, top_images = listing.read(root)

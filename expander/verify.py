@@ -23,23 +23,42 @@ from expander.plan import Output
 from expander.scan import is_image_name
 
 
-def _check_file(task: tuple[str, str, str, int | None]) -> tuple[str, str]:
-    """(decode error, checksum problem) of one listed file; "" for each that is fine. Never raises."""
-    path, size, sha256, max_pixels = task
+def _check_file(task: tuple) -> tuple[str, str, str]:
+    """(decode error, checksum problem, label problem) of one listed file; "" for each that is fine. Never raises.
+
+    ``task``: (path, size, sha256, max_pixels, label) where label is None or (label path, its sha256, format,
+    number of classes, whether its boxes are checked). An original's label file is the source's own, copied:
+    its checksum is checked, its boxes are not (the run summary and ``inspect`` report the source's problems).
+    """
+    path, size, sha256, max_pixels, label = task
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        return f"cannot read it: {e.strerror or e}", ""
+        return f"cannot read it: {e.strerror or e}", "", ""
     changed = ""
     if sha256 and str(len(data)) != size:
         changed = f"size differs from the manifest ({len(data)} bytes; the manifest says {size})"
     elif sha256 and hashlib.sha256(data).hexdigest() != sha256:
         changed = f"SHA-256 differs from the manifest (same size, {size} bytes)"
     try:
-        images.decode(data, path, max_pixels=max_pixels)
+        image = images.decode(data, path, max_pixels=max_pixels)
     except images.DecodeError as e:
-        return str(e), changed
-    return "", changed
+        return str(e), changed, ""
+    return "", changed, _check_label(label, image.shape[:2]) if label else ""
+
+
+def _check_label(label: tuple[str, str, str, int, bool], shape: tuple[int, int]) -> str:
+    from expander.labels.checks import label_problem
+
+    path, sha256, format, classes, strict = label
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return f"its label file cannot be read: {e.strerror or e}"
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+        return "its label file's SHA-256 differs from the manifest"
+    problem = label_problem(format, data, shape, classes) if strict else ""
+    return f"its label file {problem}" if problem else ""
 
 
 def verify(
@@ -69,20 +88,33 @@ def verify(
     missing = sorted(p for p in listed if not (dst / p).is_file())
     by_path = {r["output"]: r for r in rows}
     present = sorted(listed - set(missing))
-    tasks = [(str(dst / p), by_path[p].get("bytes") or "", by_path[p].get("sha256") or "", max_pixels) for p in present]
+    labels = summary.get("labels") if isinstance(summary.get("labels"), dict) else None
+
+    def label_task(row: dict) -> tuple | None:
+        path = safe_output_path(dst, row.get("labels") or "") if labels else None
+        if path is None:
+            return None
+        return (str(path), row.get("labels_sha256") or "", labels["format"], len(labels["classes"]),  # type: ignore[index]
+                row.get("copy") != "original")  # fmt: skip
+
+    tasks = [(str(dst / p), by_path[p].get("bytes") or "", by_path[p].get("sha256") or "", max_pixels,
+              label_task(by_path[p])) for p in present]  # fmt: skip
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:
             checks = pool.map(_check_file, tasks, chunksize=32)
     else:
         checks = [_check_file(t) for t in tasks]
-    undecodable = [{"file": p, "error": e} for p, (e, _) in zip(present, checks, strict=True) if e]
-    changed = [{"file": p, "reason": c} for p, (_, c) in zip(present, checks, strict=True) if c]
+    undecodable = [{"file": p, "error": e} for p, (e, _, _) in zip(present, checks, strict=True) if e]
+    changed = [{"file": p, "reason": c} for p, (_, c, _) in zip(present, checks, strict=True) if c]
+    bad_labels = [{"file": p, "reason": q} for p, (_, _, q) in zip(present, checks, strict=True) if q]
+    dataset_files = (labels or {}).get("files") or []
+    missing += sorted(f for f in dataset_files if isinstance(f, str) and not (dst / f).is_file())
     on_disk = {
         p.relative_to(dst).as_posix()
         for p in dst.rglob("*")
         if p.is_file() and (is_image_name(p.name) or p.name.endswith(images.TEMP_SUFFIX))
     }
-    extra = sorted(on_disk - listed)
+    extra = sorted(on_disk - listed - {r.get("labels") or "" for r in rows})  # mask PNGs are label files
 
     replayed: list[str] = []
     if replay > 0:
@@ -96,7 +128,7 @@ def verify(
         changed += replay_changed
     return {
         "dst": str(dst.resolve()),
-        "ok": not (missing or extra or undecodable or changed or unsafe),
+        "ok": not (missing or extra or undecodable or changed or unsafe or bad_labels),
         "checked": len(listed),
         "checksums": all(r.get("sha256") for r in rows),
         "missing": missing,
@@ -105,6 +137,7 @@ def verify(
         "unsafe": unsafe,
         "replayed": replayed,
         "changed": changed,
+        "labels": bad_labels,
     }
 
 
@@ -113,16 +146,63 @@ def _replay(dst: Path, summary: dict, rows: list[dict]) -> tuple[list[dict], lis
         arguments = summary["arguments"]
         size = tuple(arguments["size"]) if arguments.get("size") else None
         max_pixels = arguments.get("max_pixels", DEFAULT_MAX_PIXELS)
-        settings = Settings(arguments["source"], str(dst), summary["pipeline"], arguments["quality"], size, max_pixels)
+        labels = _label_options(summary, arguments)
+        settings = Settings(arguments["source"], str(dst), summary["pipeline"], arguments["quality"], size, max_pixels,
+                            labels)  # fmt: skip
     except (KeyError, TypeError) as e:
         raise OutputError(f"'{dst / SUMMARY_NAME}' lacks what a replay needs ({e}); it is damaged.") from None
     worker = Worker(settings)
+    if labels is not None:
+        return _replay_labelled(worker, dst, rows)
     changed: list[dict] = []
     replayed: list[str] = []
     for row in rows:
         try:
             reason = _replay_one(worker, dst, row)
         except Exception as e:  # an odd row (hand-edited, damaged): reported, never a crash
+            reason = f"cannot replay: {type(e).__name__}: {e}"
+        if reason is not None:
+            changed.append({"file": row["output"], "reason": reason})
+        if not reason or not reason.startswith("cannot"):
+            replayed.append(row["output"])
+    return changed, replayed
+
+
+def _label_options(summary: dict, arguments: dict):
+    labels = summary.get("labels")
+    if not isinstance(labels, dict):
+        return None
+    from expander.labels.worker import LabelOptions
+
+    return LabelOptions(labels["format"], arguments.get("min_visibility", 0.1), bool(arguments.get("keep_empty")),
+                        bool(labels.get("class_masks")))  # fmt: skip
+
+
+def _replay_labelled(worker: Worker, dst: Path, rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """Replay labelled outputs: the source dataset is read again for its labels; image and label bytes compared."""
+    from expander.labels.worker import LabelledSource, label_path
+    from expander.plan import Job
+    from expander.scan import scan
+
+    assert worker.settings.labels is not None
+    options = worker.settings.labels
+    items = {i.rel_path: i for i in scan(worker.src, options.format).items}
+    changed: list[dict] = []
+    replayed: list[str] = []
+    for row in rows:
+        try:
+            item = items[row["source"]]
+            job = Job(item.rel_path, item.split, "", objects=item.objects)
+            copy = None if row["copy"] == "original" else int(row["copy"])
+            source = LabelledSource(options, worker.src, job, (worker.src / item.rel_path).read_bytes(), worker.order,
+                                    worker.settings.size, worker.settings.max_pixels)  # fmt: skip
+            written = source.output(Output(row["output"], copy, int(row["seed"]) if row["seed"] else None),
+                                    worker.augmenter, worker.settings.quality, worker.order)  # fmt: skip
+            label = label_path(options.format, job, row["output"])
+            same_label = label is None or written.label == (dst / label).read_bytes()
+            reason = None if written.image == (dst / row["output"]).read_bytes() and same_label else (
+                "bytes differ from a replay of source + labels + seed + pipeline")  # fmt: skip
+        except Exception as e:  # a source gone or changed, an odd row: reported, never a crash
             reason = f"cannot replay: {type(e).__name__}: {e}"
         if reason is not None:
             changed.append({"file": row["output"], "reason": reason})

@@ -48,6 +48,7 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
     rows = manifest_rows(out)
     assert list(rows[0]) == [
         "output", "source", "class", "split", "copy", "seed", "status", "error", "partner", "bytes", "sha256",
+        "labels", "labels_sha256", "objects",
     ]  # fmt: skip
     written = (out / "cat/img1__aug001.png").read_bytes()
     assert rows[1] == {
@@ -62,11 +63,17 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
         "partner": "",
         "bytes": str(len(written)),
         "sha256": hashlib.sha256(written).hexdigest(),
+        "labels": "",
+        "labels_sha256": "",
+        "objects": "",
     }
     assert len(rows) == 15 and {r["status"] for r in rows} == {"ok"}
     summary = json.loads((out / "expander.json").read_text())
     assert summary["status"] == "complete" and summary["schema"] == 1
-    assert summary["totals"] == {"planned": 15, "written": 15, "resumed": 0, "failed_outputs": 0, "failed_sources": 0}
+    assert summary["totals"] == {
+        "planned": 15, "written": 15, "resumed": 0, "failed_outputs": 0, "failed_sources": 0, "empty_copies": 0,
+    }  # fmt: skip
+    assert summary["labels"] is None  # class folders
     assert summary["counts"] == [
         {"split": None, "class": "cat", "originals": 3, "new": 6, "failed": 0, "total": 9},
         {"split": None, "class": "dog", "originals": 2, "new": 4, "failed": 0, "total": 6},

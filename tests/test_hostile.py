@@ -342,6 +342,7 @@ def test_5_disk_full_stops_cleanly_writes_the_manifest_and_resume_finishes(tmp_p
     assert result.exit_code == 0, result.output
     assert summary_of(small)["totals"] == {
         "planned": 168, "written": 168, "resumed": written, "failed_outputs": 0, "failed_sources": 0,
+        "empty_copies": 0,
     }  # fmt: skip
     assert runner.invoke(app, ["verify", str(small)]).exit_code == 0
     assert tree_digest(src) == before

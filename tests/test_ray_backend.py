@@ -150,3 +150,13 @@ def test_two_node_cluster_survives_a_killed_worker(tmp_path: Path) -> None:
             os.killpg(node.pid, signal.SIGTERM)
         for node in nodes:
             node.wait(timeout=60)
+
+
+def test_ray_writes_the_same_images_and_labels_as_the_local_pool(tmp_path: Path) -> None:
+    from labelled_data import write_coco
+
+    src = write_coco(tmp_path / "src")
+    expand(src, tmp_path / "local", per_image=3, preset="strong", workers=2)
+    expand(src, tmp_path / "ray", per_image=3, preset="strong", workers=2, backend="ray")
+    local, remote = outputs(tmp_path / "local"), outputs(tmp_path / "ray")
+    assert local == remote and "train/_annotations.coco.json" in local and len(local) == 2 * 16 + 2
