@@ -7,6 +7,7 @@ own module; this one only calls them in order and keeps the state of a run while
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import sys
@@ -44,7 +45,7 @@ from expander.output import (
 )
 from expander.pipeline import resolve_pipeline
 from expander.plan import Plan, make_plan
-from expander.scan import Dataset, scan
+from expander.scan import Dataset, natural_key, scan
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def expand(
     labels: str = "auto",
     min_visibility: float = 0.1,
     keep_empty: bool = False,
+    exclude: str | os.PathLike | None = None,
     progress: bool = False,
     on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> ExpandResult:
@@ -165,6 +167,9 @@ def expand(
         min_visibility: a box whose area inside the image falls below this fraction is dropped from a copy.
         keep_empty: write a copy whose objects all left the image (as a background image); by default it
             is recorded as ``empty`` in the manifest and not written.
+        exclude: a duplicates file from ``inspect_dataset(..., duplicates_file=...)`` (``expander inspect
+            --duplicates``): the files it drops (train copies of val/test images, all but one of each duplicate
+            group in train) are left out of the output.
         progress: show a progress bar on stderr.
         on_plan: called with the plan rows (split, class, originals, new, total, augmented)
             once the output folder is checked, before anything is written.
@@ -182,6 +187,7 @@ def expand(
         backend=backend, address=address, originals=originals, format=format, quality=quality, size=size,
         resume=resume, overwrite=overwrite, dry_run=dry_run, max_pixels=max_pixels, max_outputs=max_outputs,
         space_check=space_check, labels=labels, min_visibility=min_visibility, keep_empty=keep_empty,
+        exclude=exclude,
     )  # fmt: skip
     return run(options, progress=progress, on_plan=on_plan)
 
@@ -194,7 +200,7 @@ def run(
 ) -> ExpandResult:
     """``expand`` for options already checked: scan -> plan -> probe -> lock -> execute -> manifest."""
     started = time.perf_counter()
-    dataset = scan(options.src, options.scan_labels)
+    dataset = _without_excluded(scan(options.src, options.scan_labels), options.exclude)
     if dataset.labels is not None and options.generator is not None:
         raise PipelineError("--generator makes images without moving labels; a labelled dataset needs a pipeline.")
     pipeline, partners = _pipeline(options)
@@ -230,6 +236,17 @@ def run(
         if on_plan is not None:
             on_plan([plan_row(row) for row in plan.rows])
         return state.execute(run_jobs, settings, options.workers, progress)
+
+
+def _without_excluded(dataset: Dataset, exclude: Path | None) -> Dataset:
+    """The dataset less the files a duplicates file drops (they are listed in the summary's ``excluded``)."""
+    if exclude is None:
+        return dataset
+    from expander.duplicates import exclusions
+
+    dropped = set(exclusions(exclude, dataset))
+    items = tuple(i for i in dataset.items if i.rel_path not in dropped)
+    return dataclasses.replace(dataset, items=items, excluded=tuple(sorted(dropped, key=natural_key)))
 
 
 def _label_options(options: ExpandOptions, dataset: Dataset):

@@ -164,6 +164,15 @@ def expand(
             "--keep-empty", help="Write a copy whose objects all left the image (default: record it as empty, skip it)."
         ),
     ] = False,
+    exclude: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Duplicates file from expander inspect --duplicates: leave out the files it drops (train copies "
+            "of val/test images, all but one of each duplicate group). SRC is never changed.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,
     progress: Progress = None,
@@ -214,6 +223,7 @@ def expand(
             labels=labels.value,
             min_visibility=min_visibility,
             keep_empty=keep_empty,
+            exclude=exclude,
             progress=show_progress(progress, quiet),
             on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
         )
@@ -240,6 +250,13 @@ def inspect(
     max_pixels: Annotated[
         int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
     ] = DEFAULT_MAX_PIXELS,
+    duplicates: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write the duplicate groups and train/test leaks to this JSON file, with a keep/drop decision "
+            "per file, for expand --exclude."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Survey a dataset: counts and imbalance, sizes, modes, formats, unreadable files, duplicates and leaks.
@@ -252,8 +269,12 @@ def inspect(
     from expander.inspection import inspect_dataset
     from expander.options import default_workers
 
-    report = guard(lambda: inspect_dataset(src, workers=workers or default_workers(), max_pixels=max_pixels))
+    report = guard(lambda: inspect_dataset(src, workers or default_workers(), max_pixels, duplicates))
     typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
+    if duplicates is not None and not as_json:
+        found = report["duplicates_file"]
+        typer.echo(f"Wrote {found['groups']} duplicate group(s), {found['drop']} file(s) to drop, to {duplicates}; "
+                   f"apply with: expander expand {src} --exclude {duplicates}", err=True)  # fmt: skip
 
 
 @app.command()
@@ -420,6 +441,8 @@ def _run_report(summary: dict) -> str:
         + (f"; {t['resumed']} were already there (resumed)" if t["resumed"] else "")
         + "."
     ]
+    if summary.get("excluded"):
+        lines.append(f"Left out by --exclude (duplicates and leaks): {len(summary['excluded'])} file(s).")
     if summary["ignored"]:
         lines.append("Ignored in the source: " + ", ".join(f"{n} {k}" for k, n in summary["ignored"].items()) + ".")
     if summary.get("labels"):

@@ -87,8 +87,17 @@ def _facts_task(args: tuple) -> FileFacts:
     return file_facts(*args)
 
 
-def inspect_dataset(src: str | Path, workers: int = 1, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> dict:
-    """Survey ``src`` and return the report (see module docstring)."""
+def inspect_dataset(
+    src: str | Path,
+    workers: int = 1,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    duplicates_file: str | Path | None = None,
+) -> dict:
+    """Survey ``src`` and return the report (see module docstring).
+
+    With ``duplicates_file``, also write the duplicate groups and leaks with a keep/drop decision per file
+    (``expander.duplicates``), for ``expand --exclude``.
+    """
     dataset = scan(src)
     tasks = [(str(dataset.root), i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     if workers > 1 and len(tasks) > 1:
@@ -96,7 +105,14 @@ def inspect_dataset(src: str | Path, workers: int = 1, max_pixels: int | None = 
             facts = list(pool.imap(_facts_task, tasks, chunksize=16))
     else:
         facts = [file_facts(*t) for t in tasks]
-    return _report(dataset, facts)
+    report = _report(dataset, facts)
+    if duplicates_file is not None:
+        from expander import duplicates
+
+        written = duplicates.write(report, {i.rel_path: i.split for i in dataset.items}, duplicates_file)
+        report["duplicates_file"] = {"path": str(duplicates_file), "groups": len(written["groups"]),
+                                     "drop": len(written["drop"])}  # fmt: skip
+    return report
 
 
 def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:

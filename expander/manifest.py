@@ -262,6 +262,7 @@ def run_summary(
         },
         "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],
         "ignored": dataset.ignored,
+        "excluded": list(dataset.excluded),
         "labels": _labels_summary(dataset, objects),
         "duration_s": round(elapsed, 3),
         "images_per_s": round((written - resumed) / elapsed, 1) if elapsed > 0 else None,

@@ -23,7 +23,7 @@ DEFAULT_PER_IMAGE = 5
 # Arguments that change what is written; --resume refuses to mix runs that differ in any.
 OUTPUT_ARGUMENTS = (
     "source", "per_image", "balance", "target_per_class", "classes", "seed",
-    "originals", "format", "quality", "size", "max_pixels", "labels", "min_visibility", "keep_empty",
+    "originals", "format", "quality", "size", "max_pixels", "labels", "min_visibility", "keep_empty", "exclude",
 )  # fmt: skip
 LABEL_CHOICES = ("auto", "none", "yolo", "coco", "voc", "masks")  # --labels
 
@@ -86,6 +86,7 @@ class ExpandOptions:
     labels: str = "auto"  # a labelled dataset's format (see LABEL_CHOICES); "none": class folders
     min_visibility: float = 0.1
     keep_empty: bool = False
+    exclude: Path | None = None  # a duplicates file from inspect --duplicates: its dropped files are left out
 
     @property
     def scan_labels(self) -> str | None:
@@ -108,6 +109,7 @@ class ExpandOptions:
         generator: str | os.PathLike | None = None,
         workers: int | None = None,
         size: str | tuple[int, int] | None = None,
+        exclude: str | os.PathLike | None = None,
         **rest: Any,
     ) -> ExpandOptions:
         """Check every option; raise ExpanderError naming the option, its allowed values and the value given."""
@@ -130,6 +132,7 @@ class ExpandOptions:
             generator=Path(generator) if generator is not None else None,
             workers=default_workers() if workers is None else workers,
             size=parse_size(size),
+            exclude=Path(exclude) if exclude is not None else None,
             **rest,
         )
         options.check()
@@ -185,4 +188,5 @@ class ExpandOptions:
             "labels": self.labels,
             "min_visibility": self.min_visibility,
             "keep_empty": self.keep_empty,
+            "exclude": str(self.exclude.resolve()) if self.exclude else None,
         }

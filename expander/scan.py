@@ -65,6 +65,7 @@ class Dataset:
     rejected: tuple[tuple[str, str], ...] = ()  # (path as printable text, reason): files that cannot be processed
     folders: tuple[Path, ...] = ()  # real paths of the folders read (links resolved)
     labels: LabelSet | None = None  # a labelled dataset's format and class names (classes then holds them)
+    excluded: tuple[str, ...] = ()  # files left out by expand --exclude (a duplicates file)
 
     @property
     def has_splits(self) -> bool:

@@ -414,3 +414,14 @@ def test_yolo_output_is_read_by_ultralytics_rules(tmp_path: Path, layout: str) -
         for line in label.read_text().splitlines():  # Ultralytics' checks: 5 columns, normalised, known class
             values = [float(v) for v in line.split()]
             assert len(values) == 5 and 0 <= values[0] < config["nc"] and all(0 <= v <= 1 for v in values[1:])
+
+
+def test_a_broken_annotation_file_is_named(tmp_path: Path) -> None:
+    from expander.errors import LayoutError
+
+    src = write_coco(tmp_path / "src")
+    (src / "train/_annotations.coco.json").write_text('{"images": [')
+    with pytest.raises(LayoutError, match=r"Cannot read annotation file '.*_annotations.coco.json': Expecting value"):
+        expand(src, tmp_path / "out", per_image=1)
+    with pytest.raises(LayoutError, match="Found 4 image"):  # --labels none: read as class folders, which it is not
+        scan(src, labels=None)

@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from expander.errors import LayoutError
 from expander.labels.files import Tree, split_of
 from expander.labels.objects import LabelSet, Objects
 from expander.scan import Item, natural_key
@@ -40,12 +41,16 @@ def _annotation_files(tree: Tree) -> list[tuple[str, dict[str, Any]]]:
         ):
             continue
         path = tree.root / name
-        if path.stat().st_size > MAX_JSON_BYTES:
-            continue
         try:
+            if path.stat().st_size > MAX_JSON_BYTES:
+                raise ValueError(f"larger than {MAX_JSON_BYTES >> 30} GB")
             data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
+        except (OSError, ValueError) as e:  # named like annotations, so a broken one is worth stopping for
+            reason = e.strerror if isinstance(e, OSError) else " ".join(str(e).split())
+            raise LayoutError(
+                f"Cannot read annotation file '{path}': {reason}. Fix it, or pass --labels with another format "
+                "(--labels none reads class folders)."
+            ) from None
         if (
             isinstance(data, dict)
             and isinstance(data.get("images"), list)

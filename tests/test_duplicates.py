@@ -1,0 +1,66 @@
+"""inspect --duplicates writes groups and leaks with a decision per file; expand --exclude acts on it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import make_tree, tree_digest
+
+from expander import expand
+from expander.errors import ExpanderError
+from expander.inspection import inspect_dataset
+
+
+@pytest.fixture
+def leaky(tmp_path: Path) -> Path:
+    src = make_tree(tmp_path / "src", {"train/cat": 4, "train/dog": 3, "test/cat": 2, "test/dog": 1}, shape=(40, 48, 3))
+    shutil.copy(src / "test/cat/img1.png", src / "train/cat/leak.png")  # a test image also in train
+    shutil.copy(src / "train/dog/img1.png", src / "train/dog/twin.png")  # a duplicate inside train
+    shutil.copy(src / "train/dog/img1.png", src / "train/cat/third.png")  # ... and a third copy, in another class
+    return src
+
+
+def test_duplicates_file_groups_and_decides(leaky: Path, tmp_path: Path) -> None:
+    path = tmp_path / "dup.json"
+    report = inspect_dataset(leaky, duplicates_file=path)
+    assert report["duplicates_file"] == {"path": str(path), "groups": 2, "drop": 3}
+    data = json.loads(path.read_text())
+    assert data["schema"] == 1 and data["source"] == str(leaky.resolve())
+    assert data["groups"] == [
+        {"files": ["test/cat/img1.png", "train/cat/leak.png"], "kind": "exact", "cross_split": True,
+         "keep": ["test/cat/img1.png"], "drop": ["train/cat/leak.png"], "reason": "leak: also in test"},
+        {"files": ["train/cat/third.png", "train/dog/img1.png", "train/dog/twin.png"], "kind": "exact",
+         "cross_split": False, "keep": ["train/cat/third.png"], "drop": ["train/dog/img1.png", "train/dog/twin.png"],
+         "reason": "duplicate: one kept"},
+    ]  # fmt: skip
+    assert data["drop"] == ["train/cat/leak.png", "train/dog/img1.png", "train/dog/twin.png"]
+
+
+def test_expand_exclude_leaves_the_dropped_files_out_and_never_touches_the_input(leaky: Path, tmp_path: Path) -> None:
+    path = tmp_path / "dup.json"
+    inspect_dataset(leaky, duplicates_file=path)
+    before = tree_digest(leaky)
+    out = tmp_path / "out"
+    result = expand(leaky, out, per_image=1, exclude=path, workers=1)
+    assert result.exit_code == 0 and tree_digest(leaky) == before
+    sources = {r.source for r in result.records()}
+    assert sources.isdisjoint({"train/cat/leak.png", "train/dog/img1.png", "train/dog/twin.png"})
+    assert not (out / "train/cat/leak.png").exists() and (out / "test/cat/img1.png").is_file()
+    summary = result.to_dict()
+    assert summary["excluded"] == ["train/cat/leak.png", "train/dog/img1.png", "train/dog/twin.png"]
+    assert summary["arguments"]["exclude"] == str(path.resolve())
+    assert inspect_dataset(out)["leaks"] == []  # the expanded set no longer tests on what it trains on
+
+
+def test_exclude_refuses_a_file_for_another_dataset(leaky: Path, tmp_path: Path) -> None:
+    path = tmp_path / "dup.json"
+    inspect_dataset(leaky, duplicates_file=path)
+    other = make_tree(tmp_path / "other", {"train/cat": 2, "test/cat": 1})
+    with pytest.raises(ExpanderError, match=r"drops 3 file\(s\) that .*other' does not have .*Run expander inspect"):
+        expand(other, tmp_path / "out", exclude=path)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ExpanderError, match=r"Cannot use --exclude .*bad.json': 'drop'\. Write it with"):
+        expand(leaky, tmp_path / "out2", exclude=tmp_path / "bad.json")
