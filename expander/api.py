@@ -46,6 +46,7 @@ from expander.output import (
 from expander.pipeline import resolve_pipeline
 from expander.plan import Plan, make_plan
 from expander.scan import Dataset, natural_key, scan
+from expander.shards.sink import INDEX_NAME, ShardSink, ShardSize, completed_shards, shard_order
 
 
 @dataclass(frozen=True)
@@ -62,15 +63,16 @@ class ExpandResult:
     resumed: int = 0
     duration_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict, repr=False)
+    located: dict[str, tuple[str, int, str]] | None = field(default=None, repr=False)  # sharded: where each output is
 
     def records(self) -> Iterator[Record]:
         """One record per planned output that was attempted, in plan order (the manifest's rows)."""
-        return records(self.plan, self.finished, self.failed, self.dst_root, self.label_format)
+        return records(self.plan, self.finished, self.failed, self.dst_root, self.label_format, located=self.located)
 
     @property
     def written(self) -> frozenset[str]:
         """Output paths on disk, resumed ones included."""
-        rows = records(self.plan, self.finished, self.failed, None)  # no need to hash resumed files
+        rows = records(self.plan, self.finished, self.failed, None, located=self.located)  # no file hashed
         return frozenset(r.output for r in rows if r.status == "ok")
 
     @property
@@ -122,6 +124,8 @@ def expand(
     min_visibility: float = 0.1,
     keep_empty: bool = False,
     exclude: str | os.PathLike | None = None,
+    shards: str | None = None,
+    shard_size: str = "100MB",
     progress: bool = False,
     on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> ExpandResult:
@@ -170,6 +174,9 @@ def expand(
         exclude: a duplicates file from ``inspect_dataset(..., duplicates_file=...)`` (``expander inspect
             --duplicates``): the files it drops (train copies of val/test images, all but one of each duplicate
             group in train) are left out of the output.
+        shards: ``"webdataset"`` (tar) or ``"tfrecord"``: write the outputs into shard files, one shard set per
+            split, instead of one file each (see ``expander.shards``).
+        shard_size: when a shard is full: samples (``"1000"``) or bytes of images (``"100MB"``).
         progress: show a progress bar on stderr.
         on_plan: called with the plan rows (split, class, originals, new, total, augmented)
             once the output folder is checked, before anything is written.
@@ -187,7 +194,7 @@ def expand(
         backend=backend, address=address, originals=originals, format=format, quality=quality, size=size,
         resume=resume, overwrite=overwrite, dry_run=dry_run, max_pixels=max_pixels, max_outputs=max_outputs,
         space_check=space_check, labels=labels, min_visibility=min_visibility, keep_empty=keep_empty,
-        exclude=exclude,
+        exclude=exclude, shards=shards, shard_size=shard_size,
     )  # fmt: skip
     return run(options, progress=progress, on_plan=on_plan)
 
@@ -210,6 +217,10 @@ def run(
         dataset, options.quota, seed=options.seed, classes=options.classes, originals=options.originals,
         output_ext=f".{options.format}" if options.format else None, partners=partners,
     )  # fmt: skip
+    if options.shards:
+        if dataset.labels is not None:
+            raise OutputError("--shards writes class-folder datasets; a labelled dataset is written as files.")
+        plan = dataclasses.replace(plan, jobs=tuple(shard_order(plan.jobs, options.seed, dataset.splits)))
     check_location(dataset, options.out)
     arguments = options.arguments()
     state = _Run(dataset, plan, arguments, pipeline, started)
@@ -223,10 +234,13 @@ def run(
         probe_pipeline(pipeline, dataset.root, augmented, options.size, options.max_pixels)
     label_options = _label_options(options, dataset)
     settings = Settings(arguments["source"], arguments["out"], pipeline, options.quality, options.size,
-                        options.max_pixels, label_options)  # fmt: skip
+                        options.max_pixels, label_options, shards=options.shards is not None)  # fmt: skip
     with _executor(options) as run_jobs, OutputLock(options.out) as lock:  # Ray connects before anything is written
         check()
-        state.plan = mark_done(plan, options.out) if options.resume else plan
+        if options.shards:
+            state.plan, state.sink = _sharded(plan, options, dataset)
+        else:
+            state.plan = mark_done(plan, options.out) if options.resume else plan
         check_capacity(state.plan, dataset, options.out, size=options.size, max_outputs=options.max_outputs,
                        check_space=options.space_check)  # fmt: skip
         if options.overwrite:
@@ -236,6 +250,22 @@ def run(
         if on_plan is not None:
             on_plan([plan_row(row) for row in plan.rows])
         return state.execute(run_jobs, settings, options.workers, progress)
+
+
+def _sharded(plan: Plan, options: ExpandOptions, dataset: Dataset) -> tuple[Plan, ShardSink]:
+    """The plan and the shard sink of a sharded run; resumed, the jobs in shards already on disk are done."""
+    assert options.shards is not None
+    located: dict[str, tuple[str, int, str]] = {}
+    if options.resume:
+        completed, located = completed_shards(options.out, options.shards, dataset.splits)
+        jobs = [dataclasses.replace(j, done=frozenset(o.copy_index or 0 for o in j.outputs))
+                if any(o.rel_path in located for o in j.outputs) else j for j in plan.jobs]  # fmt: skip
+        plan = dataclasses.replace(plan, jobs=tuple(jobs))
+    sink = ShardSink(options.out, options.shards, ShardSize.parse(options.shard_size), options.seed, dataset.classes,
+                     list(plan.jobs))  # fmt: skip
+    if options.resume:
+        sink.resume(completed, located)
+    return plan, sink
 
 
 def _without_excluded(dataset: Dataset, exclude: Path | None) -> Dataset:
@@ -284,6 +314,7 @@ class _Run:
         self.out = Path(arguments["out"])
         self.manifest_error = ""
         self.label_files: list[str] = []  # dataset-level label files written (data.yaml, COCO JSON, ...)
+        self.sink: ShardSink | None = None  # a sharded run's: only what it has put in shards is written
 
     def execute(self, run_jobs, settings: Settings, workers: int, progress: bool) -> ExpandResult:
         resumed = sum(len(job.done) for job in self.plan.jobs)
@@ -301,7 +332,9 @@ class _Run:
                 if result.stopped:
                     self.stopped = result.stopped
                     break  # leaving the loop stops the pool: nothing more is scheduled
-                self.finished[result.source] = result
+                self._written(self.sink.add(result) if self.sink else [result])
+            if self.sink is not None and not self.stopped:
+                self._written(self.sink.finish())
         except KeyboardInterrupt:
             bar.close()
             self._finish("interrupted", resumed)
@@ -309,10 +342,14 @@ class _Run:
         bar.close()
         return self._finish("stopped" if self.stopped else "complete", resumed)
 
+    def _written(self, results: list[JobResult]) -> None:
+        for result in results:  # a sharded run's bytes are in their shard now: keep the checksums only
+            self.finished[result.source] = dataclasses.replace(result, payloads=()) if result.payloads else result
+
     def _finish(self, status: str, resumed: int) -> ExpandResult:
         """Clean up and write the manifest and summary; a run that stopped early lists what is on disk."""
         images.remove_temp_files(self.out)  # a worker killed mid-write (its batch was retried) may leave one
-        if status != "complete":  # interrupted or stopped: list the unfinished jobs' files that are on disk
+        if status != "complete" and self.sink is None:  # list the unfinished jobs' files that are on disk
             self.plan = mark_done(self.plan, self.out, skip=self.finished)
         result = self.result(status, resumed)
         release_space(self.out)
@@ -322,6 +359,8 @@ class _Run:
 
                 self.label_files = write_dataset_files(self.dataset, self.plan, result.records(), self.out)
                 result = self.result(status, resumed)
+            if self.sink is not None:
+                write_summary(self.out, self.sink.index(), INDEX_NAME)
             write_manifest(self.out, result.records())
             write_summary(self.out, result.summary)
         except OSError as e:
@@ -333,15 +372,19 @@ class _Run:
         elapsed = time.perf_counter() - self.started
         label_format = self.dataset.labels.format if self.dataset.labels else None
         # Counts only: no image to hash; resumed outputs' label files are read for their objects.
-        rows = records(self.plan, self.finished, self.failed, None, label_format, self.out)
+        located = self.sink.located if self.sink is not None else None
+        rows = records(self.plan, self.finished, self.failed, None, label_format, self.out, located)
         summary = run_summary(self.dataset, self.plan, self.arguments, self.pipeline, status, rows, resumed, elapsed)
         summary["stopped"] = self.stopped or None
         summary["manifest_error"] = self.manifest_error or None
         summary["took_over_lock"] = self.taken_over
         if summary.get("labels"):
             summary["labels"]["files"] = self.label_files
+        if self.sink is not None:
+            index = self.sink.index()
+            summary["shards"] = {k: index[k] for k in ("format", "files", "samples")} | {"index": INDEX_NAME}
         return ExpandResult(self.dataset.root, self.out, status, self.plan, self.finished, self.failed, self.out,
-                            resumed, elapsed, summary)  # fmt: skip
+                            resumed, elapsed, summary, located)  # fmt: skip
 
 
 def _executor(options: ExpandOptions):

@@ -57,6 +57,11 @@ class LabelFormat(str, enum.Enum):
     masks = "masks"
 
 
+class ShardFormat(str, enum.Enum):
+    webdataset = "webdataset"
+    tfrecord = "tfrecord"
+
+
 class OutputFormat(str, enum.Enum):
     jpg = "jpg"
     png = "png"
@@ -173,6 +178,16 @@ def expand(
             dir_okay=False,
         ),
     ] = None,
+    shards: Annotated[
+        Optional[ShardFormat],
+        typer.Option(
+            help="Write the outputs into shards, one set per split, in a seeded order that mixes classes, instead "
+            "of one file each: webdataset (tar) or tfrecord (tf.train.Example). Byte-identical for any --workers."
+        ),
+    ] = None,
+    shard_size: Annotated[
+        str, typer.Option(help="When a shard is full: samples (1000) or bytes of images (100MB, 1GB).")
+    ] = "100MB",
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,
     progress: Progress = None,
@@ -224,6 +239,8 @@ def expand(
             min_visibility=min_visibility,
             keep_empty=keep_empty,
             exclude=exclude,
+            shards=shards.value if shards else None,
+            shard_size=shard_size,
             progress=show_progress(progress, quiet),
             on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
         )
@@ -435,8 +452,10 @@ def _labels_report(labels: dict, totals: dict) -> list[str]:
 
 def _run_report(summary: dict) -> str:
     t = summary["totals"]
+    shards = summary.get("shards")
+    what = f"samples in {len(shards['files'])} {shards['format']} shards" if shards else "files"
     lines = [
-        f"Wrote {t['written']} of {t['planned']} files to {summary['out']} in {summary['duration_s']:.1f} s"
+        f"Wrote {t['written']} of {t['planned']} {what} to {summary['out']} in {summary['duration_s']:.1f} s"
         + (f" ({summary['images_per_s']:.0f} images/s)" if summary["images_per_s"] else "")
         + (f"; {t['resumed']} were already there (resumed)" if t["resumed"] else "")
         + "."

@@ -47,6 +47,7 @@ class Settings:
     size: tuple[int, int] | None = None
     max_pixels: int | None = images.DEFAULT_MAX_PIXELS
     labels: LabelOptions | None = None  # a labelled dataset's: labels move with the pixels
+    shards: bool = False  # return each output's bytes (JobResult.payloads) for the shard sink; write no file
 
     @property
     def generator(self) -> bool:
@@ -77,6 +78,7 @@ class JobResult:
     digests: bytes = b""
     stopped: str = ""
     labels: bytes = b""  # labelled runs: LABEL_DIGEST_SIZE bytes per pending output, like digests
+    payloads: tuple[bytes, ...] = ()  # sharded runs: each pending output's bytes (b"" where it failed)
 
     def label_digest(self, position: int) -> tuple[str, int] | None:
         """(label file SHA-256 hex or "" when it has none, objects in it) of an output."""
@@ -168,7 +170,7 @@ class Worker:
         except Exception as e:  # e.g. MemoryError resizing: the file, not the run, is at fault
             return failures(f"{type(e).__name__}: {e}")
         try:
-            for folder in {posixpath.dirname(out.rel_path) for out in outputs}:
+            for folder in {posixpath.dirname(out.rel_path) for out in outputs} if not self.settings.shards else ():
                 (self.dst / folder).mkdir(parents=True, exist_ok=True)  # once per job, not per output
         except OSError as e:
             if e.errno in _RUN_STOPPING_ERRNOS:
@@ -178,7 +180,9 @@ class Worker:
         generated = self._generate(outputs, job.source, image) if self.settings.generator else {}
         failed: list[Record] = []
         digests, labels = bytearray(), bytearray()
+        payloads: list[bytes] = []
         for out in outputs:
+            payloads.append(b"")
             try:
                 payload, label = self._write(job, out, data, image, generated)
             except OSError as e:
@@ -193,16 +197,19 @@ class Worker:
             else:
                 digests += len(payload).to_bytes(8, "big") + hashlib.sha256(payload).digest()
                 labels += label
+                payloads[-1] = payload if self.settings.shards else b""
                 continue
             digests += bytes(DIGEST_SIZE)
             labels += bytes(LABEL_DIGEST_SIZE) if self.settings.labels else b""
-        return JobResult(job.source, len(outputs), tuple(failed), bytes(digests), labels=bytes(labels))
+        return JobResult(job.source, len(outputs), tuple(failed), bytes(digests), labels=bytes(labels),
+                         payloads=tuple(payloads) if self.settings.shards else ())  # fmt: skip
 
     def _write(self, job: Job, out: Output, data: bytes, image, generated: dict[str, Any]) -> tuple[bytes, bytes]:
         """Write one output (a labelled one's label file first); (its bytes, its label digest or b"")."""
         if self.settings.labels is None:
             payload = self._payload(out, data, image, generated)
-            images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), payload)
+            if not self.settings.shards:  # a sharded run's bytes go to the shard sink instead
+                images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), payload)
             return payload, b""
         from expander.labels.worker import label_path
 

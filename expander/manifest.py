@@ -29,7 +29,7 @@ MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
 MANIFEST_COLUMNS = (
     "output", "source", "class", "split", "copy", "seed", "status", "error", "partner", "bytes", "sha256",
-    "labels", "labels_sha256", "objects",
+    "labels", "labels_sha256", "objects", "shard",
 )  # fmt: skip
 # expander.json carries this; --overwrite deletes only what a summary of this schema (or an older
 # expander's, which has none) lists, and refuses one it does not recognise.
@@ -54,6 +54,7 @@ class Record:
     labels: str = ""  # a labelled dataset's: the output's label file, its SHA-256, and the objects in it
     labels_sha256: str = ""
     objects: int | None = None
+    shard: str = ""  # a sharded run's: the shard file and member, "train/shard-000000.tar#000000012.jpg"
 
 
 class WrittenJob(Protocol):
@@ -88,7 +89,7 @@ def write_manifest(dst: Path, records: Iterable[Record]) -> None:
                 size = "" if r.size is None else r.size
                 objects = "" if r.objects is None else r.objects
                 row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner,
-                       size, r.sha256, r.labels, r.labels_sha256, objects]  # fmt: skip
+                       size, r.sha256, r.labels, r.labels_sha256, objects, r.shard]  # fmt: skip
                 writer.writerow(row)
         tmp.replace(path)
     except BaseException:
@@ -101,8 +102,8 @@ def read_manifest(dst: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def write_summary(dst: Path, summary: dict[str, Any]) -> None:
-    write_atomic(dst / SUMMARY_NAME, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+def write_summary(dst: Path, summary: dict[str, Any], name: str = SUMMARY_NAME) -> None:
+    write_atomic(dst / name, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
 
 
 def package_versions(*packages: str) -> dict[str, str]:
@@ -152,12 +153,14 @@ def records(
     dst: Path | None,
     label_format: str | None = None,
     label_root: Path | None = None,
+    located: Mapping[str, tuple[str, int, str]] | None = None,
 ) -> Iterator[Record]:
     """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan.
 
     Sizes and checksums come from the workers; outputs found on disk (resumed) are hashed here. With
     ``label_format`` (a labelled dataset) each row also names its label file; the label files of outputs found
-    on disk are read from ``label_root`` (default ``dst``) for their checksum and objects.
+    on disk are read from ``label_root`` (default ``dst``) for their checksum and objects. In a sharded run
+    ``located`` says where each output went (shard member, size, SHA-256); an output not in it is not on disk.
     """
     for job in plan.jobs:
         result = finished.get(job.source)
@@ -168,6 +171,12 @@ def records(
             done = (o.copy_index or 0) in job.done
             if o.rel_path in failed:
                 yield failed[o.rel_path]
+            elif located is not None:  # sharded: it is on disk exactly when a shard holds it
+                position += not done
+                if o.rel_path in located:
+                    member, length, checksum = located[o.rel_path]
+                    yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
+                                 size=length, sha256=checksum, shard=member)  # fmt: skip
             elif done or result is not None:
                 digest = result.digest(position) if result is not None and not done else None
                 if digest is None and dst is not None:

@@ -24,6 +24,7 @@ DEFAULT_PER_IMAGE = 5
 OUTPUT_ARGUMENTS = (
     "source", "per_image", "balance", "target_per_class", "classes", "seed",
     "originals", "format", "quality", "size", "max_pixels", "labels", "min_visibility", "keep_empty", "exclude",
+    "shards", "shard_size",
 )  # fmt: skip
 LABEL_CHOICES = ("auto", "none", "yolo", "coco", "voc", "masks")  # --labels
 
@@ -87,6 +88,8 @@ class ExpandOptions:
     min_visibility: float = 0.1
     keep_empty: bool = False
     exclude: Path | None = None  # a duplicates file from inspect --duplicates: its dropped files are left out
+    shards: str | None = None  # "webdataset" or "tfrecord": write shards instead of files
+    shard_size: str = "100MB"  # samples ("1000") or bytes ("100MB") per shard
 
     @property
     def scan_labels(self) -> str | None:
@@ -139,6 +142,13 @@ class ExpandOptions:
         return options
 
     def check(self) -> None:
+        if self.shards is not None:
+            from expander.shards import FORMATS
+            from expander.shards.sink import ShardSize
+
+            if self.shards not in FORMATS:
+                raise ExpanderError(f"--shards must be one of {', '.join(FORMATS)}; got {self.shards!r}.")
+            ShardSize.parse(self.shard_size)
         if self.labels not in LABEL_CHOICES:
             raise ExpanderError(f"--labels must be one of {', '.join(LABEL_CHOICES)}; got {self.labels!r}.")
         if not 0.0 <= self.min_visibility <= 1.0:
@@ -189,4 +199,6 @@ class ExpandOptions:
             "min_visibility": self.min_visibility,
             "keep_empty": self.keep_empty,
             "exclude": str(self.exclude.resolve()) if self.exclude else None,
+            "shards": self.shards,
+            "shard_size": self.shard_size if self.shards else None,
         }

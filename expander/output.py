@@ -286,8 +286,10 @@ def remove_previous(out: Path) -> int:
     folders: set[str] = set()
     summary = read_summary(out) or {}
     label_files = (summary.get("labels") or {}).get("files") or [] if isinstance(summary.get("labels"), dict) else []
+    shards = summary.get("shards")
+    shard_files = [*shards.get("files", []), shards.get("index", "")] if isinstance(shards, dict) else []
     listed = [name for row in rows for name in (row.get("output") or "", row.get("labels") or "") if name]
-    for name in [*listed, *(f for f in label_files if isinstance(f, str))]:
+    for name in [*listed, *(f for f in [*label_files, *shard_files] if isinstance(f, str) and f)]:
         path = safe_output_path(out, name)
         if path is None or not path.is_file() or path.is_symlink():
             continue

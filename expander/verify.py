@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from expander import images
@@ -68,9 +69,57 @@ def verify(
 
     Every file the manifest lists as written is read once (in parallel): it must exist, match the size and
     SHA-256 the manifest records, and decode. Manifest paths that leave ``dst`` (absolute, ``..``) are
-    reported as ``unsafe`` and never opened.
+    reported as ``unsafe`` and never opened. A sharded output's shards are checked against ``shards.json``
+    and its samples against the manifest (``expander.shards.check``).
     """
     dst = Path(dst)
+    summary, rows = _read(dst)
+    unsafe = sorted({r.get("output") or "" for r in rows if safe_output_path(dst, r.get("output") or "") is None})
+    rows = [r for r in rows if (r.get("output") or "") not in unsafe]
+    if isinstance(summary.get("shards"), dict):
+        from expander.shards.check import verify_shards
+
+        found = verify_shards(dst, rows, max_pixels)
+        present = {r["output"] for r in rows if r.get("shard") in found["samples"]}
+        samples = found.pop("samples")
+
+        def actual(row: dict) -> bytes:  # what a replay is compared with: the sample in its shard
+            return samples[row["shard"]]
+    else:
+        found = _verify_files(dst, summary, rows, workers, max_pixels)
+        present = set(found.pop("present"))
+
+        def actual(row: dict) -> bytes:  # ... or the file
+            return (dst / row["output"]).read_bytes()
+
+    replayed: list[str] = []
+    if replay > 0:
+        candidates = [r for r in rows if r["output"] in present]
+        if "generator" in summary.get("pipeline", {}):
+            # Replaying a model's output needs its worker setup (single-threaded TensorFlow); not done
+            # here yet, so only the byte-for-byte originals of a generator run are replayed.
+            candidates = [r for r in candidates if r.get("copy") == "original"]
+        sample = random.Random(seed).sample(candidates, min(replay, len(candidates)))
+        replay_changed, replayed = _replay(dst, summary, sample, actual)
+        found["changed"] += replay_changed
+    problems = ("missing", "extra", "undecodable", "changed", "labels")
+    return {
+        "dst": str(dst.resolve()),
+        "ok": not (unsafe or any(found.get(k) for k in problems)),
+        "checked": len(rows),
+        "checksums": all(r.get("sha256") for r in rows),
+        "missing": found["missing"],
+        "extra": found["extra"],
+        "undecodable": found["undecodable"],
+        "unsafe": unsafe,
+        "replayed": replayed,
+        "changed": found["changed"],
+        "labels": found.get("labels", []),
+    }
+
+
+def _read(dst: Path) -> tuple[dict, list[dict]]:
+    """The summary and the manifest rows of written outputs."""
     summary = read_summary(dst)
     if summary is None or not (dst / MANIFEST_NAME).is_file():
         raise OutputError(
@@ -81,9 +130,11 @@ def verify(
         manifest = read_manifest(dst)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise OutputError(f"'{dst / MANIFEST_NAME}' cannot be read ({e}); it is damaged.") from None
-    rows = [r for r in manifest if r.get("status") == "ok"]
-    unsafe = sorted({r.get("output") or "" for r in rows if safe_output_path(dst, r.get("output") or "") is None})
-    rows = [r for r in rows if (r.get("output") or "") not in unsafe]
+    return summary, [r for r in manifest if r.get("status") == "ok"]
+
+
+def _verify_files(dst: Path, summary: dict, rows: list[dict], workers: int, max_pixels: int | None) -> dict:
+    """The checks of an output written as files (and label files)."""
     listed = {r["output"] for r in rows}
     missing = sorted(p for p in listed if not (dst / p).is_file())
     by_path = {r["output"]: r for r in rows}
@@ -104,9 +155,6 @@ def verify(
             checks = pool.map(_check_file, tasks, chunksize=32)
     else:
         checks = [_check_file(t) for t in tasks]
-    undecodable = [{"file": p, "error": e} for p, (e, _, _) in zip(present, checks, strict=True) if e]
-    changed = [{"file": p, "reason": c} for p, (_, c, _) in zip(present, checks, strict=True) if c]
-    bad_labels = [{"file": p, "reason": q} for p, (_, _, q) in zip(present, checks, strict=True) if q]
     dataset_files = (labels or {}).get("files") or []
     missing += sorted(f for f in dataset_files if isinstance(f, str) and not (dst / f).is_file())
     on_disk = {
@@ -114,34 +162,19 @@ def verify(
         for p in dst.rglob("*")
         if p.is_file() and (is_image_name(p.name) or p.name.endswith(images.TEMP_SUFFIX))
     }
-    extra = sorted(on_disk - listed - {r.get("labels") or "" for r in rows})  # mask PNGs are label files
-
-    replayed: list[str] = []
-    if replay > 0:
-        candidates = [r for r in rows if r["output"] in present]
-        if "generator" in summary.get("pipeline", {}):
-            # Replaying a model's output needs its worker setup (single-threaded TensorFlow); not done
-            # here yet, so only the byte-for-byte originals of a generator run are replayed.
-            candidates = [r for r in candidates if r.get("copy") == "original"]
-        sample = random.Random(seed).sample(candidates, min(replay, len(candidates)))
-        replay_changed, replayed = _replay(dst, summary, sample)
-        changed += replay_changed
     return {
-        "dst": str(dst.resolve()),
-        "ok": not (missing or extra or undecodable or changed or unsafe or bad_labels),
-        "checked": len(listed),
-        "checksums": all(r.get("sha256") for r in rows),
+        "present": present,
         "missing": missing,
-        "extra": extra,
-        "undecodable": undecodable,
-        "unsafe": unsafe,
-        "replayed": replayed,
-        "changed": changed,
-        "labels": bad_labels,
+        "extra": sorted(on_disk - listed - {r.get("labels") or "" for r in rows}),  # mask PNGs are label files
+        "undecodable": [{"file": p, "error": e} for p, (e, _, _) in zip(present, checks, strict=True) if e],
+        "changed": [{"file": p, "reason": c} for p, (_, c, _) in zip(present, checks, strict=True) if c],
+        "labels": [{"file": p, "reason": q} for p, (_, _, q) in zip(present, checks, strict=True) if q],
     }
 
 
-def _replay(dst: Path, summary: dict, rows: list[dict]) -> tuple[list[dict], list[str]]:
+def _replay(
+    dst: Path, summary: dict, rows: list[dict], actual: Callable[[dict], bytes]
+) -> tuple[list[dict], list[str]]:
     try:
         arguments = summary["arguments"]
         size = tuple(arguments["size"]) if arguments.get("size") else None
@@ -158,7 +191,7 @@ def _replay(dst: Path, summary: dict, rows: list[dict]) -> tuple[list[dict], lis
     replayed: list[str] = []
     for row in rows:
         try:
-            reason = _replay_one(worker, dst, row)
+            reason = _replay_one(worker, row, actual)
         except Exception as e:  # an odd row (hand-edited, damaged): reported, never a crash
             reason = f"cannot replay: {type(e).__name__}: {e}"
         if reason is not None:
@@ -211,7 +244,7 @@ def _replay_labelled(worker: Worker, dst: Path, rows: list[dict]) -> tuple[list[
     return changed, replayed
 
 
-def _replay_one(worker: Worker, dst: Path, row: dict) -> str | None:
+def _replay_one(worker: Worker, row: dict, actual: Callable[[dict], bytes]) -> str | None:
     """Why a replay of ``row`` differs from the file, or None when it is byte-identical."""
     copy = None if row["copy"] == "original" else int(row["copy"])
     out = Output(row["output"], copy, int(row["seed"]) if row["seed"] else None)
@@ -221,6 +254,6 @@ def _replay_one(worker: Worker, dst: Path, row: dict) -> str | None:
         image = worker.pixels(data, row["source"])
     except (OSError, images.DecodeError) as e:
         return f"cannot replay: source '{source}' {e}"
-    if worker.render(out, data, image) != (dst / row["output"]).read_bytes():
+    if worker.render(out, data, image) != actual(row):
         return "bytes differ from a replay of source + seed + pipeline"
     return None

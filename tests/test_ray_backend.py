@@ -160,3 +160,10 @@ def test_ray_writes_the_same_images_and_labels_as_the_local_pool(tmp_path: Path)
     expand(src, tmp_path / "ray", per_image=3, preset="strong", workers=2, backend="ray")
     local, remote = outputs(tmp_path / "local"), outputs(tmp_path / "ray")
     assert local == remote and "train/_annotations.coco.json" in local and len(local) == 2 * 16 + 2
+
+
+def test_ray_writes_the_same_shards_as_the_local_pool(source: Path, tmp_path: Path) -> None:
+    expand(source, tmp_path / "local", per_image=3, shards="tfrecord", shard_size="9", workers=2)
+    expand(source, tmp_path / "ray", per_image=3, shards="tfrecord", shard_size="9", workers=2, backend="ray")
+    local = outputs(tmp_path / "local")
+    assert local == outputs(tmp_path / "ray") and "train/shard-000000.tfrecord" in local

@@ -125,3 +125,20 @@ def test_a_validation_split_without_a_test_split_validates_and_the_test_set_is_h
     assert split.val_source == "val/ split of ORIGINAL" and len(split.val) == 4
     assert split.test_source == "held-out 20% of ORIGINAL" and len(split.test) == 4
     assert len(split.train_original) == 16
+
+
+@pytest.mark.parametrize("shards", ["webdataset", "tfrecord"])
+def test_a_sharded_expanded_folder_gives_the_same_split_as_files(tmp_path: Path, shards: str) -> None:
+    original = tmp_path / "original"
+    shutil.copytree(SAMPLE / "train", original)
+    files, sharded = tmp_path / "files", tmp_path / "sharded"
+    expand(original, files, per_image=2, workers=1)
+    expand(original, sharded, per_image=2, workers=1, shards=shards, shard_size="16")
+    from_files = load_split(original, files)
+    from_shards = load_split(original, sharded)
+    assert from_shards.left_out == from_files.left_out and from_shards.leakage_check == "manifest"
+
+    def contents(samples) -> list[tuple[str, int, bytes]]:
+        return sorted((s.key, s.label, Path(s.path).read_bytes()) for s in samples)
+
+    assert contents(from_shards.train_expanded) == contents(from_files.train_expanded)

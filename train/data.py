@@ -70,9 +70,12 @@ def load_split(
 ) -> Split:
     """Resolve train/val/test files for ORIGINAL and (optionally) EXPANDED.
 
+    Each folder may also be a sharded expander output (``expand --shards``), read from its shards.
+
     Raises:
         TrainError: class names differ between the folders, or a split would be empty.
     """
+    original, expanded, test_dir = (_as_files(f) for f in (original, expanded, test_dir))
     original_ds = scan(original)
     train_items, test_items, test_source = train_and_test(original_ds, test_dir, test_fraction, seed)
     classes = tuple(sorted({i.class_name for i in train_items}))
@@ -107,6 +110,13 @@ def load_split(
         held_test = [] if test_source == FROM_TEST_DIR else test_list  # another folder: nothing in EXPANDED derives
         split = _with_expanded(split, original_ds.root, Path(expanded), val_items, held_test)
     return without_unreadable(split)
+
+
+def _as_files(folder: str | Path | None) -> str | Path | None:
+    """A folder of images as given, or a sharded output unpacked into a temporary one."""
+    from expander.shards.unpack import is_sharded, unpack
+
+    return unpack(folder) if folder is not None and is_sharded(folder) else folder
 
 
 def without_unreadable(split: Split) -> Split:

@@ -1,0 +1,196 @@
+"""``ShardSink``: outputs in, shard files out, in an order that does not depend on who finished first."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expander.errors import ExpanderError
+from expander.images import format_of, write_atomic
+from expander.plan import Job, output_seed
+from expander.shards.formats import FORMATS, SampleRecord, decode, encode
+
+INDEX_NAME = "shards.json"
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kb|mb|gb|k|m|g)?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ShardSize:
+    """When a shard is full: at ``samples`` samples, or at ``bytes`` bytes of images (whichever is set)."""
+
+    samples: int | None = None
+    bytes: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ShardSize:
+        """``"1000"`` (samples) or ``"100MB"`` / ``"1.5GB"`` (bytes)."""
+        match = _SIZE.match(str(text))
+        if not match or float(match[1]) <= 0:
+            raise ExpanderError(
+                f"--shard-size must be a number of samples (1000) or a size (100MB, 1GB); got {text!r}."
+            )
+        number, unit = float(match[1]), (match[2] or "").lower()
+        if not unit:
+            return cls(samples=int(number))
+        return cls(bytes=int(number * {"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9}[unit]))
+
+    def full(self, samples: int, size: int) -> bool:
+        return (self.samples is not None and samples >= self.samples) or (self.bytes is not None and size >= self.bytes)
+
+
+@dataclass
+class Shard:
+    """A shard as written: its file (relative to the output folder), samples, bytes and SHA-256."""
+
+    file: str
+    samples: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class _Open:
+    split: str | None
+    number: int
+    samples: list[SampleRecord] = field(default_factory=list)
+    size: int = 0
+    results: list = field(default_factory=list)  # the JobResults whose samples it holds
+
+
+def shard_order(jobs: Iterable[Job], seed: int, splits: tuple[str | None, ...]) -> list[Job]:
+    """Jobs split by split (in the dataset's split order), each split's in a seeded shuffled order."""
+    jobs = list(jobs)
+    order = {j.source: output_seed(seed, j.source, -2) for j in jobs}
+    return [j for s in splits for j in sorted((j for j in jobs if j.split == s), key=lambda j: order[j.source])]
+
+
+def shard_file(format: str, split: str | None, number: int) -> str:
+    name = f"shard-{number:06d}{FORMATS[format]}"
+    return f"{split}/{name}" if split else name
+
+
+class ShardSink:
+    """Takes each job's result with its outputs' bytes (any order) and writes shards in plan order.
+
+    ``add`` returns the results whose samples are now in a shard on disk: only those count as written.
+    ``located`` maps each output written to (shard member, size, SHA-256), for the manifest.
+    """
+
+    def __init__(
+        self, out: Path, format: str, size: ShardSize, seed: int, classes: tuple[str, ...], jobs: list[Job]
+    ) -> None:
+        self.out, self.format, self.size, self.seed = out, format, size, seed
+        self.classes = {c: i for i, c in enumerate(classes)}
+        self.order = [j for j in jobs if len(j.done) < j.size]  # what still runs, in shard order
+        self.jobs = {j.source: j for j in self.order}
+        self.position = 0
+        self.waiting: dict[str, object] = {}
+        self.open: _Open | None = None
+        self.shards: dict[str | None, list[Shard]] = {}
+        self.located: dict[str, tuple[str, int, str]] = {}
+        self.keys: dict[str | None, int] = {}
+
+    def resume(self, completed: dict[str | None, list[Shard]], samples: dict[str, tuple[str, int, str]]) -> None:
+        """Continue after the shards a previous run completed (see ``completed_shards``)."""
+        self.shards = {split: list(found) for split, found in completed.items()}
+        self.located.update(samples)
+        for split, found in completed.items():
+            self.keys[split] = sum(s.samples for s in found)
+
+    def add(self, result) -> list:
+        """Take one job's result; return the results now written into shards."""
+        self.waiting[result.source] = result
+        flushed = []
+        while self.position < len(self.order) and self.order[self.position].source in self.waiting:
+            job = self.order[self.position]
+            self.position += 1
+            flushed += self._take(job, self.waiting.pop(job.source))
+        return flushed
+
+    def finish(self) -> list:
+        """Write the last, partly filled shard of the split in progress; return its results."""
+        return self._flush() if self.open is not None else []
+
+    def _take(self, job: Job, result) -> list:
+        flushed = []
+        if self.open is not None and self.open.split != job.split:
+            flushed += self._flush()
+        if self.open is None:
+            self.open = _Open(job.split, len(self.shards.get(job.split, [])))
+        shard = self.open
+        for out, payload in zip(job.pending, result.payloads, strict=True):
+            if not payload:
+                continue  # failed: recorded as such
+            key = f"{self.keys.get(job.split, 0):09d}"
+            self.keys[job.split] = self.keys.get(job.split, 0) + 1
+            meta = {"output": out.rel_path, "source": job.source, "class": job.class_name, "split": job.split,
+                    "copy": out.copy_index, "seed": out.seed}  # fmt: skip
+            shard.samples.append(
+                SampleRecord(key, payload, format_of(out.rel_path), self.classes[job.class_name], meta)
+            )
+            shard.size += len(payload)
+        shard.results.append(result)
+        if self.size.full(len(shard.samples), shard.size):
+            flushed += self._flush()
+        return flushed
+
+    def _flush(self) -> list:
+        shard, self.open = self.open, None
+        assert shard is not None
+        samples = list(shard.samples)
+        random.Random(output_seed(self.seed, f"{shard.split}/{shard.number}", -3)).shuffle(samples)  # mix copies
+        data = encode(self.format, samples)
+        name = shard_file(self.format, shard.split, shard.number)
+        (self.out / name).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.out / name, data)
+        self.shards.setdefault(shard.split, []).append(_shard(name, samples, data))
+        self.located.update(_locations(name, samples))
+        return shard.results
+
+    def index(self) -> dict:
+        """What ``shards.json`` holds."""
+        return {
+            "format": self.format,
+            "classes": list(self.classes),
+            "splits": {split or "all": [vars(s) for s in found] for split, found in self.shards.items()},
+            "files": [s.file for found in self.shards.values() for s in found],
+            "samples": sum(s.samples for found in self.shards.values() for s in found),
+        }
+
+
+def completed_shards(out: Path, format: str, splits: tuple[str | None, ...]):
+    """The shards a previous run left complete (each split's unbroken prefix), and where each output is."""
+    completed: dict[str | None, list[Shard]] = {}
+    located: dict[str, tuple[str, int, str]] = {}
+    for split in splits:
+        number = 0
+        while (out / (name := shard_file(format, split, number))).is_file():
+            data = (out / name).read_bytes()
+            try:
+                samples = list(decode(format, data))
+            except (ValueError, KeyError, OSError):
+                break  # not one of ours, or damaged: it and what follows are written again
+            completed.setdefault(split, []).append(_shard(name, samples, data))
+            located.update(_locations(name, samples))
+            number += 1
+    return completed, located
+
+
+def _shard(name: str, samples: list[SampleRecord], data: bytes) -> Shard:
+    return Shard(name, len(samples), len(data), hashlib.sha256(data).hexdigest())
+
+
+def _locations(name: str, samples: list[SampleRecord]) -> dict[str, tuple[str, int, str]]:
+    """Output path -> (shard member, size, SHA-256) of each sample of a shard."""
+    return {s.meta["output"]: (f"{name}#{s.key}.{s.ext}", len(s.image), hashlib.sha256(s.image).hexdigest())
+            for s in samples}  # fmt: skip
+
+
+def shard_of(member: str) -> tuple[str, str]:
+    """``train/shard-000000.tar#000000012.jpg`` -> (shard file, member key with extension)."""
+    shard, _, key = member.partition("#")
+    return shard, key
