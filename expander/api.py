@@ -34,10 +34,10 @@ from expander.manifest import (
 )
 from expander.options import OUTPUT_ARGUMENTS, ExpandOptions
 from expander.output import (
-    OutputLock,
     check_capacity,
     check_contents,
     check_location,
+    lock,
     mark_done,
     release_space,
     remove_previous,
@@ -47,19 +47,20 @@ from expander.pipeline import resolve_pipeline
 from expander.plan import Plan, make_plan
 from expander.scan import Dataset, natural_key, scan
 from expander.shards.sink import INDEX_NAME, ShardSink, ShardSize, completed_shards, shard_order
+from expander.storage import Store, is_url, open_store
 
 
 @dataclass(frozen=True)
 class ExpandResult:
     """What a run did. ``to_dict()`` is the JSON summary written to ``expander.json``."""
 
-    source: Path
-    out: Path
+    source: Path | str  # a folder, or the URL of an object-store prefix
+    out: Path | str
     status: str  # "complete", "dry-run", "interrupted" or "stopped" (disk full or a failing disk)
     plan: Plan  # each job's ``done`` holds the outputs found on disk (resumed, or left by a stopped run)
     finished: dict[str, JobResult] = field(repr=False)  # source -> its job's result, for jobs run to the end
     failed: dict[str, Record] = field(repr=False)  # output path -> what went wrong
-    dst_root: Path | None = field(default=None, repr=False)  # where outputs found on disk are hashed
+    dst_root: Store | None = field(default=None, repr=False)  # where outputs found on disk are hashed
     resumed: int = 0
     duration_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -208,6 +209,8 @@ def run(
     """``expand`` for options already checked: scan -> plan -> probe -> lock -> execute -> manifest."""
     started = time.perf_counter()
     dataset = _without_excluded(scan(options.src, options.scan_labels), options.exclude)
+    if dataset.labels is not None and is_url(options.out):
+        raise OutputError("A labelled dataset (boxes, masks) is written to a local folder only; choose a local --out.")
     if dataset.labels is not None and options.generator is not None:
         raise PipelineError("--generator makes images without moving labels; a labelled dataset needs a pipeline.")
     pipeline, partners = _pipeline(options)
@@ -231,11 +234,11 @@ def run(
         return state.result("dry-run")
     if options.generator is None:
         augmented = [job.source for job in plan.jobs if job.copies][:10]
-        probe_pipeline(pipeline, dataset.root, augmented, options.size, options.max_pixels)
+        probe_pipeline(pipeline, dataset.location, augmented, options.size, options.max_pixels)
     label_options = _label_options(options, dataset)
     settings = Settings(arguments["source"], arguments["out"], pipeline, options.quality, options.size,
                         options.max_pixels, label_options, shards=options.shards is not None)  # fmt: skip
-    with _executor(options) as run_jobs, OutputLock(options.out) as lock:  # Ray connects before anything is written
+    with _executor(options) as run_jobs, lock(options.out) as held:  # Ray connects before anything is written
         check()
         if options.shards:
             state.plan, state.sink = _sharded(plan, options, dataset)
@@ -245,8 +248,9 @@ def run(
                        check_space=options.space_check)  # fmt: skip
         if options.overwrite:
             remove_previous(options.out)
-        images.remove_temp_files(options.out)  # the lock is ours: any temporary file is a killed run's
-        state.taken_over = lock.taken_over
+        if not is_url(options.out):
+            images.remove_temp_files(options.out)  # the lock is ours: any temporary file is a killed run's
+        state.taken_over = held.taken_over
         if on_plan is not None:
             on_plan([plan_row(row) for row in plan.rows])
         return state.execute(run_jobs, settings, options.workers, progress)
@@ -255,14 +259,15 @@ def run(
 def _sharded(plan: Plan, options: ExpandOptions, dataset: Dataset) -> tuple[Plan, ShardSink]:
     """The plan and the shard sink of a sharded run; resumed, the jobs in shards already on disk are done."""
     assert options.shards is not None
+    store = open_store(options.out)
     located: dict[str, tuple[str, int, str]] = {}
     if options.resume:
-        completed, located = completed_shards(options.out, options.shards, dataset.splits)
+        completed, located = completed_shards(store, options.shards, dataset.splits)
         jobs = [dataclasses.replace(j, done=frozenset(o.copy_index or 0 for o in j.outputs))
                 if any(o.rel_path in located for o in j.outputs) else j for j in plan.jobs]  # fmt: skip
         plan = dataclasses.replace(plan, jobs=tuple(jobs))
-    sink = ShardSink(options.out, options.shards, ShardSize.parse(options.shard_size), options.seed, dataset.classes,
-                     list(plan.jobs))  # fmt: skip
+    size = ShardSize.parse(options.shard_size)
+    sink = ShardSink(store, options.shards, size, options.seed, dataset.classes, list(plan.jobs))
     if options.resume:
         sink.resume(completed, located)
     return plan, sink
@@ -311,7 +316,8 @@ class _Run:
         self.failed: dict[str, Record] = {}
         self.stopped = ""  # why the run stopped early (disk full, I/O error), else ""
         self.taken_over: dict[str, Any] | None = None
-        self.out = Path(arguments["out"])
+        self.out: Path | str = arguments["out"] if is_url(arguments["out"]) else Path(arguments["out"])
+        self.store = open_store(self.out)
         self.manifest_error = ""
         self.label_files: list[str] = []  # dataset-level label files written (data.yaml, COCO JSON, ...)
         self.sink: ShardSink | None = None  # a sharded run's: only what it has put in shards is written
@@ -320,7 +326,7 @@ class _Run:
         resumed = sum(len(job.done) for job in self.plan.jobs)
         todo = [job for job in self.plan.jobs if len(job.done) < job.size]
         try:
-            write_summary(self.out, self.result("running", resumed).summary)
+            write_summary(self.store, self.result("running", resumed).summary)
         except OSError as e:
             raise OutputError(f"Cannot write in output folder '{self.out}': {e.strerror}. Free space or fix it.") from e
         reserve_space(self.out, self.plan.outputs)
@@ -348,7 +354,8 @@ class _Run:
 
     def _finish(self, status: str, resumed: int) -> ExpandResult:
         """Clean up and write the manifest and summary; a run that stopped early lists what is on disk."""
-        images.remove_temp_files(self.out)  # a worker killed mid-write (its batch was retried) may leave one
+        if not self.store.remote:
+            images.remove_temp_files(self.out)  # a worker killed mid-write (its batch was retried) may leave one
         if status != "complete" and self.sink is None:  # list the unfinished jobs' files that are on disk
             self.plan = mark_done(self.plan, self.out, skip=self.finished)
         result = self.result(status, resumed)
@@ -357,12 +364,13 @@ class _Run:
             if self.dataset.labels is not None:  # data.yaml, COCO JSON, ImageSets: from what is on disk
                 from expander.labels.dataset_files import write_dataset_files
 
+                assert isinstance(self.out, Path)  # labelled datasets are written to local folders
                 self.label_files = write_dataset_files(self.dataset, self.plan, result.records(), self.out)
                 result = self.result(status, resumed)
             if self.sink is not None:
-                write_summary(self.out, self.sink.index(), INDEX_NAME)
-            write_manifest(self.out, result.records())
-            write_summary(self.out, result.summary)
+                write_summary(self.store, self.sink.index(), INDEX_NAME)
+            write_manifest(self.store, result.records())
+            write_summary(self.store, result.summary)
         except OSError as e:
             self.manifest_error = f"{e.strerror or e} writing {MANIFEST_NAME}/{SUMMARY_NAME} in '{self.out}'"
             result = self.result(status, resumed)
@@ -373,7 +381,7 @@ class _Run:
         label_format = self.dataset.labels.format if self.dataset.labels else None
         # Counts only: no image to hash; resumed outputs' label files are read for their objects.
         located = self.sink.located if self.sink is not None else None
-        rows = records(self.plan, self.finished, self.failed, None, label_format, self.out, located)
+        rows = records(self.plan, self.finished, self.failed, None, label_format, self.store, located)
         summary = run_summary(self.dataset, self.plan, self.arguments, self.pipeline, status, rows, resumed, elapsed)
         summary["stopped"] = self.stopped or None
         summary["manifest_error"] = self.manifest_error or None
@@ -383,7 +391,7 @@ class _Run:
         if self.sink is not None:
             index = self.sink.index()
             summary["shards"] = {k: index[k] for k in ("format", "files", "samples")} | {"index": INDEX_NAME}
-        return ExpandResult(self.dataset.root, self.out, status, self.plan, self.finished, self.failed, self.out,
+        return ExpandResult(self.dataset.location, self.out, status, self.plan, self.finished, self.failed, self.store,
                             resumed, elapsed, summary, located)  # fmt: skip
 
 

@@ -223,11 +223,14 @@ def probe_pipeline(
             _decode_reference(path)
         except (OSError, images.DecodeError) as e:
             raise PipelineError(f"Style reference '{path}' cannot be used: {e}. Remove it from --style-refs.") from None
+    from expander.storage import open_store
+
+    store = open_store(src_root)
     augmenter = Augmenter(pipeline)
     errors = []
     for source in sources:
         try:
-            image = images.decode_resized((Path(src_root) / source).read_bytes(), source, size, max_pixels=max_pixels)
+            image = images.decode_resized(store.read(source), source, size, max_pixels=max_pixels)
         except (OSError, images.DecodeError):
             continue  # the run reports it
         try:

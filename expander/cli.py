@@ -76,9 +76,17 @@ _PRESETS_EPILOG = "Presets (details: expander presets):\n\n" + "\n".join(
 @app.command(epilog=_PRESETS_EPILOG)
 def expand(
     src: Annotated[
-        Path, typer.Argument(metavar="SRC", help="Source: SRC/<class>/<image> or SRC/{train,val,test}/<class>/<image>.")
+        str,
+        typer.Argument(
+            metavar="SRC",
+            help="Source: SRC/<class>/<image> or SRC/{train,val,test}/<class>/<image>; a folder or an object-store "
+            "URL (s3://bucket/prefix).",
+        ),
     ],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder. [default: <SRC>_expanded]")] = None,
+    out: Annotated[
+        Optional[str],
+        typer.Option("--out", "-o", metavar="DST", help="Output folder or object-store URL. [default: <SRC>_expanded]"),
+    ] = None,
     per_image: Annotated[
         Optional[int], typer.Option(help="New images per selected source image. [default: 5 without a quota]")
     ] = None,
@@ -340,7 +348,9 @@ def preview(
 
 @app.command()
 def verify(
-    dst: Annotated[Path, typer.Argument(metavar="DST", help="An output folder written by expander expand.")],
+    dst: Annotated[
+        str, typer.Argument(metavar="DST", help="An output folder (or object-store URL) written by expander expand.")
+    ],
     replay: Annotated[int, typer.Option(help="Regenerate K random outputs and compare bytes.", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Seed for choosing which outputs to replay.")] = 0,
     workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,

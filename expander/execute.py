@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from expander import images
 from expander.manifest import Record
+from expander.storage import open_store
 
 if TYPE_CHECKING:
     from expander.augment import Augmenter
@@ -110,8 +111,10 @@ class Worker:
         cv2.setNumThreads(1)  # the pool is the parallelism
         threadpool_limits(1, user_api="blas")
         self.settings = settings
-        self.src = Path(settings.src_root)
+        self.src = Path(settings.src_root)  # local sources (labelled datasets read their label files here)
         self.dst = Path(settings.dst_root)
+        self.source = open_store(settings.src_root)  # a folder or an object store: what the worker reads
+        self.dest = open_store(settings.dst_root)  # ... and where it writes
         self._augmenter: Augmenter | None = None
         self._generator: Generator | None = None
 
@@ -161,7 +164,7 @@ class Worker:
             return JobResult(job.source, len(outputs), tuple(failure(out, error) for out in outputs))
 
         try:
-            data = (self.src / job.source).read_bytes()
+            data = self.source.read(job.source)
             image = self._labelled(job, data) if self.settings.labels else self.pixels(data, job.source)
         except OSError as e:
             return failures(f"cannot read it: {e.strerror or e}")
@@ -170,7 +173,8 @@ class Worker:
         except Exception as e:  # e.g. MemoryError resizing: the file, not the run, is at fault
             return failures(f"{type(e).__name__}: {e}")
         try:
-            for folder in {posixpath.dirname(out.rel_path) for out in outputs} if not self.settings.shards else ():
+            folders = {posixpath.dirname(out.rel_path) for out in outputs}
+            for folder in folders if not (self.settings.shards or self.dest.remote) else ():
                 (self.dst / folder).mkdir(parents=True, exist_ok=True)  # once per job, not per output
         except OSError as e:
             if e.errno in _RUN_STOPPING_ERRNOS:
@@ -209,7 +213,7 @@ class Worker:
         if self.settings.labels is None:
             payload = self._payload(out, data, image, generated)
             if not self.settings.shards:  # a sharded run's bytes go to the shard sink instead
-                images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), payload)
+                self._put(out.rel_path, payload)
             return payload, b""
         from expander.labels.worker import label_path
 
@@ -223,6 +227,12 @@ class Worker:
             sha = hashlib.sha256(written.label).digest()
         images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), written.image)
         return written.image, sha + written.objects.to_bytes(4, "big")
+
+    def _put(self, rel_path: str, payload: bytes) -> None:
+        if self.dest.remote:
+            self.dest.write(rel_path, payload)  # one PUT: the object appears whole or not at all
+        else:  # the job's folders exist already: no mkdir per output
+            images.write_atomic(os.path.join(self.settings.dst_root, rel_path), payload)
 
     def _labelled(self, job: Job, data: bytes):
         """A labelled job's source: pixels and labels, decoded once for all its outputs."""
@@ -256,8 +266,7 @@ class Worker:
             return {o.rel_path: e for o in new}
 
     def _partner(self, rel_path: str):
-        with open(self.src / rel_path, "rb") as f:
-            return images.decode(f.read(), rel_path, max_pixels=self.settings.max_pixels)
+        return images.decode(self.source.read(rel_path), rel_path, max_pixels=self.settings.max_pixels)
 
 
 _worker: Worker | None = None
@@ -268,8 +277,16 @@ def _init_pool_worker(settings: Settings) -> None:
     _worker = Worker(settings)
 
 
-def _init_child(initializer, initargs: tuple) -> None:
-    """Every pool worker's start: its signals (``init_child_process``), then the caller's initializer."""
+def _init_child(environ: dict[str, str], initializer, initargs: tuple) -> None:
+    """Every pool worker's start: the caller's environment as it is now, its signals (``init_child_process``),
+    then the caller's initializer.
+
+    A fork server started earlier in the process would otherwise hand workers the environment of that
+    moment: credentials for an object store set since (``AWS_PROFILE``, ...) would be missing.
+    """
+    if environ != os.environ:
+        os.environ.clear()
+        os.environ.update(environ)
     init_child_process()
     if initializer is not None:
         initializer(*initargs)
@@ -342,7 +359,8 @@ def process_pool(workers: int, initializer=None, initargs=(), preload: list[str]
     imported by each worker.
     """
     with _detached_main():
-        return _context(preload).Pool(workers, initializer=_init_child, initargs=(initializer, initargs))
+        environ = dict(os.environ)
+        return _context(preload).Pool(workers, initializer=_init_child, initargs=(environ, initializer, initargs))
 
 
 @contextlib.contextmanager

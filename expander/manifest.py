@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from expander.errors import DISTRIBUTION
-from expander.images import TEMP_SUFFIX, write_atomic
+from expander.images import TEMP_SUFFIX
 from expander.plan import Plan, PlanRow
 from expander.scan import Dataset
+from expander.storage import Store, as_store
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
@@ -75,10 +77,11 @@ def file_digest(path: str | os.PathLike) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def write_manifest(dst: Path, records: Iterable[Record]) -> None:
-    """Stream rows to a temporary file, then rename: memory stays flat however many outputs there are."""
-    path = dst / MANIFEST_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+def write_manifest(dst: Path | Store, records: Iterable[Record]) -> None:
+    """Stream rows to a temporary file, then move it into place (a rename, or one upload to an object store):
+    memory stays flat however many outputs there are."""
+    store = as_store(dst)
+    tmp = store.temp_dir() / f".{MANIFEST_NAME}.{os.getpid()}{TEMP_SUFFIX}"
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
@@ -91,19 +94,19 @@ def write_manifest(dst: Path, records: Iterable[Record]) -> None:
                 row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner,
                        size, r.sha256, r.labels, r.labels_sha256, objects, r.shard]  # fmt: skip
                 writer.writerow(row)
-        tmp.replace(path)
+        store.put_file(tmp, MANIFEST_NAME)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def read_manifest(dst: Path) -> list[dict[str, str]]:
-    with open(dst / MANIFEST_NAME, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+def read_manifest(dst: Path | Store) -> list[dict[str, str]]:
+    text = as_store(dst).read(MANIFEST_NAME).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def write_summary(dst: Path, summary: dict[str, Any], name: str = SUMMARY_NAME) -> None:
-    write_atomic(dst / name, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+def write_summary(dst: Path | Store, summary: dict[str, Any], name: str = SUMMARY_NAME) -> None:
+    as_store(dst).write(name, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
 
 
 def package_versions(*packages: str) -> dict[str, str]:
@@ -125,9 +128,9 @@ def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def read_summary(dst: Path) -> dict[str, Any] | None:
+def read_summary(dst: Path | Store) -> dict[str, Any] | None:
     try:
-        summary = json.loads((dst / SUMMARY_NAME).read_text(encoding="utf-8"))
+        summary = json.loads(as_store(dst).read(SUMMARY_NAME).decode("utf-8"))
     except (OSError, ValueError):
         return None
     return summary if isinstance(summary, dict) else None
@@ -150,9 +153,9 @@ def records(
     plan: Plan,
     finished: Mapping[str, WrittenJob],
     failed: Mapping[str, Record],
-    dst: Path | None,
+    dst: Path | Store | None,
     label_format: str | None = None,
-    label_root: Path | None = None,
+    label_root: Path | Store | None = None,
     located: Mapping[str, tuple[str, int, str]] | None = None,
 ) -> Iterator[Record]:
     """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan.
@@ -181,7 +184,7 @@ def records(
                 digest = result.digest(position) if result is not None and not done else None
                 if digest is None and dst is not None:
                     try:
-                        digest = file_digest(dst / o.rel_path)
+                        digest = _digest_on(dst, o.rel_path)
                     except OSError:
                         position += not done
                         continue  # gone since it was found (someone deleted it): not listed, --resume rewrites it
@@ -195,7 +198,15 @@ def records(
             position += not done
 
 
-def _with_labels(record: Record, label_format: str, job, fresh: tuple[str, int] | None, dst: Path | None):
+def _digest_on(dst: Path | Store, rel: str) -> tuple[int, str]:
+    """(size, SHA-256) of an output found in the output folder or store."""
+    if isinstance(dst, Path):
+        return file_digest(dst / rel)
+    data = dst.read(rel)
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def _with_labels(record: Record, label_format: str, job, fresh: tuple[str, int] | None, dst: Path | Store | None):
     """A row with its label file: checksum and object count from the worker, or read from disk when resumed."""
     from expander.labels.worker import count_objects, label_path
 
@@ -207,7 +218,7 @@ def _with_labels(record: Record, label_format: str, job, fresh: tuple[str, int] 
         sha, objects = "", (job.objects.count if job.objects is not None else 0) if record.copy_index is None else None
         if path and dst is not None:
             try:
-                data = (dst / path).read_bytes()
+                data = as_store(dst).read(path)
             except OSError:
                 data = None
             if data is not None:  # an original's count stays its usable objects, as when it was written

@@ -16,6 +16,7 @@ from expander.errors import ExpanderError, PipelineError
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.pipeline import DEFAULT_PRESET
 from expander.plan import Quota
+from expander.storage import is_url, local_path
 
 OUTPUT_FORMATS = ("jpg", "png", "webp")  # what new images may be written as (--format)
 BACKENDS = ("local", "ray")
@@ -29,10 +30,17 @@ OUTPUT_ARGUMENTS = (
 LABEL_CHOICES = ("auto", "none", "yolo", "coco", "voc", "masks")  # --labels
 
 
-def default_out(src: str | os.PathLike) -> Path:
-    """``<SRC>_expanded`` beside the source folder."""
-    src = Path(src).resolve()
+def default_out(src: str | os.PathLike) -> Path | str:
+    """``<SRC>_expanded`` beside the source folder (or prefix)."""
+    if is_url(src):
+        return f"{str(src).rstrip('/')}_expanded"
+    src = local_path(src).resolve()
     return src.with_name(f"{src.name}_expanded")
+
+
+def location(place: str | os.PathLike) -> Path | str:
+    """A folder as a Path (``file://`` stripped), an object-store URL as it is."""
+    return str(place).rstrip("/") if is_url(place) else local_path(place)
 
 
 def default_workers() -> int:
@@ -55,6 +63,10 @@ def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
     return width, height
 
 
+def _resolved(place: Path | str) -> str:
+    return place if isinstance(place, str) else str(place.resolve())
+
+
 @dataclass(frozen=True)
 class ExpandOptions:
     """A run's options, checked and resolved (defaults filled in, paths made ``Path``, size parsed).
@@ -62,8 +74,8 @@ class ExpandOptions:
     Build it with ``ExpandOptions.create(...)``, which takes the arguments of ``expander.expand``.
     """
 
-    src: Path
-    out: Path
+    src: Path | str  # a folder, or an object-store URL (s3://bucket/prefix)
+    out: Path | str
     quota: Quota
     classes: tuple[str, ...] | None = None
     preset: str | None = None
@@ -125,8 +137,8 @@ class ExpandOptions:
         if preset and pipeline:
             raise PipelineError("Give either --preset or --pipeline, not both.")
         options = cls(
-            src=Path(src),
-            out=Path(out) if out is not None else default_out(src),
+            src=location(src),
+            out=location(out) if out is not None else default_out(src),
             quota=Quota(per_image=per_image, balance=balance, target_per_class=target_per_class),
             classes=tuple(classes) if classes else None,
             preset=preset,
@@ -176,8 +188,8 @@ class ExpandOptions:
         """The options as ``expander.json`` records them (what --resume compares)."""
         uses_preset = not (self.pipeline_file or self.generator or (self.style_refs and not self.preset))
         return {
-            "source": str(self.src.resolve()),
-            "out": str(self.out.resolve()),
+            "source": _resolved(self.src),
+            "out": _resolved(self.out),
             "per_image": self.quota.per_image,
             "balance": self.quota.balance,
             "target_per_class": self.quota.target_per_class,

@@ -32,6 +32,7 @@ from expander.errors import OutputError
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary, summary_problem
 from expander.plan import Plan
 from expander.scan import Dataset
+from expander.storage import LocalStore, Store, is_url, open_store
 
 LOCK_NAME = ".expander.lock"
 RESERVE_NAME = ".expander.reserve"  # space set aside so the manifest can be written when the disk fills up
@@ -41,12 +42,16 @@ _HIDDEN_BOOKKEEPING = (LOCK_NAME, RESERVE_NAME)
 _BYTES_PER_PIXEL = {"jpg": 0.5, "webp": 0.5, "png": 3.0, "bmp": 3.0, "tiff": 3.0}
 
 
-def check_location(dataset: Dataset, out: Path) -> None:
+def check_location(dataset: Dataset, out: Path | str) -> None:
     """Refuse an output folder inside the source, containing it, or not a folder.
 
     The source's folders are compared by their real paths (``Dataset.folders``), so a class folder
-    that is a link to another place protects that place too.
+    that is a link to another place protects that place too. In an object store, by their URLs.
     """
+    if is_url(out) or dataset.url:
+        _check_urls(dataset.location, str(out))
+        return
+    out = Path(out)
     src = dataset.root
     src_real = Path(os.path.realpath(src))
     out_real = Path(os.path.realpath(out))
@@ -65,18 +70,35 @@ def check_location(dataset: Dataset, out: Path) -> None:
         raise OutputError(f"Output '{out}' exists and is not a folder. Choose another --out.")
 
 
+def _check_urls(src: str, out: str) -> None:
+    src, out = src.rstrip("/"), out.rstrip("/")
+    if out == src or out.startswith(src + "/"):
+        raise OutputError(
+            f"Output '{out}' is inside the source '{src}'; the source is never written to. Choose another --out."
+        )
+    if src.startswith(out + "/"):
+        raise OutputError(f"Output '{out}' contains the source '{src}'. Choose another --out.")
+
+
 def check_contents(
-    out: Path, arguments: dict[str, Any], pipeline: dict, compared: tuple[str, ...], *, resume: bool, overwrite: bool
+    out: Path | str,
+    arguments: dict[str, Any],
+    pipeline: dict,
+    compared: tuple[str, ...],
+    *,
+    resume: bool,
+    overwrite: bool,
 ) -> dict[str, Any] | None:
-    """What --resume/--overwrite may do with the folder's contents; return the previous summary, if any.
+    """What --resume/--overwrite may do with the folder's (or prefix's) contents; return the previous summary.
 
     ``compared`` names the arguments that must match for --resume.
     """
     if resume and overwrite:
         raise OutputError("Give either --resume or --overwrite, not both.")
-    if not _has_contents(out):
+    store = open_store(out)
+    if not _has_contents(store):
         return None
-    previous = read_summary(out)
+    previous = read_summary(store)
     problem = summary_problem(previous)
     if resume:
         if problem or previous is None:
@@ -99,7 +121,7 @@ def check_contents(
             f"Refusing to overwrite '{out}': {problem}, so it may hold files you need. "
             "Empty it yourself or choose another --out."
         )
-    if previous.get("status") == "running" or not (out / MANIFEST_NAME).is_file():
+    if previous.get("status") == "running" or not store.exists(MANIFEST_NAME):
         raise OutputError(
             f"Refusing to overwrite '{out}': its last run was killed before it wrote {MANIFEST_NAME}, so which "
             "files it wrote is not recorded. Run that command again with --resume to finish it (then "
@@ -108,11 +130,24 @@ def check_contents(
     return previous
 
 
-def _has_contents(out: Path) -> bool:
+def _has_contents(store: Store) -> bool:
+    if not isinstance(store, LocalStore):
+        return bool(store.files())
+    out = store.root
     if not out.is_dir():
         return False
     with os.scandir(out) as entries:
         return any(entry.name not in _HIDDEN_BOOKKEEPING for entry in entries)
+
+
+def lock(out: Path | str):
+    """``OutputLock`` for a folder. An object store has no lock: one writer per prefix is the caller's to ensure
+    (a run that was killed is still refused without --resume, by its summary's "running" status)."""
+    return contextlib.nullcontext(_NoLock()) if is_url(out) else OutputLock(Path(out))
+
+
+class _NoLock:
+    taken_over = None
 
 
 class OutputLock:
@@ -224,7 +259,7 @@ def _same_file(fd: int, path: Path) -> bool:
         return False
 
 
-def reserve_space(out: Path, planned: int) -> None:
+def reserve_space(out: Path | str, planned: int) -> None:
     """Set aside room for the manifest and summary (256 bytes per planned output, at most 64 MB).
 
     Released by ``release_space`` just before they are written, so a run stopped by a full disk can
@@ -233,8 +268,10 @@ def reserve_space(out: Path, planned: int) -> None:
     Raises:
         OutputError: the disk is already too full to start.
     """
+    if is_url(out):
+        return  # an object store does not fill up
     size = min(64 << 20, 65536 + 256 * planned)
-    path = out / RESERVE_NAME
+    path = Path(out) / RESERVE_NAME
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -254,29 +291,38 @@ def reserve_space(out: Path, planned: int) -> None:
         ) from e
 
 
-def release_space(out: Path) -> None:
+def release_space(out: Path | str) -> None:
+    if is_url(out):
+        return
+    out = Path(out)
     with contextlib.suppress(FileNotFoundError):
         (out / RESERVE_NAME).unlink()
 
 
+def safe_relative(rel_path: str) -> bool:
+    """A manifest path that stays inside the output: relative, without ``..``, empty or odd parts."""
+    if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\x00" in rel_path:
+        return False
+    return not any(part in ("", ".", "..") for part in rel_path.split("/"))
+
+
 def safe_output_path(out: Path, rel_path: str) -> Path | None:
     """``out / rel_path`` when a manifest path stays inside ``out``; None for absolute or ``..`` paths."""
-    if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\x00" in rel_path:
-        return None
-    if any(part in ("", ".", "..") for part in rel_path.split("/")):
+    if not safe_relative(rel_path):
         return None
     path = out / rel_path
     real_out = os.path.realpath(out)
     return path if os.path.realpath(path).startswith(real_out + os.sep) else None
 
 
-def remove_previous(out: Path) -> int:
+def remove_previous(out: Path | str) -> int:
     """Delete what the previous run's manifest lists and its bookkeeping (not the lock); return files deleted.
 
     Folders left empty by that are removed too; anything else in ``out`` is kept.
     """
+    store = open_store(out)
     try:
-        rows = read_manifest(out)
+        rows = read_manifest(store)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise OutputError(
             f"Refusing to overwrite '{out}': its {MANIFEST_NAME} cannot be read ({e}), so which files the last run "
@@ -284,12 +330,22 @@ def remove_previous(out: Path) -> int:
         ) from None
     removed = 0
     folders: set[str] = set()
-    summary = read_summary(out) or {}
+    summary = read_summary(store) or {}
     label_files = (summary.get("labels") or {}).get("files") or [] if isinstance(summary.get("labels"), dict) else []
     shards = summary.get("shards")
     shard_files = [*shards.get("files", []), shards.get("index", "")] if isinstance(shards, dict) else []
     listed = [name for row in rows for name in (row.get("output") or "", row.get("labels") or "") if name]
-    for name in [*listed, *(f for f in [*label_files, *shard_files] if isinstance(f, str) and f)]:
+    names = [*listed, *(f for f in [*label_files, *shard_files] if isinstance(f, str) and f)]
+    if not isinstance(store, LocalStore):
+        for name in names:
+            if safe_relative(name):
+                store.delete(name)
+                removed += 1
+        for name in (MANIFEST_NAME, SUMMARY_NAME):
+            store.delete(name)
+        return removed
+    out = store.root
+    for name in names:
         path = safe_output_path(out, name)
         if path is None or not path.is_file() or path.is_symlink():
             continue
@@ -311,7 +367,7 @@ def remove_previous(out: Path) -> int:
 def check_capacity(
     plan: Plan,
     dataset: Dataset,
-    out: Path,
+    out: Path | str,
     *,
     size: tuple[int, int] | None,
     max_outputs: int | None,
@@ -324,8 +380,9 @@ def check_capacity(
             f"The plan has {planned:,} outputs, over the limit of {max_outputs:,}. Check the quota "
             "(--per-image, --target-per-class), or raise the limit with --max-outputs if you mean it."
         )
-    if not check_space:
-        return
+    if not check_space or is_url(out):
+        return  # an object store has no free space to compare with
+    out = Path(out)
     needed = _estimated_bytes(plan, dataset, size)
     probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("/"))
     free = shutil.disk_usage(probe).free
@@ -354,17 +411,23 @@ def _estimated_bytes(plan: Plan, dataset: Dataset, size: tuple[int, int] | None)
     return total
 
 
-def mark_done(plan: Plan, out: Path, skip: Container[str] = ()) -> Plan:
+def mark_done(plan: Plan, out: Path | str, skip: Container[str] = ()) -> Plan:
     """The plan with each job's outputs that are on disk marked ``done`` (jobs in ``skip`` left as they are).
 
     Files only ever appear under their final name complete, so existing means finished. Used to
     resume, and to list what a stopped or interrupted run wrote of the jobs it did not finish.
     """
+    store = open_store(out)
+    if isinstance(store, LocalStore):
+        root = store.root
+        present = lambda rel: (root / rel).is_file()  # noqa: E731
+    else:
+        present = set(store.files()).__contains__  # one listing, not a request per output
     jobs = []
     for job in plan.jobs:
         if job.source in skip:
             jobs.append(job)
             continue
-        done = job.done | frozenset(o.copy_index or 0 for o in job.pending if (out / o.rel_path).is_file())
+        done = job.done | frozenset(o.copy_index or 0 for o in job.pending if present(o.rel_path))
         jobs.append(dataclasses.replace(job, done=done) if done != job.done else job)
     return dataclasses.replace(plan, jobs=tuple(jobs))

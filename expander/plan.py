@@ -181,7 +181,7 @@ def _check_classes(dataset: Dataset, classes: tuple[str, ...] | None) -> set[str
     if unknown:
         raise PlanError(
             f"Unknown class{'es' if len(unknown) > 1 else ''} {', '.join(repr(c) for c in unknown)} "
-            f"in '{dataset.root}'. Classes found: {', '.join(dataset.classes)}."
+            f"in '{dataset.location}'. Classes found: {', '.join(dataset.classes)}."
         )
     return set(classes)
 
@@ -208,7 +208,7 @@ def _new_counts(dataset: Dataset, quota: Quota, selected: set[str], seed: int) -
     for class_name, items in sorted(by_class.items()):
         need = max(0, target - len(items))
         if need and not items:
-            where = f"'{dataset.root}/{AUGMENTED_SPLIT}'" if dataset.has_splits else f"'{dataset.root}'"
+            where = f"'{dataset.location}/{AUGMENTED_SPLIT}'" if dataset.has_splits else f"'{dataset.location}'"
             raise PlanError(
                 f"Class '{class_name}' has no images in {where} to augment; add images or leave it out with --classes."
             )
@@ -257,7 +257,7 @@ def _object_new_counts(
     totals = counts.sum(axis=0)
     for index in sorted(selected):
         if not totals[index] and (quota.balance or quota.target_per_class):
-            where = f"'{dataset.root}/{AUGMENTED_SPLIT}'" if dataset.has_splits else f"'{dataset.root}'"
+            where = f"'{dataset.location}/{AUGMENTED_SPLIT}'" if dataset.has_splits else f"'{dataset.location}'"
             raise PlanError(f"Class '{dataset.classes[index]}' has no objects in {where} to augment; "
                             "leave it out with --classes.")  # fmt: skip
     target = int(totals.max(initial=0)) if quota.balance else quota.target_per_class or 0

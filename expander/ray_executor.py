@@ -6,7 +6,8 @@ retries a task whose worker process dies; files appear under their name only whe
 (images.write_atomic), so a retried batch simply writes the same bytes again and a killed write
 leaves no partial file.
 
-Inputs and outputs must be on storage every node sees at the same path (a shared filesystem).
+Inputs and outputs must be on storage every node sees at the same path (a shared filesystem), or in an
+object store (URLs): each task reads its sources and writes its outputs itself.
 """
 
 from __future__ import annotations

@@ -65,7 +65,13 @@ class Dataset:
     rejected: tuple[tuple[str, str], ...] = ()  # (path as printable text, reason): files that cannot be processed
     folders: tuple[Path, ...] = ()  # real paths of the folders read (links resolved)
     labels: LabelSet | None = None  # a labelled dataset's format and class names (classes then holds them)
+    url: str | None = None  # a dataset in an object store: its URL (``root`` is then only a name)
     excluded: tuple[str, ...] = ()  # files left out by expand --exclude (a duplicates file)
+
+    @property
+    def location(self) -> str:
+        """Where the images are: the URL of an object-store dataset, else the folder."""
+        return self.url or str(self.root)
 
     @property
     def has_splits(self) -> bool:
@@ -96,6 +102,10 @@ def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
     Raises:
         LayoutError: the folder is missing, holds no images, or mixes layouts.
     """
+    from expander.storage import is_url
+
+    if is_url(root):
+        return scan_store(str(root))
     root = Path(root)
     if not root.exists():
         raise LayoutError(f"Source folder '{root}' does not exist. {_LAYOUT_HELP}")
@@ -157,6 +167,54 @@ def _scan_class_folders(root: Path) -> Dataset:
         rejected=tuple(listing.rejected),
         folders=tuple(listing.folders),
     )
+
+
+def scan_store(url: str) -> Dataset:
+    """``scan`` for a dataset in an object store: the same layouts, read from one listing of its objects.
+
+    Labelled datasets are read from local folders only.
+
+    Raises:
+        LayoutError: nothing there, or the layout is not class or split folders.
+    """
+    from expander.storage import open_store
+
+    files = [f for f in open_store(url).files() if not any(part.startswith(".") for part in f.split("/"))]
+    labelled = next((f for f in files if f.endswith((".txt", ".xml", ".json", ".yaml"))), None)
+    if labelled is not None:
+        raise LayoutError(
+            f"'{url}' holds label files (e.g. '{labelled}'): labelled datasets (YOLO, COCO, VOC, masks) are read "
+            "from and written to local folders only. Copy it to a local folder first."
+        )
+    ignored = {"not_image": sum(1 for f in files if not is_image_name(f))}
+    images = [f for f in files if is_image_name(f)]
+    top = sorted({f.split("/")[0] for f in images if "/" in f}, key=natural_key)
+    stray = [f for f in images if "/" not in f]
+    if stray:
+        raise LayoutError(
+            f"Found {len(stray)} image(s) directly in '{url}' (e.g. '{stray[0]}'); move them into a folder named "
+            f"after their class. {_LAYOUT_HELP}"
+        )
+    split_dirs = [d for d in top if d in SPLITS]
+    if split_dirs and len(split_dirs) != len(top):
+        others = ", ".join(d for d in top if d not in SPLITS)
+        raise LayoutError(f"'{url}' mixes split folders ({', '.join(split_dirs)}) with other folders ({others}).")
+    splits: tuple[str | None, ...] = tuple(s for s in SPLITS if s in split_dirs) or (None,)
+    depth = 3 if split_dirs else 2
+    items = []
+    for f in sorted(images, key=natural_key):
+        parts = f.split("/")
+        if len(parts) != depth:
+            ignored["folders" if len(parts) > depth else "stray"] = ignored.get("folders", 0) + 1
+            continue
+        items.append(Item(f, parts[0] if split_dirs else None, parts[-2]))
+    if not items:
+        raise LayoutError(f"No images found in '{url}'. {_LAYOUT_HELP}")
+    classes = tuple(sorted({i.class_name for i in items}, key=natural_key))
+    order = {s: n for n, s in enumerate(splits)}
+    items.sort(key=lambda i: (order[i.split], natural_key(i.class_name), natural_key(i.rel_path)))
+    return Dataset(root=Path(url.split("://", 1)[1]), splits=splits, classes=classes, items=tuple(items),
+                   ignored={k: v for k, v in ignored.items() if v}, url=url.rstrip("/"))  # fmt: skip
 
 
 class _Listing:

@@ -19,21 +19,23 @@ from expander.errors import OutputError
 from expander.execute import Settings, Worker, process_pool
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
-from expander.output import safe_output_path
+from expander.output import safe_output_path, safe_relative
 from expander.plan import Output
 from expander.scan import is_image_name
+from expander.storage import LocalStore, Store, open_store
 
 
 def _check_file(task: tuple) -> tuple[str, str, str]:
     """(decode error, checksum problem, label problem) of one listed file; "" for each that is fine. Never raises.
 
-    ``task``: (path, size, sha256, max_pixels, label) where label is None or (label path, its sha256, format,
+    ``task``: (output folder or URL, path in it, size, sha256, max_pixels, label) where label is None or (label
+    path, its sha256, format,
     number of classes, whether its boxes are checked). An original's label file is the source's own, copied:
     its checksum is checked, its boxes are not (the run summary and ``inspect`` report the source's problems).
     """
-    path, size, sha256, max_pixels, label = task
+    location, path, size, sha256, max_pixels, label = task
     try:
-        data = Path(path).read_bytes()
+        data = open_store(location).read(path)
     except OSError as e:
         return f"cannot read it: {e.strerror or e}", "", ""
     changed = ""
@@ -72,25 +74,25 @@ def verify(
     reported as ``unsafe`` and never opened. A sharded output's shards are checked against ``shards.json``
     and its samples against the manifest (``expander.shards.check``).
     """
-    dst = Path(dst)
-    summary, rows = _read(dst)
-    unsafe = sorted({r.get("output") or "" for r in rows if safe_output_path(dst, r.get("output") or "") is None})
+    store = open_store(dst)
+    summary, rows = _read(store)
+    unsafe = sorted({r.get("output") or "" for r in rows if not safe_relative(r.get("output") or "")})
     rows = [r for r in rows if (r.get("output") or "") not in unsafe]
     if isinstance(summary.get("shards"), dict):
         from expander.shards.check import verify_shards
 
-        found = verify_shards(dst, rows, max_pixels)
+        found = verify_shards(store, rows, max_pixels)
         present = {r["output"] for r in rows if r.get("shard") in found["samples"]}
         samples = found.pop("samples")
 
         def actual(row: dict) -> bytes:  # what a replay is compared with: the sample in its shard
             return samples[row["shard"]]
     else:
-        found = _verify_files(dst, summary, rows, workers, max_pixels)
+        found = _verify_files(store, summary, rows, workers, max_pixels)
         present = set(found.pop("present"))
 
         def actual(row: dict) -> bytes:  # ... or the file
-            return (dst / row["output"]).read_bytes()
+            return store.read(row["output"])
 
     replayed: list[str] = []
     if replay > 0:
@@ -100,11 +102,11 @@ def verify(
             # here yet, so only the byte-for-byte originals of a generator run are replayed.
             candidates = [r for r in candidates if r.get("copy") == "original"]
         sample = random.Random(seed).sample(candidates, min(replay, len(candidates)))
-        replay_changed, replayed = _replay(dst, summary, sample, actual)
+        replay_changed, replayed = _replay(store, summary, sample, actual)
         found["changed"] += replay_changed
     problems = ("missing", "extra", "undecodable", "changed", "labels")
     return {
-        "dst": str(dst.resolve()),
+        "dst": store.location if store.remote else str(Path(store.location).resolve()),
         "ok": not (unsafe or any(found.get(k) for k in problems)),
         "checked": len(rows),
         "checksums": all(r.get("sha256") for r in rows),
@@ -118,37 +120,38 @@ def verify(
     }
 
 
-def _read(dst: Path) -> tuple[dict, list[dict]]:
+def _read(dst: Store) -> tuple[dict, list[dict]]:
     """The summary and the manifest rows of written outputs."""
     summary = read_summary(dst)
-    if summary is None or not (dst / MANIFEST_NAME).is_file():
+    if summary is None or not dst.exists(MANIFEST_NAME):
         raise OutputError(
-            f"'{dst}' has no {SUMMARY_NAME} and {MANIFEST_NAME}: it is not a finished expander output. "
+            f"'{dst.location}' has no {SUMMARY_NAME} and {MANIFEST_NAME}: it is not a finished expander output. "
             "Finish an interrupted run with expander expand ... --resume."
         )
     try:
         manifest = read_manifest(dst)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise OutputError(f"'{dst / MANIFEST_NAME}' cannot be read ({e}); it is damaged.") from None
+        raise OutputError(f"'{dst.join(MANIFEST_NAME)}' cannot be read ({e}); it is damaged.") from None
     return summary, [r for r in manifest if r.get("status") == "ok"]
 
 
-def _verify_files(dst: Path, summary: dict, rows: list[dict], workers: int, max_pixels: int | None) -> dict:
+def _verify_files(dst: Store, summary: dict, rows: list[dict], workers: int, max_pixels: int | None) -> dict:
     """The checks of an output written as files (and label files)."""
     listed = {r["output"] for r in rows}
-    missing = sorted(p for p in listed if not (dst / p).is_file())
+    on_disk = set(dst.files())
+    missing = sorted(listed - on_disk)
     by_path = {r["output"]: r for r in rows}
     present = sorted(listed - set(missing))
     labels = summary.get("labels") if isinstance(summary.get("labels"), dict) else None
 
     def label_task(row: dict) -> tuple | None:
-        path = safe_output_path(dst, row.get("labels") or "") if labels else None
+        path = safe_output_path(dst.root, row.get("labels") or "") if labels and isinstance(dst, LocalStore) else None
         if path is None:
             return None
         return (str(path), row.get("labels_sha256") or "", labels["format"], len(labels["classes"]),  # type: ignore[index]
                 row.get("copy") != "original")  # fmt: skip
 
-    tasks = [(str(dst / p), by_path[p].get("bytes") or "", by_path[p].get("sha256") or "", max_pixels,
+    tasks = [(dst.location, p, by_path[p].get("bytes") or "", by_path[p].get("sha256") or "", max_pixels,
               label_task(by_path[p])) for p in present]  # fmt: skip
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:
@@ -156,16 +159,12 @@ def _verify_files(dst: Path, summary: dict, rows: list[dict], workers: int, max_
     else:
         checks = [_check_file(t) for t in tasks]
     dataset_files = (labels or {}).get("files") or []
-    missing += sorted(f for f in dataset_files if isinstance(f, str) and not (dst / f).is_file())
-    on_disk = {
-        p.relative_to(dst).as_posix()
-        for p in dst.rglob("*")
-        if p.is_file() and (is_image_name(p.name) or p.name.endswith(images.TEMP_SUFFIX))
-    }
+    missing += sorted(f for f in dataset_files if isinstance(f, str) and f not in on_disk)
+    images_there = {f for f in on_disk if is_image_name(f) or f.endswith(images.TEMP_SUFFIX)}
     return {
         "present": present,
         "missing": missing,
-        "extra": sorted(on_disk - listed - {r.get("labels") or "" for r in rows}),  # mask PNGs are label files
+        "extra": sorted(images_there - listed - {r.get("labels") or "" for r in rows}),  # mask PNGs are label files
         "undecodable": [{"file": p, "error": e} for p, (e, _, _) in zip(present, checks, strict=True) if e],
         "changed": [{"file": p, "reason": c} for p, (_, c, _) in zip(present, checks, strict=True) if c],
         "labels": [{"file": p, "reason": q} for p, (_, _, q) in zip(present, checks, strict=True) if q],
@@ -173,17 +172,17 @@ def _verify_files(dst: Path, summary: dict, rows: list[dict], workers: int, max_
 
 
 def _replay(
-    dst: Path, summary: dict, rows: list[dict], actual: Callable[[dict], bytes]
+    dst: Store, summary: dict, rows: list[dict], actual: Callable[[dict], bytes]
 ) -> tuple[list[dict], list[str]]:
     try:
         arguments = summary["arguments"]
         size = tuple(arguments["size"]) if arguments.get("size") else None
         max_pixels = arguments.get("max_pixels", DEFAULT_MAX_PIXELS)
         labels = _label_options(summary, arguments)
-        settings = Settings(arguments["source"], str(dst), summary["pipeline"], arguments["quality"], size, max_pixels,
-                            labels)  # fmt: skip
+        settings = Settings(arguments["source"], dst.location, summary["pipeline"], arguments["quality"], size,
+                            max_pixels, labels)  # fmt: skip
     except (KeyError, TypeError) as e:
-        raise OutputError(f"'{dst / SUMMARY_NAME}' lacks what a replay needs ({e}); it is damaged.") from None
+        raise OutputError(f"'{dst.join(SUMMARY_NAME)}' lacks what a replay needs ({e}); it is damaged.") from None
     worker = Worker(settings)
     if labels is not None:
         return _replay_labelled(worker, dst, rows)
@@ -211,7 +210,7 @@ def _label_options(summary: dict, arguments: dict):
                         bool(labels.get("class_masks")))  # fmt: skip
 
 
-def _replay_labelled(worker: Worker, dst: Path, rows: list[dict]) -> tuple[list[dict], list[str]]:
+def _replay_labelled(worker: Worker, dst: Store, rows: list[dict]) -> tuple[list[dict], list[str]]:
     """Replay labelled outputs: the source dataset is read again for its labels; image and label bytes compared."""
     from expander.labels.worker import LabelledSource, label_path
     from expander.plan import Job
@@ -232,8 +231,8 @@ def _replay_labelled(worker: Worker, dst: Path, rows: list[dict]) -> tuple[list[
             written = source.output(Output(row["output"], copy, int(row["seed"]) if row["seed"] else None),
                                     worker.augmenter, worker.settings.quality, worker.order)  # fmt: skip
             label = label_path(options.format, job, row["output"])
-            same_label = label is None or written.label == (dst / label).read_bytes()
-            reason = None if written.image == (dst / row["output"]).read_bytes() and same_label else (
+            same_label = label is None or written.label == dst.read(label)
+            reason = None if written.image == dst.read(row["output"]) and same_label else (
                 "bytes differ from a replay of source + labels + seed + pipeline")  # fmt: skip
         except Exception as e:  # a source gone or changed, an odd row: reported, never a crash
             reason = f"cannot replay: {type(e).__name__}: {e}"
@@ -248,12 +247,11 @@ def _replay_one(worker: Worker, row: dict, actual: Callable[[dict], bytes]) -> s
     """Why a replay of ``row`` differs from the file, or None when it is byte-identical."""
     copy = None if row["copy"] == "original" else int(row["copy"])
     out = Output(row["output"], copy, int(row["seed"]) if row["seed"] else None)
-    source = worker.src / row["source"]
     try:
-        data = source.read_bytes()
+        data = worker.source.read(row["source"])
         image = worker.pixels(data, row["source"])
     except (OSError, images.DecodeError) as e:
-        return f"cannot replay: source '{source}' {e}"
+        return f"cannot replay: source '{worker.source.join(row['source'])}' {e}"
     if worker.render(out, data, image) != actual(row):
         return "bytes differ from a replay of source + seed + pipeline"
     return None

@@ -48,7 +48,7 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
     rows = manifest_rows(out)
     assert list(rows[0]) == [
         "output", "source", "class", "split", "copy", "seed", "status", "error", "partner", "bytes", "sha256",
-        "labels", "labels_sha256", "objects",
+        "labels", "labels_sha256", "objects", "shard",
     ]  # fmt: skip
     written = (out / "cat/img1__aug001.png").read_bytes()
     assert rows[1] == {
@@ -66,6 +66,7 @@ def test_per_image_writes_exact_files_and_manifest(tree: Path, tmp_path: Path) -
         "labels": "",
         "labels_sha256": "",
         "objects": "",
+        "shard": "",
     }
     assert len(rows) == 15 and {r["status"] for r in rows} == {"ok"}
     summary = json.loads((out / "expander.json").read_text())
@@ -415,3 +416,27 @@ def test_a_valid_split_is_recognised_and_copied_unchanged(tmp_path: Path) -> Non
     ]  # fmt: skip
     assert (tmp_path / "out" / "valid" / "a" / "img1.png").read_bytes() == (src / "valid/a/img1.png").read_bytes()
     assert not list((tmp_path / "out" / "valid").rglob("*__aug*"))
+
+
+def _environment_probe(_: int) -> str | None:
+    return os.environ.get("EXPANDER_TEST_PROBE")
+
+
+def test_workers_see_the_environment_of_now_even_from_an_older_fork_server() -> None:
+    import threading
+
+    from expander.execute import process_pool
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)  # a thread of ours: pools start from the fork server, not fork
+    thread.start()
+    try:
+        with process_pool(1) as pool:  # the fork server starts now, without the variable
+            assert pool.map(_environment_probe, [0]) == [None]
+        os.environ["EXPANDER_TEST_PROBE"] = "set later"  # e.g. credentials for an object store
+        with process_pool(1) as pool:
+            assert pool.map(_environment_probe, [0]) == ["set later"]
+    finally:
+        stop.set()
+        thread.join()
+        os.environ.pop("EXPANDER_TEST_PROBE", None)

@@ -143,6 +143,10 @@ def test_two_node_cluster_survives_a_killed_worker(tmp_path: Path) -> None:
         assert job.returncode == 0, stderr
         assert killed is not None, "the job ended before a worker could be killed; give it more work"
         assert "Wrote 520 of 520 files" in stdout
+        rows = set((out / "manifest.csv").read_text().splitlines())
+        expected = set((reference / "manifest.csv").read_text().splitlines())
+        only = sorted(rows - expected)[:3], sorted(expected - rows)[:3]
+        assert rows == expected, f"manifest rows only in the cluster run: {only[0]}; only in the local run: {only[1]}"
         assert outputs(out) == outputs(reference)
         assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
     finally:

@@ -157,3 +157,13 @@ def test_bad_shard_options_are_refused(src: Path, tmp_path: Path) -> None:
         expand(src, tmp_path / "o", shards="zip")
     with pytest.raises(ExpanderError, match=r"--shard-size must be a number of samples \(1000\) or a size"):
         expand(src, tmp_path / "o", shards="tfrecord", shard_size="lots")
+
+
+def test_an_unreadable_source_is_recorded_and_the_shards_still_written(src: Path, tmp_path: Path) -> None:
+    (src / "train/cat/broken.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    result = expand(src, out, per_image=2, shards="webdataset", shard_size="5", workers=2)
+    assert result.exit_code == 1 and result.failures[0]["source"] == "train/cat/broken.png"
+    failed = [r for r in rows(out) if r["status"] == "failed"]
+    assert len(failed) == 3 and all(r["shard"] == "" for r in failed)
+    assert verify(out)["ok"]

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 from expander import images
-from expander.output import safe_output_path
+from expander.output import safe_relative
 from expander.shards.formats import SampleRecord, decode
 from expander.shards.sink import INDEX_NAME
+from expander.storage import Store
 
 
-def verify_shards(dst: Path, rows: list[dict], max_pixels: int | None) -> dict:
+def verify_shards(dst: Store, rows: list[dict], max_pixels: int | None) -> dict:
     """{"checked", "missing", "extra", "undecodable", "changed", "samples"}: shards against ``shards.json``
     (present, SHA-256, sample count), samples against the manifest (listed, size and SHA-256, decode)."""
     found: dict = {"missing": [], "extra": [], "undecodable": [], "changed": [], "samples": {}}
     try:
-        index = json.loads((dst / INDEX_NAME).read_text(encoding="utf-8"))
+        index = json.loads(dst.read(INDEX_NAME).decode("utf-8"))
     except (OSError, ValueError):
         found["missing"].append(INDEX_NAME)
         return found | {"checked": len(rows)}
     by_member = {r.get("shard") or "": r for r in rows}
+    present = set(dst.files())
     for shard in (s for entries in index["splits"].values() for s in entries):
-        path = safe_output_path(dst, shard["file"])
-        if path is None or not path.is_file():
+        if not safe_relative(shard["file"]) or shard["file"] not in present:
             found["missing"].append(shard["file"])
             continue
-        data = path.read_bytes()
+        data = dst.read(shard["file"])
         if hashlib.sha256(data).hexdigest() != shard["sha256"]:
             found["changed"].append({"file": shard["file"], "reason": "SHA-256 differs from shards.json"})
         try:

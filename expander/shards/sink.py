@@ -7,12 +7,12 @@ import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from expander.errors import ExpanderError
-from expander.images import format_of, write_atomic
+from expander.images import format_of
 from expander.plan import Job, output_seed
 from expander.shards.formats import FORMATS, SampleRecord, decode, encode
+from expander.storage import Store
 
 INDEX_NAME = "shards.json"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kb|mb|gb|k|m|g)?\s*$", re.IGNORECASE)
@@ -81,9 +81,9 @@ class ShardSink:
     """
 
     def __init__(
-        self, out: Path, format: str, size: ShardSize, seed: int, classes: tuple[str, ...], jobs: list[Job]
+        self, store: Store, format: str, size: ShardSize, seed: int, classes: tuple[str, ...], jobs: list[Job]
     ) -> None:
-        self.out, self.format, self.size, self.seed = out, format, size, seed
+        self.store, self.format, self.size, self.seed = store, format, size, seed
         self.classes = {c: i for i, c in enumerate(classes)}
         self.order = [j for j in jobs if len(j.done) < j.size]  # what still runs, in shard order
         self.jobs = {j.source: j for j in self.order}
@@ -122,7 +122,8 @@ class ShardSink:
         if self.open is None:
             self.open = _Open(job.split, len(self.shards.get(job.split, [])))
         shard = self.open
-        for out, payload in zip(job.pending, result.payloads, strict=True):
+        payloads = result.payloads or (b"",) * len(job.pending)  # none: the source itself failed
+        for out, payload in zip(job.pending, payloads, strict=True):
             if not payload:
                 continue  # failed: recorded as such
             key = f"{self.keys.get(job.split, 0):09d}"
@@ -145,8 +146,7 @@ class ShardSink:
         random.Random(output_seed(self.seed, f"{shard.split}/{shard.number}", -3)).shuffle(samples)  # mix copies
         data = encode(self.format, samples)
         name = shard_file(self.format, shard.split, shard.number)
-        (self.out / name).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.out / name, data)
+        self.store.write(name, data)  # complete or not at all: renamed into place, or one PUT
         self.shards.setdefault(shard.split, []).append(_shard(name, samples, data))
         self.located.update(_locations(name, samples))
         return shard.results
@@ -162,14 +162,15 @@ class ShardSink:
         }
 
 
-def completed_shards(out: Path, format: str, splits: tuple[str | None, ...]):
+def completed_shards(store: Store, format: str, splits: tuple[str | None, ...]):
     """The shards a previous run left complete (each split's unbroken prefix), and where each output is."""
     completed: dict[str | None, list[Shard]] = {}
     located: dict[str, tuple[str, int, str]] = {}
+    present = set(store.files())
     for split in splits:
         number = 0
-        while (out / (name := shard_file(format, split, number))).is_file():
-            data = (out / name).read_bytes()
+        while (name := shard_file(format, split, number)) in present:
+            data = store.read(name)
             try:
                 samples = list(decode(format, data))
             except (ValueError, KeyError, OSError):

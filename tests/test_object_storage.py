@@ -1,0 +1,158 @@
+"""SRC and DST in object storage: a real S3 protocol server (moto's, on loopback) started by the fixture.
+
+Skipped when s3fs or moto is not installed (``pip install -e '.[dev]'`` installs both).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_tree, tree_digest
+
+from expander import expand
+from expander.errors import OutputError
+from expander.verify import verify
+
+s3fs = pytest.importorskip("s3fs")
+moto_server = pytest.importorskip("moto.server")
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """An S3 endpoint on 127.0.0.1 and the environment that points boto/s3fs at it (credentials the usual way)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    fs = s3fs.S3FileSystem()
+    fs.mkdir("data")
+    try:
+        yield fs
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_src(tmp_path_factory) -> Path:
+    return make_tree(tmp_path_factory.mktemp("s3src") / "src", {"train/cat": 4, "train/dog": 3, "test/cat": 2},
+                     ext=".jpg", shape=(33, 41, 3))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def src_url(s3, local_src: Path) -> str:
+    s3.put(str(local_src) + "/", "data/src/", recursive=True)
+    return "s3://data/src"
+
+
+def objects(fs, url: str) -> dict[str, bytes]:
+    """Every object under a prefix but the run summary (paths, timings) and manifest-free bookkeeping."""
+    prefix = url.split("://", 1)[1]
+    fs.invalidate_cache()
+    return {p[len(prefix) + 1 :]: fs.cat_file(p) for p in fs.find(prefix) if not p.endswith("expander.json")}
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p: (root / p).read_bytes() for p in tree_digest(root) if p not in ("expander.json", ".expander.lock")}
+
+
+def test_local_source_to_s3_writes_the_same_bytes_and_verifies(s3, local_src: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    expand(local_src, reference, per_image=3, workers=1, preset="strong")
+    result = expand(local_src, "s3://data/out1", per_image=3, workers=2, preset="strong")
+    assert result.exit_code == 0 and result.out == "s3://data/out1"
+    assert objects(s3, "s3://data/out1") == files(reference)
+    summary = json.loads(s3.cat_file("data/out1/expander.json"))
+    assert summary["status"] == "complete" and summary["out"] == "s3://data/out1"
+    check = verify("s3://data/out1", replay=6)
+    assert check["ok"] and check["checked"] == 30 and len(check["replayed"]) == 6
+
+
+def test_s3_source_to_s3_shards_equal_local_shards(s3, src_url: str, local_src: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    expand(local_src, reference, per_image=2, workers=1, shards="webdataset", shard_size="5")
+    result = expand(src_url, "s3://data/shards", per_image=2, workers=2, shards="webdataset", shard_size="5")
+    assert result.exit_code == 0 and result.source == "s3://data/src"
+    assert objects(s3, "s3://data/shards") == files(reference)
+    assert verify("s3://data/shards", replay=4)["ok"]
+
+
+def test_s3_output_needs_resume_or_overwrite_and_overwrite_deletes_only_ours(s3, src_url: str) -> None:
+    expand(src_url, "s3://data/over", per_image=2, workers=1)
+    s3.pipe_file("data/over/notes.txt", b"mine")
+    with pytest.raises(OutputError, match=r"Output folder 's3://data/over' is not empty"):
+        expand(src_url, "s3://data/over", per_image=1, workers=1)
+    expand(src_url, "s3://data/over", per_image=1, workers=1, overwrite=True)
+    left = objects(s3, "s3://data/over")
+    assert left["notes.txt"] == b"mine" and len([k for k in left if k.endswith(".jpg")]) == 16
+    with pytest.raises(OutputError, match="is inside the source"):
+        expand(src_url, "s3://data/src/out", per_image=1)
+
+
+def test_ray_reads_and_writes_s3_itself(s3, src_url: str, local_src: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    reference = tmp_path / "reference"
+    expand(local_src, reference, per_image=3, workers=2, preset="traditional")
+    result = expand(src_url, "s3://data/ray", per_image=3, workers=2, preset="traditional", backend="ray")
+    assert result.exit_code == 0
+    assert objects(s3, "s3://data/ray") == files(reference)
+
+
+def test_a_killed_run_to_s3_resumes_to_the_uninterrupted_result(s3, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 25, "b": 25}, ext=".jpg", shape=(300, 400, 3))  # slow enough to kill
+    s3.put(str(src) + "/", "data/bigsrc/", recursive=True)
+    reference = tmp_path / "reference"
+    expand(src, reference, per_image=6, workers=2)
+    command = [sys.executable, "-m", "expander", "expand", "s3://data/bigsrc", "-o", "s3://data/killed",
+               "--per-image", "6", "-j", "2", "-q"]  # fmt: skip
+    process = subprocess.Popen(command, start_new_session=True, env=dict(os.environ))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        s3.invalidate_cache()
+        if len(s3.find("data/killed")) > 60:
+            break
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    written = objects(s3, "s3://data/killed")
+    assert 60 < len(written) < 350 and "manifest.csv" not in written
+    summary = json.loads(s3.cat_file("data/killed/expander.json"))
+    assert summary["status"] == "running"
+    with pytest.raises(OutputError, match="Use --resume to finish an interrupted run"):
+        expand("s3://data/bigsrc", "s3://data/killed", per_image=6, workers=2)
+    result = expand("s3://data/bigsrc", "s3://data/killed", per_image=6, workers=2, resume=True)
+    assert result.status == "complete" and result.resumed >= len(written) - 1
+    assert objects(s3, "s3://data/killed") == files(reference)
+    assert verify("s3://data/killed")["ok"]
+
+
+def test_labelled_datasets_stay_local_with_a_clear_message(s3, tmp_path: Path) -> None:
+    from labelled_data import write_yolo
+
+    from expander.errors import LayoutError
+
+    src = write_yolo(tmp_path / "yolo")
+    s3.put(str(src) + "/", "data/yolo/", recursive=True)
+    with pytest.raises(LayoutError, match=r"holds label files \(e.g. 'data.yaml'\): labelled datasets"):
+        expand("s3://data/yolo", tmp_path / "out")
+    with pytest.raises(OutputError, match="written to a local folder only"):
+        expand(src, "s3://data/yolo_out")
