@@ -60,7 +60,9 @@ class LocalStore:
         write_atomic(path, data)
 
     def put_file(self, local: Path, rel: str) -> None:
-        local.replace(self.root / rel)  # the caller made ``local`` inside this folder
+        """Move a finished file into place (the caller made it in ``temp_dir()``: the same filesystem)."""
+        (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        local.replace(self.root / rel)
 
     def exists(self, rel: str) -> bool:
         return (self.root / rel).is_file()
@@ -111,6 +113,7 @@ class RemoteStore:
         self.fs.pipe_file(self._full(rel), data)  # one PUT: the object appears whole or not at all
 
     def put_file(self, local: Path, rel: str) -> None:
+        """Upload a finished file whole (one object), then remove the local copy."""
         self.fs.put_file(str(local), self._full(rel))
         local.unlink()
 

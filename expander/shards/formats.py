@@ -13,7 +13,7 @@ import struct
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 FORMATS = {"webdataset": ".tar", "tfrecord": ".tfrecord"}
 
@@ -29,8 +29,17 @@ class SampleRecord:
     meta: dict  # output, source, class, split, copy, seed
 
 
-def encode(format: str, samples: list[SampleRecord]) -> bytes:
-    return _tar(samples) if format == "webdataset" else b"".join(_tfrecord(s) for s in samples)
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
+
+
+def write(format: str, samples: list[SampleRecord], out: Writable) -> None:
+    """Write a shard's samples to ``out``, in order."""
+    if format == "webdataset":
+        _write_tar(samples, out)
+    else:
+        for s in samples:
+            out.write(_tfrecord(s))
 
 
 def decode(format: str, data: bytes) -> Iterator[SampleRecord]:
@@ -40,19 +49,35 @@ def decode(format: str, data: bytes) -> Iterator[SampleRecord]:
 # WebDataset: <key>.<ext>, <key>.cls (the class index as text), <key>.json (the manifest row), in that order.
 
 
-def _tar(samples: list[SampleRecord]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for s in samples:
-            meta = json.dumps(s.meta, sort_keys=True, separators=(",", ":")).encode()
-            for name, payload in ((f"{s.key}.{s.ext}", s.image), (f"{s.key}.cls", str(s.label).encode()),
-                                  (f"{s.key}.json", meta)):  # fmt: skip
-                info = tarfile.TarInfo(name)
-                info.size, info.mtime, info.mode = len(payload), 0, 0o644
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                tar.addfile(info, io.BytesIO(payload))
-    return buffer.getvalue()
+def _write_tar(samples: list[SampleRecord], out: Writable) -> None:
+    """A plain USTAR archive, headers built here: tarfile's own cost ~15 us a member, 3 members a sample."""
+    written = 0
+    for s in samples:
+        meta = json.dumps(s.meta, sort_keys=True, separators=(",", ":")).encode()
+        for name, payload in ((f"{s.key}.{s.ext}", s.image), (f"{s.key}.cls", str(s.label).encode()),
+                              (f"{s.key}.json", meta)):  # fmt: skip
+            padding = -len(payload) % 512
+            out.write(_tar_header(name, len(payload)))
+            out.write(payload)
+            out.write(bytes(padding))
+            written += 512 + len(payload) + padding
+    end = 1024 + (-(written + 1024) % 10240)  # two zero blocks, then to a whole record, as tar writes it
+    out.write(bytes(end))
+
+
+def _tar_header(name: str, size: int) -> bytes:
+    """The 512-byte USTAR header of a regular file: mode 644, owner 0, time 0, no user names."""
+    encoded = name.encode()
+    if len(encoded) > 100:
+        raise ValueError(f"tar member name longer than 100 bytes: {name}")
+    header = bytearray(512)
+    header[: len(encoded)] = encoded
+    header[100:148] = b"0000644\x000000000\x000000000\x00" + b"%011o\x00" % size + b"00000000000\x00"
+    header[148:156] = b"        "  # the checksum counts its own field as spaces
+    header[156:157] = b"0"
+    header[257:265] = b"ustar\x0000"
+    header[148:156] = b"%06o\x00 " % sum(header)
+    return bytes(header)
 
 
 def _read_tar(data: bytes) -> Iterator[SampleRecord]:

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from expander.errors import ExpanderError
-from expander.images import format_of
+from expander.images import TEMP_SUFFIX, format_of
 from expander.plan import Job, output_seed
-from expander.shards.formats import FORMATS, SampleRecord, decode, encode
+from expander.shards.formats import FORMATS, SampleRecord, decode, write
 from expander.storage import Store
 
 INDEX_NAME = "shards.json"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kb|mb|gb|k|m|g)?\s*$", re.IGNORECASE)
+
+
+class _Hashing:
+    """A file being written, with its size and SHA-256 kept as it goes."""
+
+    def __init__(self, f) -> None:
+        self.f, self.size, self.sha = f, 0, hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self.f.write(data)
+        self.sha.update(data)
+        self.size += len(data)
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,7 @@ class _Open:
     split: str | None
     number: int
     samples: list[SampleRecord] = field(default_factory=list)
+    digests: dict[str, tuple[int, str]] = field(default_factory=dict)  # output -> (size, SHA-256)
     size: int = 0
     results: list = field(default_factory=list)  # the JobResults whose samples it holds
 
@@ -123,9 +137,10 @@ class ShardSink:
             self.open = _Open(job.split, len(self.shards.get(job.split, [])))
         shard = self.open
         payloads = result.payloads or (b"",) * len(job.pending)  # none: the source itself failed
-        for out, payload in zip(job.pending, payloads, strict=True):
+        for position, (out, payload) in enumerate(zip(job.pending, payloads, strict=True)):
             if not payload:
                 continue  # failed: recorded as such
+            shard.digests[out.rel_path] = result.digest(position)  # the worker's: no need to hash it again
             key = f"{self.keys.get(job.split, 0):09d}"
             self.keys[job.split] = self.keys.get(job.split, 0) + 1
             meta = {"output": out.rel_path, "source": job.source, "class": job.class_name, "split": job.split,
@@ -144,11 +159,20 @@ class ShardSink:
         assert shard is not None
         samples = list(shard.samples)
         random.Random(output_seed(self.seed, f"{shard.split}/{shard.number}", -3)).shuffle(samples)  # mix copies
-        data = encode(self.format, samples)
         name = shard_file(self.format, shard.split, shard.number)
-        self.store.write(name, data)  # complete or not at all: renamed into place, or one PUT
-        self.shards.setdefault(shard.split, []).append(_shard(name, samples, data))
-        self.located.update(_locations(name, samples))
+        # Streamed to a temporary file, then renamed into place (or uploaded whole): complete or not at all.
+        tmp = self.store.temp_dir() / f".{name.replace('/', '_')}.{os.getpid()}{TEMP_SUFFIX}"
+        try:
+            with open(tmp, "wb") as f:
+                hashing = _Hashing(f)
+                write(self.format, samples, hashing)
+            self.store.put_file(tmp, name)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.shards.setdefault(shard.split, []).append(Shard(name, len(samples), hashing.size, hashing.sha.hexdigest()))
+        for s in samples:
+            size, sha = shard.digests[s.meta["output"]]
+            self.located[s.meta["output"]] = (f"{name}#{s.key}.{s.ext}", size, sha)
         return shard.results
 
     def index(self) -> dict:
