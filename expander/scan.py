@@ -112,11 +112,14 @@ def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
     if not root.is_dir():
         raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
     if labels is not None:
-        from expander.labels.read import detect, scan_labelled
+        from expander.labels.layout import looks_labelled  # the format modules only when worth it
 
-        format = detect(root) if labels == "auto" else labels
-        if format is not None:
-            return scan_labelled(root, format)
+        if labels != "auto" or looks_labelled(root):
+            from expander.labels.read import detect, scan_labelled
+
+            format = detect(root) if labels == "auto" else labels
+            if format is not None:
+                return scan_labelled(root, format)
     return _scan_class_folders(root)
 
 

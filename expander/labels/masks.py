@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 
 from expander.labels.files import Tree, read_text
+from expander.labels.layout import MASK_FOLDERS
 from expander.labels.moving import Labelled, mask_box
 from expander.labels.objects import LabelSet, Objects
 from expander.scan import Item
 
-MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations")
 SUFFIXES = ("", "_mask", "_masks", "-mask", "_seg")
 NAMES_FILES = ("classes.txt", "labelmap.txt", "class_names.txt")
 

@@ -7,24 +7,11 @@ from pathlib import Path
 from expander.errors import LayoutError
 from expander.labels import coco, masks, voc, yolo
 from expander.labels.files import walk
+from expander.labels.layout import MASK_FOLDERS, looks_labelled
 from expander.labels.objects import FORMATS
 from expander.scan import SPLITS, Dataset
 
 MODULES = {"coco": coco, "voc": voc, "yolo": yolo, "masks": masks}  # in the order they are tried
-# Names that make a folder worth walking to look for labels; class folders never need the walk.
-_MARKERS = {"labels", "Annotations", "annotations", *masks.MASK_FOLDERS, *yolo.YAML_NAMES}
-
-
-def looks_labelled(root: Path) -> bool:
-    """Cheap test, two levels deep: does anything look like a label folder or file?"""
-    for folder in (root, *(root / s for s in SPLITS)):
-        try:
-            names = [p.name for p in folder.iterdir()]
-        except OSError:
-            continue
-        if any(n in _MARKERS or (n.endswith(".json") and n != "expander.json") for n in names):
-            return True
-    return False
 
 
 def detect(root: Path) -> str | None:
@@ -58,6 +45,6 @@ LAYOUTS = {
     "coco": "Expected an annotation JSON (e.g. train/_annotations.coco.json or annotations/instances_train.json) "
     "whose file_name entries are found beside it or in a split folder.",
     "voc": "Expected Annotations/*.xml beside JPEGImages/, optionally ImageSets/Main/<split>.txt.",
-    "masks": f"Expected a mask folder ({', '.join(masks.MASK_FOLDERS)}) beside the image folder with one PNG per "
+    "masks": f"Expected a mask folder ({', '.join(MASK_FOLDERS)}) beside the image folder with one PNG per "
     "image named after it (a.png or a_mask.png).",
 }

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from expander.labels.files import Tree, clip_corners, read_text, split_of
+from expander.labels.layout import YAML_NAMES
 from expander.labels.objects import LabelSet, Objects
 from expander.scan import Item
-
-YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 
 
 def label_path(image: str) -> str | None:
