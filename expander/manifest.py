@@ -295,7 +295,8 @@ def _labels_summary(dataset: Dataset, objects: dict[str, int]) -> dict[str, Any]
     labels = dataset.labels
     if labels is None:
         return None
-    problems = [p for item in dataset.items if item.objects is not None for p in item.objects.problems]
+    from expander.labels.objects import problems
+
     return {
         "format": labels.format,
         "classes": list(labels.names),
@@ -305,7 +306,7 @@ def _labels_summary(dataset: Dataset, objects: dict[str, int]) -> dict[str, Any]
         # plus the mirror images a reflecting border brought in.
         "objects_in_copies": objects["in_copies"],
         "objects_in_copies_sources": objects["carried"],
-        "problems": problems,
+        "problems": problems(dataset.items),
         "labels_without_images": list(labels.orphans),
     }
 

@@ -127,18 +127,7 @@ def _scan_class_folders(root: Path) -> Dataset:
 
     listing = _Listing()
     top_dirs, top_images = listing.read(root)
-    if top_images:
-        raise LayoutError(
-            f"Found {len(top_images)} image(s) directly in '{root}' (e.g. '{top_images[0]}'); "
-            f"move them into a folder named after their class. {_LAYOUT_HELP}"
-        )
-    split_dirs = [d for d in top_dirs if d in SPLITS]
-    if split_dirs and len(split_dirs) != len(top_dirs):
-        others = ", ".join(d for d in top_dirs if d not in SPLITS)
-        raise LayoutError(
-            f"'{root}' mixes split folders ({', '.join(split_dirs)}) with other folders ({others}). {_LAYOUT_HELP}"
-        )
-
+    split_dirs = _top_level(str(root), top_dirs, top_images)
     splits: tuple[str | None, ...] = tuple(s for s in SPLITS if s in split_dirs) or (None,)
     items: list[Item] = []
     classes: set[str] = set()
@@ -192,16 +181,7 @@ def scan_store(url: str) -> Dataset:
     ignored = {"not_image": sum(1 for f in files if not is_image_name(f))}
     images = [f for f in files if is_image_name(f)]
     top = sorted({f.split("/")[0] for f in images if "/" in f}, key=natural_key)
-    stray = [f for f in images if "/" not in f]
-    if stray:
-        raise LayoutError(
-            f"Found {len(stray)} image(s) directly in '{url}' (e.g. '{stray[0]}'); move them into a folder named "
-            f"after their class. {_LAYOUT_HELP}"
-        )
-    split_dirs = [d for d in top if d in SPLITS]
-    if split_dirs and len(split_dirs) != len(top):
-        others = ", ".join(d for d in top if d not in SPLITS)
-        raise LayoutError(f"'{url}' mixes split folders ({', '.join(split_dirs)}) with other folders ({others}).")
+    split_dirs = _top_level(url, top, [f for f in images if "/" not in f])
     splits: tuple[str | None, ...] = tuple(s for s in SPLITS if s in split_dirs) or (None,)
     depth = 3 if split_dirs else 2
     items = []
@@ -218,6 +198,26 @@ def scan_store(url: str) -> Dataset:
     items.sort(key=lambda i: (order[i.split], natural_key(i.class_name), natural_key(i.rel_path)))
     return Dataset(root=Path(url.split("://", 1)[1]), splits=splits, classes=classes, items=tuple(items),
                    ignored={k: v for k, v in ignored.items() if v}, url=url.rstrip("/"))  # fmt: skip
+
+
+def _top_level(where: str, folders: list[str], images: list[str]) -> list[str]:
+    """The split folders among the top-level ``folders``, once the top level is checked.
+
+    Raises:
+        LayoutError: images at the top level, or split folders mixed with other folders.
+    """
+    if images:
+        raise LayoutError(
+            f"Found {len(images)} image(s) directly in '{where}' (e.g. '{images[0]}'); "
+            f"move them into a folder named after their class. {_LAYOUT_HELP}"
+        )
+    split_dirs = [d for d in folders if d in SPLITS]
+    if split_dirs and len(split_dirs) != len(folders):
+        others = ", ".join(d for d in folders if d not in SPLITS)
+        raise LayoutError(
+            f"'{where}' mixes split folders ({', '.join(split_dirs)}) with other folders ({others}). {_LAYOUT_HELP}"
+        )
+    return split_dirs
 
 
 class _Listing:

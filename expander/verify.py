@@ -9,6 +9,7 @@ compares bytes.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import random
 from collections.abc import Callable
@@ -184,13 +185,12 @@ def _replay(
     except (KeyError, TypeError) as e:
         raise OutputError(f"'{dst.join(SUMMARY_NAME)}' lacks what a replay needs ({e}); it is damaged.") from None
     worker = Worker(settings)
-    if labels is not None:
-        return _replay_labelled(worker, dst, rows)
+    replay_one = _labelled_replayer(worker, dst) if labels is not None else functools.partial(_replay_one, worker)
     changed: list[dict] = []
     replayed: list[str] = []
     for row in rows:
         try:
-            reason = _replay_one(worker, row, actual)
+            reason = replay_one(row, actual)
         except Exception as e:  # an odd row (hand-edited, damaged): reported, never a crash
             reason = f"cannot replay: {type(e).__name__}: {e}"
         if reason is not None:
@@ -210,8 +210,8 @@ def _label_options(summary: dict, arguments: dict):
                         bool(labels.get("class_masks")))  # fmt: skip
 
 
-def _replay_labelled(worker: Worker, dst: Store, rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """Replay labelled outputs: the source dataset is read again for its labels; image and label bytes compared."""
+def _labelled_replayer(worker: Worker, dst: Store) -> Callable[[dict, Callable], str | None]:
+    """Replays of labelled outputs: the source dataset is read again for its labels; image and label compared."""
     from expander.labels.worker import LabelledSource, label_path
     from expander.plan import Job
     from expander.scan import scan
@@ -219,28 +219,21 @@ def _replay_labelled(worker: Worker, dst: Store, rows: list[dict]) -> tuple[list
     assert worker.settings.labels is not None
     options = worker.settings.labels
     items = {i.rel_path: i for i in scan(worker.src, options.format).items}
-    changed: list[dict] = []
-    replayed: list[str] = []
-    for row in rows:
-        try:
-            item = items[row["source"]]
-            job = Job(item.rel_path, item.split, "", objects=item.objects)
-            copy = None if row["copy"] == "original" else int(row["copy"])
-            source = LabelledSource(options, worker.src, job, (worker.src / item.rel_path).read_bytes(), worker.order,
-                                    worker.settings.size, worker.settings.max_pixels)  # fmt: skip
-            written = source.output(Output(row["output"], copy, int(row["seed"]) if row["seed"] else None),
-                                    worker.augmenter, worker.settings.quality, worker.order)  # fmt: skip
-            label = label_path(options.format, job, row["output"])
-            same_label = label is None or written.label == dst.read(label)
-            reason = None if written.image == dst.read(row["output"]) and same_label else (
-                "bytes differ from a replay of source + labels + seed + pipeline")  # fmt: skip
-        except Exception as e:  # a source gone or changed, an odd row: reported, never a crash
-            reason = f"cannot replay: {type(e).__name__}: {e}"
-        if reason is not None:
-            changed.append({"file": row["output"], "reason": reason})
-        if not reason or not reason.startswith("cannot"):
-            replayed.append(row["output"])
-    return changed, replayed
+
+    def replay_one(row: dict, actual: Callable[[dict], bytes]) -> str | None:
+        item = items[row["source"]]
+        job = Job(item.rel_path, item.split, "", objects=item.objects)
+        copy = None if row["copy"] == "original" else int(row["copy"])
+        source = LabelledSource(options, worker.src, job, (worker.src / item.rel_path).read_bytes(), worker.order,
+                                worker.settings.size, worker.settings.max_pixels)  # fmt: skip
+        written = source.output(Output(row["output"], copy, int(row["seed"]) if row["seed"] else None),
+                                worker.augmenter, worker.settings.quality, worker.order)  # fmt: skip
+        label = label_path(options.format, job, row["output"])
+        if written.image == actual(row) and (label is None or written.label == dst.read(label)):
+            return None
+        return "bytes differ from a replay of source + labels + seed + pipeline"
+
+    return replay_one
 
 
 def _replay_one(worker: Worker, row: dict, actual: Callable[[dict], bytes]) -> str | None:

@@ -47,3 +47,8 @@ class LabelSet:
     @property
     def box_format(self) -> str:
         return BOX_FORMATS[self.format]
+
+
+def problems(items) -> list[str]:
+    """Every label problem found reading a dataset's items (``scan.Item``), in item order."""
+    return [p for item in items if item.objects is not None for p in item.objects.problems]
