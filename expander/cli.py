@@ -488,7 +488,7 @@ def _run_report(summary: dict) -> str:
     if summary.get("manifest_error"):
         lines.append(f"The manifest could not be written ({summary['manifest_error']}); --resume rebuilds it.")
     else:
-        lines.append(f"Manifest: {Path(summary['out']) / 'manifest.csv'}")
+        lines.append(f"Manifest: {summary['out'].rstrip('/')}/manifest.csv")  # a folder or an object-store URL
     return "\n".join(lines)
 
 

@@ -156,3 +156,16 @@ def test_labelled_datasets_stay_local_with_a_clear_message(s3, tmp_path: Path) -
         expand("s3://data/yolo", tmp_path / "out")
     with pytest.raises(OutputError, match="written to a local folder only"):
         expand(src, "s3://data/yolo_out")
+
+
+def test_the_cli_takes_urls_as_they_are(s3, src_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from expander.cli import app
+
+    result = CliRunner().invoke(app, ["expand", src_url, "-o", "s3://data/cli", "--per-image", "1", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 16 of 16 files to s3://data/cli" in result.stdout
+    assert "Manifest: s3://data/cli/manifest.csv" in result.stdout
+    checked = CliRunner().invoke(app, ["verify", "s3://data/cli", "--replay", "2"])
+    assert checked.exit_code == 0 and checked.stdout.startswith("s3://data/cli: OK (16 files listed)")
