@@ -338,15 +338,26 @@ class _Run:
                 if result.stopped:
                     self.stopped = result.stopped
                     break  # leaving the loop stops the pool: nothing more is scheduled
-                self._written(self.sink.add(result) if self.sink else [result])
+                self._written(self._into_shards(self.sink.add, result) if self.sink else [result])
+                if self.stopped:
+                    break  # a shard could not be written
             if self.sink is not None and not self.stopped:
-                self._written(self.sink.finish())
+                self._written(self._into_shards(self.sink.finish))
         except KeyboardInterrupt:
             bar.close()
             self._finish("interrupted", resumed)
             raise
         bar.close()
         return self._finish("stopped" if self.stopped else "complete", resumed)
+
+    def _into_shards(self, write, *result: JobResult) -> list[JobResult]:
+        """What the sink wrote; a shard that cannot be written (disk full, store gone) stops the run like a
+        worker's full disk does: what is in complete shards is recorded, ``--resume`` does the rest."""
+        try:
+            return write(*result)
+        except OSError as e:
+            self.stopped = f"{e.strerror or e} writing a shard"
+            return []
 
     def _written(self, results: list[JobResult]) -> None:
         for result in results:  # a sharded run's bytes are in their shard now: keep the checksums only

@@ -348,6 +348,35 @@ def test_5_disk_full_stops_cleanly_writes_the_manifest_and_resume_finishes(tmp_p
     assert tree_digest(src) == before
 
 
+def test_5_disk_full_while_writing_shards_stops_cleanly_and_resume_gives_the_same_shards(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    src = make_tree(tmp_path / "src", {"a": 12, "b": 12}, ext=".png", shape=(40, 50, 3))
+    shards = ("--shards", "webdataset", "--shard-size", "20")
+    reference = tmp_path / "reference"
+    assert expand_cli(str(src), "-o", str(reference), "--per-image", "6", "-j", "1", *shards, "-q").exit_code == 0
+    out = small_disk / "out"
+    (small_disk / "ballast").write_bytes(bytes(500_000))
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "6", "-j", "2", "--no-space-check", *shards)
+
+    assert result.exit_code == 1, result.output
+    summary = summary_of(out)
+    assert summary["status"] == "stopped" and summary["stopped"] == "No space left on device writing a shard"
+    written = summary["totals"]["written"]
+    assert 0 < written < 168 and f"{written} written, {168 - written} not." in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["expander.json", "manifest.csv", *sorted(
+        p.name for p in out.glob("shard-*.tar")), "shards.json"]  # fmt: skip
+    (small_disk / "ballast").unlink()
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(out, moved)
+    assert (
+        expand_cli(str(src), "-o", str(moved), "--per-image", "6", "-j", "2", *shards, "--resume", "-q").exit_code == 0
+    )
+    tars = sorted(p.name for p in reference.glob("*.tar"))
+    assert [(moved / t).read_bytes() for t in tars] == [(reference / t).read_bytes() for t in tars]
+
+
 def test_5_a_plan_that_clearly_does_not_fit_is_refused_with_figures(tmp_path: Path) -> None:
     src = good_tree(tmp_path / "src", n=1)
     source_bytes = sum(p.stat().st_size for p in src.rglob("*.png"))

@@ -173,8 +173,8 @@ def _rasterise(segmentation: Any, height: int, width: int) -> np.ndarray:
     return np.zeros((height, width), np.uint8)
 
 
-def render(objects: Objects, moved, output: str, base: str, size: tuple[int, int], original: bool) -> bytes:
-    """An output's fragment: its image entry and annotations (moved), as canonical JSON."""
+def render(objects: Objects, moved, output: str, base: str, size: tuple[int, int], original: bool) -> tuple[bytes, int]:
+    """An output's fragment (its image entry and moved annotations, as canonical JSON) and how many objects."""
     width, height = size
     head = dict((objects.head or {}).get("image") or {})
     head.update(file_name=posixpath.relpath(output, base or "."), width=width, height=height)
@@ -201,7 +201,7 @@ def render(objects: Objects, moved, output: str, base: str, size: tuple[int, int
         for a in annotations:
             a.pop("id", None)
             a.pop("image_id", None)
-    return canonical({"image": head, "annotations": annotations})
+    return canonical({"image": head, "annotations": annotations}), len(annotations)
 
 
 def _segmentation(mask: np.ndarray, like: Any) -> Any:

@@ -127,8 +127,7 @@ class LabelledSource:
                 raise ValueError(f"'{self.objects.label_file}' could not be read, so its copies have no labels")
             return voc.render(self.objects, result, out.rel_path, size), len(result.kept)
         if fmt == "coco":
-            payload = coco.render(self.objects, result, out.rel_path, self._coco_base(), size, original)
-            return payload, payload.count(b'"category_id"')
+            return coco.render(self.objects, result, out.rel_path, self._coco_base(), size, original)
         return masks.render(result)
 
     def _coco_base(self) -> str:

@@ -147,8 +147,3 @@ def dataset_files(labels: LabelSet, splits: list[str | None], image_folders: dic
     config = {**paths, **config, "nc": len(labels.names), "names": list(labels.names)}
     name = labels.details.get("yaml") or "data.yaml"
     return {name: yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()}
-
-
-def image_folder(rel_path: str) -> str:
-    """The images folder a path is in, for data.yaml (``train/images``)."""
-    return posixpath.dirname(rel_path)
