@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expander import images
 from expander.augment import probe_pipeline
@@ -46,8 +46,10 @@ from expander.output import (
 from expander.pipeline import resolve_pipeline
 from expander.plan import Plan, make_plan
 from expander.scan import Dataset, natural_key, scan
-from expander.shards.sink import INDEX_NAME, ShardSink, ShardSize, completed_shards, shard_order
 from expander.storage import Store, is_url, open_store
+
+if TYPE_CHECKING:
+    from expander.shards.sink import ShardSink
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,8 @@ def run(
     if options.shards:
         if dataset.labels is not None:
             raise OutputError("--shards writes class-folder datasets; a labelled dataset is written as files.")
+        from expander.shards.sink import shard_order  # imported only by sharded runs (tarfile and all)
+
         plan = dataclasses.replace(plan, jobs=tuple(shard_order(plan.jobs, options.seed, dataset.splits)))
     check_location(dataset, options.out)
     arguments = options.arguments()
@@ -258,6 +262,8 @@ def run(
 
 def _sharded(plan: Plan, options: ExpandOptions, dataset: Dataset) -> tuple[Plan, ShardSink]:
     """The plan and the shard sink of a sharded run; resumed, the jobs in shards already on disk are done."""
+    from expander.shards.sink import ShardSink, ShardSize, completed_shards
+
     assert options.shards is not None
     store = open_store(options.out)
     located: dict[str, tuple[str, int, str]] = {}
@@ -379,7 +385,7 @@ class _Run:
                 self.label_files = write_dataset_files(self.dataset, self.plan, result.records(), self.out)
                 result = self.result(status, resumed)
             if self.sink is not None:
-                write_summary(self.store, self.sink.index(), INDEX_NAME)
+                write_summary(self.store, self.sink.index(), self.sink.INDEX_NAME)
             write_manifest(self.store, result.records())
             write_summary(self.store, result.summary)
         except OSError as e:
@@ -401,7 +407,7 @@ class _Run:
             summary["labels"]["files"] = self.label_files
         if self.sink is not None:
             index = self.sink.index()
-            summary["shards"] = {k: index[k] for k in ("format", "files", "samples")} | {"index": INDEX_NAME}
+            summary["shards"] = {k: index[k] for k in ("format", "files", "samples")} | {"index": self.sink.INDEX_NAME}
         return ExpandResult(self.dataset.location, self.out, status, self.plan, self.finished, self.failed, self.store,
                             resumed, elapsed, summary, located)  # fmt: skip
 

@@ -94,6 +94,8 @@ class ShardSink:
     ``located`` maps each output written to (shard member, size, SHA-256), for the manifest.
     """
 
+    INDEX_NAME = INDEX_NAME  # where ``index()`` is written
+
     def __init__(
         self, store: Store, format: str, size: ShardSize, seed: int, classes: tuple[str, ...], jobs: list[Job]
     ) -> None:
