@@ -448,6 +448,57 @@ def _check_arguments(cls: type, name: str, args: dict[str, Any], source: str, wh
         )
 
 
+# Parameters whose ranges say how strong a transform is, with the value that means "no change", and the
+# bounds albumentations accepts. scaled_pipeline moves every such range toward or away from no change.
+_STRENGTH: dict[str, tuple[float, float, float]] = {  # name: (no change, least, most)
+    "rotate": (0.0, -180.0, 180.0),
+    "shear": (0.0, -45.0, 45.0),
+    "translate_percent": (0.0, -0.5, 0.5),
+    "scale": (1.0, 0.1, 4.0),
+    "distort_limit": (0.0, -1.0, 1.0),
+    "hue_shift_limit": (0.0, -180.0, 180.0),
+    "sat_shift_limit": (0.0, -255.0, 255.0),
+    "val_shift_limit": (0.0, -255.0, 255.0),
+    "brightness_limit": (0.0, -1.0, 1.0),
+    "contrast_limit": (0.0, -1.0, 1.0),
+    "brightness": (1.0, 0.0, 3.0),
+    "contrast": (1.0, 0.0, 3.0),
+    "saturation": (1.0, 0.0, 3.0),
+    "hue": (0.0, -0.5, 0.5),
+    "std_range": (0.0, 0.0, 1.0),
+    "amount": (0.0, 0.0, 1.0),
+}
+
+
+def scaled_pipeline(pipeline: dict[str, Any], magnitude: float) -> dict[str, Any]:
+    """The pipeline with every strength range scaled by ``magnitude`` about "no change" (1 leaves it as is).
+
+    Rotation, shear, shift, zoom, distortion, colour shifts, noise: ``rotate: [-20, 20]`` at 0.5 becomes
+    ``[-10, 10]``, ``scale: [0.85, 1.15]`` at 2 becomes ``[0.7, 1.3]``, clipped to what the transform accepts.
+    Probabilities and structural choices (border modes, hole counts, blur kernels) are left alone.
+    """
+
+    def scale(name: str, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: scale(name, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scale(name, v) for v in value]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            neutral, low, high = _STRENGTH[name]
+            return round(float(min(max(neutral + magnitude * (value - neutral), low), high)), 6)
+        return value
+
+    def node(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: [node(t) for t in v] if k == "transforms" else scale(k, v) if k in _STRENGTH else v
+            for k, v in value.items()
+        }
+
+    return {**pipeline, "transform": node(pipeline["transform"])}
+
+
 def save_pipeline(pipeline: dict[str, Any], path: str | Path) -> None:
     """Write a serialised pipeline as JSON, or YAML when the file name ends in .yaml/.yml."""
     path = Path(path)

@@ -54,12 +54,21 @@ def test_report_files_and_documented_fields(report: dict) -> None:
     run = report["runs"][1]
     assert run["train_images"] == 168 and 1 <= run["best_epoch"] <= 2
     assert set(run["history"][0]) == {
-        "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "gap", "seconds", "images_per_s",
+        "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_ece", "gap", "seconds", "images_per_s",
     }  # fmt: skip
-    assert set(run["test"]) == {
-        "accuracy", "loss", "macro_f1", "balanced_accuracy", "precision", "recall", "f1", "confusion",
+    assert set(run["test"]) == set(run["test_last"]) == {
+        "accuracy", "loss", "ece", "macro_f1", "balanced_accuracy", "precision", "recall", "f1", "confusion",
     }  # fmt: skip
     assert sum(map(sum, run["test"]["confusion"])) == 60
+    # The selected epoch's validation figures and the gap measured on unaugmented training images there.
+    selected = run["history"][run["best_epoch"] - 1]
+    assert run["val_accuracy"] == selected["val_accuracy"] and run["val_loss"] == selected["val_loss"]
+    assert run["gap"] == pytest.approx(run["train_accuracy"] - selected["val_accuracy"])
+    assert run["gap_last"] == pytest.approx(run["train_accuracy_last"] - run["history"][-1]["val_accuracy"])
+    assert set(report["original"]["last"]) == {"accuracy", "macro_f1", "balanced_accuracy", "loss", "ece"}
+    assert report["original"]["last"]["accuracy"]["values"] == [
+        r["test_last"]["accuracy"] for r in report["runs"] if r["arm"] == "original"
+    ]
     markdown = (out / "report.md").read_text()
     assert f"**Verdict.** {report['verdict']}" in markdown and "![training curves](curves.png)" in markdown
 
@@ -92,7 +101,7 @@ def test_fit_then_evaluate_round_trip(tmp_path: Path) -> None:
         "history.csv", "metrics.json", "model.json", "model.keras",
     ]  # fmt: skip
     assert (tmp_path / "run" / "history.csv").read_text().splitlines()[0] == (
-        "epoch,accuracy,loss,val_accuracy,val_loss,gap,seconds,images_per_s"
+        "epoch,loss,accuracy,val_loss,val_accuracy,val_ece,gap,seconds,images_per_s"
     )
     again = evaluate(tmp_path / "run" / "model.keras", SAMPLE)
     assert again["images"] == 60 and again["classes"] == ["sneaker", "trouser", "tshirt"]
@@ -102,7 +111,7 @@ def test_fit_then_evaluate_round_trip(tmp_path: Path) -> None:
 
 def test_cli_models_json_and_errors(expanded: Path, tmp_path: Path) -> None:
     listing = runner.invoke(app, ["models"])
-    assert [line.split(":")[0] for line in listing.stdout.splitlines()] == ["smallnet", "cifar-cnn", "tiny"]
+    assert [line.split(" ")[0] for line in listing.stdout.splitlines()] == ["smallnet", "cifar-cnn", "tiny", "resnet"]
 
     args = ["compare", str(SAMPLE), str(expanded), "--model", "tiny", "--image-size", "28", "--epochs", "1"]
     result = runner.invoke(app, [*args, "--seeds", "1", "--out", str(tmp_path / "r"), "--json", "-q"])
@@ -112,3 +121,35 @@ def test_cli_models_json_and_errors(expanded: Path, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["compare", str(SAMPLE), str(tmp_path / "missing"), "-q"])
     assert bad.exit_code == 2
     assert bad.stderr.startswith(f"Error: Source folder '{tmp_path / 'missing'}' does not exist.")
+
+
+def test_online_arm_trains_on_the_originals_with_the_preset_applied_on_the_fly(tmp_path: Path) -> None:
+    args = ["compare", str(SAMPLE), str(expanded_once(tmp_path)), "--model", "tiny", "--image-size", "28"]
+    args += ["--epochs", "2", "--seeds", "2", "--online", "keras", "--out", str(tmp_path / "r"), "-q"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["arguments"]["online"] == "keras"
+    assert [(r["arm"], r["seed"], r["train_images"]) for r in report["runs"]] == [
+        ("original", 0, 84), ("expanded", 0, 168), ("online", 0, 84),
+        ("original", 1, 84), ("expanded", 1, 168), ("online", 1, 84),
+    ]  # fmt: skip
+    # Same seeds, same images, same model: only the on-the-fly pipeline differs, so the training does.
+    original, online = (next(r for r in report["runs"] if r["arm"] == arm) for arm in ("original", "online"))
+    assert original["history"][0]["loss"] != online["history"][0]["loss"]
+    assert len(report["online_difference"]["accuracy"]["ci95"]) == 2
+    header = result.stdout.splitlines()[0].split()
+    assert header == ["metric", "original", "expanded", "online", "expanded", "-", "original", "[95%", "CI]",
+                      "online", "-", "original", "[95%", "CI]"]  # fmt: skip
+    assert "for the on-the-fly arm" in report["verdict"] or "The on-the-fly arm" in report["verdict"]
+    assert "accuracy at last epoch (%)" in result.stdout and "train - val gap (points)" in result.stdout
+
+    bad = runner.invoke(app, [*args[:7], "--online", "sharpen", "--out", str(tmp_path / "bad"), "-q"])
+    assert bad.exit_code == 2 and "Unknown preset(s): sharpen" in bad.stderr
+
+
+def expanded_once(tmp_path: Path) -> Path:
+    """An EXPANDED with one copy per original (as the online arm does not read it, its size does not matter)."""
+    out = tmp_path / "expanded"
+    expand(SAMPLE, out, per_image=1, workers=1)
+    return out

@@ -45,4 +45,5 @@ def test_verdict_reports_direction_and_uncertainty() -> None:
         "The expanded dataset improved test accuracy by +5.0 points (95% CI +1.0 to +9.0, 3 seeds); "
         "the interval excludes zero."
     )
-    assert verdict(flat, 3).startswith("No clear difference: test accuracy changed by +1.0 points")
+    assert verdict(flat, 3).startswith("No clear difference for the expanded dataset: test accuracy changed by +1.0")
+    assert verdict(up, 3, "on-the-fly arm").startswith("The on-the-fly arm improved test accuracy by +5.0 points")

@@ -53,6 +53,29 @@ EarlyStopping = Annotated[
 ]
 
 
+class Schedule(str, enum.Enum):
+    cosine = "cosine"
+    constant = "constant"
+
+
+ScheduleOption = Annotated[Schedule, typer.Option(help="Learning rate: cosine decay after --warmup, or constant.")]
+Warmup = Annotated[int, typer.Option(help="Epochs of linear learning-rate warm-up (cosine schedule).", min=0)]
+WeightDecay = Annotated[float, typer.Option(help="AdamW's decoupled weight decay (0: plain Adam).", min=0.0)]
+LabelSmoothing = Annotated[float, typer.Option(help="Share of each target spread over all classes.", min=0.0, max=0.5)]
+MixUp = Annotated[
+    float, typer.Option("--mixup", help="MixUp: blend image pairs, Beta(A, A) weights; 0 is off.", min=0.0)
+]
+EpochImages = Annotated[
+    Optional[int],
+    typer.Option(
+        help="Images per epoch, for equal steps across arms of different sizes. [default: the training set]", min=1
+    ),
+]
+CutMix = Annotated[
+    float, typer.Option("--cutmix", help="CutMix: paste boxes between images, Beta(A, A); 0 is off.", min=0.0)
+]
+
+
 class Monitor(str, enum.Enum):
     val_loss = "val_loss"
     val_accuracy = "val_accuracy"
@@ -67,13 +90,21 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON o
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 
 
-# The training options compare, fit, ablate and curve share, declared once (see with_fit_options).
+# The training options compare, fit, ablate, curve and search share, declared once (see with_fit_options);
+# their defaults are FitConfig's, chosen by the measurements in docs/train.md.
 _FIT_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "model": (Model, ModelName.smallnet),
+    "model": (Model, ModelName.resnet),
     "image_size": (ImageSize, 64),
     "epochs": (Epochs, 20),
     "batch_size": (BatchSize, 32),
     "lr": (LearningRate, 1e-3),
+    "schedule": (ScheduleOption, Schedule.cosine),
+    "warmup": (Warmup, 2),
+    "weight_decay": (WeightDecay, 0.05),
+    "label_smoothing": (LabelSmoothing, 0.1),
+    "mixup": (MixUp, 0.0),
+    "cutmix": (CutMix, 0.0),
+    "epoch_images": (EpochImages, None),
     "early_stopping": (EarlyStopping, None),
     "class_weight": (Weight, ClassWeight.none),
     "monitor": (MonitorOption, Monitor.val_loss),
@@ -97,7 +128,7 @@ def with_fit_options(command: Callable[..., None]) -> Callable[..., None]:
         from train.fit import FitConfig
 
         chosen = {name: values.pop(name) for name in _FIT_OPTIONS}
-        for name in ("model", "class_weight", "monitor"):
+        for name in ("model", "class_weight", "monitor", "schedule"):
             chosen[name] = chosen[name].value
         command(config=FitConfig(**chosen), **values)
 
@@ -120,12 +151,22 @@ def compare(
     seeds: Annotated[int, typer.Option(help="Repeat each arm with this many seeds (0..K-1).", min=1)] = 3,
     val_fraction: Annotated[float, typer.Option(help="Share of training originals used for validation.")] = 0.2,
     test_fraction: Annotated[float, typer.Option(help="Share of ORIGINAL held out when it has no test set.")] = 0.2,
+    online: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="PRESET",
+            help="Add a third arm: ORIGINAL's training images with PRESET applied on the fly, every epoch.",
+        ),
+    ] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
     config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Train the same model with the same seeds on ORIGINAL and EXPANDED; test both on the same untouched images.
+
+    With --online PRESET a third arm trains on the originals with PRESET applied on the fly, so one command
+    answers "offline copies vs on-the-fly vs none" with the same model, seeds and test images.
 
     Files in EXPANDED derived from validation or test images are left out of its training set (found through
     expander's manifest.csv) and counted. Writes report.json, report.md, curves.png, metrics.png and
@@ -146,6 +187,7 @@ def compare(
             seeds=seeds,
             val_fraction=val_fraction,
             test_fraction=test_fraction,
+            online=online,
             progress=show_progress(progress, quiet),
         )
     )
@@ -158,6 +200,7 @@ def compare(
     typer.echo(f"\n{report['verdict']}")
     left = report["data"]["left_out"]
     typer.echo(f"Left out of EXPANDED as copies of test/validation images: {left['test']}/{left['val']}.")
+    typer.echo(f"Validation: {report['data']['val_source']}; test: {report['data']['test_source']}.")
     typer.echo(f"Report: {Path(report['arguments']['out']) / 'report.md'}")
 
 
@@ -363,6 +406,74 @@ def curve(
     _print_study(report, curve_table, as_json)
 
 
+@app.command()
+@with_fit_options
+def search(
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
+    presets: Annotated[str, typer.Option(help="Comma-separated presets to try (see: expander presets).")] = (
+        "keras,traditional,light,strong,trivial"
+    ),
+    magnitudes: Annotated[
+        str, typer.Option(help="Comma-separated strengths: each preset's ranges scaled by each (1 = as defined).")
+    ] = "0.5,1,1.5",
+    per_image: Annotated[str, typer.Option(help="Comma-separated copies per training original to try.")] = "2,5",
+    budget: Annotated[int, typer.Option(help="Training epochs the search may spend over all its runs.", min=1)] = 300,
+    eta: Annotated[int, typer.Option(help="Successive halving: keep 1/ETA of the candidates per rung.", min=2)] = 3,
+    test: TestDir = None,
+    out: StudyOut = None,
+    store: Store = None,
+    seeds: Annotated[int, typer.Option(help="Seeds of the final compare on the test images.", min=1)] = 3,
+    val_fraction: ValFraction = 0.2,
+    test_fraction: TestFraction = 0.2,
+    workers: Workers = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+    progress: Progress = None,
+    config: Any = None,  # the training options, packed by with_fit_options
+) -> None:
+    """Find the augmentation for your data: successive halving on validation accuracy, then one test compare.
+
+    Every (preset, magnitude, copies per image) candidate is expanded from the training originals and trained
+    briefly; the best 1/ETA by validation accuracy train again with ETA times the epochs, until one is left.
+    Test images are used only by the final compare: the winner against no augmentation, --seeds seeds,
+    --epochs epochs. Runs are kept in the store, so an interrupted search resumes without retraining. Writes
+    pipeline.json (the winner, for `expander expand --pipeline`), report.json and report.md to --out.
+
+    Example: `train search data/pets --budget 300 --epochs 60 --out runs/search`
+    """
+    from train.search import search as run_search
+    from train.study_report import search_table
+
+    report = guard(
+        lambda: run_search(
+            src,
+            presets=_split_list(presets, str, "--presets"),
+            magnitudes=_split_list(magnitudes, float, "--magnitudes"),
+            per_image=_split_list(per_image, int, "--per-image"),
+            budget=budget,
+            eta=eta,
+            test=test,
+            out=out,
+            store=store,
+            config=config,
+            seeds=seeds,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            workers=workers,
+            progress=show_progress(progress, quiet),
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(search_table(report))
+    typer.echo(f"\n{report['verdict']}")
+    reused = sum(r["reused"] for rung in report["rungs"] for r in rung["results"])
+    typer.echo(f"Search runs: {sum(len(rung['results']) for rung in report['rungs'])} ({reused} reused).")
+    typer.echo(f"Pipeline: {report['winner']['pipeline']}")
+    typer.echo(f"Report: {Path(report['arguments']['out']) / 'report.md'}")
+
+
 def _print_study(report: dict, table, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -479,10 +590,17 @@ def paper(
 
 
 @app.command()
-def models() -> None:
-    """List the registered model architectures."""
+def models(
+    image_size: Annotated[int, typer.Option(help="Count parameters for SIZE x SIZE RGB input.", min=8)] = 64,
+) -> None:
+    """List the registered model architectures with their parameter counts (2 classes)."""
+    from train.fit import quiet_tensorflow
+    from train.models import parameter_count
+
+    quiet_tensorflow()
     for spec in MODELS.values():
-        typer.echo(f"{spec.name}: {spec.description}")
+        count = parameter_count(spec.name, (image_size, image_size, 3), 2)
+        typer.echo(f"{spec.name} ({count:,} parameters): {spec.description}")
 
 
 def main() -> None:

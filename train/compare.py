@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 from datetime import datetime
@@ -33,10 +34,13 @@ def compare(
     seeds: int = 3,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    online: str | None = None,
     progress: bool = False,
 ) -> dict:
     """Train ``config`` on ORIGINAL and on EXPANDED with the same seeds; evaluate both on the same test images.
 
+    With ``online`` (a preset), a third arm trains on ORIGINAL's training images with that pipeline applied
+    on the fly to every image of every epoch: offline copies vs on-the-fly vs none, one model and seed set.
     Returns the report (also written to ``out/report.json`` with report.md and PNG plots).
     """
     seed_list = check_seeds(seeds)
@@ -45,21 +49,32 @@ def compare(
     split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
     if not split.train_expanded:
         raise TrainError(f"No training images left in EXPANDED '{expanded}' after leaving out validation/test copies.")
+    if online is not None:
+        from train.study import check_presets  # study imports this module
+
+        check_presets([online])
     channels = detect_channels(split.train_original)
-    bar = _bar(2 * seeds * config.epochs, progress)
+    plan = {"original": (split.train_original, config), "expanded": (split.train_expanded, config)}
+    if online is not None:
+        plan["online"] = (split.train_original, dataclasses.replace(config, online=online))
+    bar = _bar(len(plan) * seeds * config.epochs, progress)
     runs = []
     for seed in seed_list:
-        for arm, train in (("original", split.train_original), ("expanded", split.train_expanded)):
+        for arm, (train, arm_config) in plan.items():
             bar.set_description(f"{arm} seed {seed}")
-            _, record = fit_one(train, split.val, split.test, split.classes, config, seed, channels,
+            _, record = fit_one(train, split.val, split.test, split.classes, arm_config, seed, channels,
                                 on_epoch=lambda epoch, logs: bar.update(1))  # fmt: skip
             bar.update(config.epochs - record["epochs_run"])  # early stopping skipped these
             runs.append({"arm": arm, **record})
     bar.close()
 
-    arms = {arm: [r for r in runs if r["arm"] == arm] for arm in ("original", "expanded")}
-    original_stats, expanded_stats = (arm_stats(arms[arm], split.classes) for arm in ("original", "expanded"))
+    arms = {arm: [r for r in runs if r["arm"] == arm] for arm in plan}
+    stats = {arm: arm_stats(arms[arm], split.classes) for arm in plan}
     difference = compared(arms["expanded"], arms["original"])
+    extra = {}
+    if online is not None:
+        extra["online"] = stats["online"]
+        extra["online_difference"] = compared(arms["online"], arms["original"])
     report = {
         "arguments": {
             "original": str(Path(original).resolve()),
@@ -71,13 +86,16 @@ def compare(
             "test_fraction": test_fraction,
             "channels": channels,
             **config.to_dict(),
+            "online": online,
         },
-        "versions": package_versions("expander", "tensorflow", "keras", "numpy"),
+        "versions": package_versions("expander", "albumentations", "tensorflow", "keras", "numpy"),
         "data": _data_summary(split),
-        "original": original_stats,
-        "expanded": expanded_stats,
+        "original": stats["original"],
+        "expanded": stats["expanded"],
         "difference": difference,
-        "verdict": verdict(difference, seeds),
+        **extra,
+        "verdict": verdict(difference, seeds)
+        + (f" {verdict(extra['online_difference'], seeds, 'on-the-fly arm')}" if online is not None else ""),
         "runs": runs,
     }
     write_reports(out, report)

@@ -14,6 +14,7 @@ Rules that keep the comparison honest:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import posixpath
 from dataclasses import dataclass, field
@@ -333,6 +334,20 @@ def detect_channels(samples: tuple[Sample, ...]) -> int:
 
     first = images.decode(Path(samples[0].path).read_bytes(), samples[0].path)
     return 1 if first.ndim == 2 else 3
+
+
+_PIXELS: dict[tuple, np.ndarray] = {}  # (paths, size, channels) -> pixels: the runs of one study share files
+
+
+def load_pixels(samples: tuple[Sample, ...], size: tuple[int, int], channels: int) -> np.ndarray:
+    """Every sample decoded and resized once per process, (N, H, W, C) uint8, in ``samples``' order."""
+    key = (tuple(s.path for s in samples), size, channels)
+    if key not in _PIXELS:
+        if len(_PIXELS) > 8:  # a study's arms and sets; more would only hold memory
+            _PIXELS.clear()
+        arrays = map_files(functools.partial(read_pixels, size=size, channels=channels), list(key[0]))
+        _PIXELS[key] = np.stack(arrays) if arrays else np.zeros((0, size[1], size[0], channels), np.uint8)
+    return _PIXELS[key]
 
 
 def make_dataset(samples, size: tuple[int, int], channels: int, batch_size: int, shuffle_seed: int | None = None):

@@ -11,13 +11,16 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from expander.errors import require
-from train.data import Sample, make_dataset
+from train.batches import Mixing, TrainBatches
+from train.data import Sample, load_pixels
 from train.metrics import classification_metrics
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    model: str = "smallnet"
+    """Everything that decides a training run besides its data and seed (a study store keys runs by it)."""
+
+    model: str = "resnet"
     image_size: int = 64
     epochs: int = 20
     batch_size: int = 32
@@ -25,6 +28,14 @@ class FitConfig:
     early_stopping: int | None = None  # patience in epochs; None trains all epochs
     class_weight: str = "none"  # or "balanced"
     monitor: str = "val_loss"  # or "val_accuracy": what picks the best epoch (and stops early)
+    schedule: str = "cosine"  # or "constant"
+    warmup: int = 2  # epochs of linear learning-rate warm-up
+    weight_decay: float = 0.05  # AdamW's decoupled decay (not on batch-norm weights and biases)
+    label_smoothing: float = 0.1
+    mixup: float = 0.0  # Beta(a, a) of MixUp; 0 is off
+    cutmix: float = 0.0  # Beta(a, a) of CutMix; 0 is off
+    online: str | None = None  # a preset applied on the fly to every training image, every epoch
+    epoch_images: int | None = None  # images per epoch; None: the whole training set
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,86 +78,169 @@ def fit_one(
     channels: int,
     on_epoch: Callable[[int, dict], None] | None = None,
 ):
-    """Returns (model, record) where record holds history, best epoch and test metrics."""
+    """Train, keep the validation-selected epoch's weights, test them and the last epoch's.
+
+    Returns (model at the selected epoch, record): the record holds the history, the selected epoch,
+    test metrics at it (``test``) and at the last epoch (``test_last``), and the train/validation gap.
+    """
     quiet_tensorflow()
     import keras
     import tensorflow as tf
 
-    from train.models import create_model
-
-    tf.get_logger().setLevel("ERROR")  # one model per run retraces predict; the warning says nothing useful here
+    tf.get_logger().setLevel("ERROR")
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     size = (config.image_size, config.image_size)
-    train_ds = make_dataset(train, size, channels, config.batch_size, shuffle_seed=seed)
-    val_ds = make_dataset(val, size, channels, config.batch_size)
-    test_ds = make_dataset(test, size, channels, config.batch_size)
-
-    model = create_model(config.model, (config.image_size, config.image_size, channels), len(classes))
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    stopper = keras.callbacks.EarlyStopping(
-        monitor=config.monitor, patience=config.early_stopping or config.epochs, restore_best_weights=True
-    )
-    timer = _epoch_timer(len(train), on_epoch)
-    history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=config.epochs,
-        class_weight=_class_weights(train, len(classes)) if config.class_weight == "balanced" else None,
-        callbacks=[timer, stopper],
-        shuffle=False,  # the tf.data pipeline shuffles, with the run's seed
-        verbose=0,
-    )
-    epochs = [
-        {
-            "epoch": i + 1,
-            **{k: float(v[i]) for k, v in history.history.items()},
-            "gap": float(history.history["accuracy"][i] - history.history["val_accuracy"][i]),
-            **timer.timings[i],
-        }
-        for i in range(len(history.history["loss"]))
-    ]
-    probabilities = model.predict(test_ds, verbose=0)
-    y_true = np.array([s.label for s in test])
-    record = {
-        "seed": seed,
-        "train_images": len(train),
-        "best_epoch": int(stopper.best_epoch) + 1,
-        "epochs_run": len(epochs),
-        "history": epochs,
-        "test": classification_metrics(y_true, probabilities, len(classes)),
-        "seconds_per_epoch": float(np.mean([e["seconds"] for e in epochs])),
-        "images_per_s": float(np.mean([e["images_per_s"] for e in epochs])),
+    batches = training_batches(train, len(classes), config, seed, channels)
+    model = create_compiled(config, (config.image_size, config.image_size, channels), len(classes), batches.steps)
+    val_x, val_y = load_pixels(val, size, channels), np.array([s.label for s in val])
+    selector = _Selector(config)
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        train_figures = _train_epoch(model, batches, epoch - 1)
+        seconds = time.perf_counter() - started
+        val_metrics = classification_metrics(val_y, _predict(model, val_x), len(classes))
+        row = {"epoch": epoch, **train_figures, "val_loss": val_metrics["loss"],
+               "val_accuracy": val_metrics["accuracy"], "val_ece": val_metrics["ece"]}  # fmt: skip
+        row |= {"gap": row["accuracy"] - row["val_accuracy"], "seconds": seconds,
+                "images_per_s": batches.epoch_images / seconds if seconds else 0.0}  # fmt: skip
+        history.append(row)
+        if on_epoch:
+            on_epoch(epoch, row)
+        if selector.update(model, row):
+            break
+    record = {"seed": seed, "train_images": len(train), "epochs_run": len(history), "history": history}
+    record |= _final_metrics(model, selector, history, train, test, classes, size, channels, seed)
+    record |= {
+        "seconds_per_epoch": float(np.mean([e["seconds"] for e in history])),
+        "images_per_s": float(np.mean([e["images_per_s"] for e in history])),
     }
     return model, record
 
 
-def _class_weights(train: tuple[Sample, ...], classes: int) -> dict[int, float]:
-    counts = np.bincount([s.label for s in train], minlength=classes)
-    return {c: float(len(train) / (classes * n)) if n else 0.0 for c, n in enumerate(counts)}
+def training_batches(train: tuple[Sample, ...], classes: int, config: FitConfig, seed: int, channels: int):
+    """The run's TrainBatches: pixels in memory, the config's on-the-fly pipeline, mixing and class weights."""
+    augment = None
+    if config.online:
+        from expander.augment import Augmenter
+        from expander.pipeline import preset_dict
+
+        augment = Augmenter(preset_dict(config.online))
+    labels = np.array([s.label for s in train])
+    weights = _class_weights(labels, classes) if config.class_weight == "balanced" else None
+    pixels = load_pixels(train, (config.image_size, config.image_size), channels)
+    return TrainBatches(pixels, labels, classes, seed=seed, batch_size=config.batch_size,
+                        mixing=Mixing(config.mixup, config.cutmix), augment=augment, class_weights=weights,
+                        epoch_images=config.epoch_images)  # fmt: skip
 
 
-def _epoch_timer(images: int, on_epoch):
-    """Keras callback recording wall time and images/s per epoch, forwarded to ``on_epoch``."""
+def create_compiled(config: FitConfig, input_shape: tuple[int, int, int], classes: int, steps_per_epoch: int):
+    """The model, compiled with AdamW, the learning-rate schedule and label-smoothed cross-entropy."""
     import keras
 
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.timings: list[dict] = []
-            self._start = 0.0
+    from train.models import create_model
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
+    model = create_model(config.model, input_shape, classes)
+    optimizer = keras.optimizers.AdamW(learning_rate=learning_rate(config, steps_per_epoch),
+                                       weight_decay=config.weight_decay)  # fmt: skip
+    # Decay shrinks weights toward zero; batch norm's scales and shifts and the biases are not such weights.
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
 
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self._start
-            self.timings.append({"seconds": seconds, "images_per_s": images / seconds if seconds else 0.0})
-            if on_epoch:
-                on_epoch(epoch + 1, dict(logs or {}))
 
-    return EpochTimer()
+def learning_rate(config: FitConfig, steps_per_epoch: int):
+    """``lr`` constant, or linear warm-up to ``lr`` then cosine decay to zero at the last step."""
+    import keras
+
+    if config.schedule == "constant":
+        return config.lr
+    warmup = min(config.warmup, config.epochs - 1) * steps_per_epoch
+    total = config.epochs * steps_per_epoch
+    if not warmup:
+        return keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=total)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=total - warmup, warmup_target=config.lr, warmup_steps=warmup
+    )
+
+
+def _train_epoch(model, batches: TrainBatches, epoch: int) -> dict:
+    """One epoch of optimiser steps; the mean loss, and accuracy against each target's larger share."""
+    loss = correct = seen = 0.0
+    for x, y, w in batches.epoch(epoch):
+        logs = model.train_on_batch(x, y, sample_weight=w, return_dict=True)
+        loss += float(logs["loss"]) * len(x)
+        correct += float(logs["accuracy"]) * len(x)
+        seen += len(x)
+    return {"loss": loss / seen, "accuracy": correct / seen}
+
+
+class _Selector:
+    """Keeps the weights of the best epoch by ``config.monitor`` and says when patience ran out."""
+
+    def __init__(self, config: FitConfig):
+        self.monitor, self.patience = config.monitor, config.early_stopping
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.weights: list | None = None
+
+    def update(self, model, row: dict) -> bool:
+        """Record an epoch; True when training should stop early."""
+        value = row[self.monitor] if self.monitor == "val_loss" else -row[self.monitor]
+        if self.best is None or value < self.best:
+            self.best, self.best_epoch, self.weights = value, row["epoch"], model.get_weights()
+        return self.patience is not None and row["epoch"] - self.best_epoch >= self.patience
+
+
+def _final_metrics(model, selector: _Selector, history, train, test, classes, size, channels, seed) -> dict:
+    """Test metrics and the train/validation gap at the last epoch, then at the selected one (weights left there).
+
+    Without test images (a search's runs) the test figures are None: nothing is read from a test set.
+    """
+    probe = _train_probe(train, seed)
+    probe_x, probe_y = load_pixels(probe, size, channels), np.array([s.label for s in probe])
+    test_x, test_y = (load_pixels(test, size, channels), np.array([s.label for s in test])) if test else (None, None)
+    figures = {}
+    for when in ("last", "selected"):
+        if when == "selected":
+            model.set_weights(selector.weights)
+        figures[when] = (
+            classification_metrics(test_y, _predict(model, test_x), len(classes)) if test else None,
+            classification_metrics(probe_y, _predict(model, probe_x), len(classes))["accuracy"],
+        )
+    selected = history[selector.best_epoch - 1]
+    return {
+        "best_epoch": selector.best_epoch,
+        "val_accuracy": selected["val_accuracy"],
+        "val_loss": selected["val_loss"],
+        "gap": figures["selected"][1] - selected["val_accuracy"],
+        "gap_last": figures["last"][1] - history[-1]["val_accuracy"],
+        "test": figures["selected"][0],
+        "test_last": figures["last"][0],
+        "train_accuracy": figures["selected"][1],
+        "train_accuracy_last": figures["last"][1],
+    }
+
+
+def _train_probe(train: tuple[Sample, ...], seed: int, limit: int = 1000) -> tuple[Sample, ...]:
+    """Up to ``limit`` training images, unaugmented: what the train/validation gap is measured on."""
+    if len(train) <= limit:
+        return train
+    chosen = np.sort(np.random.default_rng([seed, 3]).choice(len(train), limit, replace=False))
+    return tuple(train[i] for i in chosen)
+
+
+def _predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Probabilities in inference mode, batch by batch (``predict`` would build a tf.data pipeline per call)."""
+    chunks = [model.predict_on_batch(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+def _class_weights(labels: np.ndarray, classes: int) -> np.ndarray:
+    counts = np.bincount(labels, minlength=classes)
+    return np.array([len(labels) / (classes * n) if n else 0.0 for n in counts], dtype=np.float32)

@@ -8,35 +8,56 @@ from pathlib import Path
 from train.stats import HEADLINE_METRICS
 from train.tables import markdown_table, pm, signed, text_table
 
-ARM_COLOURS = {"original": "#4c72b0", "expanded": "#dd8452"}
+ARM_COLOURS = {"original": "#4c72b0", "expanded": "#dd8452", "online": "#55a868"}
+DIFFERENCE_OF = {"expanded": "difference", "online": "online_difference"}  # report key of (arm - original)
 
 
-def verdict(difference: dict, seeds: int) -> str:
+def verdict(difference: dict, seeds: int, arm: str = "expanded dataset") -> str:
     """One sentence on test accuracy, with its uncertainty."""
     d = difference["accuracy"]
     points = 100 * d["mean"]
     if d["ci95"] is None:
         return (
-            f"Expanded minus original test accuracy: {points:+.1f} points from a single seed; "
+            f"The {arm} minus original test accuracy: {points:+.1f} points from a single seed; "
             "run with --seeds 3 or more to know whether that is more than chance."
         )
     low, high = (100 * v for v in d["ci95"])
     interval = f"{points:+.1f} points (95% CI {low:+.1f} to {high:+.1f}, {seeds} seeds)"
     if low > 0:
-        return f"The expanded dataset improved test accuracy by {interval}; the interval excludes zero."
+        return f"The {arm} improved test accuracy by {interval}; the interval excludes zero."
     if high < 0:
-        return f"The expanded dataset lowered test accuracy by {interval}; the interval excludes zero."
-    return f"No clear difference: test accuracy changed by {interval}, and the interval includes zero."
+        return f"The {arm} lowered test accuracy by {interval}; the interval excludes zero."
+    return f"No clear difference for the {arm}: test accuracy changed by {interval}, and the interval includes zero."
+
+
+def arms_of(report: dict) -> list[str]:
+    """The arms a compare report holds: original and expanded, and online when it was asked for."""
+    return [arm for arm in ARM_COLOURS if arm in report]
+
+
+# Rows beside the headline metrics: the last epoch's accuracy and the train/validation gap (percent points).
+_EXTRA_ROWS = (
+    ("accuracy at last epoch (%)", lambda s: s["last"]["accuracy"]),
+    ("train - val gap (points)", lambda s: s["gap"]),
+)
 
 
 def summary_rows(report: dict) -> list[tuple[str, ...]]:
-    """Metric, original, expanded, difference: the rows of the terminal table and of report.md."""
-    rows = [("metric", "original", "expanded", "expanded - original [95% CI]")]
+    """Metric, one column per arm, then each arm minus original: the rows of the terminal table and report.md.
+
+    Test figures are at the validation-selected epoch; the last epoch's accuracy and the train/validation
+    gap (accuracy on unaugmented training images minus validation accuracy, at the selected epoch) follow.
+    """
+    arms = arms_of(report)
+    rows = [("metric", *arms, *(f"{arm} - original [95% CI]" for arm in arms[1:]))]
     for metric in HEADLINE_METRICS:
-        o, e, d = (report[k][metric] for k in ("original", "expanded", "difference"))
-        scale = 1 if metric == "loss" else 100
-        name = metric + ("" if metric == "loss" else " (%)")
-        rows.append((name, pm(o, scale), pm(e, scale), signed(d, scale)))
+        scale = 1 if metric in ("loss",) else 100
+        name = {"loss": "loss", "ece": "calibration error ECE (%)"}.get(metric, f"{metric} (%)")
+        cells = [pm(report[arm][metric], scale) for arm in arms]
+        rows.append((name, *cells, *(signed(report[DIFFERENCE_OF[arm]][metric], scale) for arm in arms[1:])))
+    for name, figure in _EXTRA_ROWS:
+        if all("last" in report[arm] and "gap" in report[arm] for arm in arms):
+            rows.append((name, *(pm(figure(report[arm])) for arm in arms), *("" for _ in arms[1:])))
     return rows
 
 
@@ -87,18 +108,24 @@ def _markdown(report: dict) -> str:
         "",
         "## Per class (recall, mean over seeds)",
         "",
-        "| class | original | expanded |",
-        "|---|---|---|",
+        "| class | " + " | ".join(arms_of(report)) + " |",
+        "|---|" + "---|" * len(arms_of(report)),
     ]
     for i, name in enumerate(data["classes"]):
-        recalls = [_mean([r["test"]["recall"][i] for r in report["runs"] if r["arm"] == arm]) for arm in ARM_COLOURS]
-        lines.append(f"| {name} | {100 * recalls[0]:.1f}% | {100 * recalls[1]:.1f}% |")
-    lines += ["", "## Runs", "", "| arm | seed | best epoch | test accuracy | macro-F1 | s/epoch | images/s |"]
-    lines.append("|---|---|---|---|---|---|---|")
+        recalls = [
+            _mean([r["test"]["recall"][i] for r in report["runs"] if r["arm"] == arm]) for arm in arms_of(report)
+        ]
+        lines.append(f"| {name} | " + " | ".join(f"{100 * r:.1f}%" for r in recalls) + " |")
+    lines += ["", "## Runs", "", "Test figures at the validation-selected epoch, and at the last epoch.", ""]
+    lines += ["| arm | seed | selected epoch | test accuracy | at last epoch | ECE | train - val gap | s/epoch |"]
+    lines.append("|---|---|---|---|---|---|---|---|")
     for r in report["runs"]:
+        last = f"{100 * r['test_last']['accuracy']:.2f}%" if "test_last" in r else "-"
+        ece = f"{100 * r['test']['ece']:.1f}%" if "ece" in r["test"] else "-"
+        gap = f"{100 * r['gap']:+.1f}" if "gap" in r else "-"
         lines.append(
             f"| {r['arm']} | {r['seed']} | {r['best_epoch']}/{r['epochs_run']} | {100 * r['test']['accuracy']:.2f}% | "
-            f"{100 * r['test']['macro_f1']:.2f}% | {r['seconds_per_epoch']:.2f} | {r['images_per_s']:.0f} |"
+            f"{last} | {ece} | {gap} | {r['seconds_per_epoch']:.2f} |"
         )
     lines += [
         "",
@@ -159,7 +186,7 @@ def _plot_curves(path: Path, report: dict) -> None:
         ax.set_ylabel(METRIC_LABELS[metric])
         ax.set_title(f"{METRIC_LABELS[metric].capitalize()} per epoch")
         ax.grid(alpha=0.3)
-    handles = [Line2D([], [], color=c, lw=2, label=arm) for arm, c in ARM_COLOURS.items()]
+    handles = [Line2D([], [], color=ARM_COLOURS[arm], lw=2, label=arm) for arm in arms_of(report)]
     handles += [
         Line2D([], [], color="black", ls="--", label="train"),
         Line2D([], [], color="black", label="validation"),
@@ -177,17 +204,20 @@ def _plot_metrics(path: Path, report: dict) -> None:
     metrics = ("accuracy", "macro_f1", "balanced_accuracy")
     seeds = len(report["arguments"]["seeds"])
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for offset, arm in ((-0.2, "original"), (0.2, "expanded")):
+    arms = arms_of(report)
+    width = 0.8 / len(arms)
+    for index, arm in enumerate(arms):
+        offset = (index - (len(arms) - 1) / 2) * width
         means = [100 * report[arm][m]["mean"] for m in metrics]
         stds = [100 * report[arm][m]["std"] for m in metrics]
-        bars = ax.bar([i + offset for i in range(len(metrics))], means, width=0.4, yerr=stds, capsize=4,
+        bars = ax.bar([i + offset for i in range(len(metrics))], means, width=width, yerr=stds, capsize=4,
                       color=ARM_COLOURS[arm], label=arm)  # fmt: skip
         ax.bar_label(bars, [f"{m:.1f}" for m in means], padding=3, fontsize=8)
     ax.set_xticks(range(len(metrics)), [METRIC_LABELS[m] for m in metrics])
     ax.set_ylabel("test score (%)")
     ax.set_ylim(0, 100)
     ax.set_title(f"Test metrics, mean ± std over {seeds} seed{'s' if seeds > 1 else ''}")
-    ax.legend(loc="upper center", ncol=2, frameon=False)
+    ax.legend(loc="upper center", ncol=len(arms), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -199,8 +229,9 @@ def _plot_confusion(path: Path, report: dict) -> None:
 
     plt = pyplot()
     classes = report["data"]["classes"]
-    fig, axes = plt.subplots(1, 2, figsize=(5 + 1.2 * len(classes), 3 + 0.6 * len(classes)))
-    for ax, arm in zip(axes, ARM_COLOURS, strict=True):
+    arms = arms_of(report)
+    fig, axes = plt.subplots(1, len(arms), figsize=(2.5 * len(arms) + 1.2 * len(classes), 3 + 0.6 * len(classes)))
+    for ax, arm in zip(axes, arms, strict=True):
         total = np.sum([r["test"]["confusion"] for r in report["runs"] if r["arm"] == arm], axis=0)
         ax.imshow(total, cmap="Blues", vmin=0)
         dark = total.max() / 2

@@ -12,10 +12,10 @@ import numpy as np
 
 from train.errors import TrainError
 
-HEADLINE_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "loss")
+HEADLINE_METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "loss", "ece")
 BASELINE = "baseline"  # the arm trained on the originals alone, in studies
 # Per-run numbers summarised too when the runs carry them (compare's runs time epochs, studies' whole runs).
-_RUN_FIGURES = ("best_epoch", "seconds_per_epoch", "images_per_s", "train_seconds")
+_RUN_FIGURES = ("best_epoch", "gap", "gap_last", "seconds_per_epoch", "images_per_s", "train_seconds")
 
 
 def check_seeds(seeds: int) -> list[int]:
@@ -52,7 +52,9 @@ def paired_difference(after: list[float], before: list[float]) -> dict:
 
 def arm_stats(runs: list[dict], classes: tuple[str, ...] | list[str]) -> dict:
     """Mean ± std over seeds of the test metrics, per-class recall, and the per-run figures the runs carry."""
-    stats = {m: describe([r["test"][m] for r in runs]) for m in HEADLINE_METRICS}
+    stats = {m: describe([r["test"][m] for r in runs]) for m in HEADLINE_METRICS if all(m in r["test"] for r in runs)}
+    if all("test_last" in r for r in runs):  # the last epoch's weights, beside the validation-selected ones
+        stats["last"] = {m: describe([r["test_last"][m] for r in runs]) for m in HEADLINE_METRICS}
     stats["recall"] = {c: describe([r["test"]["recall"][i] for r in runs]) for i, c in enumerate(classes)}
     for figure in _RUN_FIGURES:
         if all(figure in r for r in runs):
@@ -69,6 +71,7 @@ def compared(arm: list[dict], baseline: list[dict]) -> dict:
     return {
         m: paired_difference([a["test"][m] for a, _ in pairs], [b["test"][m] for _, b in pairs])
         for m in HEADLINE_METRICS
+        if all(m in a["test"] and m in b["test"] for a, b in pairs)
     }
 
 

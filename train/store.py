@@ -20,7 +20,7 @@ from expander.images import TEMP_SUFFIX, write_atomic
 from expander.manifest import read_manifest, read_summary
 from train.data import Sample
 
-STORE_VERSION = 1  # bump when a stored run's meaning changes; old runs are then ignored
+STORE_VERSION = 2  # bump when a stored run's meaning changes; old runs are then ignored
 
 
 def digest(value) -> str:
@@ -57,21 +57,27 @@ class StudyStore:
         samples: tuple[Sample, ...],
         classes: tuple[str, ...],
         *,
-        preset: str,
+        preset: str | None = None,
+        pipeline: dict | None = None,
         per_image: int,
         seed: int,
         workers: int | None = None,
         progress: bool = False,
     ) -> tuple[Sample, ...]:
-        """The new images expander makes from ``samples`` (originals not included), expanding only if needed."""
+        """The new images expander makes from ``samples`` (originals not included), expanding only if needed.
+
+        Made with ``preset``, or with ``pipeline`` (a serialised pipeline, kept under pipelines/ by its digest).
+        """
         from expander import expand
 
         subset = self.subset_folder(samples, classes)
-        out = self.root / "expansions" / f"{subset.name}-{preset}-n{per_image}-s{seed}"
+        pipeline_file = self._pipeline_file(pipeline) if pipeline is not None else None
+        name = preset if pipeline_file is None else pipeline_file.stem
+        out = self.root / "expansions" / f"{subset.name}-{name}-n{per_image}-s{seed}"
         summary = read_summary(out) if out.is_dir() else None
         if summary is None or summary.get("status") != "complete":
-            expand(subset, out, per_image=per_image, preset=preset, seed=seed, originals=False,
-                   workers=workers, resume=summary is not None, progress=progress)  # fmt: skip
+            expand(subset, out, per_image=per_image, preset=preset, pipeline=pipeline_file, seed=seed,
+                   originals=False, workers=workers, resume=summary is not None, progress=progress)  # fmt: skip
         sources = {f"{classes[s.label]}/{Path(s.path).name}": s for s in samples}  # manifest's source column
         new = []
         for row in read_manifest(out):
@@ -79,6 +85,13 @@ class StudyStore:
                 original = sources[row["source"]]
                 new.append(Sample(str((out / row["output"]).resolve()), original.label, original.key))
         return tuple(new)
+
+    def _pipeline_file(self, pipeline: dict) -> Path:
+        path = self.root / "pipelines" / f"p{digest(pipeline)}.json"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, (json.dumps(pipeline, indent=2) + "\n").encode("utf-8"))
+        return path
 
     # --- runs -------------------------------------------------------------------------------
 

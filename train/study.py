@@ -226,12 +226,16 @@ def run_all(
         bar.update(len(spec.train) * (config.epochs - record["epochs_run"]))  # early stopping skipped these
         store.save_run(key, fields, record)
         stored[key] = record
+        scored = (
+            f"test accuracy {100 * record['test']['accuracy']:.2f}%"
+            if record["test"]
+            else (f"validation accuracy {100 * record['val_accuracy']:.2f}%")
+        )
         _say(
             bar,
             progress,
-            f"{spec.arm} ({len(spec.train)} images, seed {spec.seed}): test accuracy "
-            f"{100 * record['test']['accuracy']:.2f}%, best epoch {record['best_epoch']}/{record['epochs_run']}, "
-            f"{record['train_seconds']:.0f} s",
+            f"{spec.arm} ({len(spec.train)} images, seed {spec.seed}): {scored}, best epoch "
+            f"{record['best_epoch']}/{record['epochs_run']}, {record['train_seconds']:.0f} s",
         )
         _free_keras_memory()
     bar.close()

@@ -292,3 +292,80 @@ def curve_verdict(points: list[dict], preset: str, seeds: int) -> str:
         f"Expanding with '{preset}' {'; '.join(parts)} {unit} "
         f"(gain in test accuracy points, [95% CI] over {seeds} seed(s))."
     )
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def search_rows(report: dict) -> list[tuple[str, ...]]:
+    """Every candidate of every rung, best first: the ranking the search decided by (validation only)."""
+    rows = [("rung", "epochs", "place", "candidate", "train images", "val accuracy (%)", "val loss", "goes on")]
+    for rung in report["rungs"]:
+        for place, r in enumerate(rung["results"], 1):
+            figures = (f"{100 * r['val_accuracy']:.2f}", f"{r['val_loss']:.4f}", "yes" if r["kept"] else "")
+            rows.append((str(rung["rung"]), str(rung["epochs"]), str(place), r["candidate"], str(r["train_images"]),
+                         *figures))  # fmt: skip
+    return rows
+
+
+def search_final_rows(report: dict) -> list[tuple[str, ...]]:
+    """The final compare on the test images: no augmentation vs the winner."""
+    final = report["final"]
+    rows = [("metric", "no augmentation", "winner", "winner - none [95% CI]")]
+    for metric, scale, name in (("accuracy", 100, "test accuracy (%)"), ("macro_f1", 100, "macro-F1 (%)"),
+                                ("ece", 100, "calibration error ECE (%)"), ("loss", 1, "loss")):  # fmt: skip
+        rows.append((name, pm(final["baseline"][metric], scale), pm(final["winner"][metric], scale),
+                     signed(final["difference"][metric], scale)))  # fmt: skip
+    rows.append(("accuracy at last epoch (%)", pm(final["baseline"]["last"]["accuracy"]),
+                 pm(final["winner"]["last"]["accuracy"]), ""))  # fmt: skip
+    return rows
+
+
+def search_verdict(report: dict) -> str:
+    final, winner = report["final"], report["winner"]
+    d = final["difference"]["accuracy"]
+    seeds = len(report["arguments"]["seeds"])
+    interval = f" (95% CI {100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f})" if d["ci95"] else ""
+    outcome = {"helped": "helped", "hurt": "hurt", "unclear": "made no clear difference to",
+               "single seed": "changed (one seed, so by how much is not known)"}[final["effect"]]  # fmt: skip
+    return (
+        f"Winner on validation: {winner['name']}. Against no augmentation on the test images it {outcome} "
+        f"accuracy: {100 * d['mean']:+.1f} points{interval}, {seeds} seed(s). "
+        f"Use it: expander expand SRC --pipeline {winner['pipeline']} --per-image {winner['per_image']}"
+    )
+
+
+def search_table(report: dict) -> str:
+    return text_table(search_final_rows(report))
+
+
+def write_search_report(out: Path, report: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    report["verdict"] = search_verdict(report)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    args = report["arguments"]
+    plan = ", ".join(f"{p['candidates']} x {p['epochs']} epochs" for p in report["plan"])
+    lines = [
+        "# train search",
+        "",
+        f"**Verdict.** {report['verdict']}",
+        "",
+        "## Final compare (the only runs that saw the test images)",
+        "",
+        *markdown_table(search_final_rows(report)),
+        "",
+        f"Mean ± standard deviation over {len(args['seeds'])} seed(s), {report['final']['epochs']} epochs each; "
+        "differences paired by seed. Test figures at the validation-selected epoch unless marked.",
+        "",
+        "## Successive halving (validation accuracy only)",
+        "",
+        f"Rungs: {plan}; {report['epochs_spent']} epochs of the budget's {args['budget']} (eta {args['eta']}). "
+        f"An epoch is {args['epoch_images']} images (a pass over the training originals) for every candidate.",
+        "",
+        *markdown_table(search_rows(report)),
+        "",
+        *_data_lines(report),
+        "",
+        *_argument_lines(report),
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,164 @@
+"""train search: successive halving on validation only, resuming from the store, a pipeline expand accepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE
+from typer.testing import CliRunner
+
+import train.fit
+import train.search
+import train.study
+from expander.cli import app as expander_app
+from expander.manifest import read_manifest
+from expander.pipeline import load_pipeline_file
+from train.cli import app
+from train.errors import TrainError
+from train.fit import FitConfig
+from train.search import Candidate, rung_plan, search
+
+TINY = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
+runner = CliRunner()
+
+
+def test_rung_plan_spends_the_budget_from_all_candidates_down_to_one() -> None:
+    assert rung_plan(4, 20, 3) == [(4, 1), (2, 3), (1, 9)]  # 4*1 + 2*3 + 1*9 = 19 epochs
+    assert rung_plan(30, 300, 3) == [(30, 1), (10, 3), (4, 9), (2, 27), (1, 81)]
+    assert rung_plan(4, 40, 2) == [(4, 3), (2, 6), (1, 12)]  # 4 + 4 + 4 = 12 per unit: 3 units fit
+    assert rung_plan(1, 5, 3) == [(1, 5)]
+    with pytest.raises(TrainError, match=r"--budget 18 epochs cannot train 4 candidates in 3 rungs \(eta 3\): "
+                                         r"it needs at least 19"):  # fmt: skip
+        rung_plan(4, 18, 3)
+
+
+class Recorder:
+    """Stands in for train.fit.load_pixels: notes every file a run reads, forwards to the real one."""
+
+    def __init__(self, real):
+        self.real, self.paths = real, set()
+
+    def __call__(self, samples, *args, **kwargs):
+        self.paths |= {s.path for s in samples}
+        return self.real(samples, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory) -> tuple[dict, dict]:
+    """One search, with the files it read before and during the final compare."""
+    patch = pytest.MonkeyPatch()
+    recorder = Recorder(train.fit.load_pixels)
+    patch.setattr(train.fit, "load_pixels", recorder)
+    touched = {}
+    real_final = train.search.final_compare
+
+    def final_compare(*args, **kwargs):
+        touched["search"] = set(recorder.paths)
+        result = real_final(*args, **kwargs)
+        touched["final"] = recorder.paths - touched["search"]
+        return result
+
+    patch.setattr(train.search, "final_compare", final_compare)
+    out = tmp_path_factory.mktemp("search") / "run"
+    try:
+        report = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=20,
+                        out=out, config=TINY, seeds=2, workers=1)  # fmt: skip
+    finally:
+        patch.undo()
+    return report, touched
+
+
+def test_search_never_reads_a_test_image_before_the_final_compare(searched) -> None:
+    _, touched = searched
+    test_files = {str(p.resolve()) for p in (SAMPLE / "test").rglob("*.png")}
+    train_files = {str(p.resolve()) for p in (SAMPLE / "train").rglob("*.png")}
+    assert len(test_files) == 60 and len(train_files) == 105
+    assert not touched["search"] & test_files
+    originals = touched["search"] & train_files
+    assert originals == train_files  # 84 training + 21 validation originals
+    copies = touched["search"] - train_files
+    assert copies and all("/store/expansions/" in p for p in copies)
+    assert test_files <= touched["final"]  # the final compare reads the test images
+    assert all("/store/expansions/" in p and "-s1/" in p for p in touched["final"] - test_files)  # seed 1's copies
+
+
+def test_search_report_ranks_every_rung_and_keeps_the_best(searched) -> None:
+    report, _ = searched
+    assert report["plan"] == [{"candidates": 4, "epochs": 1}, {"candidates": 2, "epochs": 3},
+                              {"candidates": 1, "epochs": 9}]  # fmt: skip
+    assert report["epochs_spent"] == 19
+    assert [len(r["results"]) for r in report["rungs"]] == [4, 2, 1]
+    for rung, following in zip(report["rungs"], report["rungs"][1:], strict=False):
+        accuracies = [r["val_accuracy"] for r in rung["results"]]
+        assert accuracies == sorted(accuracies, reverse=True)
+        assert [r["candidate"] for r in rung["results"] if r["kept"]] == [r["candidate"] for r in following["results"]]
+    first = report["rungs"][0]["results"]
+    assert sorted(r["candidate"] for r in first) == [
+        "keras x0.5, 1/image", "keras x1.5, 1/image", "noise x0.5, 1/image", "noise x1.5, 1/image",
+    ]  # fmt: skip
+    assert all(r["train_images"] == 168 for r in first)  # 84 originals + 1 copy each
+    assert report["winner"]["name"] == report["rungs"][-1]["results"][0]["candidate"]
+    final = report["final"]
+    assert final["epochs"] == 2 and len(final["difference"]["accuracy"]["ci95"]) == 2
+    assert [(r["arm"], r["seed"]) for r in report["runs"]] == [
+        ("baseline", 0), (report["winner"]["name"], 0), ("baseline", 1), (report["winner"]["name"], 1),
+    ]  # fmt: skip
+    assert all(r["test"] is not None for r in report["runs"])
+    out = Path(report["arguments"]["out"])
+    assert sorted(p.name for p in out.iterdir()) == ["pipeline.json", "report.json", "report.md", "store"]
+    assert f"**Verdict.** {report['verdict']}" in (out / "report.md").read_text()
+
+
+def test_the_winning_pipeline_file_is_what_expand_accepts(searched, tmp_path: Path) -> None:
+    report, _ = searched
+    winner = report["winner"]
+    pipeline = Path(winner["pipeline"])
+    candidate = Candidate(winner["preset"], winner["magnitude"], winner["per_image"])
+    assert load_pipeline_file(pipeline) == candidate.pipeline()
+    result = runner.invoke(expander_app, ["expand", str(SAMPLE), "-o", str(tmp_path / "x"), "--pipeline",
+                                          str(pipeline), "--per-image", "1", "-j", "1", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = read_manifest(tmp_path / "x")
+    assert sorted({(r["split"], r["copy"], r["status"]) for r in rows}) == [
+        ("test", "original", "ok"), ("train", "1", "ok"), ("train", "original", "ok"),
+    ]  # fmt: skip
+    assert sum(r["copy"] == "1" for r in rows) == 105  # one copy of every training original
+    assert json.loads((tmp_path / "x" / "expander.json").read_text())["pipeline"] == candidate.pipeline()
+
+
+def test_search_resumes_from_its_store_without_retraining(searched, monkeypatch) -> None:
+    report, _ = searched
+    out = Path(report["arguments"]["out"])
+    calls = []
+    real = train.study.fit_one
+    monkeypatch.setattr(train.study, "fit_one", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=20,
+                   out=out, config=TINY, seeds=2, workers=1)  # fmt: skip
+    assert calls == []
+    assert all(r["reused"] for rung in again["rungs"] for r in rung["results"])
+    assert again["winner"] == report["winner"] and again["final"] == report["final"]
+    # Lose one finished run of the final compare (as if interrupted there): only it trains again, to the same numbers.
+    key = next(r["key"] for r in again["runs"] if r["arm"] == "baseline")
+    (out / "store" / "runs" / f"{key}.json").unlink()
+    third = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=20,
+                   out=out, config=TINY, seeds=2, workers=1)  # fmt: skip
+    assert len(calls) == 1
+    assert [r["test"] for r in third["runs"]] == [r["test"] for r in report["runs"]]
+
+
+def test_search_cli_prints_the_final_table_and_the_pipeline(searched) -> None:
+    report, _ = searched
+    out = report["arguments"]["out"]
+    args = ["search", str(SAMPLE), "--presets", "noise,keras", "--magnitudes", "0.5,1.5", "--per-image", "1",
+            "--budget", "20", "--model", "tiny", "--image-size", "28", "--epochs", "2", "--seeds", "2",
+            "--batch-size", "32", "--out", out, "--workers", "1", "-q"]  # fmt: skip
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["metric", "no", "augmentation"]
+    assert "Search runs: 7 (7 reused)." in result.stdout
+    assert f"Pipeline: {report['winner']['pipeline']}" in result.stdout
+    small = runner.invoke(app, [*args[:8], "--budget", "5", "--out", out, "-q"])
+    assert small.exit_code == 2 and "--budget 5 epochs cannot train 4 candidates" in small.stderr

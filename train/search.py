@@ -1,0 +1,195 @@
+"""``train search``: find the augmentation for a dataset on validation accuracy alone, then test the winner once.
+
+Candidates are (preset, magnitude, copies per image): each preset's strength ranges scaled by the
+magnitude (``expander.pipeline.scaled_pipeline``), expanded offline with N copies of every training
+original. Successive halving (Jamieson & Talwalkar, 2016; the inner loop of Hyperband) spends the
+``--budget``: every candidate trains a few epochs, the best 1/eta by validation accuracy go on with eta
+times the epochs, until one is left. An epoch is one pass's worth of steps over the training
+*originals* for every candidate, so a candidate with more copies gets no more optimiser steps.
+
+Each run is a fresh training (the cosine schedule depends on the epoch count), kept in the study store
+by what determines it, so an interrupted search resumes without retraining. No run of the search is
+given the test images; only the final compare (winner vs no augmentation, ``--seeds`` seeds) tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from expander.manifest import package_versions
+from expander.pipeline import preset_dict, save_pipeline, scaled_pipeline
+from train.compare import default_out
+from train.errors import TrainError
+from train.fit import FitConfig
+from train.stats import BASELINE, arm_stats, compared, effect
+from train.store import StudyStore
+from train.study import RunSpec, StudyData, _data_summary, _prepare, check_presets, run_all
+from train.study_report import write_search_report
+
+SEARCH_SEED = 0  # the seed of every search run; the final compare repeats with seeds 0..K-1
+PIPELINE_NAME = "pipeline.json"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    preset: str
+    magnitude: float
+    per_image: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.preset} x{self.magnitude:g}, {self.per_image}/image"
+
+    def pipeline(self) -> dict:
+        return scaled_pipeline(preset_dict(self.preset), self.magnitude)
+
+
+def candidates(presets: list[str], magnitudes: list[float], per_image: list[int]) -> list[Candidate]:
+    check_presets(presets)
+    if not magnitudes or any(m <= 0 for m in magnitudes):
+        raise TrainError(f"--magnitudes must be positive numbers; got {', '.join(map(str, magnitudes)) or 'none'}.")
+    if not per_image or any(n < 1 for n in per_image):
+        raise TrainError(f"--per-image must be 1 or more; got {', '.join(map(str, per_image)) or 'none'}.")
+    return [Candidate(p, m, n) for p in presets for m in magnitudes for n in per_image]
+
+
+def rung_plan(count: int, budget: int, eta: int) -> list[tuple[int, int]]:
+    """[(candidates, epochs per run)] per rung: all ``count`` first, 1/eta of them each rung after, down to one.
+
+    Epochs grow eta-fold per rung from the largest first rung that keeps the total within ``budget``.
+    """
+    if eta < 2:
+        raise TrainError(f"--eta must be 2 or more; got {eta}.")
+    counts = [count]
+    while counts[-1] > 1:
+        counts.append(math.ceil(counts[-1] / eta))
+    weight = sum(n * eta**rung for rung, n in enumerate(counts))
+    first = budget // weight
+    if first < 1:
+        raise TrainError(
+            f"--budget {budget} epochs cannot train {count} candidates in {len(counts)} rungs (eta {eta}): "
+            f"it needs at least {weight}. Raise --budget, or give fewer presets, magnitudes or --per-image values."
+        )
+    return [(n, first * eta**rung) for rung, n in enumerate(counts)]
+
+
+def search(
+    src: str | Path,
+    *,
+    presets: list[str] = ("keras", "traditional", "light", "strong", "trivial"),
+    magnitudes: list[float] = (0.5, 1.0, 1.5),
+    per_image: list[int] = (2, 5),
+    budget: int = 300,
+    eta: int = 3,
+    test: str | Path | None = None,
+    out: str | Path | None = None,
+    store: str | Path | None = None,
+    config: FitConfig = FitConfig(),
+    seeds: int = 3,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    workers: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Rank candidate augmentations by validation accuracy with successive halving; compare the winner on test.
+
+    Writes the winner's pipeline to ``out/pipeline.json`` (for ``expander expand --pipeline``) and the
+    report (report.json, report.md) to ``out``; returns the report.
+    """
+    pool = candidates(list(presets), list(magnitudes), list(per_image))
+    plan = rung_plan(len(pool), budget, eta)
+    out = Path(out) if out is not None else default_out("search")
+    data, store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
+    subset = data.subsets[0]
+    # Equal steps for every candidate: an epoch is a pass's worth over the originals, copies or not.
+    base = dataclasses.replace(config, epoch_images=config.epoch_images or len(subset.train))
+
+    def expanded(candidate: Candidate, seed: int):
+        return subset.train + store.expansion(subset.train, data.classes, pipeline=candidate.pipeline(),
+                                              per_image=candidate.per_image, seed=seed, workers=workers,
+                                              progress=progress)  # fmt: skip
+
+    alive, rungs = pool, []
+    for rung, (_, epochs) in enumerate(plan):
+        specs = [RunSpec(c.name, 0, SEARCH_SEED, expanded(c, SEARCH_SEED), subset.val, ()) for c in alive]
+        runs = run_all(specs, data.classes, dataclasses.replace(base, epochs=epochs), store, progress)
+        ranked = sorted(zip(alive, runs, strict=True), key=lambda pair: _rank_key(pair[1], pool.index(pair[0])))
+        keep = plan[rung + 1][0] if rung + 1 < len(plan) else 1
+        rungs.append(_rung_summary(rung, epochs, ranked, keep))
+        alive = [c for c, _ in ranked[:keep]]
+    winner = alive[0]
+    out.mkdir(parents=True, exist_ok=True)
+    save_pipeline(winner.pipeline(), out / PIPELINE_NAME)
+    final = final_compare(data, store, winner, expanded, base, seeds, progress)
+    report = {
+        "study": "search",
+        "arguments": {
+            "src": str(Path(src).resolve()), "test": str(Path(test).resolve()) if test else None,
+            "out": str(out.resolve()), "store": str(store.root.resolve()), "presets": list(presets),
+            "magnitudes": list(magnitudes), "per_image": list(per_image), "budget": budget, "eta": eta,
+            "seeds": list(range(seeds)), "val_fraction": val_fraction, "test_fraction": test_fraction,
+            **base.to_dict(),
+        },
+        "versions": package_versions("expander", "albumentations", "tensorflow", "keras", "numpy"),
+        "data": _data_summary(data),
+        "plan": [{"candidates": n, "epochs": e} for n, e in plan],
+        "epochs_spent": sum(n * e for n, e in plan),
+        "rungs": rungs,
+        "winner": {**dataclasses.asdict(winner), "name": winner.name, "pipeline": str((out / PIPELINE_NAME).resolve())},
+        **final,
+    }  # fmt: skip
+    write_search_report(out, report)
+    return report
+
+
+def final_compare(data: StudyData, store: StudyStore, winner: Candidate, expanded, config: FitConfig,
+                  seeds: int, progress: bool) -> dict:  # fmt: skip
+    """The one look at the test images: no augmentation vs the winner, ``seeds`` seeds, ``config.epochs`` each."""
+    subset = data.subsets[0]
+    specs = []
+    for seed in range(seeds):
+        specs.append(RunSpec(BASELINE, 0, seed, subset.train, subset.val, data.test))
+        specs.append(RunSpec(winner.name, 0, seed, expanded(winner, seed), subset.val, data.test))
+    runs = run_all(specs, data.classes, config, store, progress)
+    arms = {arm: [r for r in runs if r["arm"] == arm] for arm in (BASELINE, winner.name)}
+    difference = compared(arms[winner.name], arms[BASELINE])
+    return {
+        "final": {
+            "epochs": config.epochs,
+            "baseline": arm_stats(arms[BASELINE], data.classes),
+            "winner": arm_stats(arms[winner.name], data.classes),
+            "difference": difference,
+            "effect": effect(difference),
+        },
+        "runs": runs,
+    }
+
+
+def _rank_key(run: dict, order: int) -> tuple:
+    """Higher validation accuracy first, then lower validation loss, then the candidates' given order."""
+    return (-run["val_accuracy"], run["val_loss"], order)
+
+
+def _rung_summary(rung: int, epochs: int, ranked: list, keep: int) -> dict:
+    return {
+        "rung": rung,
+        "epochs": epochs,
+        "kept": keep,
+        "results": [
+            {
+                "candidate": c.name,
+                **dataclasses.asdict(c),
+                "val_accuracy": r["val_accuracy"],
+                "val_loss": r["val_loss"],
+                "best_epoch": r["best_epoch"],
+                "train_seconds": r["train_seconds"],
+                "reused": r["reused"],
+                "train_images": r["train_images"],
+                "kept": place < keep,
+            }
+            for place, (c, r) in enumerate(ranked)
+        ],
+    }
