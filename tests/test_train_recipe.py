@@ -169,3 +169,36 @@ def test_the_training_options_are_on_every_train_command() -> None:
 def test_fit_config_round_trips_through_json() -> None:
     config = FitConfig(mixup=0.2, cutmix=1.0, online="keras", epoch_images=100)
     assert FitConfig(**json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_label_smoothing_spreads_the_target_over_the_classes() -> None:
+    from train.fit import create_compiled
+
+    model = create_compiled(FitConfig(model="tiny", label_smoothing=0.1), (28, 28, 1), 2, steps_per_epoch=1)
+    loss = float(model.loss(np.array([[1.0, 0.0]]), np.array([[0.9, 0.1]])))
+    assert loss == pytest.approx(-(0.95 * np.log(0.9) + 0.05 * np.log(0.1)), rel=1e-5)
+
+
+def test_weight_decay_shrinks_weights_but_not_batch_norm_or_biases() -> None:
+    import keras
+
+    from train.fit import create_compiled
+
+    def one_step(weight_decay: float) -> dict[str, np.ndarray]:
+        keras.utils.set_random_seed(0)
+        config = FitConfig(model="resnet", lr=0.01, schedule="constant", weight_decay=weight_decay)
+        model = create_compiled(config, (16, 16, 3), 2, steps_per_epoch=1)
+        before = [(v.name, v.numpy().copy()) for v in model.trainable_variables]
+        x = np.random.default_rng(0).uniform(0, 255, (4, 16, 16, 3)).astype(np.float32)
+        model.train_on_batch(x, np.eye(2, dtype=np.float32)[[0, 1, 0, 1]])
+        return before, [v.numpy() for v in model.trainable_variables]
+
+    before, plain = one_step(0.0)
+    _, decayed = one_step(0.5)
+    names = [name for name, _ in before]
+    assert names.count("kernel") == 16 and {"gamma", "beta", "bias"} <= set(names)  # 1 + 6 x 2 + 2 + dense
+    for (name, start), without, with_decay in zip(before, plain, decayed, strict=True):
+        if name == "kernel":  # decoupled decay: w <- w - lr * wd * w, besides the same Adam step
+            assert np.allclose(with_decay - without, -0.01 * 0.5 * start, atol=1e-6)
+        else:
+            assert np.array_equal(with_decay, without), name

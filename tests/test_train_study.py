@@ -78,7 +78,9 @@ def test_ablation_report_has_the_documented_fields(ablation: dict, study_dir: Pa
     ]  # fmt: skip
     markdown = (out / "report.md").read_text()
     assert f"**Verdict.** {ablation['verdict']}" in markdown and "![test accuracy per arm](ablation.png)" in markdown
-    assert "| rank | arm | train images | accuracy (%) | vs baseline [95% CI] |" in markdown
+    assert (
+        "| rank | arm | train images | accuracy (%) | vs baseline [95% CI] | at last epoch (%) | ECE (%) |" in markdown
+    )
 
 
 def test_a_second_invocation_reuses_every_finished_run(ablation: dict, study_dir: Path, monkeypatch) -> None:

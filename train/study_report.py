@@ -19,8 +19,8 @@ def _diff(difference: dict | None, metric: str = "accuracy") -> str:
 
 def ablation_rows(report: dict) -> list[tuple[str, ...]]:
     classes = report["data"]["classes"]
-    header = ("rank", "arm", "train images", "accuracy (%)", "vs baseline [95% CI]", "macro-F1 (%)")
-    header += (*tuple(f"recall {c} (%)" for c in classes), "train s/run")
+    header = ("rank", "arm", "train images", "accuracy (%)", "vs baseline [95% CI]", "at last epoch (%)", "ECE (%)")
+    header += ("macro-F1 (%)", *tuple(f"recall {c} (%)" for c in classes), "train s/run")
     rows = [header]
     for arm in report["arms"]:
         rows.append(
@@ -30,6 +30,8 @@ def ablation_rows(report: dict) -> list[tuple[str, ...]]:
                 str(arm["train_images"]),
                 pm(arm["accuracy"]),
                 _diff(arm["difference"]),
+                pm(arm["last"]["accuracy"]) if "last" in arm else "-",
+                pm(arm["ece"]) if "ece" in arm else "-",
                 pm(arm["macro_f1"]),
                 *(pm(arm["recall"][c]) for c in classes),
                 f"{arm['train_seconds']['mean']:.0f}",
