@@ -95,7 +95,15 @@ def _markdown(report: dict) -> str:
         f"- Test images: {data['counts']['test']} from the {data['test_source']}, never augmented or trained on.",
         f"- Validation (best epoch): {data['counts']['val']} images from the "
         f"{data.get('val_source') or 'training originals'}, the same for both arms.",
-        f"- Training images: original {data['counts']['train_original']}, expanded {data['counts']['train_expanded']}.",
+        f"- Training images: original {data['counts']['train_original']}, expanded {data['counts']['train_expanded']}"
+        + (
+            f", online: the original {data['counts']['train_original']} with `{args['online']}` applied on the fly "
+            "(a new copy of each image every epoch)."
+            if args.get("online")
+            else "."
+        ),
+        f"- Steps: {args['epoch_images'] or 'every training image'} images per epoch, {args['epochs']} epochs; "
+        f"test figures at the epoch selected by {args['monitor']} unless marked as last epoch.",
         f"- Left out of the expanded arm as derived from test images: {data['left_out'].get('test', 0)}; "
         f"from validation images: {data['left_out'].get('val', 0)} (checked by {data['leakage_check']}).",
     ]

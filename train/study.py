@@ -210,7 +210,11 @@ def run_all(
         keyed.append((spec, digest(fields), fields))
     stored = {key: store.load_run(key) for _, key, _ in keyed}
     todo = [(s, k, f) for s, k, f in keyed if stored[k] is None]
-    bar = tqdm(total=sum(len(s.train) * config.epochs for s, _, _ in todo), unit="img", unit_scale=True,
+
+    def epoch_size(spec: RunSpec) -> int:  # images an epoch trains on
+        return config.epoch_images or len(spec.train)
+
+    bar = tqdm(total=sum(epoch_size(s) * config.epochs for s, _, _ in todo), unit="img", unit_scale=True,
                file=sys.stderr, disable=not progress, smoothing=0.05, desc="study")  # fmt: skip
     if len(todo) < len(keyed):
         _say(
@@ -220,10 +224,10 @@ def run_all(
         bar.set_description(f"run {number}/{len(todo)}: {spec.arm}, {len(spec.train)} images, seed {spec.seed}")
         started = time.perf_counter()
         model, record = fit_one(spec.train, spec.val, spec.test, classes, config, spec.seed, channels,
-                                on_epoch=lambda epoch, logs, n=len(spec.train): bar.update(n))  # fmt: skip
+                                on_epoch=lambda epoch, logs, n=epoch_size(spec): bar.update(n))  # fmt: skip
         del model
         record["train_seconds"] = time.perf_counter() - started
-        bar.update(len(spec.train) * (config.epochs - record["epochs_run"]))  # early stopping skipped these
+        bar.update(epoch_size(spec) * (config.epochs - record["epochs_run"]))  # early stopping skipped these
         store.save_run(key, fields, record)
         stored[key] = record
         scored = (
