@@ -234,8 +234,10 @@ def fit(
         return
     t = metrics["test"]
     typer.echo(
-        f"Test accuracy {100 * t['accuracy']:.2f}%, macro-F1 {100 * t['macro_f1']:.2f}%, loss {t['loss']:.4f} "
-        f"(best epoch {metrics['best_epoch']} of {metrics['epochs_run']}, {metrics['data']['test_source']})."
+        f"Test accuracy {100 * t['accuracy']:.2f}%, macro-F1 {100 * t['macro_f1']:.2f}%, loss {t['loss']:.4f}, "
+        f"ECE {100 * t['ece']:.1f}% at epoch {metrics['best_epoch']} (selected by validation); "
+        f"{100 * metrics['test_last']['accuracy']:.2f}% at the last, epoch {metrics['epochs_run']} "
+        f"({metrics['data']['test_source']})."
     )
 
 
