@@ -94,7 +94,7 @@ def _markdown(report: dict) -> str:
         f"- Classes: {', '.join(data['classes'])}",
         f"- Test images: {data['counts']['test']} from the {data['test_source']}, never augmented or trained on.",
         f"- Validation (best epoch): {data['counts']['val']} images from the "
-        f"{data.get('val_source') or 'training originals'}, the same for both arms.",
+        f"{data.get('val_source') or 'training originals'}, the same for every arm.",
         f"- Training images: original {data['counts']['train_original']}, expanded {data['counts']['train_expanded']}"
         + (
             f", online: the original {data['counts']['train_original']} with `{args['online']}` applied on the fly "
