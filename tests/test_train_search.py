@@ -162,3 +162,21 @@ def test_search_cli_prints_the_final_table_and_the_pipeline(searched) -> None:
     assert f"Pipeline: {report['winner']['pipeline']}" in result.stdout
     small = runner.invoke(app, [*args[:8], "--budget", "5", "--out", out, "-q"])
     assert small.exit_code == 2 and "--budget 5 epochs cannot train 4 candidates" in small.stderr
+
+
+def test_an_undecodable_image_is_named_and_left_out_not_a_crash(tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "fm"
+    shutil.copytree(SAMPLE, src)
+    (src / "train" / "tshirt" / "broken.png").write_bytes(b"not a png")
+    args = ["search", str(src), "--presets", "noise", "--magnitudes", "1", "--per-image", "1", "--budget", "2",
+            "--model", "tiny", "--image-size", "28", "--epochs", "1", "--seeds", "1", "--out", str(tmp_path / "out"),
+            "--workers", "1", "-q"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    broken = str((src / "train" / "tshirt" / "broken.png").resolve())
+    assert [u["file"] for u in report["data"]["unreadable"]] == [broken]
+    assert report["data"]["available_per_class"] == {"sneaker": 15, "trouser": 30, "tshirt": 60}
+    assert f"- Left out because it does not decode: `{broken}`" in (tmp_path / "out" / "report.md").read_text()

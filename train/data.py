@@ -120,6 +120,12 @@ def _as_files(folder: str | Path | None) -> str | Path | None:
     return unpack(folder) if folder is not None and is_sharded(folder) else folder
 
 
+def undecodable(paths: list[Path]) -> dict[str, str]:
+    """{path: why} for each file that does not decode under expander's rules (decoded in a pool when many)."""
+    names = [str(p) for p in paths]
+    return {p: e for p, e in zip(names, map_files(decode_error, names), strict=True) if e}
+
+
 def without_unreadable(split: Split) -> Split:
     """The split with every file that does not decode left out of its set, and listed in ``unreadable``.
 
@@ -127,9 +133,7 @@ def without_unreadable(split: Split) -> Split:
     does not name it; here it is named, counted in the report, and the run goes on.
     """
     sets = ("train_original", "train_expanded", "val", "test")
-    paths = sorted({s.path for name in sets for s in getattr(split, name)})
-    errors = dict(zip(paths, map_files(decode_error, paths), strict=True))
-    bad = {p: e for p, e in errors.items() if e}
+    bad = undecodable(sorted({Path(s.path) for name in sets for s in getattr(split, name)}))
     if not bad:
         return split
     kept = {name: tuple(s for s in getattr(split, name) if s.path not in bad) for name in sets}

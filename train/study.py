@@ -33,6 +33,7 @@ from train.data import (
     seeded_order,
     source_key,
     train_and_test,
+    undecodable,
 )
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
@@ -69,6 +70,7 @@ class StudyData:
     test_source: str
     subsets: tuple[Subset, ...]
     val_source: str = "held-out share of each subset"
+    unreadable: tuple[tuple[str, str], ...] = ()  # (path, reason): left out of every set, as train compare does
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ def load_study_data(
         raise TrainError("Give either --per-class or --fractions, not both.")
     dataset = scan(src)
     pool, (test_root, test_items), test_source = train_and_test(dataset, test_dir, test_fraction, 0)
+    bad = undecodable([dataset.root / i.rel_path for i in pool] + [test_root / i.rel_path for i in test_items])
+    pool = [i for i in pool if str(dataset.root / i.rel_path) not in bad]
+    test_items = [i for i in test_items if str(test_root / i.rel_path) not in bad]
     classes = tuple(sorted({i.class_name for i in pool}))
     check_classes({"SRC": classes, "test set": {i.class_name for i in test_items}})
     by_class = {c: seeded_order([i for i in pool if i.class_name == c], SUBSET_SEED) for c in classes}
@@ -155,7 +160,7 @@ def load_study_data(
         subsets.append(Subset(size, samples(src_root, train), samples(src_root, val)))
     val_source = f"{own_val}/ split of SRC" if own_val else f"held-out {val_fraction:.0%} of each subset"
     return StudyData(classes, available, samples(test_root.resolve(), test_items), test_source, tuple(subsets),
-                     val_source)  # fmt: skip
+                     val_source, tuple(sorted(bad.items())))  # fmt: skip
 
 
 def _check_increasing(values: list, option: str) -> None:
@@ -298,6 +303,7 @@ def _data_summary(data: StudyData) -> dict:
         "subsets": [
             {"per_class": s.per_class, "train": per_class(s.train), "val": per_class(s.val)} for s in data.subsets
         ],
+        "unreadable": [{"file": path, "error": reason} for path, reason in data.unreadable],
     }
 
 

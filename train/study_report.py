@@ -229,6 +229,7 @@ def _data_lines(report: dict) -> list[str]:
         f"- Subsets (originals): {sizes}. Validation images: the "
         f"{data.get('val_source', 'held-out share of each subset')}, set apart before expansion, so no augmented "
         "copy of a validation or test image exists.",
+        *(f"- Left out because it does not decode: `{u['file']}`: {u['error']}" for u in data.get("unreadable", [])),
     ]
 
 
