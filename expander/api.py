@@ -359,11 +359,12 @@ class _Run:
     def _into_shards(self, write, *result: JobResult) -> list[JobResult]:
         """What the sink wrote; a shard that cannot be written (disk full, store gone) stops the run like a
         worker's full disk does: what is in complete shards is recorded, ``--resume`` does the rest."""
+        assert self.sink is not None
         try:
-            return write(*result)
+            write(*result)
         except OSError as e:
             self.stopped = f"{e.strerror or e} writing a shard"
-            return []
+        return self.sink.take_written()
 
     def _written(self, results: list[JobResult]) -> None:
         for result in results:  # a sharded run's bytes are in their shard now: keep the checksums only

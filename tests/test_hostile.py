@@ -8,6 +8,7 @@ and that the source is byte-identical afterwards. Case numbers are those of issu
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ctypes
 import hashlib
@@ -365,6 +366,7 @@ def test_5_disk_full_while_writing_shards_stops_cleanly_and_resume_gives_the_sam
     assert summary["status"] == "stopped" and summary["stopped"] == "No space left on device writing a shard"
     written = summary["totals"]["written"]
     assert 0 < written < 168 and f"{written} written, {168 - written} not." in result.stdout
+    assert written == summary["shards"]["samples"] == len(rows_of(out))  # what is in shards is in the manifest
     assert sorted(p.name for p in out.iterdir()) == ["expander.json", "manifest.csv", *sorted(
         p.name for p in out.glob("shard-*.tar")), "shards.json"]  # fmt: skip
     (small_disk / "ballast").unlink()
@@ -375,6 +377,29 @@ def test_5_disk_full_while_writing_shards_stops_cleanly_and_resume_gives_the_sam
     )
     tars = sorted(p.name for p in reference.glob("*.tar"))
     assert [(moved / t).read_bytes() for t in tars] == [(reference / t).read_bytes() for t in tars]
+
+
+def test_5_shards_completed_before_the_disk_filled_are_recorded_even_when_one_result_completes_them_all(
+    small_disk: Path,
+) -> None:
+    """Results arrive in any order: the last to arrive may complete every shard at once, and the disk may fill
+    on the third. The two shards on disk are still handed back as written (a -j 2 run found this)."""
+    from expander.execute import JobResult
+    from expander.plan import Job
+    from expander.shards.sink import ShardSink, ShardSize
+    from expander.storage import LocalStore
+
+    jobs = [Job(f"a/{i}.png", None, "a", copies=1) for i in range(6)]  # 2 outputs each, 2 jobs per shard
+    payload = bytes(100_000)  # 4 per shard: ~400 KB a shard; 1 MB holds two
+    digest = (len(payload).to_bytes(8, "big") + hashlib.sha256(payload).digest()) * 2
+    sink = ShardSink(LocalStore(small_disk / "out"), "webdataset", ShardSize(samples=4), 0, ("a",), jobs)
+    for job in reversed(sink.order):  # nothing is written until the first job in shard order arrives
+        with pytest.raises(OSError) if job is sink.order[0] else contextlib.nullcontext():
+            sink.add(JobResult(job.source, 2, digests=digest, payloads=(payload, payload)))
+    written = sink.take_written()
+    assert [r.source for r in written] == [j.source for j in sink.order[:4]]
+    assert sorted(p.name for p in (small_disk / "out").iterdir()) == ["shard-000000.tar", "shard-000001.tar"]
+    assert len(sink.located) == 8 and sink.take_written() == []
 
 
 def test_5_a_plan_that_clearly_does_not_fit_is_refused_with_figures(tmp_path: Path) -> None:

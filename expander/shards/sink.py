@@ -90,7 +90,9 @@ def shard_file(format: str, split: str | None, number: int) -> str:
 class ShardSink:
     """Takes each job's result with its outputs' bytes (any order) and writes shards in plan order.
 
-    ``add`` returns the results whose samples are now in a shard on disk: only those count as written.
+    ``take_written`` returns the results whose samples are now in a shard on disk: only those count as
+    written. It is separate from ``add`` because one ``add`` may complete several shards and then fail on the
+    next (disk full): the shards already on disk must still be recorded.
     ``located`` maps each output written to (shard member, size, SHA-256), for the manifest.
     """
 
@@ -109,6 +111,7 @@ class ShardSink:
         self.shards: dict[str | None, list[Shard]] = {}
         self.located: dict[str, tuple[str, int, str]] = {}
         self.keys: dict[str | None, int] = {}
+        self.written: list = []  # results in complete shards, not yet taken
 
     def resume(self, completed: dict[str | None, list[Shard]], samples: dict[str, tuple[str, int, str]]) -> None:
         """Continue after the shards a previous run completed (see ``completed_shards``)."""
@@ -117,24 +120,27 @@ class ShardSink:
         for split, found in completed.items():
             self.keys[split] = sum(s.samples for s in found)
 
-    def add(self, result) -> list:
-        """Take one job's result; return the results now written into shards."""
+    def add(self, result) -> None:
+        """Take one job's result; write every shard it completes (OSError: a shard could not be written)."""
         self.waiting[result.source] = result
-        flushed = []
         while self.position < len(self.order) and self.order[self.position].source in self.waiting:
             job = self.order[self.position]
             self.position += 1
-            flushed += self._take(job, self.waiting.pop(job.source))
-        return flushed
+            self._take(job, self.waiting.pop(job.source))
 
-    def finish(self) -> list:
-        """Write the last, partly filled shard of the split in progress; return its results."""
-        return self._flush() if self.open is not None else []
+    def finish(self) -> None:
+        """Write the last, partly filled shard of the split in progress."""
+        if self.open is not None:
+            self._flush()
 
-    def _take(self, job: Job, result) -> list:
-        flushed = []
+    def take_written(self) -> list:
+        """The results whose samples went into shards on disk since the last call."""
+        written, self.written = self.written, []
+        return written
+
+    def _take(self, job: Job, result) -> None:
         if self.open is not None and self.open.split != job.split:
-            flushed += self._flush()
+            self._flush()
         if self.open is None:
             self.open = _Open(job.split, len(self.shards.get(job.split, [])))
         shard = self.open
@@ -153,10 +159,9 @@ class ShardSink:
             shard.size += len(payload)
         shard.results.append(result)
         if self.size.full(len(shard.samples), shard.size):
-            flushed += self._flush()
-        return flushed
+            self._flush()
 
-    def _flush(self) -> list:
+    def _flush(self) -> None:
         shard, self.open = self.open, None
         assert shard is not None
         samples = list(shard.samples)
@@ -175,7 +180,7 @@ class ShardSink:
         for s in samples:
             size, sha = shard.digests[s.meta["output"]]
             self.located[s.meta["output"]] = (f"{name}#{s.key}.{s.ext}", size, sha)
-        return shard.results
+        self.written += shard.results
 
     def index(self) -> dict:
         """What ``shards.json`` holds."""
