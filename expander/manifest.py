@@ -117,14 +117,13 @@ def package_versions(*packages: str) -> dict[str, str]:
 @functools.cache
 def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     import platform
-    from importlib.metadata import PackageNotFoundError, version
+
+    from expander.versions import installed_version
 
     found = [("python", platform.python_version())]
     for package in packages:
-        try:
-            found.append((package, version(DISTRIBUTION if package == "expander" else package)))
-        except PackageNotFoundError:
-            found.append((package, "not installed"))
+        version = installed_version(DISTRIBUTION if package == "expander" else package)
+        found.append((package, version or "not installed"))
     return tuple(found)
 
 

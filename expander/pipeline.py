@@ -224,14 +224,14 @@ def write_preset_file() -> None:
 
 def _stored_presets() -> dict[str, Any]:
     """presets.json, if it was written by the installed albumentations; otherwise nothing."""
-    from importlib.metadata import PackageNotFoundError, version
+    from expander.versions import installed_version
 
+    installed = installed_version("albumentations")
     try:
         presets = json.loads(PRESET_FILE.read_text(encoding="utf-8"))
-        installed = version("albumentations")
-    except (OSError, ValueError, PackageNotFoundError):
+    except (OSError, ValueError):
         return {}
-    return {name: p for name, p in presets.items() if p.get("__version__") == installed}
+    return {name: p for name, p in presets.items() if installed and p.get("__version__") == installed}
 
 
 def resolve_pipeline(
