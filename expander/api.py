@@ -423,7 +423,17 @@ def _executor(options: ExpandOptions):
 
 
 def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return _NoProgress()  # a quiet run does not import tqdm (15 ms before the first job)
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread: the pool forks
-    return tqdm(total=total, unit="img", desc="expanding", file=sys.stderr, disable=not enabled, smoothing=0.1)
+    return tqdm(total=total, unit="img", desc="expanding", file=sys.stderr, smoothing=0.1)
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
