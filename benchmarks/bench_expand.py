@@ -254,11 +254,17 @@ def reduced_scale_quality(photos: Path, size: tuple[int, int]) -> dict:
         data = path.read_bytes()
         reference = images.resize(images.decode(data, path.name), size).astype(np.float64)
         fast = images.decode_resized(data, path.name, size).astype(np.float64)
-        mse = float(np.mean((fast - reference) ** 2))
-        psnrs.append(10 * np.log10(255**2 / max(mse, 1e-12)))
+        psnrs.append(psnr(fast, reference))
         ssims.append(ssim(fast, reference))
     return {"psnr_median": float(np.median(psnrs)), "psnr_min": float(np.min(psnrs)),
             "ssim_median": float(np.median(ssims)), "ssim_min": float(np.min(ssims)), "photos": len(psnrs)}  # fmt: skip
+
+
+def psnr(a, b) -> float:
+    """Peak signal-to-noise ratio of two 8-bit images, in dB."""
+    import numpy as np
+
+    return float(10 * np.log10(255**2 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-12)))
 
 
 def ssim(a, b) -> float:

@@ -36,7 +36,7 @@ import numpy as np
 import simplejpeg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_expand import ssim
+from bench_expand import psnr, ssim
 
 from expander import images
 
@@ -81,20 +81,20 @@ def native_outputs(variant: str, datas: list[bytes]) -> list[bytes]:
         yuv = planes(image) if variant == "planes" else None
         for _ in range(COPIES):
             matrix, flip = draws(width, height, rng)
-            if variant == "flip":
+            if yuv is not None:
+                matrix = folded(matrix, flip, width)
+                chroma = np.linalg.inv(_CHROMA) @ matrix @ _CHROMA
+                half = (yuv[1].shape[1], yuv[1].shape[0])
+                y, cb, cr = (warp(yuv[0], matrix, (width, height)), warp(yuv[1], chroma, half),
+                             warp(yuv[2], chroma, half))  # fmt: skip
+                outputs.append(simplejpeg.encode_jpeg_yuv_planes(y, cb, cr, QUALITY))
+                continue
+            if variant == "folded":
+                result = warp(image, folded(matrix, flip, width), (width, height))
+            else:
                 result = warp(image, matrix, (width, height))
                 result = cv2.flip(result, 1) if flip else result
-                outputs.append(cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1].tobytes())
-                continue
-            matrix = folded(matrix, flip, width)
-            if yuv is None:
-                result = warp(image, matrix, (width, height))
-                outputs.append(cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1].tobytes())
-                continue
-            chroma = np.linalg.inv(_CHROMA) @ matrix @ _CHROMA
-            half = (yuv[1].shape[1], yuv[1].shape[0])
-            y, cb, cr = warp(yuv[0], matrix, (width, height)), warp(yuv[1], chroma, half), warp(yuv[2], chroma, half)
-            outputs.append(simplejpeg.encode_jpeg_yuv_planes(y, cb, cr, QUALITY))
+            outputs.append(cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1].tobytes())
     return outputs
 
 
@@ -127,10 +127,6 @@ def native(source: Path, photos: int, rounds: int) -> None:
               f"differ {np.mean([np.mean(d > 0) for d in diff]):.2%}, PSNR median {np.median(psnrs):.1f} dB "
               f"(worst {np.min(psnrs):.1f}); files {sum(map(len, made)) / sum(map(len, flipped)):.3f}x "
               "the size")  # fmt: skip
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-12)))
 
 
 def to_target(width: int, height: int) -> np.ndarray:

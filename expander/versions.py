@@ -16,7 +16,16 @@ from pathlib import Path
 
 def installed_version(distribution: str) -> str | None:
     """The installed version of a distribution (PyPI name), or None when it is not installed."""
-    return _installed(_normalised(distribution))
+    name = _normalised(distribution)
+    found = _on_path().get(name)
+    if found is not None:
+        return found
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def _normalised(name: str) -> str:
@@ -24,19 +33,17 @@ def _normalised(name: str) -> str:
 
 
 @functools.cache
-def _installed(name: str) -> str | None:
-    for entry in sys.path:  # the first one found, as importlib.metadata and imports do
+def _on_path() -> dict[str, str]:
+    """{normalised name: version} of every dist-info folder on sys.path, read once; the first one found wins,
+    as with importlib.metadata and imports."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
         try:
             folders = [p.name for p in Path(entry or ".").iterdir() if p.name.endswith(".dist-info")]
         except OSError:
             continue
         for folder in folders:
-            found, _, number = folder[: -len(".dist-info")].rpartition("-")
-            if number and _normalised(found) == name:
-                return number
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
+            name, _, number = folder[: -len(".dist-info")].rpartition("-")
+            if number:
+                found.setdefault(_normalised(name), number)
+    return found

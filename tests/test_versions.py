@@ -6,7 +6,7 @@ from importlib.metadata import version
 
 import pytest
 
-from expander.versions import _installed, installed_version
+from expander.versions import installed_version
 
 
 @pytest.mark.parametrize("distribution", ["albumentations", "numpy", "opencv-python-headless", "dataset-expander"])
@@ -16,5 +16,4 @@ def test_the_version_is_the_one_importlib_metadata_reports(distribution: str) ->
 
 def test_names_are_compared_normalised_and_a_missing_distribution_is_none() -> None:
     assert installed_version("OpenCV_Python.Headless") == version("opencv-python-headless")
-    _installed.cache_clear()
     assert installed_version("no-such-distribution-expander-test") is None
