@@ -37,11 +37,11 @@ import simplejpeg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_expand import psnr, ssim
+from methods import CHROMA, folded, planes, warp
 
 from expander import images
 
 QUALITY, COPIES, SIZE = 95, 10, (224, 224)
-_CHROMA = np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])  # chroma pixel -> luma pixel (JPEG siting)
 
 
 def draws(width: int, height: int, rng: random.Random) -> tuple[np.ndarray, bool]:
@@ -50,26 +50,6 @@ def draws(width: int, height: int, rng: random.Random) -> tuple[np.ndarray, bool
     matrix[0, 2] += rng.uniform(-0.1, 0.1) * width
     matrix[1, 2] += rng.uniform(-0.1, 0.1) * height
     return np.vstack([matrix, [0, 0, 1]]), rng.random() < 0.5
-
-
-def warp(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return cv2.warpAffine(image, matrix[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def folded(matrix: np.ndarray, flip: bool, width: int) -> np.ndarray:
-    """The matrix with a horizontal flip after it (x -> width - 1 - x) folded in."""
-    return np.array([[-1.0, 0, width - 1], [0, 1, 0], [0, 0, 1]]) @ matrix if flip else matrix
-
-
-def planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BGR -> full-range YCbCr (JFIF) with 2x2-averaged chroma, edges replicated as libjpeg does."""
-    height, width = image.shape[:2]
-    ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
-    ycc = cv2.copyMakeBorder(ycc, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
-    y, cr, cb = cv2.split(ycc)
-    half = ((width + 1) // 2, (height + 1) // 2)
-    return (np.ascontiguousarray(y[:height, :width]), cv2.resize(cb, half, interpolation=cv2.INTER_AREA),
-            cv2.resize(cr, half, interpolation=cv2.INTER_AREA))  # fmt: skip
 
 
 def native_outputs(variant: str, datas: list[bytes]) -> list[bytes]:
@@ -83,7 +63,7 @@ def native_outputs(variant: str, datas: list[bytes]) -> list[bytes]:
             matrix, flip = draws(width, height, rng)
             if yuv is not None:
                 matrix = folded(matrix, flip, width)
-                chroma = np.linalg.inv(_CHROMA) @ matrix @ _CHROMA
+                chroma = np.linalg.inv(CHROMA) @ matrix @ CHROMA
                 half = (yuv[1].shape[1], yuv[1].shape[0])
                 y, cb, cr = (warp(yuv[0], matrix, (width, height)), warp(yuv[1], chroma, half),
                              warp(yuv[2], chroma, half))  # fmt: skip

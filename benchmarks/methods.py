@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 QUALITY = 95
+CHROMA = [[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]]  # chroma pixel -> luma pixel (JPEG siting)
 SIZE = (224, 224)  # the -sized methods: large photos shrunk for training, as --size 224x224
 
 
@@ -139,14 +140,98 @@ def _augment_and_write(image, path: Path, label: str, out: Path, copies: int) ->
     rng = random.Random(str(path))
     height, width = image.shape[:2]
     for k in range(copies):
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-15, 15), 1.0)
-        matrix[0, 2] += rng.uniform(-0.1, 0.1) * width
-        matrix[1, 2] += rng.uniform(-0.1, 0.1) * height
+        matrix, flip = _draw(rng, width, height)
         result = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if rng.random() < 0.5:
+        if flip:
             result = cv2.flip(result, 1)
         _ok, data = cv2.imencode(".jpg", result, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
         (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data.tobytes())
+
+
+def _draw(rng: random.Random, width: int, height: int):
+    """One copy's 2x3 warp matrix (rotation +-15 degrees about the centre, 10% shift) and whether it is flipped."""
+    import cv2
+
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-15, 15), 1.0)
+    matrix[0, 2] += rng.uniform(-0.1, 0.1) * width
+    matrix[1, 2] += rng.uniform(-0.1, 0.1) * height
+    return matrix, rng.random() < 0.5
+
+
+def _least_one(job) -> None:
+    import cv2
+
+    path, label, out, copies = job
+    _least_work_copies(cv2.imread(str(path)), path, label, out, copies)
+
+
+def least(corpus: Path, out: Path, copies: int, workers: int) -> None:
+    """The hand-written pool doing the least work per output we found (see _least_work_copies): a floor."""
+    _run_pool(_least_one, corpus, out, copies, workers)
+
+
+def _least_sized_one(job) -> None:
+    """Decode at libjpeg's smallest reduced scale that covers SIZE (at any quality cost), shrink, least-work copies."""
+    import cv2
+    import simplejpeg
+
+    path, label, out, copies = job
+    image = simplejpeg.decode_jpeg(path.read_bytes(), "BGR", fastdct=True, fastupsample=True, min_width=SIZE[0],
+                                   min_height=SIZE[1])  # fmt: skip
+    _least_work_copies(cv2.resize(image, SIZE, interpolation=cv2.INTER_AREA), path, label, out, copies)
+
+
+def least_sized(corpus: Path, out: Path, copies: int, workers: int) -> None:
+    _run_pool(_least_sized_one, corpus, out, copies, workers)
+
+
+def _least_work_copies(image, path: Path, label: str, out: Path, copies: int) -> None:
+    """The hand-written loop's copies (the same draws) with the least work per output measured in bench_worker.py:
+    the flip folded into the warp's matrix, and the warp done on YCbCr 4:2:0 planes made once per source and
+    encoded from them (no colour conversion or chroma subsampling per output). No bookkeeping of any kind. Its
+    pixels differ a little from the careful loop's (bench_worker.py measures by how much); it is here as a floor."""
+    import numpy as np
+    import simplejpeg
+
+    rng = random.Random(str(path))
+    height, width = image.shape[:2]
+    luma, cb, cr = planes(image)
+    half = (cb.shape[1], cb.shape[0])
+    for k in range(copies):
+        matrix, flip = _draw(rng, width, height)
+        matrix = folded(np.vstack([matrix, [0.0, 0.0, 1.0]]), flip, width)
+        chroma = np.linalg.inv(CHROMA) @ matrix @ CHROMA
+        data = simplejpeg.encode_jpeg_yuv_planes(
+            warp(luma, matrix, (width, height)), warp(cb, chroma, half), warp(cr, chroma, half), QUALITY, fastdct=False
+        )
+        (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data)
+
+
+def warp(image, matrix, size: tuple[int, int]):
+    import cv2
+
+    return cv2.warpAffine(image, matrix[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def folded(matrix, flip: bool, width: int):
+    """The 3x3 ``matrix`` with a horizontal flip after it (x -> width - 1 - x) folded in."""
+    import numpy as np
+
+    return np.array([[-1.0, 0, width - 1], [0, 1, 0], [0, 0, 1]]) @ matrix if flip else matrix
+
+
+def planes(image):
+    """BGR -> full-range YCbCr (JFIF) with 2x2-averaged chroma, edges replicated as libjpeg does."""
+    import cv2
+    import numpy as np
+
+    height, width = image.shape[:2]
+    ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
+    ycc = cv2.copyMakeBorder(ycc, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+    y, cr, cb = cv2.split(ycc)
+    half = ((width + 1) // 2, (height + 1) // 2)
+    return (np.ascontiguousarray(y[:height, :width]), cv2.resize(cb, half, interpolation=cv2.INTER_AREA),
+            cv2.resize(cr, half, interpolation=cv2.INTER_AREA))  # fmt: skip
 
 
 def opencv_sized(corpus: Path, out: Path, copies: int, workers: int) -> None:
@@ -198,10 +283,12 @@ METHODS = {
     "albumentations-pool": albumentations_pool,
     "opencv-pool": opencv_pool,
     "floor": floor,
+    "least": least,
     "expander": expander,
     "expander-ray": expander_ray,
     "opencv-sized": opencv_sized,
     "expander-sized": expander_sized,
+    "least-sized": least_sized,
 }
 
 if __name__ == "__main__":
