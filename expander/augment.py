@@ -1,7 +1,8 @@
 """Apply a pipeline to one decoded image with one seed: the only run-time caller of albumentations.
 
 Pipelines of Affine and flips on 8-bit grayscale or RGB images take expander.fastpath instead, which
-gives the same bytes without importing albumentations (see there).
+gives the same pixels without importing albumentations, and makes JPEG copies of colour images in one
+warp of their YCbCr planes (see there).
 
 Rules for images that albumentations does not take as they are:
 
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from expander.fastpath import compile_fast, python_stream
+from expander.fastpath import Planes, compile_fast, python_stream, ycbcr_planes
 from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, build_pipeline
 
 
@@ -62,6 +63,7 @@ class Augmenter:
         self._nodes: list = []
         self._buffers: dict[int, np.ndarray] = {}
         self._style: dict[tuple, list[np.ndarray]] = {}  # references converted to each input layout
+        self._planes: tuple[np.ndarray | None, Planes | None] = (None, None)  # (image, its YCbCr planes)
 
     @property
     def compose(self):
@@ -84,6 +86,19 @@ class Augmenter:
         if self.fast is not None and self.fast.accepts(image):
             return self.fast(image, seed)  # warpAffine and flip never write into their input
         return self.albumentations(image, seed)
+
+    def jpeg(self, image: np.ndarray, seed: int, quality: int) -> bytes | None:
+        """The augmented image's JPEG bytes where the fast path makes them from YCbCr planes, else None.
+
+        The planes are made once per image (the last one is kept): every copy of a source reuses them.
+        """
+        if self.fast is None or not self.fast.takes_planes(image):
+            return None
+        if self._planes[0] is not image:
+            self._planes = (image, ycbcr_planes(image))
+        planes = self._planes[1]
+        assert planes is not None
+        return self.fast.jpeg(planes, seed, quality)
 
     def albumentations(self, image: np.ndarray, seed: int) -> np.ndarray:
         """The pipeline run by albumentations, whatever the fast path could do."""

@@ -149,8 +149,13 @@ class Worker:
         """The bytes of one planned output (not a generator's), from the source's bytes and ``pixels``."""
         if out.copy_index is None and self.settings.size is None:
             return data  # originals are copied byte for byte
-        result = image if out.copy_index is None else self.augmenter(image, out.seed)
-        return images.encode(result, images.format_of(out.rel_path), self.settings.quality, self.order)
+        fmt = images.format_of(out.rel_path)
+        if out.copy_index is None:
+            return images.encode(image, fmt, self.settings.quality, self.order)
+        made = self.augmenter.jpeg(image, out.seed, self.settings.quality) if fmt == "jpg" else None
+        if made is not None:
+            return made
+        return images.encode(self.augmenter(image, out.seed), fmt, self.settings.quality, self.order)
 
     def run(self, job: Job) -> JobResult:
         """Write a job's pending outputs. Never raises for anything one file can cause: it is recorded."""

@@ -268,6 +268,13 @@ def encode(image: np.ndarray, fmt: str, quality: int, order: str = "RGB") -> byt
     return buffer.tobytes()
 
 
+def encode_jpeg_planes(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, quality: int) -> bytes:
+    """A JPEG from YCbCr planes (chroma at half size: 4:2:0), with no colour conversion or subsampling."""
+    import simplejpeg
+
+    return simplejpeg.encode_jpeg_yuv_planes(luma, cb, cr, quality)
+
+
 def to_8bit(image: np.ndarray, channels: int | None = None) -> np.ndarray:
     """An image for consumers that take 8-bit pixels (models, contact sheets, thumbnails, style references).
 

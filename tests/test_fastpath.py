@@ -1,4 +1,6 @@
-"""The fast path gives albumentations' bytes for Affine and flips, and is taken only where it can."""
+"""The fast path gives albumentations' pixels for Affine and flips, and is taken only where it can.
+
+JPEG copies of colour images are one warp of their YCbCr planes: close to the warp-flip-encode path, not its bytes."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import sys
 from pathlib import Path
 
 import albumentations as A
+import cv2
 import numpy as np
 import pytest
 from conftest import SAMPLE, make_tree, tree_digest, write_image
@@ -15,7 +18,7 @@ from conftest import SAMPLE, make_tree, tree_digest, write_image
 import expander.augment as augment_module
 from expander import expand
 from expander.augment import Augmenter
-from expander.fastpath import compile_fast
+from expander.fastpath import compile_fast, ycbcr_planes
 from expander.pipeline import preset_dict
 
 
@@ -113,7 +116,8 @@ def test_images_stay_in_bgr_only_where_no_transform_cares(pipeline: dict, order:
 
 
 @pytest.mark.parametrize("size", [None, "20x16"])
-def test_colour_runs_kept_in_bgr_write_the_bytes_of_the_rgb_path(tmp_path: Path, monkeypatch, size) -> None:
+def test_colour_runs_kept_in_bgr_write_the_rgb_path_s_files(tmp_path: Path, monkeypatch, size) -> None:
+    """The same bytes, except JPEG copies of colour images: those the planes make (PSNR checked)."""
     src = make_tree(tmp_path / "src", {"jpg": 3}, ext=".jpg", shape=(31, 45, 3))
     make_tree(src, {"png": 2}, ext=".png", shape=(31, 45, 3))
     make_tree(src, {"rgba": 2}, ext=".png", shape=(31, 45, 4))  # albumentations, handed BGRA
@@ -124,5 +128,112 @@ def test_colour_runs_kept_in_bgr_write_the_bytes_of_the_rgb_path(tmp_path: Path,
     assert Augmenter(preset_dict("keras")).channel_order == "RGB"
     expand(src, tmp_path / "rgb", per_image=3, workers=1, size=size, progress=False)
     bgr, rgb = tree_digest(tmp_path / "bgr"), tree_digest(tmp_path / "rgb")
-    bgr.pop("expander.json"), rgb.pop("expander.json")
-    assert len(bgr) == 8 * 4 + 1 and bgr == rgb
+    for record in ("expander.json", "manifest.csv"):  # the manifest holds the files' checksums
+        bgr.pop(record), rgb.pop(record)
+    assert len(bgr) == 8 * 4 and sorted(bgr) == sorted(rgb)
+    planar = sorted(rel for rel in bgr if rel.startswith("jpg/") and "__aug" in rel)
+    assert len(planar) == 9 and all(bgr[rel] != rgb[rel] for rel in planar)
+    assert {rel: bgr[rel] for rel in bgr if rel not in planar} == {rel: rgb[rel] for rel in rgb if rel not in planar}
+    for rel in planar:  # random noise, the worst case for 4:2:0 chroma: still close
+        assert _psnr(_read(tmp_path / "bgr" / rel), _read(tmp_path / "rgb" / rel)) >= 30, rel
+
+
+def _photo(height: int, width: int, seed: int) -> np.ndarray:
+    """A smooth colour image with one sharp-edged block off centre (so a wrong flip or warp shows), BGR."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    waves = [127 + 100 * np.sin(rng.uniform(2, 9) * x + rng.uniform(1, 7) * y * y + rng.uniform(0, 6)) for _ in "bgr"]
+    image = np.dstack(waves).astype(np.uint8)
+    cv2.rectangle(image, (width // 5, height // 6), (width // 2, height // 3), (20, 200, 90), -1)
+    return image
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-12)))
+
+
+def _read(path: Path) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def _jpeg(image: np.ndarray) -> np.ndarray:
+    data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1]
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+FOLDING = {
+    **{name: FAST[name] for name in ("keras", "every option", "pixels, reflect, uneven scale", "identity")},
+    "grey fill": _dict(A.HorizontalFlip(p=0.5), A.Affine(rotate=(-60, 60), fill=40, border_mode=0, p=0.8)),
+    "nothing fires": _dict(A.Affine(rotate=(-9, 9), p=0.0), A.HorizontalFlip(p=0.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(FOLDING))
+def test_jpeg_copies_of_colour_images_are_one_warp_of_their_ycbcr_planes(name: str) -> None:
+    """The same draws as the warp-and-flip path: its JPEG is the nearest of all copies' in luma, 40 dB or closer.
+
+    Colour is compared more loosely: these images put saturated colour into fine detail, the worst case for
+    chroma kept at half size (on photos the two paths' JPEGs are about 45 dB apart, benchmarks/bench_worker.py).
+    """
+    augmenter = Augmenter(FOLDING[name])
+    for height, width in [(37, 53), (120, 81), (64, 64), (9, 7)]:
+        image = _photo(height, width, seed=height)
+        references = [_jpeg(augmenter(image, seed)) for seed in range(20)]
+        for seed in range(20):
+            made = augmenter.jpeg(image, seed, 95)
+            assert made is not None
+            decoded = cv2.imdecode(np.frombuffer(made, np.uint8), cv2.IMREAD_COLOR)
+            assert decoded.shape == image.shape
+            luma = [_psnr(_luma(decoded), _luma(reference)) for reference in references]
+            nearest = references[int(np.argmax(luma))]
+            small = height < 16  # a 9x7 image is mostly edges, and two copies' draws can round alike
+            assert small or np.array_equal(nearest, references[seed]), (name, height, width, seed)
+            assert luma[seed] >= (35 if small else 40), (name, height, width, seed)
+            assert small or _psnr(decoded, references[seed]) >= 25, (name, height, width, seed)
+
+
+@pytest.mark.parametrize("name", ["keras", "identity"])
+def test_jpeg_copies_of_odd_sized_images_are_the_same_bytes_every_time(name: str) -> None:
+    """libjpeg-turbo reads 4:2:0 luma rounded up to even sizes: that row and column must be ours, not whatever
+    memory follows the array (which made runs differ from one another before it was padded)."""
+    augmenter = Augmenter(FOLDING[name])
+    for height, width in [(13, 17), (37, 53), (8, 9), (9, 8)]:
+        image = _photo(height, width, seed=width)
+        first = [augmenter.jpeg(image, seed, 95) for seed in range(8)]
+        for _ in range(20):
+            garbage = [np.full(size, 255, np.uint8) for size in (width * height, width * height + 1, 64 * 1024)]
+            augmenter._planes = (None, None)  # planes made again, in memory laid out anew
+            again = [augmenter.jpeg(image.copy(), seed, 95) for seed in range(8)]
+            del garbage
+            assert again == first, (name, height, width)
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)[:, :, 0]
+
+
+def test_the_planes_are_jpeg_s_own_ycbcr() -> None:
+    image = _photo(31, 45, seed=1)
+    luma, cb, cr = ycbcr_planes(image)
+    assert luma.shape == (31, 45) and cb.shape == cr.shape == (16, 23)
+    assert all(plane.dtype == np.uint8 for plane in (luma, cb, cr)) and cb.flags.c_contiguous and cr.flags.c_contiguous
+    assert luma.strides == (46, 1) and luma.base is not None and luma.base.shape == (32, 46)  # the encoder reads 32x46
+    ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb).astype(np.float64)
+    assert np.abs(luma - ycc[:, :, 0]).max() <= 1
+    assert abs(cb[3, 4] - ycc[6:8, 8:10, 2].mean()) <= 1 and abs(cr[3, 4] - ycc[6:8, 8:10, 1].mean()) <= 1
+    assert abs(cb[15, 22] - ycc[30, 44, 2]) <= 1  # the last row and column: edges replicated
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "image"),
+    [
+        (_dict(A.Affine(rotate=(-9, 9), p=1.0), A.Affine(scale=(0.9, 1.1), p=1.0)), _photo(20, 30, 0)),
+        (FAST["colour fill"], _photo(20, 30, 0)),
+        (preset_dict("keras"), _photo(20, 30, 0)[:, :, 0].copy()),  # grey
+        (preset_dict("keras"), cv2.cvtColor(_photo(20, 30, 0), cv2.COLOR_BGR2BGRA)),
+        (_dict(A.HorizontalFlip(p=0.5)), _photo(20, 30, 0)),
+    ],
+    ids=["two affines", "colour fill", "grey image", "bgra image", "no affine"],
+)
+def test_what_one_warp_of_the_planes_cannot_do_takes_the_warp_and_flip_path(pipeline: dict, image) -> None:
+    assert Augmenter(pipeline).jpeg(image, 3, 95) is None
