@@ -11,6 +11,7 @@ import contextlib
 import errno
 import hashlib
 import multiprocessing
+import multiprocessing.pool
 import os
 import posixpath
 import signal
@@ -365,7 +366,21 @@ def process_pool(workers: int, initializer=None, initargs=(), preload: list[str]
     """
     with _detached_main():
         environ = dict(os.environ)
-        return _context(preload).Pool(workers, initializer=_init_child, initargs=(environ, initializer, initargs))
+        return _Pool(workers, initializer=_init_child, initargs=(environ, initializer, initargs),
+                     context=_context(preload))  # fmt: skip
+
+
+class _Pool(multiprocessing.pool.Pool):
+    """multiprocessing's Pool, without its worker handler waking up for every result.
+
+    That thread also waits on the result pipe, so each result wakes it, and it spins until the result
+    thread has read the result: 5,715 wake-ups for 200 results measured in the CLI, CPU taken from the
+    workers. It only needs to wake when a worker exits (its own sentinels) or the pool changes state
+    (the notifier, which also fires when the last task is done).
+    """
+
+    def _get_sentinels(self):
+        return [self._change_notifier._reader]  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
