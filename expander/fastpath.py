@@ -10,8 +10,9 @@ seeds them), the same matrix, the same OpenCV calls. The pixels are identical to
 JPEG copies of colour images with one Affine step take a shorter way (``FastPipeline.jpeg``): the same
 draws, every step's matrix folded into one warp (a flip is a matrix too), done on the image's YCbCr 4:2:0
 planes (chroma at half size) and encoded from them, with no colour conversion or chroma subsampling per
-copy. That is about 16% less work per copy than warp, flip and ``imencode``; the files differ from
-albumentations' by about as much as a second JPEG encoding would (PSNR about 45 dB, tests/test_fastpath.py).
+copy. That is about 15% less work per copy than warp, flip and ``imencode``; the files differ from
+albumentations' by about as much as a second JPEG encoding would (PSNR about 45 dB on photos,
+benchmarks/bench_worker.py; tests/test_fastpath.py checks the draws and bounds the difference).
 
 Everything else goes through albumentations: other transforms, options we do not mirror (fit_output,
 balanced_scale, nested compositions), and images other than 8-bit grayscale or RGB.
@@ -50,7 +51,7 @@ class FastPipeline:
     a per-channel ``fill`` does not), so the pipeline gives the same pixels on BGR images, in BGR.
     """
 
-    def __init__(self, steps: list[tuple[int, Any]], order_free: bool = True):
+    def __init__(self, steps: list[tuple[int, _Step]], order_free: bool = True):
         # (position in the pipeline, step, its random stream): one Random per step, reseeded per call,
         # is the state python_stream gives without allocating a new generator every time.
         self.steps = [(position, step, random.Random()) for position, step in steps]
@@ -270,7 +271,9 @@ class _Matrix:
         return product
 
 
-_BUILDERS: dict[str, Callable[[dict], Any]] = {
+_Step = _Flip | _Affine  # each has matrix(width, height, rng) -> matrix or None, and apply(image, matrix)
+
+_BUILDERS: dict[str, Callable[[dict], _Step | None]] = {
     "Affine": _affine,
     "HorizontalFlip": _flip(1),
     "VerticalFlip": _flip(0),
