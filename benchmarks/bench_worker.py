@@ -37,9 +37,10 @@ import simplejpeg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_expand import psnr, ssim
-from methods import CHROMA, folded, planes, warp
+from methods import encode_planar, folded, warp
 
 from expander import images
+from expander.fastpath import ycbcr_planes
 
 QUALITY, COPIES, SIZE = 95, 10, (224, 224)
 
@@ -58,16 +59,11 @@ def native_outputs(variant: str, datas: list[bytes]) -> list[bytes]:
         image = simplejpeg.decode_jpeg(data, "BGR")
         height, width = image.shape[:2]
         rng = random.Random(number)
-        yuv = planes(image) if variant == "planes" else None
+        yuv = ycbcr_planes(image) if variant == "planes" else None
         for _ in range(COPIES):
             matrix, flip = draws(width, height, rng)
             if yuv is not None:
-                matrix = folded(matrix, flip, width)
-                chroma = np.linalg.inv(CHROMA) @ matrix @ CHROMA
-                half = (yuv[1].shape[1], yuv[1].shape[0])
-                y, cb, cr = (warp(yuv[0], matrix, (width, height)), warp(yuv[1], chroma, half),
-                             warp(yuv[2], chroma, half))  # fmt: skip
-                outputs.append(simplejpeg.encode_jpeg_yuv_planes(y, cb, cr, QUALITY))
+                outputs.append(encode_planar(yuv, folded(matrix, flip, width)))
                 continue
             if variant == "folded":
                 result = warp(image, folded(matrix, flip, width), (width, height))

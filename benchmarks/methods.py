@@ -9,6 +9,7 @@ each library allows. Imports happen inside the method: whole-process wall time i
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sys
@@ -113,16 +114,17 @@ def albumentations_pool(corpus: Path, out: Path, copies: int, workers: int) -> N
     _run_pool(_albumentations_one, corpus, out, copies, workers)
 
 
-def _opencv_one(job) -> None:
+def _full_size_one(job, make_copies=None) -> None:
+    """Decode in full, then the careful loop's copies (or ``make_copies``'s)."""
     import cv2
 
     path, label, out, copies = job
-    _augment_and_write(cv2.imread(str(path)), path, label, out, copies)
+    (make_copies or _augment_and_write)(cv2.imread(str(path)), path, label, out, copies)
 
 
 def opencv_pool(corpus: Path, out: Path, copies: int, workers: int) -> None:
     """The same transforms written directly with OpenCV: what a careful user would hand-write."""
-    _run_pool(_opencv_one, corpus, out, copies, workers)
+    _run_pool(_full_size_one, corpus, out, copies, workers)
 
 
 def _opencv_sized_one(job) -> None:
@@ -158,16 +160,9 @@ def _draw(rng: random.Random, width: int, height: int):
     return matrix, rng.random() < 0.5
 
 
-def _least_one(job) -> None:
-    import cv2
-
-    path, label, out, copies = job
-    _least_work_copies(cv2.imread(str(path)), path, label, out, copies)
-
-
 def least(corpus: Path, out: Path, copies: int, workers: int) -> None:
     """The hand-written pool doing the least work per output we found (see _least_work_copies): a floor."""
-    _run_pool(_least_one, corpus, out, copies, workers)
+    _run_pool(functools.partial(_full_size_one, make_copies=_least_work_copies), corpus, out, copies, workers)
 
 
 def _least_sized_one(job) -> None:
@@ -191,20 +186,31 @@ def _least_work_copies(image, path: Path, label: str, out: Path, copies: int) ->
     encoded from them (no colour conversion or chroma subsampling per output). No bookkeeping of any kind. Its
     pixels differ a little from the careful loop's (bench_worker.py measures by how much); it is here as a floor."""
     import numpy as np
-    import simplejpeg
+
+    from expander.fastpath import ycbcr_planes
 
     rng = random.Random(str(path))
     height, width = image.shape[:2]
-    luma, cb, cr = planes(image)
-    half = (cb.shape[1], cb.shape[0])
+    yuv = ycbcr_planes(image)
     for k in range(copies):
         matrix, flip = _draw(rng, width, height)
-        matrix = folded(np.vstack([matrix, [0.0, 0.0, 1.0]]), flip, width)
-        chroma = np.linalg.inv(CHROMA) @ matrix @ CHROMA
-        data = simplejpeg.encode_jpeg_yuv_planes(
-            warp(luma, matrix, (width, height)), warp(cb, chroma, half), warp(cr, chroma, half), QUALITY, fastdct=False
-        )
+        data = encode_planar(yuv, folded(np.vstack([matrix, [0.0, 0.0, 1.0]]), flip, width))
         (out / label / f"{path.stem}__aug{k + 1:03d}.jpg").write_bytes(data)
+
+
+def encode_planar(planes, matrix) -> bytes:
+    """One copy's JPEG from YCbCr planes: luma warped with the 3x3 ``matrix``, chroma with it conjugated to half
+    size. The luma plane is warped to even sizes and cut: libjpeg-turbo reads 4:2:0 luma rounded up to even
+    sizes (see expander.fastpath.ycbcr_planes), and must not read past the array."""
+    import numpy as np
+    import simplejpeg
+
+    luma, cb, cr = planes
+    height, width = luma.shape
+    half = (cb.shape[1], cb.shape[0])
+    chroma = np.linalg.inv(CHROMA) @ matrix @ CHROMA
+    luma = warp(luma, matrix, (2 * half[0], 2 * half[1]))[:height, :width]
+    return simplejpeg.encode_jpeg_yuv_planes(luma, warp(cb, chroma, half), warp(cr, chroma, half), QUALITY)
 
 
 def warp(image, matrix, size: tuple[int, int]):
@@ -218,20 +224,6 @@ def folded(matrix, flip: bool, width: int):
     import numpy as np
 
     return np.array([[-1.0, 0, width - 1], [0, 1, 0], [0, 0, 1]]) @ matrix if flip else matrix
-
-
-def planes(image):
-    """BGR -> full-range YCbCr (JFIF) with 2x2-averaged chroma, edges replicated as libjpeg does."""
-    import cv2
-    import numpy as np
-
-    height, width = image.shape[:2]
-    ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
-    ycc = cv2.copyMakeBorder(ycc, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
-    y, cr, cb = cv2.split(ycc)
-    half = ((width + 1) // 2, (height + 1) // 2)
-    return (np.ascontiguousarray(y[:height, :width]), cv2.resize(cb, half, interpolation=cv2.INTER_AREA),
-            cv2.resize(cr, half, interpolation=cv2.INTER_AREA))  # fmt: skip
 
 
 def opencv_sized(corpus: Path, out: Path, copies: int, workers: int) -> None:
