@@ -269,10 +269,27 @@ def encode(image: np.ndarray, fmt: str, quality: int, order: str = "RGB") -> byt
 
 
 def encode_jpeg_planes(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, quality: int) -> bytes:
-    """A JPEG from YCbCr planes (chroma at half size: 4:2:0), with no colour conversion or subsampling."""
+    """A JPEG from YCbCr planes (chroma at half size: 4:2:0), with no colour conversion or subsampling.
+
+    libjpeg-turbo reads a 4:2:0 luma plane rounded up to even sizes, through its row stride. An odd-sized
+    ``luma`` should therefore be a view into a plane one row and column larger (as fastpath makes them);
+    any other is copied into one here, so the encoder never reads past the array.
+    """
     import simplejpeg
 
+    height, width = luma.shape
+    if (height % 2 or width % 2) and not _backed_to_even(luma):
+        padded = cv2.copyMakeBorder(luma, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+        luma = padded[:height, :width]
     return simplejpeg.encode_jpeg_yuv_planes(luma, cb, cr, quality)
+
+
+def _backed_to_even(luma: np.ndarray) -> bool:
+    """Whether ``luma`` is the top-left corner of a contiguous plane rounded up to even sizes."""
+    base, (height, width) = luma.base, luma.shape
+    return (isinstance(base, np.ndarray) and base.flags.c_contiguous and base.ndim == 2
+            and base.shape == (height + height % 2, width + width % 2) and luma.strides == base.strides
+            and luma.__array_interface__["data"][0] == base.__array_interface__["data"][0])  # fmt: skip
 
 
 def to_8bit(image: np.ndarray, channels: int | None = None) -> np.ndarray:

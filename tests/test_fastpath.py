@@ -19,6 +19,7 @@ import expander.augment as augment_module
 from expander import expand
 from expander.augment import Augmenter
 from expander.fastpath import compile_fast, ycbcr_planes
+from expander.images import encode_jpeg_planes
 from expander.pipeline import preset_dict
 
 
@@ -206,6 +207,20 @@ def test_jpeg_copies_of_odd_sized_images_are_the_same_bytes_every_time(name: str
             again = [augmenter.jpeg(image.copy(), seed, 95) for seed in range(8)]
             del garbage
             assert again == first, (name, height, width)
+
+
+def test_the_jpeg_encoder_never_reads_past_an_odd_sized_luma_plane() -> None:
+    """A plain odd-sized luma array is copied into an even-backed one: same bytes every time, the same bytes as
+    the even-backed view fastpath gives, and a view of the wrong shape is not taken for one."""
+    luma, cb, cr = ycbcr_planes(_photo(13, 17, seed=3))
+    expected = encode_jpeg_planes(luma, cb, cr, 95)
+    for _ in range(20):
+        garbage = [np.full(size, 255, np.uint8) for size in (13 * 17, 13 * 17 + 1, 64 * 1024)]
+        assert encode_jpeg_planes(luma.copy(), cb, cr, 95) == expected
+        del garbage
+    wide = np.full((14, 20), 255, np.uint8)
+    wide[:13, :17] = luma  # a view whose base is larger than the encoder reads, with other pixels beside it
+    assert encode_jpeg_planes(wide[:13, :17], cb, cr, 95) == expected
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
