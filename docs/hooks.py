@@ -1,4 +1,5 @@
-"""MkDocs hook: the CLI reference (docs/cli.md) rendered from the Typer apps themselves.
+"""MkDocs hook: the CLI reference (docs/cli.md) rendered from the Typer apps themselves, and the home page
+(docs/index.md) rendered from README.md, so neither is a second copy to keep in step.
 
 A page line ``<!-- cli-reference: expander -->`` (or ``train``) becomes one section per command:
 its usage line, its help text and a table of its options, read from the same click objects that
@@ -11,11 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
 
 _MARKER = re.compile(r"^<!-- cli-reference: (expander|train) -->$", re.M)
+_README = re.compile(r"^<!-- readme -->$", re.M)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def apps() -> dict[str, typer.Typer]:
@@ -128,5 +132,12 @@ def _escape_html(text: str) -> str:
     return "`".join(p.replace("<", "&lt;") if i % 2 == 0 else p for i, p in enumerate(parts))
 
 
+def readme() -> str:
+    """README.md as a page of the site: its links into docs/ made relative to docs/."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.replace("](docs/)", "]()").replace("](docs/", "](")
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
+    markdown = _README.sub(lambda m: readme(), markdown)
     return _MARKER.sub(lambda m: render(m.group(1)), markdown)
