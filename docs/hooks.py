@@ -19,6 +19,7 @@ import typer
 
 _MARKER = re.compile(r"^<!-- cli-reference: (expander|train) -->$", re.M)
 _README = re.compile(r"^<!-- readme -->$", re.M)
+_OPTIONS = re.compile(r"^<!-- expand-options -->$", re.M)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -138,6 +139,19 @@ def readme() -> str:
     return text.replace("](docs/)", "]()").replace("](docs/", "](")
 
 
+def expand_options() -> str:
+    """The table of ``expander.expand``'s options, from ``ExpandOptions``' declarations."""
+    from expander.options import FIELD_DEFAULTS, OPTION_NAMES, cli_of
+
+    rows = ["| option | default | description |", "|---|---|---|"]
+    for name in OPTION_NAMES:
+        default = FIELD_DEFAULTS[name]
+        shown = "" if default is None else f"`{default!r}`"
+        rows.append(f"| `{name}` | {shown} | {_cell(cli_of(name).help)} |")
+    return "\n".join(rows) + "\n"
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     markdown = _README.sub(lambda m: readme(), markdown)
+    markdown = _OPTIONS.sub(lambda m: expand_options(), markdown)
     return _MARKER.sub(lambda m: render(m.group(1)), markdown)

@@ -21,7 +21,6 @@ from expander import images
 from expander.augment import probe_pipeline
 from expander.errors import OutputError, PipelineError
 from expander.execute import JobResult, Settings, execute, start_workers_early
-from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.manifest import (
     MANIFEST_NAME,
     SUMMARY_NAME,
@@ -32,7 +31,7 @@ from expander.manifest import (
     write_manifest,
     write_summary,
 )
-from expander.options import OUTPUT_ARGUMENTS, ExpandOptions
+from expander.options import OUTPUT_ARGUMENTS, ExpandOptions, default_out, location
 from expander.output import (
     check_capacity,
     check_contents,
@@ -101,85 +100,22 @@ def expand(
     src: str | os.PathLike,
     out: str | os.PathLike | None = None,
     *,
-    per_image: int | None = None,
-    balance: bool = False,
-    target_per_class: int | None = None,
-    classes: list[str] | tuple[str, ...] | None = None,
-    preset: str | None = None,
-    pipeline: str | os.PathLike | None = None,
-    style_refs: str | os.PathLike | None = None,
-    generator: str | os.PathLike | None = None,
-    seed: int = 0,
-    workers: int | None = None,
-    backend: str = "local",
-    address: str | None = None,
-    originals: bool = True,
-    format: str | None = None,
-    quality: int = 95,
-    size: str | tuple[int, int] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    dry_run: bool = False,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    max_outputs: int | None = DEFAULT_MAX_OUTPUTS,
-    space_check: bool = True,
-    labels: str = "auto",
-    min_visibility: float = 0.1,
-    keep_empty: bool = False,
-    exclude: str | os.PathLike | None = None,
-    shards: str | None = None,
-    shard_size: str = "100MB",
     progress: bool = False,
     on_plan: Callable[[list[dict[str, Any]]], None] | None = None,
+    **options: Any,
 ) -> ExpandResult:
-    """Write augmented copies of the images in ``src`` to ``out``.
+    """Write augmented copies of the images in ``src`` to ``out`` (default ``<SRC>_expanded`` beside it).
 
-    Without a quota, ``per_image=5``. Only the ``train`` split (or every class folder, without
-    splits) is augmented; ``val``/``test`` are copied unchanged.
+    ``options`` are ``ExpandOptions``' fields (the [option table](api.md#options) lists them with their
+    defaults): a quota (``per_image=20``, ``balance=True`` or ``target_per_class=500``; ``per_image=5``
+    without one), ``classes``, ``preset`` or ``pipeline``, ``seed``, ``workers``, ``labels``, ``shards``,
+    ``resume``, ... Only the ``train`` split (or every class folder, without splits) is augmented;
+    ``val``/``test`` are copied unchanged.
 
     Args:
-        src: ``SRC/<class>/<image>`` or ``SRC/{train,val,test}/<class>/<image>``.
-        out: output folder; default ``<SRC>_expanded`` beside ``src``.
-        per_image: exactly this many new images per selected source image.
-        balance: bring every selected class up to the size of the largest class.
-        target_per_class: bring every selected class up to this many images.
-        classes: augment only these classes; the others are copied.
-        preset: a name from ``expander.pipeline.PRESETS`` (default ``keras``).
-        pipeline: an albumentations JSON/YAML pipeline file (instead of ``preset``).
-        style_refs: a folder of reference images; each new image is moved toward the style of one of
-            them (FDA or histogram matching), after ``preset`` or ``pipeline`` if given, alone otherwise.
-        generator: a Keras image-to-image model (``.keras``) that makes the new images instead of a
-            pipeline, e.g. from ``train augnet``; two-image models get a partner of the same class.
-        seed: run seed; the same arguments give byte-identical files.
-        workers: processes to use; default all available cores (with ``backend="ray"`` and an
-            ``address``, the cluster's CPUs are used instead).
-        backend: ``"local"`` (a process pool) or ``"ray"`` (Ray tasks; ``pip install 'dataset-expander[ray]'``).
-            Both write byte-identical files and the same manifest.
-        address: with ``backend="ray"``, a running cluster (``"auto"`` or ``"HOST:PORT"``); default
-            a local Ray runtime started for this run.
-        originals: also copy every source image (byte for byte unless ``size``).
-        format: ``jpg``, ``png`` or ``webp`` for new images; default each source's format.
-        quality: JPEG/WebP quality, 1-100.
-        size: ``"WxH"`` to resize every written image; default no resizing.
-        resume: finish an interrupted run in ``out`` (same arguments required).
-        overwrite: replace a previous expander output in ``out``.
-        dry_run: plan only; write nothing.
-        max_pixels: refuse (as a failed input) any image whose header says it has more pixels; None: no
-            limit. Also caps ``size``.
-        max_outputs: refuse a plan of more files than this; None: no limit.
-        space_check: refuse a plan whose estimated size exceeds the free space on ``out``'s disk.
-        labels: a labelled dataset's format: ``"yolo"``, ``"coco"``, ``"voc"`` or ``"masks"``; ``"auto"``
-            detects it from the layout; ``"none"`` reads class folders. Labels move with the pixels and are
-            written in the same format; quotas and ``classes`` then count object classes.
-        min_visibility: a box whose area inside the image falls below this fraction is dropped from a copy.
-        keep_empty: write a copy whose objects all left the image (as a background image); by default it
-            is recorded as ``empty`` in the manifest and not written.
-        exclude: a duplicates file from ``inspect_dataset(..., duplicates_file=...)`` (``expander inspect
-            --duplicates``): the files it drops (train copies of val/test images, all but one of each duplicate
-            group in train) are left out of the output.
-        shards: ``"webdataset"`` (tar) or ``"tfrecord"``: write the outputs into shard files, one shard set per
-            split, instead of one file each (see ``expander.shards``).
-        shard_size: when a shard is full: samples (``"1000"``) or bytes of images (``"100MB"``).
+        src: ``SRC/<class>/<image>``, ``SRC/{train,val,test}/<class>/<image>``, or a labelled dataset; a
+            folder or an object-store URL.
+        out: output folder or URL.
         progress: show a progress bar on stderr.
         on_plan: called with the plan rows (split, class, originals, new, total, augmented)
             once the output folder is checked, before anything is written.
@@ -187,19 +123,13 @@ def expand(
     Raises:
         ExpanderError: bad arguments, source layout, pipeline or output folder, another run writing
             to ``out``, or a plan too large (nothing is written).
+        TypeError: an option that ``ExpandOptions`` does not have.
         KeyboardInterrupt: after cleaning up and writing the manifest of what is done; the partial run
             can be finished with ``resume``. (The CLI turns SIGTERM into ``errors.Terminated``, a
             KeyboardInterrupt.)
     """
-    options = ExpandOptions.create(
-        src, out, per_image=per_image, balance=balance, target_per_class=target_per_class, classes=classes,
-        preset=preset, pipeline=pipeline, style_refs=style_refs, generator=generator, seed=seed, workers=workers,
-        backend=backend, address=address, originals=originals, format=format, quality=quality, size=size,
-        resume=resume, overwrite=overwrite, dry_run=dry_run, max_pixels=max_pixels, max_outputs=max_outputs,
-        space_check=space_check, labels=labels, min_visibility=min_visibility, keep_empty=keep_empty,
-        exclude=exclude, shards=shards, shard_size=shard_size,
-    )  # fmt: skip
-    return run(options, progress=progress, on_plan=on_plan)
+    destination = location(out) if out is not None else default_out(src)
+    return run(ExpandOptions(location(src), destination, **options), progress=progress, on_plan=on_plan)
 
 
 def run(
@@ -301,7 +231,7 @@ def _label_options(options: ExpandOptions, dataset: Dataset):
 def _pipeline(options: ExpandOptions) -> tuple[dict[str, Any], bool]:
     """The run's serialised pipeline (or a generator's description), and whether outputs need partners."""
     if options.generator is None:
-        return resolve_pipeline(options.preset, options.pipeline_file, options.style_refs), False
+        return resolve_pipeline(options.preset, options.pipeline, options.style_refs), False
     from expander.generator import inspect_generator
 
     info = inspect_generator(options.generator)

@@ -7,11 +7,10 @@ Heavy modules are imported inside commands so that ``expander --help`` stays fas
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -19,11 +18,15 @@ from expander.cli_support import (
     CONTEXT_SETTINGS,
     Progress,
     Version,
+    choice_enum,
     guard,
     make_app,
+    plain_value,
     show_progress,
+    typer_option,
+    with_parameters,
 )
-from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
+from expander.options import OPTION_NAMES, cli_of
 from expander.pipeline import DEFAULT_PRESET, PRESETS
 
 app = make_app("Grow an image dataset with augmented copies: reproducible, parallel, class-aware.")
@@ -41,32 +44,16 @@ def _options(version: Version = None) -> None:
     """
 
 
-PresetName = enum.Enum("PresetName", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]  # from PRESETS
+def expand_options(*names: str):
+    """Give a command these options of ``ExpandOptions`` (declared once, in expander.options), handed to it as
+    ``options``: a dict of the values the library takes."""
+    from expander.options import FIELD_DEFAULTS
+
+    declared = {name: typer_option(name, cli_of(name), FIELD_DEFAULTS[name]) for name in names}
+    return with_parameters(declared, "options", lambda got: {n: plain_value(v, cli_of(n)) for n, v in got.items()})
 
 
-class Backend(str, enum.Enum):
-    local = "local"
-    ray = "ray"
-
-
-class LabelFormat(str, enum.Enum):
-    auto = "auto"
-    none = "none"
-    yolo = "yolo"
-    coco = "coco"
-    voc = "voc"
-    masks = "masks"
-
-
-class ShardFormat(str, enum.Enum):
-    webdataset = "webdataset"
-    tfrecord = "tfrecord"
-
-
-class OutputFormat(str, enum.Enum):
-    jpg = "jpg"
-    png = "png"
-    webp = "webp"
+PresetName = choice_enum("preset", tuple(PRESETS))
 
 
 _PRESETS_EPILOG = "Presets (details: expander presets):\n\n" + "\n".join(
@@ -75,131 +62,12 @@ _PRESETS_EPILOG = "Presets (details: expander presets):\n\n" + "\n".join(
 
 
 @app.command(epilog=_PRESETS_EPILOG)
+@expand_options("src", *OPTION_NAMES)
 def expand(
-    src: Annotated[
-        str,
-        typer.Argument(
-            metavar="SRC",
-            help="Source: SRC/<class>/<image> or SRC/{train,val,test}/<class>/<image>; a folder or an object-store "
-            "URL (s3://bucket/prefix).",
-        ),
-    ],
-    out: Annotated[
-        Optional[str],
-        typer.Option("--out", "-o", metavar="DST", help="Output folder or object-store URL. [default: <SRC>_expanded]"),
-    ] = None,
-    per_image: Annotated[
-        Optional[int], typer.Option(help="New images per selected source image. [default: 5 without a quota]")
-    ] = None,
-    balance: Annotated[
-        bool, typer.Option("--balance", help="Bring every selected class up to the size of the largest.")
-    ] = False,
-    target_per_class: Annotated[Optional[int], typer.Option(help="Bring every selected class up to K images.")] = None,
-    classes: Annotated[
-        Optional[str], typer.Option(help="Comma-separated classes to augment; the others are copied. [default: all]")
-    ] = None,
-    preset: Annotated[
-        Optional[PresetName], typer.Option(help=f"Augmentation preset (listed below). [default: {DEFAULT_PRESET}]")
-    ] = None,
-    pipeline: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="albumentations pipeline file (JSON or YAML) instead of a preset.", exists=True, dir_okay=False
-        ),
-    ] = None,
-    style_refs: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Folder of reference images: move each new image toward the style of one (FDA or histogram "
-            "matching); after --preset/--pipeline if given, else alone."
-        ),
-    ] = None,
-    generator: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Keras image-to-image model (.keras) that makes the new images instead of a pipeline, e.g. from "
-            "train augnet. Two-image models get a partner of the same class, drawn from each output's seed."
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Run seed: the same command writes byte-identical files.")] = 0,
-    workers: Annotated[
-        Optional[int], typer.Option("--workers", "-j", help="Worker processes. [default: all cores]", min=1)
-    ] = None,
-    backend: Annotated[
-        Backend,
-        typer.Option(help="Where jobs run: a local process pool, or Ray tasks (pip install 'dataset-expander[ray]')."),
-    ] = Backend.local,
-    address: Annotated[
-        Optional[str],
-        typer.Option(help="With --backend ray: a running cluster, 'auto' or HOST:PORT. [default: start Ray locally]"),
-    ] = None,
-    originals: Annotated[
-        bool, typer.Option("--originals/--no-originals", help="Copy the source images into the output too.")
-    ] = True,
-    format: Annotated[
-        Optional[OutputFormat], typer.Option(help="Format of new images. [default: each source's format]")
-    ] = None,
-    quality: Annotated[int, typer.Option(help="JPEG/WebP quality.", min=1, max=100)] = 95,
-    size: Annotated[Optional[str], typer.Option(help="Resize every written image to WxH, e.g. 64x64.")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Finish an interrupted run in --out (same arguments).")
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a previous expander output in --out.")
-    ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and write nothing.")] = False,
-    max_pixels: Annotated[
-        int, typer.Option(help="Fail any image whose header claims more pixels (decompression bombs).", min=1)
-    ] = DEFAULT_MAX_PIXELS,
-    max_outputs: Annotated[
-        int, typer.Option(help="Refuse a plan of more output files than this (a mistyped quota).", min=1)
-    ] = DEFAULT_MAX_OUTPUTS,
-    space_check: Annotated[
-        bool,
-        typer.Option(
-            "--space-check/--no-space-check", help="Refuse a plan whose estimated size exceeds the free disk space."
-        ),
-    ] = True,
-    labels: Annotated[
-        LabelFormat,
-        typer.Option(
-            help="A labelled dataset's format: boxes, masks and keypoints move with the pixels and are written in "
-            "the same format; --classes and quotas then count object classes. auto detects it; none reads "
-            "class folders."
-        ),
-    ] = LabelFormat.auto,
-    min_visibility: Annotated[
-        float,
-        typer.Option(help="Drop a copied box whose area left inside the image is below this fraction.", min=0, max=1),
-    ] = 0.1,
-    keep_empty: Annotated[
-        bool,
-        typer.Option(
-            "--keep-empty", help="Write a copy whose objects all left the image (default: record it as empty, skip it)."
-        ),
-    ] = False,
-    exclude: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Duplicates file from expander inspect --duplicates: leave out the files it drops (train copies "
-            "of val/test images, all but one of each duplicate group). SRC is never changed.",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    shards: Annotated[
-        Optional[ShardFormat],
-        typer.Option(
-            help="Write the outputs into shards, one set per split, in a seeded order that mixes classes, instead "
-            "of one file each: webdataset (tar) or tfrecord (tf.train.Example). Byte-identical for any --workers."
-        ),
-    ] = None,
-    shard_size: Annotated[
-        str, typer.Option(help="When a shard is full: samples (1000) or bytes of images (100MB, 1GB).")
-    ] = "100MB",
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No plan table or progress bar on stderr.")] = False,
     progress: Progress = None,
+    options: Any = None,  # the expand options, packed by expand_options
 ) -> None:
     """Write augmented copies of every image in SRC to a new folder with the same layout.
 
@@ -217,39 +85,10 @@ def expand(
     from expander.api import expand as run_expand
     from expander.errors import ExpanderError
 
-    show_plan = not quiet and not dry_run
+    show_plan = not quiet and not options["dry_run"]
     try:
         result = run_expand(
-            src,
-            out,
-            per_image=per_image,
-            balance=balance,
-            target_per_class=target_per_class,
-            classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
-            preset=preset.value if preset else None,
-            pipeline=pipeline,
-            style_refs=style_refs,
-            generator=generator,
-            seed=seed,
-            workers=workers,
-            backend=backend.value,
-            address=address,
-            originals=originals,
-            format=format.value if format else None,
-            quality=quality,
-            size=size,
-            resume=resume,
-            overwrite=overwrite,
-            dry_run=dry_run,
-            max_pixels=max_pixels,
-            max_outputs=max_outputs,
-            space_check=space_check,
-            labels=labels.value,
-            min_visibility=min_visibility,
-            keep_empty=keep_empty,
-            exclude=exclude,
-            shards=shards.value if shards else None,
-            shard_size=shard_size,
+            **options,
             progress=show_progress(progress, quiet),
             on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
         )
@@ -262,7 +101,7 @@ def expand(
         what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
         typer.echo(f"{what}. Run the same command with --resume to finish the job.", err=True)
         raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
-    if dry_run:
+    if options["dry_run"]:
         _emit(result.to_dict(), as_json, lambda: _plan_table(result.to_dict()["plan"]))
         return
     _emit(result.to_dict(), as_json, lambda: _run_report(result.to_dict()))
@@ -270,12 +109,9 @@ def expand(
 
 
 @app.command()
+@expand_options("workers", "max_pixels")
 def inspect(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="Dataset to survey (class folders or train/val/test).")],
-    workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
-    max_pixels: Annotated[
-        int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
-    ] = DEFAULT_MAX_PIXELS,
     duplicates: Annotated[
         Optional[Path],
         typer.Option(
@@ -284,6 +120,7 @@ def inspect(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    options: Any = None,  # workers and max_pixels, as expand takes them
 ) -> None:
     """Survey a dataset: counts and imbalance, sizes, modes, formats, unreadable files, duplicates and leaks.
 
@@ -295,7 +132,8 @@ def inspect(
     from expander.inspection import inspect_dataset
     from expander.options import default_workers
 
-    report = guard(lambda: inspect_dataset(src, workers or default_workers(), max_pixels, duplicates))
+    workers = options["workers"] or default_workers()
+    report = guard(lambda: inspect_dataset(src, workers, options["max_pixels"], duplicates))
     typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
     if duplicates is not None and not as_json:
         found = report["duplicates_file"]
@@ -304,20 +142,14 @@ def inspect(
 
 
 @app.command()
+@expand_options("preset", "pipeline", "style_refs", "seed", "size", "max_pixels")
 def preview(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="Dataset to preview.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
-    preset: Annotated[Optional[PresetName], typer.Option(help=f"Preset. [default: {DEFAULT_PRESET}]")] = None,
-    pipeline: Annotated[Optional[Path], typer.Option(help="Pipeline file instead of a preset.", exists=True)] = None,
-    style_refs: Annotated[Optional[Path], typer.Option(help="Reference images for style transfer, as expand.")] = None,
     copies: Annotated[int, typer.Option("-n", help="Augmented copies per row.", min=1)] = 8,
     per_class: Annotated[int, typer.Option(help="Rows (source images) per class.", min=1)] = 2,
-    seed: Annotated[int, typer.Option(help="Run seed: shows the copies expand would write with it.")] = 0,
-    size: Annotated[Optional[str], typer.Option(help="Resize first, as expand --size does.")] = None,
     cell: Annotated[int, typer.Option(help="Side of each tile in pixels (larger shows boxes better).", min=32)] = 128,
-    max_pixels: Annotated[
-        int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
-    ] = DEFAULT_MAX_PIXELS,
+    options: Any = None,  # the pipeline, seed, size and pixel limit, as expand takes them
 ) -> None:
     """Write a contact sheet: per row an original, then the copies expand would make of it with this seed.
 
@@ -327,38 +159,32 @@ def preview(
     Example: `expander preview data/dogs_cats --preset traditional -n 6 --out sheet.png`
     """
     from expander.options import parse_size
-    from expander.pipeline import resolve_pipeline
+    from expander.pipeline import describe_pipeline, resolve_pipeline
     from expander.preview import preview as run_preview
 
     def call():
-        chosen = resolve_pipeline(preset.value if preset else None, pipeline, style_refs)
-        if style_refs and not preset and not pipeline:
-            label = f"style of {style_refs.name}"
-        else:
-            label = f"pipeline {pipeline.name}" if pipeline else f"preset {preset.value if preset else DEFAULT_PRESET}"
-            label += f" + style of {style_refs.name}" if style_refs else ""
+        chosen = (options["preset"], options["pipeline"], options["style_refs"])
 
         def skipped(path: str, reason: str) -> None:
             typer.echo(f"Skipped {path}: {reason}. (expander inspect lists every unreadable file.)", err=True)
 
-        return run_preview(src, out, chosen, label=label, copies=copies, per_class=per_class, seed=seed,
-                           size=parse_size(size), cell=cell, max_pixels=max_pixels, on_skip=skipped)  # fmt: skip
+        return run_preview(src, out, resolve_pipeline(*chosen), label=describe_pipeline(*chosen), copies=copies,
+                           per_class=per_class, seed=options["seed"], size=parse_size(options["size"]), cell=cell,
+                           max_pixels=options["max_pixels"], on_skip=skipped)  # fmt: skip
 
     typer.echo(str(guard(call)))
 
 
 @app.command()
+@expand_options("workers", "max_pixels")
 def verify(
     dst: Annotated[
         str, typer.Argument(metavar="DST", help="An output folder (or object-store URL) written by expander expand.")
     ],
     replay: Annotated[int, typer.Option(help="Regenerate K random outputs and compare bytes.", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Seed for choosing which outputs to replay.")] = 0,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="[default: all cores]", min=1)] = None,
-    max_pixels: Annotated[
-        int, typer.Option(help="Treat any image whose header claims more pixels as unreadable.", min=1)
-    ] = DEFAULT_MAX_PIXELS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    options: Any = None,  # workers and max_pixels, as expand takes them
 ) -> None:
     """Check an expanded folder against its manifest.csv; exit status 1 on any mismatch.
 
@@ -371,9 +197,8 @@ def verify(
     from expander.options import default_workers
     from expander.verify import verify as run_verify
 
-    result = guard(
-        lambda: run_verify(dst, replay=replay, seed=seed, workers=workers or default_workers(), max_pixels=max_pixels)
-    )
+    workers = options["workers"] or default_workers()
+    result = guard(lambda: run_verify(dst, replay=replay, seed=seed, workers=workers, max_pixels=options["max_pixels"]))
     typer.echo(json.dumps(result, indent=2) if as_json else _verify_report(result))
     raise typer.Exit(0 if result["ok"] else 1)
 
@@ -393,7 +218,7 @@ def presets_list(ctx: typer.Context) -> None:
 
 @presets_app.command("show")
 def presets_show(
-    name: Annotated[PresetName, typer.Argument(metavar="NAME", help="Preset to show.")],
+    name: Annotated[PresetName, typer.Argument(metavar="NAME", help="Preset to show.")],  # type: ignore[valid-type]
     save: Annotated[
         Optional[Path],
         typer.Option(help="Write it to this file (.json, or .yaml/.yml) to edit and pass to --pipeline."),
@@ -405,12 +230,13 @@ def presets_show(
     """
     from expander.pipeline import preset_dict, save_pipeline
 
-    pipeline = preset_dict(name.value)
+    chosen = plain_value(name, cli_of("preset"))
+    pipeline = preset_dict(chosen)
     if save is None:
         typer.echo(json.dumps(pipeline, indent=2))
         return
     save_pipeline(pipeline, save)
-    typer.echo(f"Saved preset '{name.value}' to {save}. Edit it and pass it with --pipeline {save}.", err=True)
+    typer.echo(f"Saved preset '{chosen}' to {save}. Edit it and pass it with --pipeline {save}.", err=True)
 
 
 def _emit(summary: dict, as_json: bool, human) -> None:

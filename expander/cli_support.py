@@ -5,11 +5,17 @@ Light on purpose: ``--help`` imports this, so it imports nothing heavy.
 
 from __future__ import annotations
 
+import enum
+import functools
+import inspect
 import sys
 from collections.abc import Callable
-from typing import Annotated, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from expander.options import Cli
 
 T = TypeVar("T")
 
@@ -84,3 +90,69 @@ def guard(call: Callable[[], T]) -> T:
     except ExpanderError as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(e.exit_code) from None
+
+
+def with_parameters(
+    declared: dict[str, tuple[Any, Any]], into: str, pack: Callable[[dict[str, Any]], Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command options declared elsewhere: ``declared`` maps each name to (annotation, default).
+
+    Typer reads a command's signature; the new one is the command's own arguments, then the declared
+    options, then its own options, less ``into``. The wrapper takes the declared options' values out,
+    and passes ``pack(values)`` to the command as ``into``.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != into]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        new = [inspect.Parameter(name, keyword, default=d, annotation=a) for name, (a, d) in declared.items()]
+        arguments = [p for p in own if p.default is inspect.Parameter.empty]
+        rest = [p.replace(kind=keyword) for p in own if p.default is not inspect.Parameter.empty]
+
+        @functools.wraps(command)
+        def wrapper(**values: Any) -> None:
+            chosen = {name: values.pop(name) for name in declared}
+            command(**{into: pack(chosen)}, **values)
+
+        parameters = [*arguments, *new, *rest]
+        wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        return wrapper
+
+    return decorate
+
+
+def typer_option(name: str, cli: Cli, default: Any) -> tuple[Any, Any]:
+    """(Annotated type, default) of a Typer parameter from an option's declaration (``expander.options.Cli``)."""
+    kind: Any = cli.type if cli.choices is None else choice_enum(name, cli.choices)
+    if cli.choices is not None:
+        default = None if default is None else kind(default)
+    if cli.argument:
+        return Annotated[kind, typer.Argument(metavar=cli.metavar, help=cli.help, show_default=False)], ...
+    flags = cli.flags or ((f"--{name.replace('_', '-')}",) if kind is bool else ())
+    extra: dict[str, Any] = {"help": cli.help}
+    if cli.metavar:
+        extra["metavar"] = cli.metavar
+    if cli.min is not None:
+        extra["min"] = cli.min
+    if cli.max is not None:
+        extra["max"] = cli.max
+    if cli.exists:
+        extra |= {"exists": True, "dir_okay": False}
+    annotation = kind if default is not None else Optional[kind]
+    return Annotated[annotation, typer.Option(*flags, **extra)], default
+
+
+def plain_value(value: Any, cli: Cli) -> Any:
+    """A Typer value as the library takes it: a choice's string, a comma-separated list as a tuple."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if cli.listed and isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip()) or None
+    return value
+
+
+def choice_enum(name: str, choices: tuple[str, ...]) -> type[enum.Enum]:
+    """A str Enum of ``choices`` for Typer (``--backend local|ray``), made from the options' tuple."""
+    camel = "".join(part.title() for part in name.split("_"))
+    return enum.Enum(camel, {c: c for c in choices}, type=str)  # type: ignore[return-value]  # names from data

@@ -1,33 +1,57 @@
-"""What ``expand`` is asked to do, validated once: ``ExpandOptions``.
+"""What ``expand`` is asked to do, declared and validated once: ``ExpandOptions``.
 
-Every option is checked here (albumentations' per-transform ``InitSchema`` habit), so the stages
-after it take a value they can trust, and ``expand`` reads as the pipeline it runs. Also the small
-helpers both CLIs use to resolve options (``default_workers``, ``parse_size``).
+Each option is one field: its default, its help text and how the command line takes it (``opt``). The
+CLI's ``expand`` (and the options ``preview``, ``inspect`` and ``verify`` share with it), ``expander.expand``
+and the API reference are all derived from these fields, so an option is typed out in one place.
+Every option is checked here (albumentations' per-transform ``InitSchema`` habit), so the stages after it
+take a value they can trust. Also the small helpers both CLIs use (``default_workers``, ``parse_size``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from expander.errors import ExpanderError, PipelineError
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
-from expander.pipeline import DEFAULT_PRESET
+from expander.pipeline import DEFAULT_PRESET, PRESETS
 from expander.plan import Quota
 from expander.storage import is_url, local_path
 
 OUTPUT_FORMATS = ("jpg", "png", "webp")  # what new images may be written as (--format)
 BACKENDS = ("local", "ray")
-DEFAULT_PER_IMAGE = 5
-# Arguments that change what is written; --resume refuses to mix runs that differ in any.
-OUTPUT_ARGUMENTS = (
-    "source", "per_image", "balance", "target_per_class", "classes", "seed",
-    "originals", "format", "quality", "size", "max_pixels", "labels", "min_visibility", "keep_empty", "exclude",
-    "shards", "shard_size",
-)  # fmt: skip
 LABEL_CHOICES = ("auto", "none", "yolo", "coco", "voc", "masks")  # --labels
+SHARD_CHOICES = ("webdataset", "tfrecord")  # --shards
+DEFAULT_PER_IMAGE = 5
+
+
+@dataclass(frozen=True)
+class Cli:
+    """How the command line takes an option: flags, type, bounds, choices (all optional)."""
+
+    help: str
+    flags: tuple[str, ...] = ()  # default: --name-with-dashes; a bool gets --name (or "--a/--no-a")
+    type: type = str  # int, float, str, bool or Path
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    exists: bool = False  # a file that must exist
+    listed: bool = False  # comma-separated on the command line, a tuple in the library
+    argument: bool = False  # positional
+
+
+def opt(default: Any, help: str, **cli: Any) -> Any:
+    """A field of ``ExpandOptions``: its default and how the command line takes it (see ``Cli``)."""
+    return field(default=default, metadata={"cli": Cli(help, **cli)})
+
+
+def cli_of(name: str) -> Cli:
+    """The command-line declaration of option ``name``."""
+    return _FIELDS[name].metadata["cli"]
 
 
 def default_out(src: str | os.PathLike) -> Path | str:
@@ -50,7 +74,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
+def parse_size(size: str | tuple[int, int] | list[int] | None) -> tuple[int, int] | None:
     """``"64x48"`` or ``(64, 48)`` -> (width, height)."""
     if size is None:
         return None
@@ -67,116 +91,150 @@ def _resolved(place: Path | str) -> str:
     return place if isinstance(place, str) else str(place.resolve())
 
 
+def _path(value: str | os.PathLike | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
 @dataclass(frozen=True)
 class ExpandOptions:
-    """A run's options, checked and resolved (defaults filled in, paths made ``Path``, size parsed).
+    """A run's options, checked and resolved: ``ExpandOptions(src, **options)`` takes what ``expand`` takes.
 
-    Build it with ``ExpandOptions.create(...)``, which takes the arguments of ``expander.expand``.
+    Paths become ``Path`` (URLs stay strings), ``size`` becomes (width, height), ``workers`` defaults to
+    the cores available; anything out of range raises ExpanderError naming the option, what it accepts
+    and the value given.
     """
 
-    src: Path | str  # a folder, or an object-store URL (s3://bucket/prefix)
-    out: Path | str
-    quota: Quota
-    classes: tuple[str, ...] | None = None
-    preset: str | None = None
-    pipeline_file: Path | None = None
-    style_refs: Path | None = None
-    generator: Path | None = None
-    seed: int = 0
-    workers: int = 1
-    backend: str = "local"
-    address: str | None = None
-    originals: bool = True
-    format: str | None = None
-    quality: int = 95
-    size: tuple[int, int] | None = None
-    resume: bool = False
-    overwrite: bool = False
-    dry_run: bool = False
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
-    max_outputs: int | None = DEFAULT_MAX_OUTPUTS
-    space_check: bool = True
-    labels: str = "auto"  # a labelled dataset's format (see LABEL_CHOICES); "none": class folders
-    min_visibility: float = 0.1
-    keep_empty: bool = False
-    exclude: Path | None = None  # a duplicates file from inspect --duplicates: its dropped files are left out
-    shards: str | None = None  # "webdataset" or "tfrecord": write shards instead of files
-    shard_size: str = "100MB"  # samples ("1000") or bytes ("100MB") per shard
+    src: Path | str = opt(
+        None, "Source: `SRC/<class>/<image>` or `SRC/{train,val,test}/<class>/<image>`, or a labelled dataset (YOLO, "
+        "COCO, Pascal VOC, masks); a folder or an object-store URL (s3://bucket/prefix).", argument=True,
+        metavar="SRC",
+    )  # fmt: skip
+    out: Path | str = opt(
+        None, "Output folder or object-store URL. [default: `<SRC>_expanded`]", flags=("--out", "-o"), metavar="DST"
+    )
+    per_image: int | None = opt(
+        None, f"New images per selected source image. [default: {DEFAULT_PER_IMAGE} without a quota]", type=int
+    )
+    balance: bool = opt(False, "Bring every selected class up to the size of the largest.", type=bool)
+    target_per_class: int | None = opt(None, "Bring every selected class up to K images.", type=int)
+    classes: tuple[str, ...] | None = opt(
+        None, "Comma-separated classes to augment; the others are copied. [default: all]", listed=True
+    )
+    preset: str | None = opt(
+        None, f"Augmentation preset (listed below). [default: {DEFAULT_PRESET}]", choices=tuple(PRESETS)
+    )
+    pipeline: Path | None = opt(
+        None, "albumentations pipeline file (JSON or YAML) instead of a preset.", type=Path, exists=True
+    )
+    style_refs: Path | None = opt(
+        None, "Folder of reference images: move each new image toward the style of one (FDA or histogram "
+        "matching); after --preset/--pipeline if given, else alone.", type=Path,
+    )  # fmt: skip
+    generator: Path | None = opt(
+        None, "Keras image-to-image model (.keras) that makes the new images instead of a pipeline, e.g. from "
+        "train augnet. Two-image models get a partner of the same class, drawn from each output's seed.", type=Path,
+    )  # fmt: skip
+    seed: int = opt(0, "Run seed: the same command writes byte-identical files.", type=int)
+    workers: int = opt(None, "Worker processes. [default: all cores]", flags=("--workers", "-j"), type=int, min=1)
+    backend: str = opt(
+        "local", "Where jobs run: a local process pool, or Ray tasks (pip install 'dataset-expander[ray]').",
+        choices=BACKENDS,
+    )  # fmt: skip
+    address: str | None = opt(
+        None, "With --backend ray: a running cluster, 'auto' or HOST:PORT. [default: start Ray locally]"
+    )
+    originals: bool = opt(
+        True, "Copy the source images into the output too.", flags=("--originals/--no-originals",), type=bool
+    )
+    format: str | None = opt(None, "Format of new images. [default: each source's format]", choices=OUTPUT_FORMATS)
+    quality: int = opt(95, "JPEG/WebP quality.", type=int, min=1, max=100)
+    size: tuple[int, int] | None = opt(None, "Resize every written image to WxH, e.g. 64x64.")
+    resume: bool = opt(False, "Finish an interrupted run in --out (same arguments).", type=bool)
+    overwrite: bool = opt(False, "Replace a previous expander output in --out.", type=bool)
+    dry_run: bool = opt(False, "Show the plan and write nothing.", type=bool)
+    max_pixels: int | None = opt(
+        DEFAULT_MAX_PIXELS, "Fail any image whose header claims more pixels (decompression bombs).", type=int, min=1
+    )
+    max_outputs: int | None = opt(
+        DEFAULT_MAX_OUTPUTS, "Refuse a plan of more output files than this (a mistyped quota).", type=int, min=1
+    )
+    space_check: bool = opt(
+        True, "Refuse a plan whose estimated size exceeds the free disk space.",
+        flags=("--space-check/--no-space-check",), type=bool,
+    )  # fmt: skip
+    labels: str = opt(
+        "auto", "A labelled dataset's format: boxes, masks and keypoints move with the pixels and are written in "
+        "the same format; --classes and quotas then count object classes. auto detects it; none reads class "
+        "folders.", choices=LABEL_CHOICES,
+    )  # fmt: skip
+    min_visibility: float = opt(
+        0.1, "Drop a copied box whose area left inside the image is below this fraction.", type=float, min=0, max=1
+    )
+    keep_empty: bool = opt(
+        False, "Write a copy whose objects all left the image (default: record it as empty, skip it).", type=bool
+    )
+    exclude: Path | None = opt(
+        None, "Duplicates file from expander inspect --duplicates: leave out the files it drops (train copies of "
+        "val/test images, all but one of each duplicate group). SRC is never changed.", type=Path, exists=True,
+    )  # fmt: skip
+    shards: str | None = opt(
+        None, "Write the outputs into shards, one set per split, in a seeded order that mixes classes, instead of "
+        "one file each: webdataset (tar) or tfrecord (tf.train.Example). Byte-identical for any --workers.",
+        choices=SHARD_CHOICES,
+    )  # fmt: skip
+    shard_size: str = opt("100MB", "When a shard is full: samples (1000) or bytes of images (100MB, 1GB).")
+
+    def __post_init__(self) -> None:
+        if self.src is None:
+            raise ExpanderError("expand needs a source folder or URL (SRC).")
+        resolved = {
+            "src": location(self.src),
+            "out": location(self.out) if self.out is not None else default_out(self.src),
+            "per_image": self.per_image
+            if self.per_image is not None or self.balance or self.target_per_class is not None
+            else DEFAULT_PER_IMAGE,
+            "classes": tuple(self.classes) if self.classes else None,
+            "workers": default_workers() if self.workers is None else self.workers,
+            "size": parse_size(self.size),
+            **{name: _path(getattr(self, name)) for name in ("pipeline", "style_refs", "generator", "exclude")},
+        }
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
+        self.check()
+
+    @property
+    def quota(self) -> Quota:
+        return Quota(per_image=self.per_image, balance=self.balance, target_per_class=self.target_per_class)
 
     @property
     def scan_labels(self) -> str | None:
         """What ``scan`` is told: a format, "auto", or None for class folders."""
         return None if self.labels == "none" else self.labels
 
-    @classmethod
-    def create(
-        cls,
-        src: str | os.PathLike,
-        out: str | os.PathLike | None = None,
-        *,
-        per_image: int | None = None,
-        balance: bool = False,
-        target_per_class: int | None = None,
-        classes: list[str] | tuple[str, ...] | None = None,
-        preset: str | None = None,
-        pipeline: str | os.PathLike | None = None,
-        style_refs: str | os.PathLike | None = None,
-        generator: str | os.PathLike | None = None,
-        workers: int | None = None,
-        size: str | tuple[int, int] | None = None,
-        exclude: str | os.PathLike | None = None,
-        **rest: Any,
-    ) -> ExpandOptions:
-        """Check every option; raise ExpanderError naming the option, its allowed values and the value given."""
-        if per_image is None and not balance and target_per_class is None:
-            per_image = DEFAULT_PER_IMAGE
-        if generator is not None and (preset or pipeline or style_refs):
+    def check(self) -> None:
+        self.quota  # noqa: B018 - Quota checks that exactly one is set and none is negative
+        if self.generator is not None and (self.preset or self.pipeline or self.style_refs):
             raise PipelineError(
                 "--generator makes the new images itself; leave out --preset, --pipeline and --style-refs."
             )
-        if preset and pipeline:
+        if self.preset and self.pipeline:
             raise PipelineError("Give either --preset or --pipeline, not both.")
-        options = cls(
-            src=location(src),
-            out=location(out) if out is not None else default_out(src),
-            quota=Quota(per_image=per_image, balance=balance, target_per_class=target_per_class),
-            classes=tuple(classes) if classes else None,
-            preset=preset,
-            pipeline_file=Path(pipeline) if pipeline is not None else None,
-            style_refs=Path(style_refs) if style_refs is not None else None,
-            generator=Path(generator) if generator is not None else None,
-            workers=default_workers() if workers is None else workers,
-            size=parse_size(size),
-            exclude=Path(exclude) if exclude is not None else None,
-            **rest,
-        )
-        options.check()
-        return options
-
-    def check(self) -> None:
-        if self.shards is not None:
-            from expander.shards import FORMATS
-            from expander.shards.sink import ShardSize
-
-            if self.shards not in FORMATS:
-                raise ExpanderError(f"--shards must be one of {', '.join(FORMATS)}; got {self.shards!r}.")
-            ShardSize.parse(self.shard_size)
-        if self.labels not in LABEL_CHOICES:
-            raise ExpanderError(f"--labels must be one of {', '.join(LABEL_CHOICES)}; got {self.labels!r}.")
-        if not 0.0 <= self.min_visibility <= 1.0:
-            raise ExpanderError(f"--min-visibility must be between 0 and 1; got {self.min_visibility}.")
-        if self.workers < 1:
-            raise ExpanderError(f"--workers must be 1 or more; got {self.workers}.")
-        if self.backend not in BACKENDS:
-            raise ExpanderError(f"--backend must be 'local' or 'ray'; got {self.backend!r}.")
+        for name in ("preset", "backend", "format", "labels", "shards"):
+            choices, value = cli_of(name).choices or (), getattr(self, name)
+            if value is not None and value not in choices:
+                raise ExpanderError(f"--{name} must be one of {', '.join(choices)}; got {value!r}.")
+        for name in ("workers", "quality", "max_pixels", "max_outputs", "min_visibility"):
+            declared, value = cli_of(name), getattr(self, name)
+            low, high = declared.min, declared.max
+            if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
+                bounds = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
+                raise ExpanderError(f"--{name.replace('_', '-')} must be {bounds}; got {value}.")
         if self.address is not None and self.backend != "ray":
             raise ExpanderError("--address needs --backend ray.")
-        if self.format is not None and self.format not in OUTPUT_FORMATS:
-            raise ExpanderError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}; got {self.format!r}.")
-        if not 1 <= self.quality <= 100:
-            raise ExpanderError(f"--quality must be between 1 and 100; got {self.quality}.")
-        if self.max_pixels is not None and self.max_pixels < 1:
-            raise ExpanderError(f"--max-pixels must be 1 or more; got {self.max_pixels}.")
+        if self.shards is not None:
+            from expander.shards.sink import ShardSize
+
+            ShardSize.parse(self.shard_size)
         if self.size and self.max_pixels is not None and self.size[0] * self.size[1] > self.max_pixels:
             width, height = self.size
             raise ExpanderError(
@@ -186,16 +244,16 @@ class ExpandOptions:
 
     def arguments(self) -> dict[str, Any]:
         """The options as ``expander.json`` records them (what --resume compares)."""
-        uses_preset = not (self.pipeline_file or self.generator or (self.style_refs and not self.preset))
+        uses_preset = not (self.pipeline or self.generator or (self.style_refs and not self.preset))
         return {
             "source": _resolved(self.src),
             "out": _resolved(self.out),
-            "per_image": self.quota.per_image,
-            "balance": self.quota.balance,
-            "target_per_class": self.quota.target_per_class,
+            "per_image": self.per_image,
+            "balance": self.balance,
+            "target_per_class": self.target_per_class,
             "classes": list(self.classes) if self.classes else None,
             "preset": (self.preset or DEFAULT_PRESET) if uses_preset else None,
-            "pipeline_file": str(self.pipeline_file) if self.pipeline_file else None,
+            "pipeline_file": str(self.pipeline) if self.pipeline else None,
             "style_refs": str(self.style_refs.resolve()) if self.style_refs else None,
             "generator": str(self.generator.resolve()) if self.generator else None,
             "seed": self.seed,
@@ -214,3 +272,15 @@ class ExpandOptions:
             "shards": self.shards,
             "shard_size": self.shard_size if self.shards else None,
         }
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(ExpandOptions)}
+OPTION_NAMES = tuple(name for name in _FIELDS if name != "src")  # what expand() takes besides SRC
+FIELD_DEFAULTS = {name: f.default for name, f in _FIELDS.items()}
+
+# Arguments that change what is written; --resume refuses to mix runs that differ in any.
+OUTPUT_ARGUMENTS = (
+    "source", "per_image", "balance", "target_per_class", "classes", "seed",
+    "originals", "format", "quality", "size", "max_pixels", "labels", "min_visibility", "keep_empty", "exclude",
+    "shards", "shard_size",
+)  # fmt: skip

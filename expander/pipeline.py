@@ -249,6 +249,17 @@ def resolve_pipeline(
     return with_style_refs(pipeline, style_refs) if style_refs is not None else pipeline
 
 
+def describe_pipeline(
+    preset: str | None, pipeline_file: str | os.PathLike | None, style_refs: str | os.PathLike | None = None
+) -> str:
+    """What ``resolve_pipeline`` chose, in words: "preset keras", "pipeline mine.yaml + style of refs", ..."""
+    style = f"style of {Path(style_refs).name}" if style_refs is not None else ""
+    if style and not preset and not pipeline_file:
+        return style
+    chosen = f"pipeline {Path(pipeline_file).name}" if pipeline_file else f"preset {preset or DEFAULT_PRESET}"
+    return f"{chosen} + {style}" if style else chosen
+
+
 # --- style references ---------------------------------------------------------------------
 # albumentations' domain-adaptation transforms take their reference images at call time, under these
 # keys; the pipeline records the reference files under STYLE_REFS_KEY, beside albumentations' own dict,

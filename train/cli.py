@@ -147,7 +147,7 @@ def compare(
         Path, typer.Argument(metavar="EXPANDED", help="The expanded dataset, e.g. written by expander expand.")
     ],
     test: TestDir = None,
-    out: Annotated[Optional[Path], typer.Option(help="Report folder. [default: runs/compare-<timestamp>]")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Report folder. [default: `runs/compare-<timestamp>`]")] = None,
     seeds: Annotated[int, typer.Option(help="Repeat each arm with this many seeds (0..K-1).", min=1)] = 3,
     val_fraction: Annotated[float, typer.Option(help="Share of training originals used for validation.")] = 0.2,
     test_fraction: Annotated[float, typer.Option(help="Share of ORIGINAL held out when it has no test set.")] = 0.2,
@@ -211,7 +211,7 @@ def fit(
         Path, typer.Argument(metavar="FOLDER", help="Dataset to train on (class folders or train/val/test).")
     ],
     test: TestDir = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: runs/fit-<timestamp>]")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: `runs/fit-<timestamp>`]")] = None,
     seed: Annotated[int, typer.Option(help="Seed for weights and shuffling.")] = 0,
     as_json: AsJson = False,
     quiet: Quiet = False,
@@ -267,7 +267,7 @@ def evaluate(
     )
 
 
-StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: runs/<command>-<timestamp>]")]
+StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: `runs/<command>-<timestamp>`]")]
 Store = Annotated[
     Optional[Path],
     typer.Option(
@@ -501,7 +501,7 @@ def augnet(
         AugnetLoss.content
     ),
     test: TestDir = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: runs/augnet-<timestamp>]")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: `runs/augnet-<timestamp>`]")] = None,
     model: Model = ModelName.smallnet,
     image_size: ImageSize = 64,
     epochs: Epochs = 40,
