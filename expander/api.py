@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from expander import images
 from expander.augment import probe_pipeline
+from expander.dataset import Dataset, natural_key
 from expander.errors import OutputError, PipelineError
 from expander.execute import JobResult, Settings, execute, start_workers_early
 from expander.manifest import (
@@ -44,7 +45,7 @@ from expander.output import (
 )
 from expander.pipeline import resolve_pipeline
 from expander.plan import Plan, make_plan
-from expander.scan import Dataset, natural_key, scan
+from expander.scan import scan
 from expander.storage import Store, is_url, open_store
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from expander.dataset import Dataset, natural_key
 from expander.errors import ExpanderError
-from expander.scan import Dataset, natural_key
 
 SCHEMA = 1
 _EVALUATION = ("val", "valid", "validation", "test")

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from expander import images, neardup
+from expander.dataset import Dataset
 from expander.execute import process_pool
 from expander.limits import DEFAULT_MAX_PIXELS
-from expander.scan import Dataset, scan
+from expander.scan import scan
 
 NEAR_DUPLICATE_BITS = 24  # of 256
 NEAR_DUPLICATE_MEAN_DIFF = 4.0  # grey levels of 255, on the 17x16 thumbnail

@@ -21,10 +21,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from expander.dataset import Dataset
 from expander.errors import DISTRIBUTION
 from expander.images import TEMP_SUFFIX
 from expander.plan import Plan, PlanRow
-from expander.scan import Dataset
 from expander.storage import Store, as_store
 
 MANIFEST_NAME = "manifest.csv"

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from expander import images
+from expander.dataset import Dataset
 from expander.errors import OutputError
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary, summary_problem
 from expander.plan import Plan
-from expander.scan import Dataset
 from expander.storage import LocalStore, Store, is_url, open_store
 
 LOCK_NAME = ".expander.lock"

@@ -299,7 +299,7 @@ def style_reference_files(folder: str | os.PathLike) -> list[str]:
     Raises:
         PipelineError: the folder is missing or holds no images.
     """
-    from expander.scan import IMAGE_EXTENSIONS, is_image_name, natural_key
+    from expander.dataset import IMAGE_EXTENSIONS, is_image_name, natural_key
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -331,27 +331,28 @@ def load_pipeline_file(path: str | os.PathLike) -> dict[str, Any]:
         PipelineError: unreadable file, unknown transform name, or invalid arguments,
             naming the entry (e.g. ``transforms[2]``).
     """
+    from expander.textfiles import TextFileError, load_json, load_yaml, read_limited
+
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_PIPELINE_FILE_BYTES:
-            raise PipelineError(
-                f"Pipeline file '{path}' is {size:,} bytes; a pipeline is a few kilobytes (the limit is "
-                f"{MAX_PIPELINE_FILE_BYTES:,}). Check that you passed the right file."
-            )
-        text = path.read_bytes().decode("utf-8")
+        with open(path, "rb") as f:  # read at most the limit: a device such as /dev/zero has no size to check first
+            text = read_limited(f, MAX_PIPELINE_FILE_BYTES).decode("utf-8")
     except OSError as e:
         raise PipelineError(f"Cannot read pipeline file '{path}': {e.strerror}.") from e
+    except TextFileError:
+        raise PipelineError(
+            f"Pipeline file '{path}' is over {MAX_PIPELINE_FILE_BYTES:,} bytes; a pipeline is a few kilobytes. "
+            "Check that you passed the right file."
+        ) from None
     except UnicodeDecodeError as e:
         raise PipelineError(
             f"Pipeline file '{path}' is not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}). "
             "Save it as UTF-8 JSON or YAML."
         ) from None
     try:
-        data = _load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
-    except Exception as e:  # json.JSONDecodeError, yaml.YAMLError
-        message = " ".join(str(e).split())
-        raise PipelineError(f"Pipeline file '{path}' is not valid {path.suffix or 'JSON'}: {message}") from e
+        data = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else load_json(text)
+    except TextFileError as e:
+        raise PipelineError(f"Pipeline file '{path}' is not valid {path.suffix or 'JSON'}: {e}") from None
 
     if isinstance(data, dict) and "transform" in data:
         data = data["transform"]
@@ -367,23 +368,6 @@ def load_pipeline_file(path: str | os.PathLike) -> dict[str, Any]:
     import albumentations as A
 
     return _plain(A.to_dict(compose))
-
-
-def _load_yaml(text: str) -> Any:
-    """YAML without anchors and aliases: a pipeline needs none, and nested aliases are a "billion laughs"
-    bomb (a few hundred bytes that expand to gigabytes once the pipeline is walked or serialised)."""
-    import yaml
-
-    class NoAliasLoader(yaml.SafeLoader):
-        def compose_node(self, parent, index):
-            if self.check_event(yaml.events.AliasEvent):
-                event = self.peek_event()
-                raise yaml.composer.ComposerError(
-                    None, None, f"aliases (*{event.anchor}) are not allowed in a pipeline file", event.start_mark
-                )
-            return super().compose_node(parent, index)
-
-    return yaml.load(text, Loader=NoAliasLoader)
 
 
 def _plain(pipeline: dict[str, Any]) -> dict[str, Any]:

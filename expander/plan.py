@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from expander.dataset import AUGMENTED_SPLIT, Dataset, Item
 from expander.errors import PlanError
-from expander.scan import AUGMENTED_SPLIT, Dataset, Item
 
 if TYPE_CHECKING:
     from expander.labels.objects import Objects

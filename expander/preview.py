@@ -14,10 +14,11 @@ import numpy as np
 
 from expander import images
 from expander.augment import LabelParams, probe_pipeline
+from expander.dataset import AUGMENTED_SPLIT
 from expander.errors import ExpanderError
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.plan import output_seed
-from expander.scan import AUGMENTED_SPLIT, scan
+from expander.scan import scan
 
 _BACKGROUND = (32, 32, 32)
 _HEADER = 28

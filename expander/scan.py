@@ -20,75 +20,16 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from expander.dataset import IMAGE_EXTENSIONS, SPLITS, Dataset, Item, is_image_name, natural_key
 from expander.errors import LayoutError
-
-if TYPE_CHECKING:
-    from expander.labels.objects import LabelSet, Objects
-
-IMAGE_EXTENSIONS = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
-VAL_SPLITS = ("val", "valid", "validation")  # names of a validation split, in order of preference
-SPLITS = ("train", *VAL_SPLITS, "test")
-# Only this split is augmented; the others are evaluation data and are copied as they are.
-AUGMENTED_SPLIT = "train"
 
 _LAYOUT_HELP = (
     "Expected class folders, SRC/<class>/<image>, or split folders, "
     "SRC/{train,val,test}/<class>/<image> (val may be named valid or validation). "
     f"Supported extensions (any case): {' '.join(IMAGE_EXTENSIONS)}."
 )
-
-
-@dataclass(frozen=True)
-class Item:
-    """One source image. ``rel_path`` is relative to the dataset root, with forward slashes."""
-
-    rel_path: str
-    split: str | None
-    class_name: str  # "" in a labelled dataset, whose classes are its objects'
-    objects: Objects | None = None  # a labelled dataset's labels of this image
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A scanned source folder."""
-
-    root: Path
-    splits: tuple[str | None, ...]  # (None,) for the class-folder layout
-    classes: tuple[str, ...]  # union over splits, natural order
-    items: tuple[Item, ...]
-    ignored: dict[str, int] = field(default_factory=dict)  # reason -> count
-    rejected: tuple[tuple[str, str], ...] = ()  # (path as printable text, reason): files that cannot be processed
-    folders: tuple[Path, ...] = ()  # real paths of the folders read (links resolved)
-    labels: LabelSet | None = None  # a labelled dataset's format and class names (classes then holds them)
-    url: str | None = None  # a dataset in an object store: its URL (``root`` is then only a name)
-    excluded: tuple[str, ...] = ()  # files left out by expand --exclude (a duplicates file)
-
-    @property
-    def location(self) -> str:
-        """Where the images are: the URL of an object-store dataset, else the folder."""
-        return self.url or str(self.root)
-
-    @property
-    def has_splits(self) -> bool:
-        return self.splits != (None,)
-
-    def count(self, split: str | None, class_name: str) -> int:
-        return sum(1 for i in self.items if i.split == split and i.class_name == class_name)
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that orders digit runs by value: ``img2`` < ``img10``."""
-    parts = re.split(r"(\d+)", text)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.casefold()) for p in parts), text
-
-
-def is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:

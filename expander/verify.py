@@ -16,13 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from expander import images
+from expander.dataset import is_image_name
 from expander.errors import OutputError
 from expander.execute import Settings, Worker, process_pool
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
 from expander.output import safe_output_path, safe_relative
 from expander.plan import Output
-from expander.scan import is_image_name
 from expander.storage import LocalStore, Store, open_store
 
 

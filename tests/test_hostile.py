@@ -590,7 +590,7 @@ def test_9_an_output_folder_reaching_the_source_through_a_link_is_refused(tmp_pa
             "bomb.yaml",
             "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
             "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
-            "aliases (*a) are not allowed in a pipeline file",
+            "is not valid .yaml: aliases (*a) are not allowed (line 2, column 8)",
         ),
         ("latin1.yaml", b"- __class_fullname__: HorizontalFlip  # caf\xe9\n", "is not UTF-8 text (byte 43 is 0xe9)"),
         (
@@ -622,7 +622,14 @@ def test_10_an_oversized_pipeline_file_is_refused(tmp_path: Path) -> None:
     path.write_text("[" + " " * 1_000_001 + "]")
     result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--pipeline", str(path))
     assert result.exit_code == 2
-    assert "is 1,000,003 bytes; a pipeline is a few kilobytes (the limit is 1,000,000)" in result.stderr
+    assert "is over 1,000,000 bytes; a pipeline is a few kilobytes" in result.stderr
+
+
+def test_10_a_pipeline_that_never_ends_is_refused_at_the_limit(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")  # /dev/zero has no size to check: it must be read only up to the limit
+    result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--pipeline", "/dev/zero")
+    assert result.exit_code == 2
+    assert "Pipeline file '/dev/zero' is over 1,000,000 bytes" in result.stderr
 
 
 # --- 11. train on what expander handles -------------------------------------------------------------

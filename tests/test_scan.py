@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from conftest import make_tree, write_image
 
+from expander.dataset import natural_key
 from expander.errors import LayoutError
-from expander.scan import natural_key, scan
+from expander.scan import scan
 
 
 def test_class_layout_lists_images_in_natural_order(tmp_path: Path) -> None:

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from expander.dataset import VAL_SPLITS, Dataset, Item
 from expander.manifest import MANIFEST_NAME, read_manifest
 from expander.plan import output_seed
-from expander.scan import VAL_SPLITS, Dataset, Item, scan
+from expander.scan import scan
 from train.errors import TrainError
 
 FROM_TEST_DIR = "--test folder"

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from expander.dataset import VAL_SPLITS, Item
 from expander.manifest import package_versions
 from expander.pipeline import PRESETS
-from expander.scan import VAL_SPLITS, Item, scan
+from expander.scan import scan
 from train.compare import default_out
 from train.data import (
     Sample,

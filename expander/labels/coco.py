@@ -21,10 +21,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from expander.dataset import Item, natural_key
 from expander.errors import LayoutError
 from expander.labels.files import Tree, split_of
 from expander.labels.objects import LabelSet, Objects
-from expander.scan import Item, natural_key
 
 MAX_JSON_BYTES = 2 << 30  # COCO 2017's train annotations are 448 MB
 FRAGMENTS = ".coco"  # per-output annotation files, inside the output folder

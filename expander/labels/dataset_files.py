@@ -8,11 +8,11 @@ import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
+from expander.dataset import Dataset
 from expander.images import write_atomic
 from expander.labels import coco, voc, yolo
 from expander.manifest import Record
 from expander.plan import Plan
-from expander.scan import Dataset
 
 
 def write_dataset_files(dataset: Dataset, plan: Plan, records: Iterable[Record], out: Path) -> list[str]:

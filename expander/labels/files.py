@@ -8,8 +8,8 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from expander.dataset import SPLITS, is_image_name, natural_key
 from expander.errors import LayoutError
-from expander.scan import SPLITS, is_image_name, natural_key
 
 MAX_LABEL_FILE_BYTES = 64 << 20  # a label file larger than this is refused, not read into memory
 

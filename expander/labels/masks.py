@@ -16,11 +16,11 @@ import posixpath
 import cv2
 import numpy as np
 
+from expander.dataset import Item
 from expander.labels.files import Tree, read_text
 from expander.labels.layout import MASK_FOLDERS
 from expander.labels.moving import Labelled, mask_box
 from expander.labels.objects import LabelSet, Objects
-from expander.scan import Item
 
 SUFFIXES = ("", "_mask", "_masks", "-mask", "_seg")
 NAMES_FILES = ("classes.txt", "labelmap.txt", "class_names.txt")

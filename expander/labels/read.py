@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from expander.dataset import SPLITS, Dataset
 from expander.errors import LayoutError
 from expander.labels import coco, masks, voc, yolo
 from expander.labels.files import walk
 from expander.labels.layout import MASK_FOLDERS, looks_labelled
 from expander.labels.objects import FORMATS
-from expander.scan import SPLITS, Dataset
 
 MODULES = {"coco": coco, "voc": voc, "yolo": yolo, "masks": masks}  # in the order they are tried
 

@@ -14,9 +14,9 @@ import posixpath
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from expander.dataset import SPLITS, Item, is_image_name, natural_key
 from expander.labels.files import Tree, clip_corners, read_text
 from expander.labels.objects import LabelSet, Objects
-from expander.scan import SPLITS, Item, is_image_name, natural_key
 
 LISTS = "ImageSets/Main"
 

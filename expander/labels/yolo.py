@@ -14,10 +14,10 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
+from expander.dataset import Item
 from expander.labels.files import Tree, clip_corners, read_text, split_of
 from expander.labels.layout import YAML_NAMES
 from expander.labels.objects import LabelSet, Objects
-from expander.scan import Item
 
 
 def label_path(image: str) -> str | None:
