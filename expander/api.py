@@ -1,7 +1,8 @@
 """``expand``: the library entry point. options -> scan -> plan -> probe -> lock -> execute -> manifest.
 
 The CLI is a thin layer over this function; pipelines call it directly. Each stage lives in its
-own module; this one only calls them in order and keeps the state of a run while it executes.
+own module; this one only calls them in order and keeps the state of a run while it executes. Where the
+outputs go is the run's sink (``expander.sinks``), chosen once here from the options.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from expander import images
 from expander.augment import probe_pipeline
 from expander.dataset import Dataset, natural_key
-from expander.errors import OutputError, PipelineError
+from expander.errors import LayoutError, OutputError, PipelineError
 from expander.execute import JobResult, Settings, execute, start_workers_early
 from expander.manifest import (
     MANIFEST_NAME,
@@ -38,7 +39,6 @@ from expander.output import (
     check_contents,
     check_location,
     lock,
-    mark_done,
     release_space,
     remove_previous,
     reserve_space,
@@ -46,10 +46,9 @@ from expander.output import (
 from expander.pipeline import resolve_pipeline
 from expander.plan import Plan, make_plan
 from expander.scan import scan
-from expander.storage import Store, is_url, open_store
-
-if TYPE_CHECKING:
-    from expander.shards.sink import ShardSink
+from expander.sinks import open_sink
+from expander.sinks.base import LabelFiles, Sink
+from expander.storage import open_store
 
 
 @dataclass(frozen=True)
@@ -59,28 +58,31 @@ class ExpandResult:
     source: Path | str  # a folder, or the URL of an object-store prefix
     out: Path | str
     status: str  # "complete", "dry-run", "interrupted" or "stopped" (disk full or a failing disk)
-    plan: Plan  # each job's ``done`` holds the outputs found on disk (resumed, or left by a stopped run)
+    plan: Plan  # each job's ``done`` holds the outputs found in the sink (resumed, or left by a stopped run)
     finished: dict[str, JobResult] = field(repr=False)  # source -> its job's result, for jobs run to the end
     failed: dict[str, Record] = field(repr=False)  # output path -> what went wrong
-    dst_root: Store | None = field(default=None, repr=False)  # where outputs found on disk are hashed
+    sink: Sink | None = field(default=None, repr=False)  # where the outputs are
     resumed: int = 0
     duration_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict, repr=False)
-    located: dict[str, tuple[str, int, str]] | None = field(default=None, repr=False)  # sharded: where each output is
+    label_files: LabelFiles | None = field(default=None, repr=False)
 
     def records(self) -> Iterator[Record]:
         """One record per planned output that was attempted, in plan order (the manifest's rows)."""
-        return records(self.plan, self.finished, self.failed, self.dst_root, self.label_format, located=self.located)
+        assert self.sink is not None
+        return records(self.plan, self.finished, self.failed, self.sink, self.label_files)
 
     @property
     def written(self) -> frozenset[str]:
-        """Output paths on disk, resumed ones included."""
-        rows = records(self.plan, self.finished, self.failed, None, located=self.located)  # no file hashed
+        """Output paths in the sink, resumed ones included."""
+        if self.sink is None:
+            return frozenset()
+        rows = records(self.plan, self.finished, self.failed, self.sink, look=False)
         return frozenset(r.output for r in rows if r.status == "ok")
 
     @property
     def label_format(self) -> str | None:
-        """The labelled dataset's format (yolo, coco, voc, masks), or None for class folders."""
+        """The labelled dataset's format (a registry name), or None for class folders."""
         labels = self.summary.get("labels")
         return labels["format"] if labels else None
 
@@ -141,9 +143,8 @@ def run(
 ) -> ExpandResult:
     """``expand`` for options already checked: scan -> plan -> probe -> lock -> execute -> manifest."""
     started = time.perf_counter()
-    dataset = _without_excluded(scan(options.src, options.scan_labels), options.exclude)
-    if dataset.labels is not None and is_url(options.out):
-        raise OutputError("A labelled dataset (boxes, masks) is written to a local folder only; choose a local --out.")
+    dataset = _checked_labels(_without_excluded(scan(options.src, options.scan_labels), options.exclude),
+                               options.skip_bad_labels)  # fmt: skip
     if dataset.labels is not None and options.generator is not None:
         raise PipelineError("--generator makes images without moving labels; a labelled dataset needs a pipeline.")
     pipeline, partners = _pipeline(options)
@@ -153,15 +154,13 @@ def run(
         dataset, options.quota, seed=options.seed, classes=options.classes, originals=options.originals,
         output_ext=f".{options.format}" if options.format else None, partners=partners,
     )  # fmt: skip
-    if options.shards:
-        if dataset.labels is not None:
-            raise OutputError("--shards writes class-folder datasets; a labelled dataset is written as files.")
-        from expander.shards.sink import shard_order  # imported only by sharded runs (tarfile and all)
-
-        plan = dataclasses.replace(plan, jobs=tuple(shard_order(plan.jobs, options.seed, dataset.splits)))
+    label_files = _label_files(dataset)
+    sink = open_sink(options.shards or "files", open_store(options.out), dataset, seed=options.seed,
+                     shard_size=options.shard_size, labels=label_files)  # fmt: skip
+    plan = sink.order(plan)
     check_location(dataset, options.out)
     arguments = options.arguments()
-    state = _Run(dataset, plan, arguments, pipeline, started)
+    state = _Run(dataset, plan, arguments, pipeline, started, sink, label_files)
     check = functools.partial(check_contents, options.out, arguments, pipeline, OUTPUT_ARGUMENTS,
                               resume=options.resume, overwrite=options.overwrite)  # fmt: skip
     if options.dry_run:
@@ -170,44 +169,21 @@ def run(
     if options.generator is None:
         augmented = [job.source for job in plan.jobs if job.copies][:10]
         probe_pipeline(pipeline, dataset.location, augmented, options.size, options.max_pixels)
-    label_options = _label_options(options, dataset)
-    settings = Settings(arguments["source"], arguments["out"], pipeline, options.quality, options.size,
-                        options.max_pixels, label_options, shards=options.shards is not None)  # fmt: skip
+    settings = Settings(arguments["source"], pipeline, sink.writer(), options.quality, options.size,
+                        options.max_pixels, _label_options(options, dataset))  # fmt: skip
     with _executor(options) as run_jobs, lock(options.out) as held:  # Ray connects before anything is written
         check()
-        if options.shards:
-            state.plan, state.sink = _sharded(plan, options, dataset)
-        else:
-            state.plan = mark_done(plan, options.out) if options.resume else plan
+        state.plan = sink.resume(plan) if options.resume else plan
         check_capacity(state.plan, dataset, options.out, size=options.size, max_outputs=options.max_outputs,
                        check_space=options.space_check)  # fmt: skip
         if options.overwrite:
             remove_previous(options.out)
-        if not is_url(options.out):
+        if not sink.store.remote:
             images.remove_temp_files(options.out)  # the lock is ours: any temporary file is a killed run's
         state.taken_over = held.taken_over
         if on_plan is not None:
             on_plan([plan_row(row) for row in plan.rows])
         return state.execute(run_jobs, settings, options.workers, progress)
-
-
-def _sharded(plan: Plan, options: ExpandOptions, dataset: Dataset) -> tuple[Plan, ShardSink]:
-    """The plan and the shard sink of a sharded run; resumed, the jobs in shards already on disk are done."""
-    from expander.shards.sink import ShardSink, ShardSize, completed_shards
-
-    assert options.shards is not None
-    store = open_store(options.out)
-    located: dict[str, tuple[str, int, str]] = {}
-    if options.resume:
-        completed, located = completed_shards(store, options.shards, dataset.splits)
-        jobs = [dataclasses.replace(j, done=frozenset(o.copy_index or 0 for o in j.outputs))
-                if any(o.rel_path in located for o in j.outputs) else j for j in plan.jobs]  # fmt: skip
-        plan = dataclasses.replace(plan, jobs=tuple(jobs))
-    size = ShardSize.parse(options.shard_size)
-    sink = ShardSink(store, options.shards, size, options.seed, dataset.classes, list(plan.jobs))
-    if options.resume:
-        sink.resume(completed, located)
-    return plan, sink
 
 
 def _without_excluded(dataset: Dataset, exclude: Path | None) -> Dataset:
@@ -221,12 +197,46 @@ def _without_excluded(dataset: Dataset, exclude: Path | None) -> Dataset:
     return dataclasses.replace(dataset, items=items, excluded=tuple(sorted(dropped, key=natural_key)))
 
 
+def _checked_labels(dataset: Dataset, skip: bool) -> Dataset:
+    """A labelled dataset whose label files can all be read; else LayoutError naming the lines, unless ``skip``
+    (--skip-bad-labels): then the lines are left out, and images whose labels cannot be read at all too."""
+    labels = dataset.labels
+    if labels is None:
+        return dataset
+    errors = [e for i in dataset.items if i.objects is not None for e in i.objects.errors] + list(labels.errors)
+    if not errors:
+        return dataset
+    if not skip:
+        shown = "\n  ".join(errors[:10]) + (f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else "")
+        raise LayoutError(
+            f"{len(errors)} label line(s) or entries in '{dataset.location}' cannot be read as {labels.format}:\n"
+            f"  {shown}\nFix them, or pass --skip-bad-labels to leave them out (each is reported); nothing was "
+            "written."
+        )
+    unreadable = [i for i in dataset.items if i.objects is not None and i.objects.unreadable]
+    rejected = [(i.rel_path, "its labels cannot be read (--skip-bad-labels left it out)") for i in unreadable]
+    items = tuple(i for i in dataset.items if not (i.objects is not None and i.objects.unreadable))
+    return dataclasses.replace(dataset, items=items, rejected=(*dataset.rejected, *rejected))
+
+
+def _label_files(dataset: Dataset) -> LabelFiles | None:
+    """How the sink finds a labelled output's label files and counts their objects (its format's rules)."""
+    if dataset.labels is None:
+        return None
+    from expander.labels import registry
+
+    label_set = dataset.labels
+    chosen = registry.get(label_set.format)
+    return LabelFiles(lambda job, output: chosen.label_paths(job.objects, job.source, output),
+                      lambda files: chosen.count(files, label_set))  # fmt: skip
+
+
 def _label_options(options: ExpandOptions, dataset: Dataset):
     if dataset.labels is None:
         return None
-    from expander.labels.worker import LabelOptions
+    from expander.labels.labelled import options_for
 
-    return LabelOptions.of(dataset.labels, options.min_visibility, options.keep_empty)
+    return options_for(dataset.labels, options.min_visibility, options.keep_empty)
 
 
 def _pipeline(options: ExpandOptions) -> tuple[dict[str, Any], bool]:
@@ -243,27 +253,26 @@ class _Run:
     """The state of one run while it executes: what finished, what failed, and why it stopped.
 
     The main process keeps per finished job 40 bytes per written output (size and SHA-256) and one
-    record per failure; manifest rows are rebuilt from the plan.
+    record per failure; manifest rows are rebuilt from the plan, the results and the sink.
     """
 
-    def __init__(self, dataset: Dataset, plan: Plan, arguments: dict, pipeline: dict, started: float):
+    def __init__(self, dataset: Dataset, plan: Plan, arguments: dict, pipeline: dict, started: float, sink: Sink,
+                 label_files: LabelFiles | None):  # fmt: skip
         self.dataset, self.plan, self.arguments, self.pipeline = dataset, plan, arguments, pipeline
-        self.started = started
+        self.started, self.sink, self.label_files = started, sink, label_files
         self.finished: dict[str, JobResult] = {}
         self.failed: dict[str, Record] = {}
         self.stopped = ""  # why the run stopped early (disk full, I/O error), else ""
         self.taken_over: dict[str, Any] | None = None
-        self.out: Path | str = arguments["out"] if is_url(arguments["out"]) else Path(arguments["out"])
-        self.store = open_store(self.out)
+        self.out = arguments["out"] if sink.store.remote else Path(arguments["out"])
         self.manifest_error = ""
-        self.label_files: list[str] = []  # dataset-level label files written (data.yaml, COCO JSON, ...)
-        self.sink: ShardSink | None = None  # a sharded run's: only what it has put in shards is written
+        self.dataset_files: dict[str, str] = {}  # a labelled run's dataset-level files (data.yaml, ...) and SHA-256
 
     def execute(self, run_jobs, settings: Settings, workers: int, progress: bool) -> ExpandResult:
         resumed = sum(len(job.done) for job in self.plan.jobs)
         todo = [job for job in self.plan.jobs if len(job.done) < job.size]
         try:
-            write_summary(self.store, self.result("running", resumed).summary)
+            write_summary(self.sink.store, self.result("running", resumed).summary)
         except OSError as e:
             raise OutputError(f"Cannot write in output folder '{self.out}': {e.strerror}. Free space or fix it.") from e
         reserve_space(self.out, self.plan.outputs)
@@ -275,11 +284,11 @@ class _Run:
                 if result.stopped:
                     self.stopped = result.stopped
                     break  # leaving the loop stops the pool: nothing more is scheduled
-                self._written(self._into_shards(self.sink.add, result) if self.sink else [result])
+                self._into_sink(self.sink.add, result)
                 if self.stopped:
-                    break  # a shard could not be written
-            if self.sink is not None and not self.stopped:
-                self._written(self._into_shards(self.sink.finish))
+                    break  # the sink could not write (a shard on a full disk)
+            if not self.stopped:
+                self._into_sink(self.sink.finish)
         except KeyboardInterrupt:
             bar.close()
             self._finish("interrupted", resumed)
@@ -287,61 +296,72 @@ class _Run:
         bar.close()
         return self._finish("stopped" if self.stopped else "complete", resumed)
 
-    def _into_shards(self, write, *result: JobResult) -> list[JobResult]:
-        """What the sink wrote; a shard that cannot be written (disk full, store gone) stops the run like a
-        worker's full disk does: what is in complete shards is recorded, ``--resume`` does the rest."""
-        assert self.sink is not None
+    def _into_sink(self, write, *result: JobResult) -> None:
+        """Hand results to the sink and keep what it stored; a sink that cannot write (disk full, store gone) stops
+        the run like a worker's full disk does: what it stored is recorded, ``--resume`` does the rest."""
         try:
             write(*result)
         except OSError as e:
-            self.stopped = f"{e.strerror or e} writing a shard"
-        return self.sink.take_written()
-
-    def _written(self, results: list[JobResult]) -> None:
-        for result in results:  # a sharded run's bytes are in their shard now: keep the checksums only
-            self.finished[result.source] = dataclasses.replace(result, payloads=()) if result.payloads else result
+            self.stopped = f"{e.strerror or e} writing '{e.filename or self.out}'"
+        for stored in self.sink.take_written():  # their bytes are in the sink now: keep the checksums only
+            self.finished[stored.source] = dataclasses.replace(stored, samples=()) if stored.samples else stored
 
     def _finish(self, status: str, resumed: int) -> ExpandResult:
-        """Clean up and write the manifest and summary; a run that stopped early lists what is on disk."""
-        if not self.store.remote:
+        """Clean up and write the dataset-level files, the manifest and the summary; a run that stopped early
+        lists what it left in the sink."""
+        if not self.sink.store.remote:
             images.remove_temp_files(self.out)  # a worker killed mid-write (its batch was retried) may leave one
-        if status != "complete" and self.sink is None:  # list the unfinished jobs' files that are on disk
-            self.plan = mark_done(self.plan, self.out, skip=self.finished)
-        result = self.result(status, resumed)
+        if status != "complete":
+            self.plan = self.sink.left_by_stop(self.plan, self.finished)
         release_space(self.out)
         try:
-            if self.dataset.labels is not None:  # data.yaml, COCO JSON, ImageSets: from what is on disk
-                from expander.labels.dataset_files import write_dataset_files
-
-                assert isinstance(self.out, Path)  # labelled datasets are written to local folders
-                self.label_files = write_dataset_files(self.dataset, self.plan, result.records(), self.out)
-                result = self.result(status, resumed)
-            if self.sink is not None:
-                write_summary(self.store, self.sink.index(), self.sink.INDEX_NAME)
-            write_manifest(self.store, result.records())
-            write_summary(self.store, result.summary)
+            if self.dataset.labels is not None and self.sink.kind == "files":
+                self._write_dataset_files()
+            self.sink.close_run()
+            result = self.result(status, resumed, exact=True)
+            write_manifest(self.sink.store, result.records())
+            write_summary(self.sink.store, result.summary)
         except OSError as e:
             self.manifest_error = f"{e.strerror or e} writing {MANIFEST_NAME}/{SUMMARY_NAME} in '{self.out}'"
             result = self.result(status, resumed)
         return result
 
-    def result(self, status: str, resumed: int = 0) -> ExpandResult:
+    def _write_dataset_files(self) -> None:
+        """data.yaml, the COCO JSON, VOC's lists: made by the format from the outputs in the sink, in plan order."""
+        import hashlib
+
+        from expander.labels import registry
+        from expander.labels.base import Written
+
+        labels = self.dataset.labels
+        assert labels is not None and self.label_files is not None
+        rows = records(self.plan, self.finished, self.failed, self.sink, look=False)
+        jobs = {job.source: job for job in self.plan.jobs}
+        written = [Written(r.output, r.source, r.split, self.label_files.paths(jobs[r.source], r.output))
+                   for r in rows if r.status == "ok"]  # fmt: skip
+        files = registry.get(labels.format).dataset_files(labels, written, self.sink.store.read)
+        for name, data in files.items():
+            self.sink.store.write(name, data)
+        self.dataset_files = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+
+    def result(self, status: str, resumed: int = 0, exact: bool = False) -> ExpandResult:
+        """The run as it stands. ``exact``: outputs written before this run are looked up in the sink (hashed),
+        as the final summary and manifest need; else counted only."""
         elapsed = time.perf_counter() - self.started
-        label_format = self.dataset.labels.format if self.dataset.labels else None
-        # Counts only: no image to hash; resumed outputs' label files are read for their objects.
-        located = self.sink.located if self.sink is not None else None
-        rows = records(self.plan, self.finished, self.failed, None, label_format, self.store, located)
+        rows = records(self.plan, self.finished, self.failed, self.sink, self.label_files, look=exact)
         summary = run_summary(self.dataset, self.plan, self.arguments, self.pipeline, status, rows, resumed, elapsed)
         summary["stopped"] = self.stopped or None
         summary["manifest_error"] = self.manifest_error or None
         summary["took_over_lock"] = self.taken_over
+        summary["sink"] = self.sink.kind
         if summary.get("labels"):
-            summary["labels"]["files"] = self.label_files
-        if self.sink is not None:
-            index = self.sink.index()
-            summary["shards"] = {k: index[k] for k in ("format", "files", "samples")} | {"index": self.sink.INDEX_NAME}
-        return ExpandResult(self.dataset.location, self.out, status, self.plan, self.finished, self.failed, self.store,
-                            resumed, elapsed, summary, located)  # fmt: skip
+            summary["labels"]["files"] = sorted(self.dataset_files)
+            summary["labels"]["files_sha256"] = self.dataset_files
+        index = self.sink.index()
+        if index is not None:
+            summary["shards"] = {k: index[k] for k in ("format", "files", "samples")} | {"index": "shards.json"}
+        return ExpandResult(self.dataset.location, self.out, status, self.plan, self.finished, self.failed, self.sink,
+                            resumed, elapsed, summary, self.label_files)  # fmt: skip
 
 
 def _executor(options: ExpandOptions):

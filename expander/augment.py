@@ -28,15 +28,14 @@ from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, build_pipelin
 
 @dataclass(frozen=True)
 class LabelParams:
-    """How labels move: the dataset's box layout (albumentations' name) and the visibility below which a
-    box is dropped (the fraction of its area left inside the image)."""
+    """How labels move: boxes as pixel corners (``expander.labels.instances``), dropped below ``min_visibility``
+    (the fraction of a box's area left inside the image); keypoints as points."""
 
-    box_format: str
     min_visibility: float = 0.1
 
     def compose_args(self, A) -> dict[str, Any]:
         return {
-            "bbox_params": A.BboxParams(format=self.box_format, label_fields=["object_index"],
+            "bbox_params": A.BboxParams(format="pascal_voc", label_fields=["object_index"],
                                         min_visibility=self.min_visibility, clip=True),
             "keypoint_params": A.KeypointParams(format="xy", label_fields=["keypoint_id"], remove_invisible=True),
         }  # fmt: skip
@@ -55,7 +54,6 @@ class Augmenter:
         self._labels = labels
         self._style_files: list[str] = pipeline.get(STYLE_REFS_KEY) or []
         self.fast = None if labels else fast_pipeline(pipeline)  # the fast path moves no labels
-        self.box_format = labels.box_format if labels else None
         # The channel order it wants images in: OpenCV's own BGR when no transform cares, which
         # saves converting every image to RGB and back (same pixels, same files).
         self.channel_order = "BGR" if self.fast is not None and self.fast.order_free else "RGB"

@@ -244,6 +244,9 @@ def _emit(summary: dict, as_json: bool, human) -> None:
 
 
 def _plan_table(rows: list[dict]) -> str:
+    """The plan as a table, and the files it writes (a labelled plan's rows count objects)."""
+    files = [r for r in rows if r.get("unit") == "files"]
+    rows = [r for r in rows if r.get("unit") != "files"]
     has_splits = any(r["split"] for r in rows)
     objects = any(r.get("unit") == "objects" for r in rows)
     columns = ["object class", "objects", "new", "total"] if objects else ["class", "originals", "new", "total"]
@@ -260,7 +263,9 @@ def _plan_table(rows: list[dict]) -> str:
     ]
     totals = [sum(r[k] for r in rows) for k in ("originals", "new", "total")]
     body.append(([""] if has_splits else []) + ["total", *totals])
-    return _table(header, body)
+    counted = files[0] if files else {"originals": totals[0], "new": totals[1], "total": totals[2]}
+    return (f"{_table(header, body)}\nFiles to write: {counted['total']} ({counted['originals']} originals, "
+            f"{counted['new']} new images).")  # fmt: skip
 
 
 def _labels_report(labels: dict, totals: dict) -> list[str]:
@@ -275,15 +280,22 @@ def _labels_report(labels: dict, totals: dict) -> list[str]:
         )
         + "."
     ]
-    if labels["problems"]:
-        lines.append(f"{len(labels['problems'])} unusable object(s) in the source labels, left out of copies:")
-        lines += [f"  {p}" for p in labels["problems"][:20]]
-        if len(labels["problems"]) > 20:
-            lines.append(f"  ... and {len(labels['problems']) - 20} more (expander.json lists them all)")
+    for target in labels.get("targets", []):
+        if target["short"]:
+            lines.append(f"Target not reached: {target['class']} has {target['reached']} of {target['target']} "
+                         f"objects: {target['reason']}.")  # fmt: skip
+    lines += [f"Note: {note}." for note in labels.get("notes", [])]
+    for key, title in (("skipped", "label line(s) or entries could not be read and were left out (--skip-bad-labels)"),
+                       ("problems", "unusable object(s) in the source labels, left out of copies")):  # fmt: skip
+        found = labels.get(key) or []
+        if found:
+            lines.append(f"{len(found)} {title}:")
+            lines += [f"  {_printable(p)}" for p in found[:20]]
+            if len(found) > 20:
+                lines.append(f"  ... and {len(found) - 20} more (expander.json lists them all)")
     if labels["labels_without_images"]:
-        lines.append(
-            f"{len(labels['labels_without_images'])} label file(s) have no image (expander inspect lists them)."
-        )
+        count = len(labels["labels_without_images"])
+        lines.append(f"{count} label file(s) or entries have no image (expander inspect lists them).")
     return lines
 
 
@@ -305,7 +317,7 @@ def _run_report(summary: dict) -> str:
         lines += _labels_report(summary["labels"], t)
     if summary["failures"]:
         lines.append(f"{len(summary['failures'])} input(s) failed and were skipped:")
-        lines += [f"  {f['source']}: {f['error']}" for f in summary["failures"]]
+        lines += [f"  {_printable(f['source'])}: {_printable(f['error'])}" for f in summary["failures"]]
     if summary.get("stopped"):
         missing = t["planned"] - t["written"] - t["failed_outputs"]
         lines.append(
@@ -383,11 +395,12 @@ def _inspect_report(r: dict) -> str:
 
 def _verify_report(r: dict) -> str:
     lines = [f"{r['dst']}: {'OK' if r['ok'] else 'MISMATCH'} ({r['checked']} files listed)"]
+    lines += [f"  run: {p}" for p in r.get("run", [])]
     for key, label in (("missing", "missing"), ("extra", "not in the manifest")):
         lines += [f"  {label}: {p}" for p in r[key]]
     lines += [f"  does not decode: {u['file']} ({u['error']})" for u in r["undecodable"]]
     lines += [f"  changed: {c['file']} ({c['reason']})" for c in r["changed"]]
-    lines += [f"  bad label: {c['file']} ({c['reason']})" for c in r.get("labels", [])]
+    lines += [f"  bad label: {_printable(c['file'])} ({_printable(c['reason'])})" for c in r.get("labels", [])]
     lines += [f"  unsafe path (leaves the folder; not opened): {p}" for p in r["unsafe"]]
     if not r["checksums"]:
         lines.append("  (the manifest has no checksums: written by an older expander; files were only decoded)")
@@ -395,6 +408,11 @@ def _verify_report(r: dict) -> str:
         identical = len(r["replayed"]) - sum(1 for c in r["changed"] if not c["reason"].startswith("cannot"))
         lines.append(f"Replayed {len(r['replayed'])} output(s): {identical} byte-identical.")
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """A name or message as one line on a terminal: control characters (a CR or newline in a file name) escaped."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
 
 def _table(header: list[str], rows: list[list]) -> str:

@@ -17,6 +17,14 @@ VAL_SPLITS = ("val", "valid", "validation")  # names of a validation split, in o
 SPLITS = ("train", *VAL_SPLITS, "test")
 # Only this split is augmented; the others are evaluation data and are copied as they are.
 AUGMENTED_SPLIT = "train"
+# Folder and file names that mark a labelled dataset's layout (scan looks for them two levels deep before it
+# walks the tree and tries the formats); a mask folder mirrors the image folder (expander.labels.masks).
+MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations")
+LABEL_MARKERS = frozenset({"labels", "Annotations", "ImageSets", *MASK_FOLDERS})
+LABEL_SUFFIXES = (".json", ".xml", ".yaml", ".yml")
+# The split of images a labelled dataset's own split files (data.yaml, ImageSets lists) do not name: copied,
+# never augmented, and counted.
+UNLISTED = "unlisted"
 
 
 @dataclass(frozen=True)

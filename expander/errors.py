@@ -36,6 +36,11 @@ class OutputError(ExpanderError):
     """The output folder cannot be used (inside the source, not empty, different run)."""
 
 
+class EmptyCopy(Exception):
+    """Every object of a labelled source left this copy: it is recorded as ``empty``, not written as a background
+    image (``--keep-empty`` writes it). Raised per output by a worker, never out of a run."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (kill, timeout, Slurm, Kubernetes), raised where Ctrl-C would be, so it is handled the same way.
 

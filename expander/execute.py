@@ -9,33 +9,34 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import multiprocessing
 import multiprocessing.pool
 import os
-import posixpath
 import signal
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expander import images
+from expander.errors import EmptyCopy
 from expander.manifest import Record
+from expander.plan import Job, Output
+from expander.sinks.base import NO_SEED, ORIGINAL_COPY, Sample, Stored, Writer
 from expander.storage import open_store
 
 if TYPE_CHECKING:
     from expander.augment import Augmenter
     from expander.generator import Generator
-    from expander.labels.worker import LabelOptions
-from expander.plan import Job, Output
+    from expander.labels.base import LabelOptions
 
 # Write errors that no other file would escape: the run stops (and can be resumed), rather than
 # recording every remaining output as failed.
 _RUN_STOPPING_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 DIGEST_SIZE = 40  # per output in JobResult.digests: 8-byte size, 32-byte SHA-256
-LABEL_DIGEST_SIZE = 36  # per output in JobResult.labels: label file SHA-256, 4-byte count of its objects
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,12 @@ class Settings:
     """Everything a worker needs besides its jobs; sent once per worker."""
 
     src_root: str
-    dst_root: str
     pipeline: dict[str, Any]
+    writer: Writer  # the run's sink, as each worker puts outputs into it
     quality: int = 95
     size: tuple[int, int] | None = None
     max_pixels: int | None = images.DEFAULT_MAX_PIXELS
     labels: LabelOptions | None = None  # a labelled dataset's: labels move with the pixels
-    shards: bool = False  # return each output's bytes (JobResult.payloads) for the shard sink; write no file
 
     @property
     def generator(self) -> bool:
@@ -67,11 +67,12 @@ def needs_albumentations(pipeline: dict[str, Any]) -> bool:
 class JobResult:
     """What a worker sends back for one job: what it attempted, what failed, and what it wrote.
 
-    Written outputs cross process boundaries as 40 bytes each (``digests``: size and SHA-256 per
-    pending output, in order; zeros where it failed), and the main process rebuilds their manifest
-    rows from the plan. ``stopped`` says why the job stopped early on an error no other output
-    would escape (disk full, read-only or failing disk): its unwritten outputs are not failures,
-    the run stops and ``--resume`` finishes it.
+    Per pending output (``copies``: their copy indices, 0 for the original, when the job ran): 40 bytes of
+    ``digests`` (size and SHA-256; zeros where it failed), a labelled run's label digest (its label files'
+    SHA-256 and the objects per class in them), and for a sink that packs in the main process the output
+    itself (``samples``). The main process rebuilds manifest rows from the plan. ``stopped`` says why the job
+    stopped early on an error no other output would escape (disk full, read-only or failing disk): its
+    unwritten outputs are not failures, the run stops and ``--resume`` finishes it.
     """
 
     source: str
@@ -79,27 +80,34 @@ class JobResult:
     failed: tuple[Record, ...] = ()
     digests: bytes = b""
     stopped: str = ""
-    labels: bytes = b""  # labelled runs: LABEL_DIGEST_SIZE bytes per pending output, like digests
-    payloads: tuple[bytes, ...] = ()  # sharded runs: each pending output's bytes (b"" where it failed)
+    copies: tuple[int, ...] = ()
+    labels: tuple[LabelDigest | None, ...] = ()
+    samples: tuple[Sample | None, ...] = ()
 
-    def label_digest(self, position: int) -> tuple[str, int] | None:
-        """(label file SHA-256 hex or "" when it has none, objects in it) of an output."""
-        chunk = self.labels[position * LABEL_DIGEST_SIZE : (position + 1) * LABEL_DIGEST_SIZE]
-        if len(chunk) < LABEL_DIGEST_SIZE:
-            return None
-        sha = chunk[:32].hex() if any(chunk[:32]) else ""
-        return sha, int.from_bytes(chunk[32:36], "big")
+    def stored_outputs(self) -> list[Stored | None]:
+        """What each pending output is in the sink, as its worker made it (None where it was not written)."""
+        found: list[Stored | None] = []
+        for position in range(len(self.copies)):
+            chunk = self.digests[position * DIGEST_SIZE : (position + 1) * DIGEST_SIZE]
+            if len(chunk) < DIGEST_SIZE or not any(chunk):
+                found.append(None)
+                continue
+            label = self.labels[position] if position < len(self.labels) else None
+            files, objects = label if label is not None else ((), None)
+            found.append(Stored(int.from_bytes(chunk[:8], "big"), chunk[8:].hex(), files, objects))
+        return found
 
-    def digest(self, position: int) -> tuple[int, str] | None:
-        """(size, SHA-256 hex) of the job's ``position``-th pending output, or None if it was not written."""
-        chunk = self.digests[position * DIGEST_SIZE : (position + 1) * DIGEST_SIZE]
-        if len(chunk) < DIGEST_SIZE or not any(chunk):
-            return None
-        return int.from_bytes(chunk[:8], "big"), chunk[8:].hex()
+    def stored_by_copy(self) -> dict[int, Stored]:
+        """Copy index (0: the original) -> what was written of it."""
+        return {c: s for c, s in zip(self.copies, self.stored_outputs(), strict=True) if s is not None}
+
+
+LabelDigest = tuple[tuple[tuple[str, str], ...], tuple[tuple[int, int], ...]]  # (label file, SHA-256), (class, n)
 
 
 class Worker:
-    """Source bytes -> output files, for one process: settings, and an augmenter or generator built on first use.
+    """Source bytes -> outputs in the run's sink, for one process: settings, and an augmenter or generator built on
+    first use.
 
     The local pool, Ray tasks and ``expander verify --replay`` all go through it, so a replay runs
     the same code as the run did.
@@ -112,10 +120,8 @@ class Worker:
         cv2.setNumThreads(1)  # the pool is the parallelism
         threadpool_limits(1, user_api="blas")
         self.settings = settings
-        self.src = Path(settings.src_root)  # local sources (labelled datasets read their label files here)
-        self.dst = Path(settings.dst_root)
         self.source = open_store(settings.src_root)  # a folder or an object store: what the worker reads
-        self.dest = open_store(settings.dst_root)  # ... and where it writes
+        self.writer = settings.writer
         self._augmenter: Augmenter | None = None
         self._generator: Generator | None = None
 
@@ -133,7 +139,7 @@ class Worker:
             from expander.augment import Augmenter, LabelParams
 
             labels = self.settings.labels
-            params = LabelParams(labels.box_format, labels.min_visibility) if labels else None
+            params = LabelParams(labels.min_visibility) if labels else None
             self._augmenter = Augmenter(self.settings.pipeline, params)
         return self._augmenter
 
@@ -159,93 +165,76 @@ class Worker:
         return images.encode(self.augmenter(image, out.seed), fmt, self.settings.quality, self.order)
 
     def run(self, job: Job) -> JobResult:
-        """Write a job's pending outputs. Never raises for anything one file can cause: it is recorded."""
-        outputs = job.pending
-
-        def failure(out: Output, error: str, status: str = "failed") -> Record:
-            return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status,
-                          error, out.partner or "")  # fmt: skip
-
-        def failures(error: str) -> JobResult:
-            return JobResult(job.source, len(outputs), tuple(failure(out, error) for out in outputs))
-
+        """Put a job's pending outputs into the sink. Never raises for anything one file can cause: it is recorded."""
         try:
             data = self.source.read(job.source)
-            image = self._labelled(job, data) if self.settings.labels else self.pixels(data, job.source)
         except OSError as e:
-            return failures(f"cannot read it: {e.strerror or e}")
-        except images.DecodeError as e:
-            return failures(str(e))
-        except Exception as e:  # e.g. MemoryError resizing: the file, not the run, is at fault
-            return failures(f"{type(e).__name__}: {e}")
-        try:
-            folders = {posixpath.dirname(out.rel_path) for out in outputs}
-            for folder in folders if not (self.settings.shards or self.dest.remote) else ():
-                (self.dst / folder).mkdir(parents=True, exist_ok=True)  # once per job, not per output
-        except OSError as e:
-            if e.errno in _RUN_STOPPING_ERRNOS:
-                return JobResult(job.source, 0, stopped=f"{e.strerror} creating a folder in '{self.dst}'")
-            return failures(f"cannot create output folder: {e.strerror or e}")
+            return _failed(job, job.pending, _reason(e))
+        return self.run_outputs(job, data, job.pending)
 
+    def run_outputs(self, job: Job, data: bytes, outputs: tuple[Output, ...] | list[Output]) -> JobResult:
+        """Make ``outputs`` of a job from its source's bytes and put them into the sink (``verify --replay`` makes
+        one this way, into a writer that keeps it)."""
+        copies = tuple(o.copy_index or 0 for o in outputs)
+        failure = functools.partial(_failure, job)
+        try:
+            image = self._labelled(job, data) if self.settings.labels else self.pixels(data, job.source)
+        except Exception as e:  # undecodable, MemoryError resizing: the file is at fault, not the run
+            return _failed(job, outputs, _reason(e))
         generated = self._generate(outputs, job.source, image) if self.settings.generator else {}
         failed: list[Record] = []
-        digests, labels = bytearray(), bytearray()
-        payloads: list[bytes] = []
+        digests = bytearray()
+        labels: list[LabelDigest | None] = []
+        kept: list[Sample | None] = []
         for out in outputs:
-            payloads.append(b"")
             try:
-                payload, label = self._write(job, out, data, image, generated)
+                sample, label = self._sample(job, out, data, image, generated)
+                back = self.writer.put(sample)
             except OSError as e:
                 if e.errno in _RUN_STOPPING_ERRNOS:
                     stopped = f"{e.strerror} writing '{out.rel_path}'"
-                    return JobResult(job.source, len(digests) // DIGEST_SIZE, tuple(failed), bytes(digests), stopped,
-                                     bytes(labels))  # fmt: skip
+                    done = len(labels)
+                    return JobResult(job.source, done, tuple(failed), bytes(digests), stopped, copies[:done],
+                                     tuple(labels), tuple(kept))  # fmt: skip
                 failed.append(failure(out, f"cannot write it: {e.strerror or e}"))
+            except EmptyCopy as e:  # a labelled copy left without objects: recorded, not written
+                failed.append(failure(out, str(e), "empty"))
             except Exception as e:  # one bad output never ends the run; it is reported
-                empty = type(e).__name__ == "EmptyCopy"  # a labelled copy left without objects
-                failed.append(failure(out, str(e), "empty") if empty else failure(out, f"{type(e).__name__}: {e}"))
+                failed.append(failure(out, f"{type(e).__name__}: {e}"))
             else:
-                digests += len(payload).to_bytes(8, "big") + hashlib.sha256(payload).digest()
-                labels += label
-                payloads[-1] = payload if self.settings.shards else b""
+                digests += len(sample.image).to_bytes(8, "big") + hashlib.sha256(sample.image).digest()
+                labels.append(label)
+                kept.append(back)
                 continue
             digests += bytes(DIGEST_SIZE)
-            labels += bytes(LABEL_DIGEST_SIZE) if self.settings.labels else b""
-        return JobResult(job.source, len(outputs), tuple(failed), bytes(digests), labels=bytes(labels),
-                         payloads=tuple(payloads) if self.settings.shards else ())  # fmt: skip
+            labels.append(None)
+            kept.append(None)
+        return JobResult(job.source, len(outputs), tuple(failed), bytes(digests), copies=copies,
+                         labels=tuple(labels) if self.settings.labels else (),
+                         samples=tuple(kept) if any(s is not None for s in kept) else ())  # fmt: skip
 
-    def _write(self, job: Job, out: Output, data: bytes, image, generated: dict[str, Any]) -> tuple[bytes, bytes]:
-        """Write one output (a labelled one's label file first); (its bytes, its label digest or b"")."""
+    def _sample(self, job: Job, out: Output, data: bytes, image, generated: dict[str, Any]):
+        """One output as a Sample for the sink, and its label digest (None for class folders)."""
+        copy = out.copy_index if out.copy_index is not None else ORIGINAL_COPY
+        seed = out.seed if out.seed is not None else NO_SEED
         if self.settings.labels is None:
             payload = self._payload(out, data, image, generated)
-            if not self.settings.shards:  # a sharded run's bytes go to the shard sink instead
-                self._put(out.rel_path, payload)
-            return payload, b""
-        from expander.labels.worker import label_path
-
-        written = image.output(out, self.augmenter, self.settings.quality, self.order)  # image: a LabelledSource
-        label_file = label_path(self.settings.labels.format, job, out.rel_path)
-        sha = bytes(32)
-        if label_file is not None and written.label is not None:
-            target = os.path.join(self.settings.dst_root, label_file)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            images.write_atomic(target, written.label)
-            sha = hashlib.sha256(written.label).digest()
-        images.write_atomic(os.path.join(self.settings.dst_root, out.rel_path), written.image)
-        return written.image, sha + written.objects.to_bytes(4, "big")
-
-    def _put(self, rel_path: str, payload: bytes) -> None:
-        if self.dest.remote:
-            self.dest.write(rel_path, payload)  # one PUT: the object appears whole or not at all
-        else:  # the job's folders exist already: no mkdir per output
-            images.write_atomic(os.path.join(self.settings.dst_root, rel_path), payload)
+            return Sample(out.rel_path, payload, (), job.source, job.class_name, job.split, copy, seed), None
+        picture, files, classes = image.output(
+            out, self.augmenter, self.settings.quality, self.order
+        )  # a LabelledSource
+        roles = image.format.roles(tuple(files))
+        labelled = tuple((role, path, content) for role, (path, content) in zip(roles, files.items(), strict=True))
+        digest = (tuple((path, hashlib.sha256(content).hexdigest()) for path, content in files.items()),
+                  tuple(sorted(Counter(classes).items())))  # fmt: skip
+        return Sample(out.rel_path, picture, labelled, job.source, job.class_name, job.split, copy, seed), digest
 
     def _labelled(self, job: Job, data: bytes):
         """A labelled job's source: pixels and labels, decoded once for all its outputs."""
-        from expander.labels.worker import LabelledSource
+        from expander.labels.labelled import LabelledSource
 
         assert self.settings.labels is not None
-        return LabelledSource(self.settings.labels, self.src, job, data, self.order, self.settings.size,
+        return LabelledSource(self.settings.labels, self.source.read, job, data, self.order, self.settings.size,
                               self.settings.max_pixels)  # fmt: skip
 
     def _payload(self, out: Output, data: bytes, image, generated: dict[str, Any]) -> bytes:
@@ -256,7 +245,7 @@ class Worker:
             return images.encode(made, images.format_of(out.rel_path), self.settings.quality, self.order)
         return self.render(out, data, image)
 
-    def _generate(self, outputs: tuple[Output, ...], source_path: str, image) -> dict[str, Any]:
+    def _generate(self, outputs: tuple[Output, ...] | list[Output], source_path: str, image) -> dict[str, Any]:
         """Run the generator once for all new outputs of a job (one batch); output path -> pixels or error."""
         new = [o for o in outputs if o.copy_index is not None]
         if not new:
@@ -273,6 +262,24 @@ class Worker:
 
     def _partner(self, rel_path: str):
         return images.decode(self.source.read(rel_path), rel_path, max_pixels=self.settings.max_pixels)
+
+
+def _failure(job: Job, out: Output, error: str, status: str = "failed") -> Record:
+    return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status, error,
+                  out.partner or "")  # fmt: skip
+
+
+def _failed(job: Job, outputs, reason: str) -> JobResult:
+    copies = tuple(o.copy_index or 0 for o in outputs)
+    return JobResult(job.source, len(outputs), tuple(_failure(job, out, reason) for out in outputs), copies=copies)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return f"cannot read it: {error.strerror or error}"
+    if isinstance(error, images.DecodeError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 _worker: Worker | None = None

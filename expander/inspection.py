@@ -165,17 +165,18 @@ def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
 
 def _labels_report(dataset: Dataset) -> dict | None:
     """A labelled dataset's format, instances per class and split, and what is wrong with its labels."""
-    from expander.labels.objects import problems
-
     labels = dataset.labels
     if labels is None:
         return None
-    found = problems(dataset.items)
+    found = [p for i in dataset.items if i.objects is not None for p in (*i.objects.errors, *i.objects.problems)]
     return {
         "format": labels.format,
         "classes": list(labels.names),
         "instances": {split or "all": _instances(dataset, split) for split in dataset.splits},
         "images_without_objects": [i.rel_path for i in dataset.items if i.objects is None or not i.objects.count],
+        "unreadable_labels": [e for i in dataset.items if i.objects is not None for e in i.objects.errors]
+        + list(labels.errors),
+        "notes": list(labels.notes),
         "labels_without_images": list(labels.orphans),
         "degenerate_boxes": [p for p in found if "zero-size" in p or "outside the image" in p],
         "unknown_classes": [p for p in found if "class id" in p or "category" in p or "no name" in p],

@@ -13,3 +13,8 @@ DEFAULT_MAX_OUTPUTS = 10_000_000
 
 # Pipeline files are a few kilobytes; a megabyte is already absurd.
 MAX_PIPELINE_FILE_BYTES = 1_000_000
+
+# Labels: one image's objects, and the memory their masks may take while they move. COCO's most crowded image
+# has a few hundred objects; a file that gives one image 290,000 polygons is refused, not rasterised.
+MAX_OBJECTS_PER_IMAGE = 10_000
+MAX_MASK_BYTES = 1 << 30

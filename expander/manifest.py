@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import hashlib
 import io
 import json
 import os
@@ -19,13 +18,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from expander.dataset import Dataset
+from expander.dataset import AUGMENTED_SPLIT, Dataset
 from expander.errors import DISTRIBUTION
 from expander.images import TEMP_SUFFIX
 from expander.plan import Plan, PlanRow
+from expander.sinks.base import Stored
 from expander.storage import Store, as_store
+
+if TYPE_CHECKING:
+    from expander.execute import JobResult
+    from expander.sinks.base import LabelFiles, Sink
 
 MANIFEST_NAME = "manifest.csv"
 SUMMARY_NAME = "expander.json"
@@ -53,28 +57,11 @@ class Record:
     partner: str = ""  # the second source of a two-image generator's output
     size: int | None = None  # bytes and SHA-256 (hex) of the written file
     sha256: str = ""
-    labels: str = ""  # a labelled dataset's: the output's label file, its SHA-256, and the objects in it
+    labels: str = ""  # a labelled dataset's: the output's label files and their SHA-256s (";" between), its objects
     labels_sha256: str = ""
     objects: int | None = None
-    shard: str = ""  # a sharded run's: the shard file and member, "train/shard-000000.tar#000000012.jpg"
-
-
-class WrittenJob(Protocol):
-    """What ``records`` needs of a finished job's result (``execute.JobResult``)."""
-
-    def digest(self, position: int) -> tuple[int, str] | None: ...
-
-    def label_digest(self, position: int) -> tuple[str, int] | None: ...
-
-
-def file_digest(path: str | os.PathLike) -> tuple[int, str]:
-    """(size, SHA-256 hex) of a file, read in blocks."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
+    shard: str = ""  # a sharded run's: the shard file and sample key, "train/shard-000000.tar#000000012"
+    object_classes: tuple[tuple[int, int], ...] = dataclasses.field(default=(), compare=False)  # not a column
 
 
 def write_manifest(dst: Path | Store, records: Iterable[Record]) -> None:
@@ -150,80 +137,41 @@ def summary_problem(summary: dict[str, Any] | None) -> str:
 
 def records(
     plan: Plan,
-    finished: Mapping[str, WrittenJob],
+    finished: Mapping[str, JobResult],
     failed: Mapping[str, Record],
-    dst: Path | Store | None,
-    label_format: str | None = None,
-    label_root: Path | Store | None = None,
-    located: Mapping[str, tuple[str, int, str]] | None = None,
+    sink: Sink,
+    labels: LabelFiles | None = None,
+    look: bool = True,
 ) -> Iterator[Record]:
-    """Manifest rows in plan order: failures as recorded, written outputs rebuilt from the plan.
+    """Manifest rows in plan order: failures as recorded, the other outputs as the sink holds them.
 
-    Sizes and checksums come from the workers; outputs found on disk (resumed) are hashed here. With
-    ``label_format`` (a labelled dataset) each row also names its label file; the label files of outputs found
-    on disk are read from ``label_root`` (default ``dst``) for their checksum and objects. In a sharded run
-    ``located`` says where each output went (shard member, size, SHA-256); an output not in it is not on disk.
+    What a worker wrote this run comes from its result; the sink completes it (a shard member) and answers
+    for outputs written before (resumed, or left by a stopped run): a file sink hashes those unless ``look`` is
+    False (then their size and checksum are left out, for counts).
     """
     for job in plan.jobs:
         result = finished.get(job.source)
         if result is None and not job.done:
             continue  # nothing of it attempted yet
-        position = 0
+        fresh = result.stored_by_copy() if result is not None else {}
         for o in job.outputs:
-            done = (o.copy_index or 0) in job.done
+            copy = o.copy_index or 0
             if o.rel_path in failed:
                 yield failed[o.rel_path]
-            elif located is not None:  # sharded: it is on disk exactly when a shard holds it
-                position += not done
-                if o.rel_path in located:
-                    member, length, checksum = located[o.rel_path]
-                    yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
-                                 size=length, sha256=checksum, shard=member)  # fmt: skip
-            elif done or result is not None:
-                digest = result.digest(position) if result is not None and not done else None
-                if digest is None and dst is not None:
-                    try:
-                        digest = _digest_on(dst, o.rel_path)
-                    except OSError:
-                        position += not done
-                        continue  # gone since it was found (someone deleted it): not listed, --resume rewrites it
-                size, sha = digest or (None, "")
-                record = Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok",
-                                partner=o.partner or "", size=size, sha256=sha)  # fmt: skip
-                if label_format is not None:
-                    fresh = result.label_digest(position) if result is not None and not done else None
-                    record = _with_labels(record, label_format, job, fresh, label_root or dst)
-                yield record
-            position += not done
+                continue
+            if copy not in fresh and copy not in job.done:
+                continue
+            stored = sink.stored(job, o.rel_path, fresh.get(copy), labels) if look else fresh.get(copy, _UNSEEN)
+            if stored is None:
+                continue  # gone since it was found, or not in a complete shard: --resume writes it again
+            paths, shas = ";".join(p for p, _ in stored.labels), ";".join(s for _, s in stored.labels)
+            objects = None if stored.objects is None else sum(n for _, n in stored.objects)
+            yield Record(o.rel_path, job.source, job.class_name, job.split, o.copy_index, o.seed, "ok", "",
+                         o.partner or "", stored.size, stored.sha256, paths, shas, objects, stored.member,
+                         stored.objects or ())  # fmt: skip
 
 
-def _digest_on(dst: Path | Store, rel: str) -> tuple[int, str]:
-    """(size, SHA-256) of an output found in the output folder or store."""
-    if isinstance(dst, Path):
-        return file_digest(dst / rel)
-    data = dst.read(rel)
-    return len(data), hashlib.sha256(data).hexdigest()
-
-
-def _with_labels(record: Record, label_format: str, job, fresh: tuple[str, int] | None, dst: Path | Store | None):
-    """A row with its label file: checksum and object count from the worker, or read from disk when resumed."""
-    from expander.labels.worker import count_objects, label_path
-
-    path = label_path(label_format, job, record.output) or ""
-    objects: int | None
-    if fresh is not None:
-        sha, objects = fresh
-    else:  # found on disk (resumed): an original's label is its source's; a copy's is counted below
-        sha, objects = "", (job.objects.count if job.objects is not None else 0) if record.copy_index is None else None
-        if path and dst is not None:
-            try:
-                data = as_store(dst).read(path)
-            except OSError:
-                data = None
-            if data is not None:  # an original's count stays its usable objects, as when it was written
-                sha = hashlib.sha256(data).hexdigest()
-                objects = objects if record.copy_index is None else count_objects(label_format, data)
-    return dataclasses.replace(record, labels=path if sha else "", labels_sha256=sha, objects=objects)
+_UNSEEN = Stored(None, "")  # an output written before this run, not looked at (counts only)
 
 
 def run_summary(
@@ -236,20 +184,35 @@ def run_summary(
     resumed: int,
     elapsed: float,
 ) -> dict[str, Any]:
+    """``expander.json``: what was asked, what was planned, and per split and class what the output holds.
+
+    In a labelled dataset the classes are object classes: ``counts`` then counts the objects in the outputs'
+    label files (with a row per split for the image files), and ``labels.targets`` says how far a quota got.
+    """
+    labelled = dataset.labels is not None
     failed_sources: dict[str, str] = {}
-    counts = {(row.split, row.class_name): {"originals": 0, "new": 0, "failed": 0} for row in plan.rows}
+    counts: dict[tuple[str | None, str], dict[str, int]] = {}
+    for row in plan.rows:
+        if row.unit != "files":
+            counts[(row.split, row.class_name)] = {"originals": 0, "new": 0, "failed": 0}
     written = failed_outputs = empty = 0
     objects = {"written": 0, "in_copies": 0, "carried": 0}
     in_source = {job.source: job.objects.count for job in plan.jobs if job.objects is not None}
+    files: dict[str | None, dict[str, int]] = {}
     for r in records:  # a single pass: records may be a generator
-        bucket = counts.setdefault((r.split, r.class_name), {"originals": 0, "new": 0, "failed": 0})
+        kind = "originals" if r.copy_index is None else "new"
+        bucket = files.setdefault(r.split, {"originals": 0, "new": 0, "failed": 0}) if labelled else \
+            counts.setdefault((r.split, r.class_name), {"originals": 0, "new": 0, "failed": 0})  # fmt: skip
         if r.status == "ok":
-            bucket["originals" if r.copy_index is None else "new"] += 1
+            bucket[kind] += 1
             written += 1
             objects["written"] += r.objects or 0
             if r.copy_index is not None:
                 objects["in_copies"] += r.objects or 0
                 objects["carried"] += in_source.get(r.source, 0)
+            for class_index, n in r.object_classes:
+                name = dataset.classes[class_index] if 0 <= class_index < len(dataset.classes) else str(class_index)
+                counts.setdefault((r.split, name), {"originals": 0, "new": 0, "failed": 0})[kind] += n
         elif r.status == "empty":
             empty += 1
         else:
@@ -258,6 +221,11 @@ def run_summary(
             failed_sources.setdefault(r.source, r.error)
     for shown, reason in dataset.rejected:  # files the scan could not take (e.g. a name that is not UTF-8)
         failed_sources.setdefault(shown, reason)
+    unit = {"unit": "objects"} if labelled else {}
+    rows = [{"split": split, "class": cls, **c, "total": c["originals"] + c["new"], **unit}
+            for (split, cls), c in counts.items()]  # fmt: skip
+    rows += [{"split": split, "class": "image files", **c, "total": c["originals"] + c["new"], "unit": "files"}
+             for split, c in files.items()]  # fmt: skip
     return {
         "schema": SUMMARY_SCHEMA,
         "status": status,
@@ -267,10 +235,7 @@ def run_summary(
         "pipeline": pipeline,
         "versions": package_versions("expander", "albumentations", "opencv-python-headless", "numpy"),
         "plan": [plan_row(row) for row in plan.rows],
-        "counts": [
-            {"split": split, "class": cls, **c, "total": c["originals"] + c["new"]}
-            for (split, cls), c in counts.items()
-        ],
+        "counts": rows,
         "totals": {
             "planned": plan.outputs,
             "written": written,
@@ -282,32 +247,64 @@ def run_summary(
         "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],
         "ignored": dataset.ignored,
         "excluded": list(dataset.excluded),
-        "labels": _labels_summary(dataset, objects),
+        "labels": _labels_summary(dataset, plan, objects, rows),
         "duration_s": round(elapsed, 3),
         "images_per_s": round((written - resumed) / elapsed, 1) if elapsed > 0 else None,
         "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _labels_summary(dataset: Dataset, objects: dict[str, int]) -> dict[str, Any] | None:
-    """A labelled run's format, classes, objects written and dropped, and the label problems found reading."""
+def _labels_summary(dataset: Dataset, plan: Plan, objects: dict[str, int], rows: list[dict]) -> dict[str, Any] | None:
+    """A labelled run's format, classes, objects written and dropped, how far a quota got, and the label
+    problems found reading."""
     labels = dataset.labels
     if labels is None:
         return None
-    from expander.labels.objects import problems
+    from expander.labels import registry
 
     return {
         "format": labels.format,
         "classes": list(labels.names),
         "class_masks": bool(labels.details.get("class_masks")),
+        "settings": registry.get(labels.format).worker_settings(labels),  # what verify needs to read its files
         "objects_written": objects["written"],
         # A copy holds its source's objects less those that left the image or fell below --min-visibility,
         # plus the mirror images a reflecting border brought in.
         "objects_in_copies": objects["in_copies"],
         "objects_in_copies_sources": objects["carried"],
-        "problems": problems(dataset.items),
+        "targets": _targets(plan, rows),
+        "problems": [p for i in dataset.items if i.objects is not None for p in i.objects.problems],
+        "skipped": [e for i in dataset.items if i.objects is not None for e in i.objects.errors] + list(labels.errors),
+        "notes": list(labels.notes),
         "labels_without_images": list(labels.orphans),
     }
+
+
+def _targets(plan: Plan, rows: list[dict]) -> list[dict[str, Any]]:
+    """Per class a quota raises: its target, the objects the training split holds after the run, and why a
+    class fell short (objects that left the image, or no training image that holds it)."""
+    if plan.target is None:
+        return []
+    after = {
+        r["class"]: r["total"] for r in rows if r["split"] in (None, AUGMENTED_SPLIT) and r.get("unit") == "objects"
+    }
+    found = []
+    for row in plan.rows:
+        if row.split not in (None, AUGMENTED_SPLIT) or row.unit != "objects":
+            continue
+        if row.class_name in plan.unreachable:
+            reason = "no training image holds this class, so no copy can raise it"
+            found.append({"class": row.class_name, "target": plan.target, "reached": row.originals,
+                          "short": plan.target - row.originals, "reason": reason})  # fmt: skip
+        elif row.augmented and row.new:
+            reached = after.get(row.class_name, 0)
+            short = max(0, plan.target - reached)
+            lost = max(0, row.total - reached)
+            reason = (f"{lost} of the {row.new} objects the copies were planned to hold left the image or fell below "
+                      "--min-visibility" if short else "")  # fmt: skip
+            found.append({"class": row.class_name, "target": plan.target, "reached": reached, "short": short,
+                          "reason": reason})  # fmt: skip
+    return found
 
 
 def plan_row(row: PlanRow) -> dict[str, Any]:

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from expander.errors import ExpanderError, PipelineError
+from expander.labels.registry import NAMES as LABEL_FORMATS
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.pipeline import DEFAULT_PRESET, PRESETS
 from expander.plan import Quota
+from expander.shards import FORMATS as SHARD_FORMATS
 from expander.storage import is_url, local_path
 
 OUTPUT_FORMATS = ("jpg", "png", "webp")  # what new images may be written as (--format)
 BACKENDS = ("local", "ray")
-LABEL_CHOICES = ("auto", "none", "yolo", "coco", "voc", "masks")  # --labels
-SHARD_CHOICES = ("webdataset", "tfrecord")  # --shards
+LABEL_CHOICES = ("auto", "none", *LABEL_FORMATS)  # --labels
+SHARD_CHOICES = tuple(SHARD_FORMATS)  # --shards
 DEFAULT_PER_IMAGE = 5
 
 
@@ -163,9 +165,13 @@ class ExpandOptions:
         flags=("--space-check/--no-space-check",), type=bool,
     )  # fmt: skip
     labels: str = opt(
-        "auto", "A labelled dataset's format: boxes, masks and keypoints move with the pixels and are written in "
-        "the same format; --classes and quotas then count object classes. auto detects it; none reads class "
-        "folders.", choices=LABEL_CHOICES,
+        "auto", "A labelled dataset's format: boxes, polygons, masks and keypoints move with the pixels and are "
+        "written in the same format; --classes and quotas then count object classes. auto detects it; none reads "
+        "class folders.", choices=LABEL_CHOICES,
+    )  # fmt: skip
+    skip_bad_labels: bool = opt(
+        False, "Leave out label lines (and entries) that cannot be read, and images whose labels cannot be read at "
+        "all, instead of stopping before anything is written; each is reported.", type=bool,
     )  # fmt: skip
     min_visibility: float = opt(
         0.1, "Drop a copied box whose area left inside the image is below this fraction.", type=float, min=0, max=1
@@ -179,7 +185,8 @@ class ExpandOptions:
     )  # fmt: skip
     shards: str | None = opt(
         None, "Write the outputs into shards, one set per split, in a seeded order that mixes classes, instead of "
-        "one file each: webdataset (tar) or tfrecord (tf.train.Example). Byte-identical for any --workers.",
+        "one file each: webdataset (tar), tfrecord (tf.train.Example) or parquet (a row per sample; pip install "
+        "'dataset-expander[parquet]'). Labelled samples carry their label files. Byte-identical for any --workers.",
         choices=SHARD_CHOICES,
     )  # fmt: skip
     shard_size: str = opt("100MB", "When a shard is full: samples (1000) or bytes of images (100MB, 1GB).")
@@ -232,7 +239,7 @@ class ExpandOptions:
         if self.address is not None and self.backend != "ray":
             raise ExpanderError("--address needs --backend ray.")
         if self.shards is not None:
-            from expander.shards.sink import ShardSize
+            from expander.sinks.shards import ShardSize
 
             ShardSize.parse(self.shard_size)
         if self.size and self.max_pixels is not None and self.size[0] * self.size[1] > self.max_pixels:
@@ -266,6 +273,7 @@ class ExpandOptions:
             "size": list(self.size) if self.size else None,
             "max_pixels": self.max_pixels,
             "labels": self.labels,
+            "skip_bad_labels": self.skip_bad_labels,
             "min_visibility": self.min_visibility,
             "keep_empty": self.keep_empty,
             "exclude": str(self.exclude.resolve()) if self.exclude else None,
@@ -281,6 +289,6 @@ FIELD_DEFAULTS = {name: f.default for name, f in _FIELDS.items()}
 # Arguments that change what is written; --resume refuses to mix runs that differ in any.
 OUTPUT_ARGUMENTS = (
     "source", "per_image", "balance", "target_per_class", "classes", "seed",
-    "originals", "format", "quality", "size", "max_pixels", "labels", "min_visibility", "keep_empty", "exclude",
-    "shards", "shard_size",
+    "originals", "format", "quality", "size", "max_pixels", "labels", "skip_bad_labels", "min_visibility", "keep_empty",
+    "exclude", "shards", "shard_size",
 )  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import errno
 import json
 import os
@@ -22,7 +21,6 @@ import posixpath
 import shutil
 import socket
 import sys
-from collections.abc import Container
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,8 @@ from expander.dataset import Dataset
 from expander.errors import OutputError
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary, summary_problem
 from expander.plan import Plan
-from expander.storage import LocalStore, Store, is_url, open_store
+from expander.sinks import sink_files
+from expander.storage import LocalStore, Store, is_url, open_store, safe_relative
 
 LOCK_NAME = ".expander.lock"
 RESERVE_NAME = ".expander.reserve"  # space set aside so the manifest can be written when the disk fills up
@@ -299,13 +298,6 @@ def release_space(out: Path | str) -> None:
         (out / RESERVE_NAME).unlink()
 
 
-def safe_relative(rel_path: str) -> bool:
-    """A manifest path that stays inside the output: relative, without ``..``, empty or odd parts."""
-    if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\x00" in rel_path:
-        return False
-    return not any(part in ("", ".", "..") for part in rel_path.split("/"))
-
-
 def safe_output_path(out: Path, rel_path: str) -> Path | None:
     """``out / rel_path`` when a manifest path stays inside ``out``; None for absolute or ``..`` paths."""
     if not safe_relative(rel_path):
@@ -332,10 +324,8 @@ def remove_previous(out: Path | str) -> int:
     folders: set[str] = set()
     summary = read_summary(store) or {}
     label_files = (summary.get("labels") or {}).get("files") or [] if isinstance(summary.get("labels"), dict) else []
-    shards = summary.get("shards")
-    shard_files = [*shards.get("files", []), shards.get("index", "")] if isinstance(shards, dict) else []
-    listed = [name for row in rows for name in (row.get("output") or "", row.get("labels") or "") if name]
-    names = [*listed, *(f for f in [*label_files, *shard_files] if isinstance(f, str) and f)]
+    listed = [name for row in rows for name in [row.get("output") or "", *(row.get("labels") or "").split(";")] if name]
+    names = [*listed, *(f for f in [*label_files, *sink_files(summary)] if isinstance(f, str) and f)]
     if not isinstance(store, LocalStore):
         for name in names:
             if safe_relative(name):
@@ -409,25 +399,3 @@ def _estimated_bytes(plan: Plan, dataset: Dataset, size: tuple[int, int] | None)
         except OSError:
             continue  # reported when the job runs
     return total
-
-
-def mark_done(plan: Plan, out: Path | str, skip: Container[str] = ()) -> Plan:
-    """The plan with each job's outputs that are on disk marked ``done`` (jobs in ``skip`` left as they are).
-
-    Files only ever appear under their final name complete, so existing means finished. Used to
-    resume, and to list what a stopped or interrupted run wrote of the jobs it did not finish.
-    """
-    store = open_store(out)
-    if isinstance(store, LocalStore):
-        root = store.root
-        present = lambda rel: (root / rel).is_file()  # noqa: E731
-    else:
-        present = set(store.files()).__contains__  # one listing, not a request per output
-    jobs = []
-    for job in plan.jobs:
-        if job.source in skip:
-            jobs.append(job)
-            continue
-        done = job.done | frozenset(o.copy_index or 0 for o in job.pending if present(o.rel_path))
-        jobs.append(dataclasses.replace(job, done=done) if done != job.done else job)
-    return dataclasses.replace(plan, jobs=tuple(jobs))

@@ -18,7 +18,7 @@ from expander.dataset import AUGMENTED_SPLIT, Dataset, Item
 from expander.errors import PlanError
 
 if TYPE_CHECKING:
-    from expander.labels.objects import Objects
+    from expander.labels.base import Objects
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class PlanRow:
     originals: int
     new: int
     augmented: bool
-    unit: str = "images"  # or "objects"
+    unit: str = "images"  # or "objects"; a labelled plan's last row counts the image "files" to write
 
     @property
     def total(self) -> int:
@@ -115,6 +115,8 @@ class PlanRow:
 class Plan:
     jobs: tuple[Job, ...]
     rows: tuple[PlanRow, ...]
+    target: int | None = None  # a quota's target per class (--balance, --target-per-class)
+    unreachable: tuple[str, ...] = ()  # selected classes the quota cannot raise: no image to augment holds one
 
     @property
     def outputs(self) -> int:
@@ -226,10 +228,11 @@ def _job(item: Item, new: int, seed: int, originals: bool, output_ext: str | Non
 def _labelled_plan(
     dataset: Dataset, quota: Quota, selected: set[str], seed: int, originals: bool, output_ext: str | None
 ) -> Plan:
-    """A labelled dataset's plan: copies chosen by object class, rows counting object instances."""
+    """A labelled dataset's plan: copies chosen by object class, rows counting object instances, and a last row
+    counting the image files to write."""
     names = dataset.classes
     augmentable = [i for i in dataset.items if i.split in (None, AUGMENTED_SPLIT)]
-    new_counts = _object_new_counts(dataset, augmentable, quota, {names.index(c) for c in selected}, seed)
+    new_counts, unreachable = _object_new_counts(dataset, augmentable, quota, {names.index(c) for c in selected}, seed)
     jobs = [_job(item, new_counts.get(item.rel_path, 0), seed, originals, output_ext) for item in dataset.items]
     rows = []
     for split in dataset.splits:
@@ -237,33 +240,43 @@ def _labelled_plan(
         for index, name in enumerate(names):
             before = sum(j.objects.classes.count(index) for j in in_split if j.objects is not None)
             new = sum(j.copies * j.objects.classes.count(index) for j in in_split if j.objects is not None)
-            augmented = split in (None, AUGMENTED_SPLIT) and name in selected
+            augmented = split in (None, AUGMENTED_SPLIT) and name in selected and index not in unreachable
             rows.append(PlanRow(split, name, before if originals else 0, new, augmented, "objects"))
-    return Plan(jobs=_resolve_collisions(jobs), rows=tuple(rows))
+    files = PlanRow(None, "image files", sum(int(j.original) for j in jobs), sum(j.copies for j in jobs), True, "files")
+    target = None if quota.per_image is not None else _target(dataset, augmentable, quota)
+    return Plan(jobs=_resolve_collisions(jobs), rows=(*rows, files), target=target,
+                unreachable=tuple(names[c] for c in sorted(unreachable)))  # fmt: skip
+
+
+def _target(dataset: Dataset, items: list[Item], quota: Quota) -> int:
+    if not quota.balance:
+        return quota.target_per_class or 0
+    from expander.labels.quotas import instance_counts
+
+    counts = instance_counts([i.objects.classes if i.objects is not None else () for i in items], len(dataset.classes))
+    return int(counts.sum(axis=0).max(initial=0))
 
 
 def _object_new_counts(
     dataset: Dataset, items: list[Item], quota: Quota, selected: set[int], seed: int
-) -> dict[str, int]:
+) -> tuple[dict[str, int], set[int]]:
     """Copies per image: ``per_image`` for every image holding a selected class (every image, background
-    ones too, when all classes are selected); else enough to raise each selected class to the target."""
+    ones too, when all classes are selected); else enough to raise each selected class to the target. Also
+    the selected classes a quota cannot raise: no training image holds one (they are reported, and left out;
+    COCO's class lists and Roboflow's unused supercategory always have some)."""
     from expander.labels.quotas import copies_for_target, instance_counts
 
     every = len(selected) == len(dataset.classes)
     holders = [i for i in items if every or (i.objects is not None and selected & set(i.objects.classes))]
     if quota.per_image is not None:
-        return {i.rel_path: quota.per_image for i in holders}
+        return {i.rel_path: quota.per_image for i in holders}, set()
     counts = instance_counts([i.objects.classes if i.objects is not None else () for i in items], len(dataset.classes))
     totals = counts.sum(axis=0)
-    for index in sorted(selected):
-        if not totals[index] and (quota.balance or quota.target_per_class):
-            where = f"'{dataset.location}/{AUGMENTED_SPLIT}'" if dataset.has_splits else f"'{dataset.location}'"
-            raise PlanError(f"Class '{dataset.classes[index]}' has no objects in {where} to augment; "
-                            "leave it out with --classes.")  # fmt: skip
-    target = int(totals.max(initial=0)) if quota.balance else quota.target_per_class or 0
+    unreachable = {c for c in selected if not totals[c]}
+    target = _target(dataset, items, quota)
     tiebreak = [output_seed(seed, i.rel_path, -1) for i in items]
-    copies = copies_for_target(counts, sorted(selected), target, tiebreak)
-    return {i.rel_path: int(n) for i, n in zip(items, copies, strict=True) if n}
+    copies = copies_for_target(counts, sorted(selected - unreachable), target, tiebreak)
+    return {i.rel_path: int(n) for i, n in zip(items, copies, strict=True) if n}, unreachable
 
 
 def _with_partners(job: Job, members: list[str]) -> Job:

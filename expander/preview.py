@@ -48,7 +48,7 @@ def preview(
         raise ExpanderError(f"-n and --per-class must be 1 or more; got {copies} and {per_class}.")
     dataset = scan(src)
     labelled = dataset.labels is not None
-    augment = Augmenter(pipeline, LabelParams(dataset.labels.box_format) if dataset.labels else None)
+    augment = Augmenter(pipeline, LabelParams() if dataset.labels else None)
     augmented = [i.rel_path for i in dataset.items if i.split in (None, AUGMENTED_SPLIT)]
     probe_pipeline(pipeline, dataset.root, augmented[:10], size, max_pixels)
     rows = []
@@ -91,17 +91,22 @@ def _shows(item, index: int, class_name: str) -> bool:
 
 
 def _labelled_row(dataset, item, data: bytes, augment, seed: int, copies: int, size, max_pixels):
-    """A labelled source and its copies, each with its boxes, names and mask outlines drawn."""
+    """A labelled source and its copies, each with its boxes, names, mask outlines and keypoints drawn."""
     from expander.labels.draw import annotate
-    from expander.labels.worker import LabelledSource, LabelOptions
-    from expander.plan import Job
+    from expander.labels.labelled import LabelledSource, options_for
+    from expander.plan import Job, Output
+    from expander.storage import open_store
 
     labels = dataset.labels
     job = Job(item.rel_path, item.split, "", objects=item.objects)
-    source = LabelledSource(LabelOptions.of(labels), dataset.root, job, data, "RGB", size, max_pixels)
-    draw = lambda result: annotate(result, source.objects, labels.names, labels.box_format)  # noqa: E731
-    variants = [draw(source.copy(augment, output_seed(seed, item.rel_path, k))) for k in range(1, copies + 1)]
-    return draw(source.labelled), variants
+    source = LabelledSource(options_for(labels), open_store(dataset.location).read, job, data, "RGB", size, max_pixels)
+    shown = [Output(item.rel_path, None, None)]
+    shown += [Output(item.rel_path, k, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
+    drawn = []
+    for out in shown:
+        image, instances = source.instances_of(out, augment)
+        drawn.append(annotate(image, instances, labels.names))
+    return drawn[0], drawn[1:]
 
 
 def _cell(image: np.ndarray, side: int) -> np.ndarray:

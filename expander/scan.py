@@ -21,9 +21,23 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from expander.dataset import IMAGE_EXTENSIONS, SPLITS, Dataset, Item, is_image_name, natural_key
+from expander.dataset import (
+    IMAGE_EXTENSIONS,
+    LABEL_MARKERS,
+    LABEL_SUFFIXES,
+    SPLITS,
+    UNLISTED,
+    Dataset,
+    Item,
+    is_image_name,
+    natural_key,
+)
 from expander.errors import LayoutError
+
+if TYPE_CHECKING:
+    from expander.labels.tree import Tree
 
 _LAYOUT_HELP = (
     "Expected class folders, SRC/<class>/<image>, or split folders, "
@@ -36,32 +50,64 @@ def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
     """Scan ``root`` and return its images grouped by split and class.
 
     Args:
-        root: the dataset folder.
+        root: the dataset folder, or an object-store URL.
         labels: ``"auto"`` detects a labelled dataset (YOLO, COCO, VOC, masks; see expander.labels) and
-            falls back to class folders; a format name reads that format; None reads class folders.
+            falls back to class folders; a format name (``expander.labels.registry.NAMES``) reads that format;
+            None reads class folders.
 
     Raises:
         LayoutError: the folder is missing, holds no images, or mixes layouts.
     """
     from expander.storage import is_url
 
-    if is_url(root):
-        return scan_store(str(root))
-    root = Path(root)
-    if not root.exists():
-        raise LayoutError(f"Source folder '{root}' does not exist. {_LAYOUT_HELP}")
-    if not root.is_dir():
-        raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
-    if labels is not None:
-        from expander.labels.layout import looks_labelled  # the format modules only when worth it
+    remote = is_url(root)
+    if not remote:
+        root = Path(root)
+        if not root.exists():
+            raise LayoutError(f"Source folder '{root}' does not exist. {_LAYOUT_HELP}")
+        if not root.is_dir():
+            raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
+    if labels is not None and (labels != "auto" or remote or _looks_labelled(Path(root))):
+        from expander.labels.tree import walk  # the label formats only when a dataset may be labelled
 
-        if labels != "auto" or looks_labelled(root):
-            from expander.labels.read import detect, scan_labelled
+        tree = walk(root)
+        dataset = _scan_labelled(tree, labels)
+        if dataset is not None:
+            return dataset
+        if remote:
+            return scan_store(str(root), tree.files)  # one listing of the store, not two
+    return scan_store(str(root)) if remote else _scan_class_folders(Path(root))
 
-            format = detect(root) if labels == "auto" else labels
-            if format is not None:
-                return scan_labelled(root, format)
-    return _scan_class_folders(root)
+
+def _looks_labelled(root: Path) -> bool:
+    """Cheap test, two levels deep: does anything look like a label folder or file? (A class-folder run then
+    never walks the whole tree or imports a format.)"""
+    for folder in (root, *(root / s for s in SPLITS)):
+        try:
+            names = [p.name for p in folder.iterdir()]
+        except OSError:
+            continue
+        if any(n in LABEL_MARKERS or (n.endswith(LABEL_SUFFIXES) and n != "expander.json") for n in names):
+            return True
+    return False
+
+
+def _scan_labelled(tree: Tree, labels: str) -> Dataset | None:
+    """A labelled dataset read by its format (detected for "auto"); None when no format's layout is there."""
+    from expander.labels import registry
+
+    chosen = registry.detect(tree) if labels == "auto" else registry.get(labels)
+    if chosen is None:
+        return None
+    items, label_set = chosen.read(tree)
+    if not items:
+        raise LayoutError(f"No labelled images found in '{tree.location}' as {chosen.name}. Expected "
+                          f"{chosen.description}.")  # fmt: skip
+    order = (*SPLITS, UNLISTED, None)
+    splits = tuple(s for s in order if any(i.split == s for i in items))
+    return Dataset(root=tree.root, splits=splits, classes=label_set.names, items=tuple(items),
+                   ignored=dict(tree.ignored), rejected=tuple(tree.rejected), folders=tuple(tree.folders),
+                   labels=label_set, url=tree.url)  # fmt: skip
 
 
 def _scan_class_folders(root: Path) -> Dataset:
@@ -102,23 +148,17 @@ def _scan_class_folders(root: Path) -> Dataset:
     )
 
 
-def scan_store(url: str) -> Dataset:
-    """``scan`` for a dataset in an object store: the same layouts, read from one listing of its objects.
-
-    Labelled datasets are read from local folders only.
+def scan_store(url: str, files: list[str] | None = None) -> Dataset:
+    """``scan`` for a class-folder dataset in an object store: the same layouts, read from one listing of its
+    objects (labelled datasets in a store are read by their format, like local ones).
 
     Raises:
         LayoutError: nothing there, or the layout is not class or split folders.
     """
     from expander.storage import open_store
 
-    files = [f for f in open_store(url).files() if not any(part.startswith(".") for part in f.split("/"))]
-    labelled = next((f for f in files if f.endswith((".txt", ".xml", ".json", ".yaml"))), None)
-    if labelled is not None:
-        raise LayoutError(
-            f"'{url}' holds label files (e.g. '{labelled}'): labelled datasets (YOLO, COCO, VOC, masks) are read "
-            "from and written to local folders only. Copy it to a local folder first."
-        )
+    if files is None:
+        files = [f for f in open_store(url).files() if not any(part.startswith(".") for part in f.split("/"))]
     ignored = {"not_image": sum(1 for f in files if not is_image_name(f))}
     images = [f for f in files if is_image_name(f)]
     top = sorted({f.split("/")[0] for f in images if "/" in f}, key=natural_key)

@@ -137,6 +137,13 @@ class RemoteStore:
         return Path(tempfile.gettempdir())
 
 
+def safe_relative(rel_path: str) -> bool:
+    """A manifest path that stays inside the output: relative, without ``..``, empty or odd parts."""
+    if not rel_path or rel_path.startswith("/") or "\\" in rel_path or "\x00" in rel_path:
+        return False
+    return not any(part in ("", ".", "..") for part in rel_path.split("/"))
+
+
 Store = LocalStore | RemoteStore
 
 

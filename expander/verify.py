@@ -1,42 +1,182 @@
-"""``expander verify``: is an expanded folder intact, and does it still reproduce?
+"""``expander verify``: is an expanded output intact and finished, and does it still reproduce?
 
-Checks every file ``manifest.csv`` lists as written exists, matches its recorded size and SHA-256,
-and decodes, that no unlisted image sits beside them, and with ``replay`` regenerates a random
-sample of outputs from source + seed + pipeline (through the same ``Worker`` the run used) and
-compares bytes.
+The run itself: its summary must say it finished (``complete``) and count what the manifest lists. Every
+output the manifest lists as written must be in the sink (a file, or a sample of a shard listed in
+``shards.json``), match its recorded size and SHA-256 and decode, with its label files' SHA-256 and
+contents valid for its format; nothing unlisted may sit beside them (a stray image, label file or shard).
+A labelled output's dataset-level files (data.yaml, the COCO JSON, VOC's lists) must be what the run wrote and
+what a training tool reads: the format checks them against the source. With ``replay``, a random sample of
+outputs is made again from source + seed + pipeline (through the same ``Worker`` the run used) and compared
+byte for byte, label files included.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from expander import images
-from expander.dataset import is_image_name
 from expander.errors import OutputError
 from expander.execute import Settings, Worker, process_pool
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
-from expander.output import safe_output_path, safe_relative
-from expander.plan import Output
-from expander.storage import LocalStore, Store, open_store
+from expander.plan import Job, Output
+from expander.sinks import kind_of
+from expander.sinks.base import Sample
+from expander.storage import Store, open_store, safe_relative
+
+_BOOKKEEPING = {MANIFEST_NAME, SUMMARY_NAME, ".expander.lock", ".expander.reserve", "shards.json"}
+PROBLEMS = ("run", "missing", "extra", "undecodable", "changed", "labels")
+
+
+def verify(
+    dst: str | Path, *, replay: int = 0, seed: int = 0, workers: int = 1, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> dict:
+    """Return {"ok", "checked", "run", "missing", "extra", "undecodable", "changed", "labels", "unsafe", "replayed",
+    "checksums", "dst"}: each a list of what is wrong (see the module docstring).
+
+    Raises:
+        OutputError: ``dst`` is not an expander output (no summary), or its manifest cannot be read.
+    """
+    store = open_store(dst)
+    summary, rows = _read(store)
+    unsafe = sorted({r.get("output") or "" for r in rows if not safe_relative(r.get("output") or "")})
+    rows = [r for r in rows if (r.get("output") or "") not in unsafe]
+    label_set = _label_set(summary)
+    if kind_of(summary) == "files":
+        found = _verify_files(store, summary, rows, workers, max_pixels, label_set)
+        samples: dict[str, Any] = {}
+    else:
+        from expander.sinks.shards import verify_shards
+
+        found = verify_shards(store, rows, max_pixels)
+        samples = found.pop("samples")
+    found["run"] = _run_problems(summary, rows)
+    found.setdefault("labels", [])
+    if label_set is not None and kind_of(summary) == "files":
+        found["labels"] += _dataset_file_problems(store, summary, rows, label_set)
+    replayed: list[str] = []
+    if replay > 0:
+        present = {r["output"] for r in rows} - set(found["missing"])
+        candidates = [r for r in rows if r["output"] in present and (not samples or r.get("shard") in samples)]
+        if "generator" in summary.get("pipeline", {}):
+            # Replaying a model's output needs its worker setup (single-threaded TensorFlow); not done
+            # here yet, so only the byte-for-byte originals of a generator run are replayed.
+            candidates = [r for r in candidates if r.get("copy") == "original"]
+        chosen = random.Random(seed).sample(candidates, min(replay, len(candidates)))
+        changed, replayed = _replay(store, summary, chosen, _actual(store, samples), label_set)
+        found["changed"] += changed
+    return {
+        "dst": store.location if store.remote else str(Path(store.location).resolve()),
+        "ok": not (unsafe or any(found.get(k) for k in PROBLEMS)),
+        "checked": len(rows),
+        "checksums": all(r.get("sha256") for r in rows),
+        "run": found["run"],
+        "missing": found["missing"],
+        "extra": found["extra"],
+        "undecodable": found["undecodable"],
+        "unsafe": unsafe,
+        "replayed": replayed,
+        "changed": found["changed"],
+        "labels": found["labels"],
+    }
+
+
+def _read(dst: Store) -> tuple[dict, list[dict]]:
+    """The summary and the manifest rows of written outputs."""
+    summary = read_summary(dst)
+    if summary is None:
+        raise OutputError(
+            f"'{dst.location}' has no readable {SUMMARY_NAME}: it is not an expander output (or not one yet)."
+        )
+    if not dst.exists(MANIFEST_NAME):
+        raise OutputError(
+            f"'{dst.location}' has {SUMMARY_NAME} (status {summary.get('status')!r}) but no {MANIFEST_NAME}: its run "
+            "was stopped before it finished. Finish it with the same expander expand command and --resume."
+        )
+    try:
+        manifest = read_manifest(dst)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise OutputError(f"'{dst.join(MANIFEST_NAME)}' cannot be read ({e}); it is damaged.") from None
+    return summary, [r for r in manifest if r.get("status") == "ok"]
+
+
+def _run_problems(summary: dict, rows: list[dict]) -> list[str]:
+    """Did the run finish, and does its summary count what the manifest lists?"""
+    problems = []
+    status = summary.get("status")
+    if status != "complete":
+        problems.append(f"the run did not finish (status {status!r}): run the same command with --resume")
+    totals = summary["totals"] if isinstance(summary.get("totals"), dict) else {}
+    if totals.get("written") != len(rows):
+        problems.append(
+            f"{SUMMARY_NAME} counts {totals.get('written')} outputs written, {MANIFEST_NAME} lists {len(rows)}"
+        )
+    return problems
+
+
+def _label_set(summary: dict):
+    """The labelled run's format and classes as its summary records them (None for class folders)."""
+    labels = summary.get("labels")
+    if not isinstance(labels, dict) or not labels.get("format"):
+        return None
+    from expander.labels.base import LabelSet
+
+    settings = labels.get("settings") or {}
+    details = {**settings, "settings": settings, "class_masks": bool(labels.get("class_masks"))}
+    return LabelSet(str(labels["format"]), tuple(labels.get("classes") or ()), details=details)
+
+
+def _verify_files(store: Store, summary: dict, rows: list[dict], workers: int, max_pixels: int | None, labels) -> dict:
+    """The checks of an output written as files (and label files): present, unchanged, decodable, no strays."""
+    listed = {r["output"] for r in rows}
+    on_disk = set(store.files())
+    label_files = {p for r in rows for p in (r.get("labels") or "").split(";") if p}
+    dataset_files = set((summary.get("labels") or {}).get("files") or []) if labels is not None else set()
+    missing = sorted(listed - on_disk) + sorted((label_files | dataset_files) - on_disk)
+    present = [r for r in rows if r["output"] in on_disk]
+    tasks = [(store.location, r["output"], r.get("bytes") or "", r.get("sha256") or "", max_pixels,
+              _label_task(r, labels)) for r in present]  # fmt: skip
+    if workers > 1 and len(tasks) > 1:
+        with process_pool(workers) as pool:
+            checks = pool.map(_check_file, tasks, chunksize=32)
+    else:
+        checks = [_check_file(t) for t in tasks]
+    known = listed | label_files | dataset_files | _BOOKKEEPING
+    extra = sorted(f for f in on_disk - known if not f.startswith(".") or f.endswith(images.TEMP_SUFFIX))
+    return {
+        "missing": missing,
+        "extra": extra,
+        "undecodable": [{"file": r["output"], "error": e} for r, (e, _, _) in zip(present, checks, strict=True) if e],
+        "changed": [{"file": r["output"], "reason": c} for r, (_, c, _) in zip(present, checks, strict=True) if c],
+        "labels": [{"file": r["output"], "reason": q} for r, (_, _, q) in zip(present, checks, strict=True) if q],
+    }
+
+
+def _label_paths(row: dict) -> tuple[str, ...]:
+    return tuple(p for p in (row.get("labels") or "").split(";") if p)
+
+
+def _label_task(row: dict, labels) -> tuple | None:
+    if labels is None or not row.get("labels"):
+        return None
+    paths = row["labels"].split(";")
+    shas = (row.get("labels_sha256") or "").split(";")
+    # An original's label files are the source's own, copied: their checksums are checked, not their contents
+    # (the run summary and inspect report the source's problems).
+    return labels, tuple(paths), tuple(shas), row.get("copy") != "original"
 
 
 def _check_file(task: tuple) -> tuple[str, str, str]:
-    """(decode error, checksum problem, label problem) of one listed file; "" for each that is fine. Never raises.
-
-    ``task``: (output folder or URL, path in it, size, sha256, max_pixels, label) where label is None or (label
-    path, its sha256, format,
-    number of classes, whether its boxes are checked). An original's label file is the source's own, copied:
-    its checksum is checked, its boxes are not (the run summary and ``inspect`` report the source's problems).
-    """
+    """(decode error, checksum problem, label problem) of one listed output; "" for each that is fine. Never raises."""
     location, path, size, sha256, max_pixels, label = task
+    store = open_store(location)
     try:
-        data = open_store(location).read(path)
+        data = store.read(path)
     except OSError as e:
         return f"cannot read it: {e.strerror or e}", "", ""
     changed = ""
@@ -48,149 +188,98 @@ def _check_file(task: tuple) -> tuple[str, str, str]:
         image = images.decode(data, path, max_pixels=max_pixels)
     except images.DecodeError as e:
         return str(e), changed, ""
-    return "", changed, _check_label(label, image.shape[:2]) if label else ""
+    return "", changed, _check_labels(store, label, image.shape[:2]) if label else ""
 
 
-def _check_label(label: tuple[str, str, str, int, bool], shape: tuple[int, int]) -> str:
-    from expander.labels.checks import label_problem
+def _check_labels(store: Store, label: tuple, shape: tuple[int, int]) -> str:
+    from expander.labels import registry
 
-    path, sha256, format, classes, strict = label
+    labels, paths, shas, strict = label
+    files = {}
+    for path, sha in zip(paths, shas, strict=False):
+        try:
+            files[path] = store.read(path)
+        except OSError as e:
+            return f"its label file {path} cannot be read: {e.strerror or e}"
+        if sha and hashlib.sha256(files[path]).hexdigest() != sha:
+            return f"its label file {path}'s SHA-256 differs from the manifest"
+    if not strict:
+        return ""
     try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        return f"its label file cannot be read: {e.strerror or e}"
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
-        return "its label file's SHA-256 differs from the manifest"
-    problem = label_problem(format, data, shape, classes) if strict else ""
+        problem = registry.get(labels.format).check(files, *shape, labels)
+    except Exception as e:  # a label file damaged in a way its format's check did not foresee: named, not a crash
+        problem = f"cannot be parsed: {type(e).__name__}: {e}"
     return f"its label file {problem}" if problem else ""
 
 
-def verify(
-    dst: str | Path, *, replay: int = 0, seed: int = 0, workers: int = 1, max_pixels: int | None = DEFAULT_MAX_PIXELS
-) -> dict:
-    """Return {"ok", "checked", "missing", "extra", "undecodable", "changed", "unsafe", "replayed", "checksums", ...}.
+def _dataset_file_problems(store: Store, summary: dict, rows: list[dict], labels) -> list[dict]:
+    """The dataset-level files: what the run wrote (SHA-256), and valid as a training tool reads them."""
+    recorded = (summary.get("labels") or {}).get("files_sha256") or {}
+    problems = []
+    for name, sha in recorded.items():
+        try:
+            data = store.read(name)
+        except OSError:
+            continue  # listed as missing
+        if hashlib.sha256(data).hexdigest() != sha:
+            problems.append({"file": name, "reason": "differs from what the run wrote (SHA-256)"})
+    source = _source_labels(summary)
+    if source is not None:
+        from expander.labels import registry
+        from expander.labels.base import Written
 
-    Every file the manifest lists as written is read once (in parallel): it must exist, match the size and
-    SHA-256 the manifest records, and decode. Manifest paths that leave ``dst`` (absolute, ``..``) are
-    reported as ``unsafe`` and never opened. A sharded output's shards are checked against ``shards.json``
-    and its samples against the manifest (``expander.shards.check``).
-    """
-    store = open_store(dst)
-    summary, rows = _read(store)
-    unsafe = sorted({r.get("output") or "" for r in rows if not safe_relative(r.get("output") or "")})
-    rows = [r for r in rows if (r.get("output") or "") not in unsafe]
-    if isinstance(summary.get("shards"), dict):
-        from expander.shards.check import verify_shards
-
-        found = verify_shards(store, rows, max_pixels)
-        present = {r["output"] for r in rows if r.get("shard") in found["samples"]}
-        samples = found.pop("samples")
-
-        def actual(row: dict) -> bytes:  # what a replay is compared with: the sample in its shard
-            return samples[row["shard"]]
-    else:
-        found = _verify_files(store, summary, rows, workers, max_pixels)
-        present = set(found.pop("present"))
-
-        def actual(row: dict) -> bytes:  # ... or the file
-            return store.read(row["output"])
-
-    replayed: list[str] = []
-    if replay > 0:
-        candidates = [r for r in rows if r["output"] in present]
-        if "generator" in summary.get("pipeline", {}):
-            # Replaying a model's output needs its worker setup (single-threaded TensorFlow); not done
-            # here yet, so only the byte-for-byte originals of a generator run are replayed.
-            candidates = [r for r in candidates if r.get("copy") == "original"]
-        sample = random.Random(seed).sample(candidates, min(replay, len(candidates)))
-        replay_changed, replayed = _replay(store, summary, sample, actual)
-        found["changed"] += replay_changed
-    problems = ("missing", "extra", "undecodable", "changed", "labels")
-    return {
-        "dst": store.location if store.remote else str(Path(store.location).resolve()),
-        "ok": not (unsafe or any(found.get(k) for k in problems)),
-        "checked": len(rows),
-        "checksums": all(r.get("sha256") for r in rows),
-        "missing": found["missing"],
-        "extra": found["extra"],
-        "undecodable": found["undecodable"],
-        "unsafe": unsafe,
-        "replayed": replayed,
-        "changed": found["changed"],
-        "labels": found.get("labels", []),
-    }
+        written = [Written(r["output"], r["source"], r.get("split") or None, _label_paths(r)) for r in rows]
+        try:
+            found = registry.get(source.format).check_dataset_files(source, written, store.read)
+        except Exception as e:  # a damaged file the format's check did not foresee: named, not a crash
+            found = [f"cannot be checked: {type(e).__name__}: {e}"]
+        problems += [{"file": p.split(":", 1)[0], "reason": p} for p in found]
+    return problems
 
 
-def _read(dst: Store) -> tuple[dict, list[dict]]:
-    """The summary and the manifest rows of written outputs."""
-    summary = read_summary(dst)
-    if summary is None or not dst.exists(MANIFEST_NAME):
-        raise OutputError(
-            f"'{dst.location}' has no {SUMMARY_NAME} and {MANIFEST_NAME}: it is not a finished expander output. "
-            "Finish an interrupted run with expander expand ... --resume."
-        )
+def _source_labels(summary: dict):
+    """The source dataset's LabelSet, read again (None when the source is gone: the checksums still hold)."""
+    from expander.errors import ExpanderError
+    from expander.scan import scan
+
     try:
-        manifest = read_manifest(dst)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise OutputError(f"'{dst.join(MANIFEST_NAME)}' cannot be read ({e}); it is damaged.") from None
-    return summary, [r for r in manifest if r.get("status") == "ok"]
+        dataset = scan(summary["arguments"]["source"], summary["labels"]["format"])
+    except (ExpanderError, OSError, KeyError, TypeError):
+        return None
+    return dataset.labels
 
 
-def _verify_files(dst: Store, summary: dict, rows: list[dict], workers: int, max_pixels: int | None) -> dict:
-    """The checks of an output written as files (and label files)."""
-    listed = {r["output"] for r in rows}
-    on_disk = set(dst.files())
-    missing = sorted(listed - on_disk)
-    by_path = {r["output"]: r for r in rows}
-    present = sorted(listed - set(missing))
-    labels = summary.get("labels") if isinstance(summary.get("labels"), dict) else None
+def _actual(store: Store, samples: dict) -> Callable[[dict], tuple[bytes, dict[str, bytes]]]:
+    """What a replay is compared with: (image bytes, label files) of an output, from its shard or its files."""
 
-    def label_task(row: dict) -> tuple | None:
-        path = safe_output_path(dst.root, row.get("labels") or "") if labels and isinstance(dst, LocalStore) else None
-        if path is None:
-            return None
-        return (str(path), row.get("labels_sha256") or "", labels["format"], len(labels["classes"]),  # type: ignore[index]
-                row.get("copy") != "original")  # fmt: skip
+    def actual(row: dict) -> tuple[bytes, dict[str, bytes]]:
+        if samples:
+            sample = samples[row["shard"]]
+            paths = sample.meta.get("labels") or {}
+            return sample.image, {paths.get(role, role): data for role, data in sample.labels}
+        paths = [p for p in (row.get("labels") or "").split(";") if p]
+        return store.read(row["output"]), {p: store.read(p) for p in paths}
 
-    tasks = [(dst.location, p, by_path[p].get("bytes") or "", by_path[p].get("sha256") or "", max_pixels,
-              label_task(by_path[p])) for p in present]  # fmt: skip
-    if workers > 1 and len(tasks) > 1:
-        with process_pool(workers) as pool:
-            checks = pool.map(_check_file, tasks, chunksize=32)
-    else:
-        checks = [_check_file(t) for t in tasks]
-    dataset_files = (labels or {}).get("files") or []
-    missing += sorted(f for f in dataset_files if isinstance(f, str) and f not in on_disk)
-    images_there = {f for f in on_disk if is_image_name(f) or f.endswith(images.TEMP_SUFFIX)}
-    return {
-        "present": present,
-        "missing": missing,
-        "extra": sorted(images_there - listed - {r.get("labels") or "" for r in rows}),  # mask PNGs are label files
-        "undecodable": [{"file": p, "error": e} for p, (e, _, _) in zip(present, checks, strict=True) if e],
-        "changed": [{"file": p, "reason": c} for p, (_, c, _) in zip(present, checks, strict=True) if c],
-        "labels": [{"file": p, "reason": q} for p, (_, _, q) in zip(present, checks, strict=True) if q],
-    }
+    return actual
 
 
-def _replay(
-    dst: Store, summary: dict, rows: list[dict], actual: Callable[[dict], bytes]
-) -> tuple[list[dict], list[str]]:
+def _replay(store: Store, summary: dict, rows: list[dict], actual, labels) -> tuple[list[dict], list[str]]:
     try:
         arguments = summary["arguments"]
         size = tuple(arguments["size"]) if arguments.get("size") else None
         max_pixels = arguments.get("max_pixels", DEFAULT_MAX_PIXELS)
-        labels = _label_options(summary, arguments)
-        settings = Settings(arguments["source"], dst.location, summary["pipeline"], arguments["quality"], size,
-                            max_pixels, labels)  # fmt: skip
+        options = _label_options(summary, arguments)
+        settings = Settings(arguments["source"], summary["pipeline"], _Keep(), arguments["quality"], size, max_pixels,
+                            options)  # fmt: skip
     except (KeyError, TypeError) as e:
-        raise OutputError(f"'{dst.join(SUMMARY_NAME)}' lacks what a replay needs ({e}); it is damaged.") from None
+        raise OutputError(f"'{store.join(SUMMARY_NAME)}' lacks what a replay needs ({e}); it is damaged.") from None
     worker = Worker(settings)
-    replay_one = _labelled_replayer(worker, dst) if labels is not None else functools.partial(_replay_one, worker)
+    jobs = _jobs(summary, options) if options is not None else {}
     changed: list[dict] = []
     replayed: list[str] = []
     for row in rows:
         try:
-            reason = replay_one(row, actual)
+            reason = _replay_one(worker, row, actual, jobs)
         except Exception as e:  # an odd row (hand-edited, damaged): reported, never a crash
             reason = f"cannot replay: {type(e).__name__}: {e}"
         if reason is not None:
@@ -200,51 +289,50 @@ def _replay(
     return changed, replayed
 
 
+class _Keep:
+    """A replay's writer: it keeps each output for comparison, and writes nothing."""
+
+    def put(self, sample: Sample) -> Sample:
+        return sample
+
+
 def _label_options(summary: dict, arguments: dict):
     labels = summary.get("labels")
     if not isinstance(labels, dict):
         return None
-    from expander.labels.worker import LabelOptions
+    from expander.labels.base import LabelOptions
 
+    settings = labels.get("settings") or {}
     return LabelOptions(labels["format"], arguments.get("min_visibility", 0.1), bool(arguments.get("keep_empty")),
-                        bool(labels.get("class_masks")))  # fmt: skip
+                        tuple(sorted(settings.items())))  # fmt: skip
 
 
-def _labelled_replayer(worker: Worker, dst: Store) -> Callable[[dict, Callable], str | None]:
-    """Replays of labelled outputs: the source dataset is read again for its labels; image and label compared."""
-    from expander.labels.worker import LabelledSource, label_path
-    from expander.plan import Job
+def _jobs(summary: dict, options) -> dict[str, Job]:
+    """A labelled run's sources with their labels, read again from the source dataset."""
     from expander.scan import scan
 
-    assert worker.settings.labels is not None
-    options = worker.settings.labels
-    items = {i.rel_path: i for i in scan(worker.src, options.format).items}
-
-    def replay_one(row: dict, actual: Callable[[dict], bytes]) -> str | None:
-        item = items[row["source"]]
-        job = Job(item.rel_path, item.split, "", objects=item.objects)
-        copy = None if row["copy"] == "original" else int(row["copy"])
-        source = LabelledSource(options, worker.src, job, (worker.src / item.rel_path).read_bytes(), worker.order,
-                                worker.settings.size, worker.settings.max_pixels)  # fmt: skip
-        written = source.output(Output(row["output"], copy, int(row["seed"]) if row["seed"] else None),
-                                worker.augmenter, worker.settings.quality, worker.order)  # fmt: skip
-        label = label_path(options.format, job, row["output"])
-        if written.image == actual(row) and (label is None or written.label == dst.read(label)):
-            return None
-        return "bytes differ from a replay of source + labels + seed + pipeline"
-
-    return replay_one
+    dataset = scan(summary["arguments"]["source"], options.format)
+    return {i.rel_path: Job(i.rel_path, i.split, i.class_name, objects=i.objects) for i in dataset.items}
 
 
-def _replay_one(worker: Worker, row: dict, actual: Callable[[dict], bytes]) -> str | None:
-    """Why a replay of ``row`` differs from the file, or None when it is byte-identical."""
+def _replay_one(worker: Worker, row: dict, actual, jobs: dict[str, Job]) -> str | None:
+    """Why a replay of ``row`` differs from what is in the sink, or None when it is byte-identical."""
     copy = None if row["copy"] == "original" else int(row["copy"])
     out = Output(row["output"], copy, int(row["seed"]) if row["seed"] else None)
+    job = jobs.get(row["source"]) or Job(row["source"], row.get("split") or None, row.get("class") or "")
     try:
         data = worker.source.read(row["source"])
-        image = worker.pixels(data, row["source"])
-    except (OSError, images.DecodeError) as e:
-        return f"cannot replay: source '{worker.source.join(row['source'])}' {e}"
-    if worker.render(out, data, image) != actual(row):
-        return "bytes differ from a replay of source + seed + pipeline"
+    except OSError as e:
+        return f"cannot replay: source '{worker.source.join(row['source'])}' {e.strerror or e}"
+    job = Job(job.source, job.split, job.class_name, copies=copy or 0, objects=job.objects, done=frozenset())
+    result = worker.run_outputs(job, data, [out])
+    if result.failed:
+        return f"cannot replay: {result.failed[0].error}"
+    sample = result.samples[0] if result.samples else None
+    if sample is None:
+        return "cannot replay: the replay wrote nothing"
+    image, files = actual(row)
+    if sample.image != image or {path: content for _, path, content in sample.labels} != files:
+        what = "source + labels + seed + pipeline" if worker.settings.labels else "source + seed + pipeline"
+        return f"bytes differ from a replay of {what}"
     return None

@@ -78,11 +78,12 @@ def write_coco(root: Path, scenes=SCENES, split: str = "train", rle: tuple[str, 
 
 
 def write_voc(root: Path, scenes=SCENES, split: str = "train") -> Path:
+    """VOC as the devkit writes it: 1-based pixel indices, xmax/ymax the last pixel inside the box."""
     for name, (w, h, objects) in scenes.items():
         _save(root / "JPEGImages" / f"{name}.png", draw(w, h, objects))
         body = "".join(
-            f"  <object>\n    <name>{NAMES[c]}</name>\n    <difficult>0</difficult>\n    <bndbox><xmin>{x0}</xmin>"
-            f"<ymin>{y0}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox>\n  </object>\n"
+            f"  <object>\n    <name>{NAMES[c]}</name>\n    <difficult>0</difficult>\n    <bndbox><xmin>{x0 + 1}</xmin>"
+            f"<ymin>{y0 + 1}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox>\n  </object>\n"
             for c, x0, y0, x1, y1 in objects
         )
         size = f"<size><width>{w}</width><height>{h}</height><depth>3</depth></size>"
@@ -156,10 +157,11 @@ def output_boxes(out: Path, fmt: str, image_rel: str, shape: tuple[int, int]) ->
         import xml.etree.ElementTree as ET
 
         root = ET.parse(out / "Annotations" / f"{stem}.xml").getroot()
-        return [
-            tuple(float(o.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax"))
-            for o in root.iter("object")
-        ]
+        boxes = []
+        for o in root.iter("object"):  # 1-based, last pixel inclusive: pixel corners are one less at the start
+            xmin, ymin, xmax, ymax = (float(o.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax"))
+            boxes.append((xmin - 1, ymin - 1, xmax, ymax))
+        return boxes
     mask = cv2.imread(str(out / "masks" / f"{stem}_mask.png"), cv2.IMREAD_UNCHANGED)
     boxes = []
     for value in sorted(set(np.unique(mask).tolist()) - {0}):

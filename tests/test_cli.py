@@ -23,11 +23,12 @@ def test_expand_prints_plan_on_stderr_and_report_on_stdout(tree: Path, tmp_path:
     out = tmp_path / "out"
     result = runner.invoke(app, ["expand", str(tree), "-o", str(out), "--per-image", "2", "-j", "1"])
     assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines()[:4] == [
+    assert result.stderr.splitlines()[:5] == [
         "class  originals  new  total",
         "cat            3    6      9",
         "dog            2    4      6",
         "total          5   10     15",
+        "Files to write: 15 (5 originals, 10 new images).",
     ]
     assert result.stdout.startswith(f"Wrote 15 of 15 files to {out.resolve()} in ")
     assert result.stdout.rstrip().endswith(f"Manifest: {out.resolve() / 'manifest.csv'}")
@@ -56,6 +57,7 @@ def test_dry_run_shows_plan_on_stdout_and_writes_nothing(tmp_path: Path) -> None
         "test   trouser (copied)         20    0     20",
         "test   tshirt (copied)          20    0     20",
         "       total                   165   75    240",
+        "Files to write: 240 (165 originals, 75 new images).",
     ]
     assert not out.exists()
 

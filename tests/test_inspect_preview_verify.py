@@ -128,7 +128,7 @@ def test_verify_passes_fresh_and_names_altered_deleted_and_extra_files(tmp_path:
 def test_verify_refuses_a_folder_that_is_not_an_expander_output(tmp_path: Path) -> None:
     result = runner.invoke(app, ["verify", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error: '{tmp_path}' has no expander.json and manifest.csv")
+    assert result.stderr.startswith(f"Error: '{tmp_path}' has no readable expander.json: it is not an expander output")
 
 
 def test_look_alike_items_are_not_near_duplicates() -> None:

@@ -176,10 +176,11 @@ def test_voc_copies_keep_other_elements_and_list_the_split(tmp_path: Path) -> No
 def test_object_class_balance_raises_the_rare_classes_and_reports_the_common_ones(tmp_path: Path) -> None:
     src = write_yolo(tmp_path / "src", MULTI)
     result = expand(src, tmp_path / "out", balance=True, dry_run=True)
-    plan = {r["class"]: (r["originals"], r["new"], r["total"]) for r in result.to_dict()["plan"]}
+    plan = {r["class"]: (r["originals"], r["new"], r["total"], r["unit"]) for r in result.to_dict()["plan"]}
     # Before: cat 4, dog 1, fox 1. dog lives only in m1 (2 cats + 1 dog), fox only in m2 (1 cat + 1 fox):
-    # 3 copies of each bring them to 4, and carry 9 more cats.
-    assert plan == {"cat": (4, 9, 13), "dog": (1, 3, 4), "fox": (1, 3, 4)}
+    # 3 copies of each bring them to 4, and carry 9 more cats. The last row counts the image files to write.
+    assert plan == {"cat": (4, 9, 13, "objects"), "dog": (1, 3, 4, "objects"), "fox": (1, 3, 4, "objects"),
+                    "image files": (4, 6, 10, "files")}  # fmt: skip
     copies = {Path(j.source).stem: j.copies for j in result.plan.jobs}
     assert copies == {"m1": 3, "m2": 3, "m3": 0, "m4": 0}
 
@@ -214,24 +215,51 @@ def test_background_images_are_kept_and_copied(tmp_path: Path) -> None:
     assert (out / "train/images/m4__aug001.png").is_file()
 
 
-def test_degenerate_and_unknown_boxes_are_reported_and_skipped(tmp_path: Path) -> None:
+def test_degenerate_boxes_are_reported_and_left_out_of_copies(tmp_path: Path) -> None:
     src = write_yolo(tmp_path / "src", {"a": SCENES["a"]})
-    (src / "train/labels/a.txt").write_text(
-        "0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0 0.1\n9 0.5 0.5 0.1 0.1\n1 1.5 1.5 0.1 0.1\nnot a box\n"
-        "0 0.1 0.1 0.1 0.1 0.2 0.2 0.3\n"
-    )
+    (src / "train/labels/a.txt").write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0 0.1\n1 1.005 0.5 0.005 0.1\n")
     out = tmp_path / "out"
     result = expand(src, out, per_image=1, workers=1)
     assert result.exit_code == 0
     assert result.to_dict()["labels"]["problems"] == [
         "train/labels/a.txt line 2: zero-size box",
-        "train/labels/a.txt line 3: class id 9 is outside data.yaml's names (0-2)",
-        "train/labels/a.txt line 4: box outside the image",
-        "train/labels/a.txt line 5: not 5 numbers",
-        "train/labels/a.txt line 6: a segmentation polygon (not supported; export as COCO)",
+        "train/labels/a.txt line 3: box outside the image",
     ]
+    assert result.to_dict()["labels"]["skipped"] == []
     assert len((out / "train/labels/a__aug001.txt").read_text().splitlines()) == 1
     assert (out / "train/labels/a.txt").read_bytes() == (src / "train/labels/a.txt").read_bytes()  # the original as is
+
+
+def test_a_line_that_cannot_be_read_stops_the_run_before_writing_unless_skipped(tmp_path: Path) -> None:
+    from expander.errors import LayoutError
+
+    src = write_yolo(tmp_path / "src", {"a": SCENES["a"], "b": SCENES["b"]})
+    (src / "train/labels/a.txt").write_text("0 0.5 0.5 0.2 0.2\n9 0.5 0.5 0.1 0.1\nnot a box\n0 0.5 0.5\n")
+    out = tmp_path / "out"
+    with pytest.raises(LayoutError) as refused:
+        expand(src, out, per_image=1, workers=1)
+    assert str(refused.value).splitlines()[1:4] == [
+        "  train/labels/a.txt line 2: class id 9 is not in the YAML's names (0-2)",
+        "  train/labels/a.txt line 3: not numbers ('not a box')",
+        "  train/labels/a.txt line 4: 3 values; a detection line is 'class cx cy w h'",
+    ]
+    assert "pass --skip-bad-labels" in str(refused.value) and not out.exists()
+
+    result = expand(src, out, per_image=1, workers=1, skip_bad_labels=True)
+    assert result.exit_code == 0 and len(result.to_dict()["labels"]["skipped"]) == 3
+    assert (out / "train/labels/a__aug001.txt").read_text().count("\n") == 1  # the one readable line
+    assert result.to_dict()["totals"]["written"] == 4
+
+
+def test_a_segmentation_line_in_a_detection_set_is_named(tmp_path: Path) -> None:
+    from expander.errors import LayoutError
+
+    src = write_yolo(tmp_path / "src", {"a": SCENES["a"]})
+    (src / "train/labels/a.txt").write_text("0 0.1 0.1 0.2 0.1 0.2 0.2\n")
+    with pytest.raises(LayoutError, match=r"a\.txt line 1: 7 values: a segmentation polygon \(--labels yolo-segment"):
+        expand(src, tmp_path / "out", per_image=1, labels="yolo")  # stated as detection: one polygon is an error
+    dataset = scan(src)  # detected: a line of more than 6 values makes it a segmentation set (Ultralytics' rule)
+    assert dataset.labels.format == "yolo-segment" and dataset.items[0].objects.count == 1
 
 
 def test_a_copy_that_loses_every_object_is_recorded_not_written(tmp_path: Path) -> None:
@@ -315,7 +343,10 @@ def test_verify_checks_labels_and_replays_them(tmp_path: Path) -> None:
     result = verify(out, replay=0)
     assert not result["ok"]
     assert result["labels"] == [
-        {"file": "train/a__aug001.png", "reason": "its label file's SHA-256 differs from the manifest"}
+        {
+            "file": "train/a__aug001.png",
+            "reason": "its label file .coco/train/a__aug001.png.json's SHA-256 differs from the manifest",
+        }
     ]
     (out / "train/_annotations.coco.json").unlink()
     assert verify(out)["missing"] == ["train/_annotations.coco.json"]
@@ -350,7 +381,8 @@ def test_inspect_counts_instances_and_finds_label_problems(tmp_path: Path) -> No
     assert labels["images_without_objects"] == ["train/images/m3.png", "train/images/m4.png"]
     assert labels["labels_without_images"] == ["train/labels/gone.txt"]
     assert labels["degenerate_boxes"] == ["train/labels/m3.txt line 1: zero-size box"]
-    assert labels["unknown_classes"] == ["train/labels/m3.txt line 2: class id 5 is outside data.yaml's names (0-2)"]
+    assert labels["unknown_classes"] == ["train/labels/m3.txt line 2: class id 5 is not in the YAML's names (0-2)"]
+    assert labels["unreadable_labels"] == labels["unknown_classes"]
 
 
 def test_preview_draws_the_moved_boxes(tmp_path: Path) -> None:
@@ -381,7 +413,7 @@ def test_cli_expands_a_labelled_dataset_and_reports_objects(tmp_path: Path) -> N
     assert summary["labels"]["format"] == "voc" and summary["labels"]["files"] == ["ImageSets/Main/train.txt"]
     assert summary["labels"]["objects_in_copies_sources"] == 8 and summary["labels"]["objects_written"] >= 4 + 1
     assert summary["arguments"]["min_visibility"] == 0.5
-    assert [r["unit"] for r in summary["plan"]] == ["objects"] * 3
+    assert [r["unit"] for r in summary["plan"]] == ["objects"] * 3 + ["files"]
     wrong = CliRunner().invoke(app, ["expand", str(src), "-o", str(tmp_path / "x"), "--labels", "coco"])
     assert wrong.exit_code == 2 and "No labelled images found" in wrong.output and "as coco" in wrong.output
 

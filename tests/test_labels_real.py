@@ -55,8 +55,8 @@ def _aquarium_as_coco(root: Path, split: str) -> Path:
         shutil.copy(AQUARIUM / item.rel_path, root / "train" / Path(item.rel_path).name)
         height, width = cv2.imread(str(AQUARIUM / item.rel_path)).shape[:2]
         images.append({"id": len(images) + 1, "file_name": Path(item.rel_path).name, "width": width, "height": height})
-        for c, (cx, cy, w, h) in zip(item.objects.classes, item.objects.boxes, strict=True):
-            box = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
+        for c, (x0, y0, x1, y1) in zip(item.objects.classes, item.objects.records, strict=True):  # normalised corners
+            box = [x0 * width, y0 * height, (x1 - x0) * width, (y1 - y0) * height]
             annotations.append({"id": len(annotations) + 1, "image_id": len(images), "category_id": c, "bbox": box,
                                 "area": box[2] * box[3], "iscrowd": 0})  # fmt: skip
     categories = [{"id": i, "name": n} for i, n in enumerate(dataset.classes)]

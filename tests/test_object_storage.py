@@ -145,17 +145,20 @@ def test_a_killed_run_to_s3_resumes_to_the_uninterrupted_result(s3, tmp_path: Pa
     assert verify("s3://data/killed")["ok"]
 
 
-def test_labelled_datasets_stay_local_with_a_clear_message(s3, tmp_path: Path) -> None:
+def test_a_labelled_dataset_in_a_store_expands_into_a_store(s3, tmp_path: Path) -> None:
     from labelled_data import write_yolo
-
-    from expander.errors import LayoutError
 
     src = write_yolo(tmp_path / "yolo")
     s3.put(str(src) + "/", "data/yolo/", recursive=True)
-    with pytest.raises(LayoutError, match=r"holds label files \(e.g. 'data.yaml'\): labelled datasets"):
-        expand("s3://data/yolo", tmp_path / "out")
-    with pytest.raises(OutputError, match="written to a local folder only"):
-        expand(src, "s3://data/yolo_out")
+    reference = tmp_path / "reference"
+    expand(src, reference, per_image=2, workers=1)
+    result = expand("s3://data/yolo", "s3://data/yolo_out", per_image=2, workers=2)
+    assert result.exit_code == 0 and result.to_dict()["labels"]["format"] == "yolo"
+    stored = objects(s3, "s3://data/yolo_out")
+    assert {k: v for k, v in stored.items() if k != "manifest.csv"} == {
+        k: v for k, v in files(reference).items() if k != "manifest.csv"
+    }
+    assert verify("s3://data/yolo_out", replay=4)["ok"]
 
 
 def test_the_cli_takes_urls_as_they_are(s3, src_url: str) -> None:

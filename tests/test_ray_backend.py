@@ -75,7 +75,7 @@ def test_local_ray_runtime_writes_the_same_files_as_the_local_pool(source: Path,
 def test_clear_errors_for_backend_arguments(source: Path, tmp_path: Path) -> None:
     with pytest.raises(ExpanderError, match=r"^--address needs --backend ray\.$"):
         expand(source, tmp_path / "a", address="auto")
-    with pytest.raises(ExpanderError, match=r"^--backend must be 'local' or 'ray'; got 'dask'\.$"):
+    with pytest.raises(ExpanderError, match=r"^--backend must be one of local, ray; got 'dask'\.$"):
         expand(source, tmp_path / "b", backend="dask")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 

@@ -50,7 +50,7 @@ def test_webdataset_shards_read_back_by_webdataset(src: Path, tmp_path: Path) ->
     assert len(samples) == 44 and len({s["__key__"] for s in samples}) == 44
     for sample in samples:
         shard = Path(sample["__url__"]).relative_to(out).as_posix()
-        row = manifest[f"{shard}#{sample['__key__']}.png"]
+        row = manifest[f"{shard}#{sample['__key__']}"]
         assert hashlib.sha256(sample["png"]).hexdigest() == row["sha256"]
         meta = json.loads(sample["json"])
         assert meta["output"] == row["output"] and int(sample["cls"]) == ["cat", "dog"].index(row["class"])
@@ -97,7 +97,7 @@ def test_tfrecord_shards_read_back_by_tf_data(src: Path, tmp_path: Path) -> None
         assert hashlib.sha256(image).hexdigest() == row["sha256"]
         assert tf.io.decode_png(image).shape == (21, 17, 3)
         assert int(example["label"]) == ["cat", "dog"].index(row["class"])
-        assert int(example["copy"]) == (-1 if row["copy"] == "original" else int(row["copy"]))
+        assert int(example["copy"]) == (0 if row["copy"] == "original" else int(row["copy"]))  # 0: the original
         assert int(example["seed"]) == (int(row["seed"]) if row["seed"] else -1)
         seen += 1
     assert seen == 33
@@ -153,7 +153,7 @@ def test_overwrite_removes_the_previous_shards(src: Path, tmp_path: Path) -> Non
 
 
 def test_bad_shard_options_are_refused(src: Path, tmp_path: Path) -> None:
-    with pytest.raises(ExpanderError, match="--shards must be one of webdataset, tfrecord; got 'zip'"):
+    with pytest.raises(ExpanderError, match="--shards must be one of webdataset, tfrecord, parquet; got 'zip'"):
         expand(src, tmp_path / "o", shards="zip")
     with pytest.raises(ExpanderError, match=r"--shard-size must be a number of samples \(1000\) or a size"):
         expand(src, tmp_path / "o", shards="tfrecord", shard_size="lots")

@@ -116,7 +116,7 @@ def load_split(
 
 def _as_files(folder: str | Path | None) -> str | Path | None:
     """A folder of images as given, or a sharded output unpacked into a temporary one."""
-    from expander.shards.unpack import is_sharded, unpack
+    from expander.sinks.unpack import is_sharded, unpack
 
     return unpack(folder) if folder is not None and is_sharded(folder) else folder
 

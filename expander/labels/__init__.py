@@ -1,15 +1,12 @@
-"""Labelled datasets: detection boxes and segmentation masks that move with the pixels.
+"""Labelled datasets: boxes, polygons, masks and keypoints that move with the pixels.
 
-A labelled dataset is read by its format's module (``yolo``, ``coco``, ``voc``, ``masks``) into the
-same ``scan.Dataset`` the class-folder layout gives, with each ``Item`` carrying its image's
-``Objects`` and the dataset a ``LabelSet``. From there the run is the usual one: ``plan`` chooses
-copies by object class, workers move the labels with the pixels (``moving``) and write each output's
-label file beside its image (``render``), and the format's ``finish`` writes the dataset-level files
-(YOLO's data.yaml, COCO's annotation JSON, VOC's ImageSets lists) from what is on disk.
+One class per label format (``yolo``: detection, segmentation, pose; ``coco``; ``voc``; ``masks``), each a
+``base.LabelFormat``, listed in ``registry``, which chooses one per dataset. A format reads its layout into
+the same ``dataset.Dataset`` class folders give, each ``Item`` carrying its image's ``Objects`` and the
+dataset a ``LabelSet``; from there the run is the usual one. Workers turn a source's objects into
+``instances.Instances`` (pixels), move them with the pixels (``moving``) and have the format render each
+output's label files (``labelled``); when the run ends the format writes the dataset-level files (data.yaml,
+the COCO JSON, VOC's lists) from what was written.
+
+Adding a format: a module with a ``LabelFormat`` subclass, and its line in ``registry``.
 """
-
-from __future__ import annotations
-
-from expander.labels.objects import FORMATS, LabelSet, Objects
-
-__all__ = ["FORMATS", "LabelSet", "Objects"]

@@ -8,9 +8,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from expander import shards
 from expander.manifest import MANIFEST_NAME
-from expander.shards.formats import decode
-from expander.shards.sink import INDEX_NAME
+from expander.sinks.shards import INDEX_NAME
 
 
 def is_sharded(folder: str | Path) -> bool:
@@ -25,7 +25,7 @@ def unpack(folder: str | Path) -> Path:
     target = Path(tempfile.mkdtemp(prefix="expander-shards-"))
     atexit.register(shutil.rmtree, target, ignore_errors=True)
     for shard in (s for entries in index["splits"].values() for s in entries):
-        for sample in decode(index["format"], (folder / shard["file"]).read_bytes()):
+        for sample in shards.read(index["format"], (folder / shard["file"]).read_bytes()):
             path = target / sample.meta["output"]
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(sample.image)

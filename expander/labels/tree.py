@@ -1,0 +1,147 @@
+"""A labelled dataset's files: every file under its root, in a local folder or an object store, and bounded reads.
+
+The label formats find their layouts in ``Tree.files`` and read label files through ``Tree.read``, so a
+dataset reads the same from a folder and from ``s3://``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expander.dataset import is_image_name, natural_key, split_role
+from expander.errors import LayoutError
+from expander.storage import Store, is_url, open_store
+from expander.textfiles import MB, TextFileError, decode_text, read_limited
+
+MAX_LABEL_FILE_BYTES = 64 * MB  # one image's label file (a YOLO .txt, a VOC .xml)
+MAX_DATASET_FILE_BYTES = 1 * MB  # data.yaml, classes.txt: a few kilobytes in real datasets
+
+
+@dataclass
+class Tree:
+    """Every file under a root (relative, forward slashes, natural order), followed through links."""
+
+    root: Path  # a local folder, or the name part of a URL
+    store: Store
+    files: list[str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)  # real paths read (local folders)
+    ignored: dict[str, int] = field(default_factory=dict)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    url: str | None = None
+
+    @property
+    def location(self) -> str:
+        return self.url or str(self.root)
+
+    @property
+    def images(self) -> list[str]:
+        return [f for f in self.files if is_image_name(f)]
+
+    def where(self, rel: str) -> str:
+        """A file's full name, for messages."""
+        return self.store.join(rel)
+
+    def read(self, rel: str, limit: int = MAX_LABEL_FILE_BYTES) -> bytes:
+        """A file's bytes, at most ``limit`` (TextFileError beyond it; OSError when it cannot be read)."""
+        if self.store.remote:
+            data = self.store.read(rel)
+            if len(data) > limit:
+                raise TextFileError(f"larger than {limit // MB} MB")
+            return data
+        with open(Path(self.store.join(rel)), "rb") as f:
+            return read_limited(f, limit)
+
+    def text(self, rel: str, limit: int = MAX_LABEL_FILE_BYTES) -> str:
+        """A label file's UTF-8 text (TextFileError: too large or not UTF-8; OSError: cannot be read)."""
+        return decode_text(self.read(rel, limit))
+
+
+def walk(location: str | os.PathLike) -> Tree:
+    """List a local folder recursively, or an object-store prefix. Hidden entries are skipped; link loops and
+    broken links are counted.
+
+    Raises:
+        LayoutError: a folder cannot be read.
+    """
+    if is_url(location):
+        return _walk_store(str(location))
+    root = Path(location)
+    tree = Tree(root, open_store(root))
+    seen: set[str] = set()
+    pending = [""]
+    while pending:
+        rel = pending.pop()
+        folder = root / rel if rel else root
+        real = os.path.realpath(folder)
+        if real in seen:
+            tree.ignored["link_loops"] = tree.ignored.get("link_loops", 0) + 1
+            continue
+        seen.add(real)
+        tree.folders.append(Path(real))
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as e:
+            raise LayoutError(
+                f"Cannot read folder '{folder}': {e.strerror or e}. Give your user read access to it."
+            ) from None
+        for entry in entries:
+            _add(tree, entry, posixpath.join(rel, entry.name) if rel else entry.name, pending)
+    tree.files.sort(key=natural_key)
+    return tree
+
+
+def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str]) -> None:
+    if entry.name.startswith("."):
+        return
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        tree.rejected.append((shown, "name is not valid UTF-8 (bytes shown as \\xNN); rename it"))
+        return
+    try:
+        is_dir = entry.is_dir()
+        Path(entry.path).stat()  # follows links: a loop or a missing target raises here
+    except OSError as e:
+        reason = "link_loops" if e.errno == errno.ELOOP else "broken_links"
+        tree.ignored[reason] = tree.ignored.get(reason, 0) + 1
+        return
+    (pending if is_dir else tree.files).append(path)
+
+
+def _walk_store(url: str) -> Tree:
+    store = open_store(url)
+    files = [f for f in store.files() if not any(part.startswith(".") for part in f.split("/"))]
+    return Tree(Path(url.split("://", 1)[1]), store, sorted(files, key=natural_key), url=url.rstrip("/"))
+
+
+def split_of(rel_path: str) -> str | None:
+    """The split an image belongs to by its folders: the first folder named like one (``train``, ``valid``,
+    ``val2017``...), as its role (``train2017`` -> ``train``)."""
+    for part in rel_path.split("/")[:-1]:
+        role = split_role(part)
+        if role is not None:
+            return role
+    return None
+
+
+def renamed_label(label_file: str, source: str, output: str) -> str:
+    """Where an output's label file goes: the source's label file with the image stem swapped.
+
+    ``train/labels/a.txt`` for ``train/images/a.jpg`` becomes ``train/labels/a__aug001.txt`` for
+    ``train/images/a__aug001.jpg``; ``PedMasks/a_mask.png`` becomes ``PedMasks/a__aug001_mask.png``.
+    """
+    folder, name = posixpath.split(label_file)
+    stem = posixpath.splitext(posixpath.basename(source))[0]
+    new_stem = posixpath.splitext(posixpath.basename(output))[0]
+    # A label named unlike its image keeps only its extension, with the new stem.
+    name = new_stem + (name[len(stem) :] if name.startswith(stem) else posixpath.splitext(name)[1])
+    return posixpath.join(folder, name)
+
+
+def stem(path: str) -> str:
+    return posixpath.splitext(posixpath.basename(path))[0]
