@@ -109,9 +109,15 @@ def expand(
 
 
 @app.command()
-@expand_options("workers", "max_pixels")
+@expand_options("labels", "workers", "max_pixels")
 def inspect(
-    src: Annotated[Path, typer.Argument(metavar="SRC", help="Dataset to survey (class folders or train/val/test).")],
+    src: Annotated[
+        str,
+        typer.Argument(
+            metavar="SRC",
+            help="Dataset to survey: class folders, train/val/test, or a labelled dataset; a folder or URL.",
+        ),
+    ],
     duplicates: Annotated[
         Optional[Path],
         typer.Option(
@@ -133,7 +139,7 @@ def inspect(
     from expander.options import default_workers
 
     workers = options["workers"] or default_workers()
-    report = guard(lambda: inspect_dataset(src, workers, options["max_pixels"], duplicates))
+    report = guard(lambda: inspect_dataset(src, workers, options["max_pixels"], duplicates, options["labels"]))
     typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
     if duplicates is not None and not as_json:
         found = report["duplicates_file"]
@@ -142,9 +148,9 @@ def inspect(
 
 
 @app.command()
-@expand_options("preset", "pipeline", "style_refs", "seed", "size", "max_pixels")
+@expand_options("labels", "preset", "pipeline", "style_refs", "seed", "size", "max_pixels")
 def preview(
-    src: Annotated[Path, typer.Argument(metavar="SRC", help="Dataset to preview.")],
+    src: Annotated[str, typer.Argument(metavar="SRC", help="Dataset to preview: a folder or an object-store URL.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
     copies: Annotated[int, typer.Option("-n", help="Augmented copies per row.", min=1)] = 8,
     per_class: Annotated[int, typer.Option(help="Rows (source images) per class.", min=1)] = 2,
@@ -170,7 +176,7 @@ def preview(
 
         return run_preview(src, out, resolve_pipeline(*chosen), label=describe_pipeline(*chosen), copies=copies,
                            per_class=per_class, seed=options["seed"], size=parse_size(options["size"]), cell=cell,
-                           max_pixels=options["max_pixels"], on_skip=skipped)  # fmt: skip
+                           max_pixels=options["max_pixels"], on_skip=skipped, labels=options["labels"])  # fmt: skip
 
     typer.echo(str(guard(call)))
 

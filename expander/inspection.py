@@ -29,6 +29,7 @@ from expander.dataset import Dataset
 from expander.execute import process_pool
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.scan import scan
+from expander.storage import open_store
 
 NEAR_DUPLICATE_BITS = 24  # of 256
 NEAR_DUPLICATE_MEAN_DIFF = 4.0  # grey levels of 255, on the 17x16 thumbnail
@@ -52,9 +53,10 @@ class FileFacts:
 def file_facts(
     root: str, rel_path: str, split: str | None, class_name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> FileFacts:
-    """Read, hash and decode one file; an unreadable file becomes facts with ``error``. Never raises."""
+    """Read, hash and decode one file (in a folder or an object store); an unreadable file becomes facts with
+    ``error``. Never raises."""
     try:
-        data = (Path(root) / rel_path).read_bytes()
+        data = open_store(root).read(rel_path)
     except OSError as e:
         return FileFacts(rel_path, split, class_name, 0, "", error=f"cannot read it: {e.strerror or e}")
     digest = hashlib.sha256(data).hexdigest()
@@ -93,14 +95,16 @@ def inspect_dataset(
     workers: int = 1,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     duplicates_file: str | Path | None = None,
+    labels: str = "auto",
 ) -> dict:
     """Survey ``src`` and return the report (see module docstring).
 
-    With ``duplicates_file``, also write the duplicate groups and leaks with a keep/drop decision per file
+    ``src`` is a folder or an object-store URL; ``labels`` is what ``expand --labels`` takes. With
+    ``duplicates_file``, also write the duplicate groups and leaks with a keep/drop decision per file
     (``expander.duplicates``), for ``expand --exclude``.
     """
-    dataset = scan(src)
-    tasks = [(str(dataset.root), i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
+    dataset = scan(src, None if labels == "none" else labels)
+    tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:
             facts = list(pool.imap(_facts_task, tasks, chunksize=16))
@@ -137,7 +141,7 @@ def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
     widths, heights = [f.width for f in good], [f.height for f in good]
     common_sizes = Counter((f.width, f.height) for f in good).most_common(5)
     report = {
-        "source": str(dataset.root.resolve()),
+        "source": dataset.url or str(dataset.root.resolve()),
         "layout": "splits" if dataset.has_splits else "classes",
         "images": len(facts),
         "splits": per_split,
@@ -232,7 +236,7 @@ def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]]) 
 
 
 def _suggestion(dataset: Dataset, report: dict) -> str:
-    src = str(dataset.root)
+    src = dataset.location
     train = report["splits"].get("train") or report["splits"].get("all")
     parts = []
     if report["leaks"]:

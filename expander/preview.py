@@ -19,9 +19,11 @@ from expander.errors import ExpanderError
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.plan import output_seed
 from expander.scan import scan
+from expander.storage import open_store
 
 _BACKGROUND = (32, 32, 32)
 _HEADER = 28
+_CAPTION = 20  # a band under each row for its class and file name, so no caption covers a picture
 
 
 def preview(
@@ -37,29 +39,35 @@ def preview(
     cell: int = 128,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     on_skip: Callable[[str, str], None] | None = None,
+    labels: str = "auto",
 ) -> Path:
     """Write the contact sheet to ``out`` (PNG) and return its path.
 
+    ``src`` is a folder or an object-store URL; ``labels`` is what ``expand --labels`` takes. Each image is
+    shown once, in the row of the first class it holds; each row's caption sits under it, never on a picture.
     Unreadable images are left out of the sheet and passed to ``on_skip(path, reason)``.
     """
     from expander.augment import Augmenter
 
     if copies < 1 or per_class < 1:
         raise ExpanderError(f"-n and --per-class must be 1 or more; got {copies} and {per_class}.")
-    dataset = scan(src)
+    dataset = scan(src, None if labels == "none" else labels)
     labelled = dataset.labels is not None
+    store = open_store(dataset.location)
     augment = Augmenter(pipeline, LabelParams() if dataset.labels else None)
     augmented = [i.rel_path for i in dataset.items if i.split in (None, AUGMENTED_SPLIT)]
-    probe_pipeline(pipeline, dataset.root, augmented[:10], size, max_pixels)
-    rows = []
+    probe_pipeline(pipeline, dataset.location, augmented[:10], size, max_pixels)
+    rows, used = [], set()
     for index, class_name in enumerate(dataset.classes):
         chosen = [i for i in dataset.items if i.split in (None, AUGMENTED_SPLIT) and _shows(i, index, class_name)]
         shown = 0
         for item in chosen:
             if shown == per_class:
                 break
+            if item.rel_path in used:
+                continue  # already in the row of another class it holds
             try:
-                data = (dataset.root / item.rel_path).read_bytes()
+                data = store.read(item.rel_path)
                 if labelled:
                     image, variants = _labelled_row(dataset, item, data, augment, seed, copies, size, max_pixels)
                 else:
@@ -70,9 +78,11 @@ def preview(
                 if on_skip is not None:
                     on_skip(item.rel_path, reason)
                 continue  # the next readable image takes its place
-            cells = [_cell(v, cell) for v in [image, *variants]]
-            _text(cells[0], f"{class_name}", (4, cell - 8))
-            rows.append(np.hstack(cells))
+            strip = np.hstack([_cell(v, cell) for v in [image, *variants]])
+            caption = np.full((_CAPTION, strip.shape[1], 3), _BACKGROUND, np.uint8)
+            _text(caption, f"{class_name}: {item.rel_path}"[: strip.shape[1] // 8], (4, _CAPTION - 6))
+            rows.append(np.vstack([strip, caption]))
+            used.add(item.rel_path)
             shown += 1
     if not rows:
         raise ExpanderError(f"No readable images to preview in '{src}'.")
@@ -95,7 +105,6 @@ def _labelled_row(dataset, item, data: bytes, augment, seed: int, copies: int, s
     from expander.labels.draw import annotate
     from expander.labels.labelled import LabelledSource, options_for
     from expander.plan import Job, Output
-    from expander.storage import open_store
 
     labels = dataset.labels
     job = Job(item.rel_path, item.split, "", objects=item.objects)

@@ -79,16 +79,24 @@ def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
     return scan_store(str(root)) if remote else _scan_class_folders(Path(root))
 
 
-def _looks_labelled(root: Path) -> bool:
-    """Cheap test, two levels deep: does anything look like a label folder or file? (A class-folder run then
-    never walks the whole tree or imports a format.)"""
-    for folder in (root, *(root / s for s in SPLITS)):
-        try:
-            names = [p.name for p in folder.iterdir()]
-        except OSError:
-            continue
-        if any(n in LABEL_MARKERS or (n.endswith(LABEL_SUFFIXES) and n != "expander.json") for n in names):
-            return True
+def _looks_labelled(root: Path, depth: int = 3) -> bool:
+    """Cheap test, ``depth`` folder levels deep (VOCdevkit/VOC2012/Annotations): does anything look like a label
+    folder or file? A class-folder run then never walks the whole tree or imports a format."""
+    folders: list[str | Path] = [root]
+    for _ in range(depth):
+        below: list[str | Path] = []
+        for folder in folders:
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if name in LABEL_MARKERS or (name.endswith(LABEL_SUFFIXES) and name != "expander.json"):
+                            return True
+                        if not name.startswith(".") and entry.is_dir():
+                            below.append(entry.path)
+            except OSError:
+                continue
+        folders = below
     return False
 
 

@@ -91,7 +91,7 @@ def test_preview_has_the_expected_grid_and_is_deterministic(tmp_path: Path) -> N
     again = preview(src, tmp_path / "two.png", preset_dict("keras"), label="keras", copies=4, per_class=2, seed=1)
     other = preview(src, tmp_path / "three.png", preset_dict("keras"), label="keras", copies=4, per_class=2, seed=2)
     sheet = cv2.imread(str(first))
-    assert sheet.shape == (28 + 4 * 128, 5 * 128, 3)  # header + 2 classes x 2 rows; original + 4 copies
+    assert sheet.shape == (28 + 4 * (128 + 20), 5 * 128, 3)  # header + 2 classes x 2 rows (a caption band each)
     assert first.read_bytes() == again.read_bytes()
     assert first.read_bytes() != other.read_bytes()
 
@@ -101,7 +101,7 @@ def test_preview_cli_prints_the_path(tmp_path: Path) -> None:
     out = tmp_path / "sheet.png"
     result = runner.invoke(app, ["preview", str(src), "--preset", "noise", "-n", "2", "--out", str(out)])
     assert result.exit_code == 0 and result.stdout.strip() == str(out)
-    assert cv2.imread(str(out)).shape == (28 + 128, 3 * 128, 3)
+    assert cv2.imread(str(out)).shape == (28 + 128 + 20, 3 * 128, 3)
 
 
 def test_verify_passes_fresh_and_names_altered_deleted_and_extra_files(tmp_path: Path) -> None:
@@ -147,4 +147,4 @@ def test_preview_names_the_images_it_had_to_skip(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "Skipped a/img0.png: empty file (0 bytes). (expander inspect lists every unreadable file.)"
     )
-    assert cv2.imread(str(tmp_path / "s.png")).shape == (28 + 2 * 128, 2 * 128, 3)  # still 2 rows (per class)
+    assert cv2.imread(str(tmp_path / "s.png")).shape == (28 + 2 * 148, 2 * 128, 3)  # still 2 rows (per class)

@@ -393,7 +393,7 @@ def test_preview_draws_the_moved_boxes(tmp_path: Path) -> None:
     sheet = preview(src, tmp_path / "sheet.png", resolve_pipeline("keras", None, None), label="keras", copies=2,
                     per_class=1, cell=128)  # fmt: skip
     image = cv2.imread(str(sheet))
-    assert image.shape == (28 + 3 * 128, 3 * 128, 3)  # one row per object class, the original and 2 copies
+    assert image.shape == (28 + 3 * (128 + 20), 3 * 128, 3)  # a row per object class (and caption), original + 2 copies
     # the box outline is drawn in the class's colour around each object, in every tile
     cat_row = image[28:156]
     assert (np.abs(cat_row.astype(int) - (75, 25, 230)).max(axis=-1) < 40).sum() > 50  # BGR of the cat colour

@@ -172,3 +172,43 @@ def test_the_cli_takes_urls_as_they_are(s3, src_url: str) -> None:
     assert "Manifest: s3://data/cli/manifest.csv" in result.stdout
     checked = CliRunner().invoke(app, ["verify", "s3://data/cli", "--replay", "2"])
     assert checked.exit_code == 0 and checked.stdout.startswith("s3://data/cli: OK (16 files listed)")
+
+
+def test_inspect_preview_and_verify_take_urls_as_expand_does(s3, src_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from expander.cli import app
+
+    runner = CliRunner()
+    duplicates = tmp_path / "duplicates.json"
+    inspected = runner.invoke(app, ["inspect", src_url, "--json", "-j", "2", "--duplicates", str(duplicates)])
+    assert inspected.exit_code == 0, inspected.output
+    report = json.loads(inspected.stdout)
+    assert report["source"] == src_url and report["images"] == 9 and report["unreadable"] == []
+    assert report["suggestion"].startswith(f"expander expand {src_url} ")
+    sheet = tmp_path / "sheet.png"
+    shown = runner.invoke(app, ["preview", src_url, "-n", "2", "--per-class", "1", "--out", str(sheet)])
+    assert shown.exit_code == 0, shown.output
+    import cv2
+
+    assert cv2.imread(str(sheet)).shape == (28 + 2 * (128 + 20), 3 * 128, 3)
+    expanded = runner.invoke(app, ["expand", src_url, "-o", "s3://data/deduped", "--exclude", str(duplicates),
+                                   "--per-image", "1", "-q"])  # fmt: skip
+    assert expanded.exit_code == 0, expanded.output
+    assert runner.invoke(app, ["verify", "s3://data/deduped"]).exit_code == 0
+
+
+def test_verify_names_a_killed_store_run_for_what_it_is(s3, src_url: str) -> None:
+    from expander.manifest import SUMMARY_NAME
+
+    expand(src_url, "s3://data/unfinished", per_image=1, workers=1)
+    s3.rm("data/unfinished/manifest.csv")  # as a run SIGKILLed before its manifest leaves it
+    summary = json.loads(s3.cat_file(f"data/unfinished/{SUMMARY_NAME}"))
+    summary["status"] = "running"
+    s3.pipe_file(f"data/unfinished/{SUMMARY_NAME}", json.dumps(summary).encode())
+    with pytest.raises(
+        OutputError,
+        match=r"has expander.json \(status 'running'\) but no manifest.csv: its run was "
+        r"stopped before it finished\. Finish it with the same expander expand",
+    ):
+        verify("s3://data/unfinished")

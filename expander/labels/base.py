@@ -94,8 +94,10 @@ class LabelFormat:
     description = ""  # the layout it reads, for error messages and docs
 
     # --- reading (main process) ---------------------------------------------------------------------------
-    def detect(self, tree: Tree) -> bool:
-        """Whether the files under ``tree`` are laid out as this format publishes them."""
+    def coverage(self, tree: Tree) -> int:
+        """How many images under ``tree`` have labels laid out as this format publishes them (0: none). The
+        format that labels the most images is the dataset's: Ultralytics' COCO ships a COCO JSON for val only
+        beside YOLO labels for every split."""
         raise NotImplementedError
 
     def read(self, tree: Tree) -> tuple[list[Item], LabelSet]:

@@ -47,8 +47,15 @@ class Coco(LabelFormat):
         "with the images in train/ or images/train/"
     )
 
-    def detect(self, tree: Tree) -> bool:
-        return bool(_annotation_files(tree))
+    def coverage(self, tree: Tree) -> int:
+        files = set(tree.files)
+        found = 0
+        for json_name, data in _annotation_files(tree):
+            base = _image_base(tree, json_name, data["images"])
+            names = (posixpath.normpath(posixpath.join(base, str(e.get("file_name", "")))).lstrip("./")
+                     for e in data["images"] if isinstance(e, dict))  # fmt: skip
+            found += sum(1 for name in names if name in files)
+        return found
 
     def read(self, tree: Tree) -> tuple[list[Item], LabelSet]:
         found = _annotation_files(tree)
@@ -239,6 +246,13 @@ def canonical(value: Any) -> bytes:
 
 
 def _annotation_files(tree: Tree) -> list[tuple[str, dict[str, Any]]]:
+    """Every COCO annotation JSON under the tree, parsed once per tree."""
+    if "coco" not in tree.cache:
+        tree.cache["coco"] = _read_annotation_files(tree)
+    return tree.cache["coco"]
+
+
+def _read_annotation_files(tree: Tree) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for name in tree.files:
         base = posixpath.basename(name)

@@ -43,8 +43,8 @@ class Masks(LabelFormat):
         "(a.png or a_mask.png): <split>/images + <split>/masks, or images/<split> + masks/<split>"
     )
 
-    def detect(self, tree: Tree) -> bool:
-        return bool(_mask_files(tree))
+    def coverage(self, tree: Tree) -> int:
+        return len(_mask_files(tree))
 
     def read(self, tree: Tree) -> tuple[list[Item], LabelSet]:
         masks = _mask_files(tree)

@@ -45,5 +45,11 @@ def get(name: str) -> LabelFormat:
 
 
 def detect(tree: Tree) -> LabelFormat | None:
-    """The first format whose layout the tree has, or None (class folders)."""
-    return next((get(name) for name in _FORMATS if get(name).detect(tree)), None)
+    """The format that labels the most images of the tree (the first in order on a tie), or None (class
+    folders)."""
+    best, most = None, 0
+    for name in _FORMATS:
+        found = get(name).coverage(tree)
+        if found > most:
+            best, most = get(name), found
+    return best

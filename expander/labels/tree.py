@@ -32,6 +32,7 @@ class Tree:
     ignored: dict[str, int] = field(default_factory=dict)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     url: str | None = None
+    cache: dict = field(default_factory=dict, repr=False)  # what a format parsed once (COCO's JSONs)
 
     @property
     def location(self) -> str:

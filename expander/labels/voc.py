@@ -43,8 +43,8 @@ class Voc(LabelFormat):
         "SegmentationObject/), or <split>/<name>.xml beside <split>/<name>.jpg"
     )
 
-    def detect(self, tree: Tree) -> bool:
-        return bool(_annotations(tree))
+    def coverage(self, tree: Tree) -> int:
+        return len(_annotations(tree))
 
     def read(self, tree: Tree) -> tuple[list[Item], LabelSet]:
         xmls = _annotations(tree)

@@ -64,16 +64,19 @@ class Yolo(LabelFormat):
     columns = "class cx cy w h"
 
     # --- layout --------------------------------------------------------------------------------------------
-    def has_layout(self, tree: Tree) -> bool:
+    def coverage(self, tree: Tree) -> int:
         files = set(tree.files)
-        return any((label := label_path(i)) is not None and label in files for i in tree.images)
-
-    def detect(self, tree: Tree) -> bool:
-        return self.has_layout(tree) and self.task_of(tree) == self.name
+        found = sum(1 for i in tree.images if (label := label_path(i)) is not None and label in files)
+        return found if found and self.task_of(tree) == self.name else 0
 
     def task_of(self, tree: Tree) -> str:
         """Which YOLO task the dataset holds: pose when its YAML has kpt_shape, segment when a label line has
-        more than 6 values (Ultralytics' rule), else detection."""
+        more than 6 values (Ultralytics' rule), else detection. Found once per tree."""
+        if "yolo-task" not in tree.cache:
+            tree.cache["yolo-task"] = self._task(tree)
+        return tree.cache["yolo-task"]
+
+    def _task(self, tree: Tree) -> str:
         _, config = dataset_yaml(tree)
         if "kpt_shape" in config:
             return "yolo-pose"
@@ -217,10 +220,7 @@ class Yolo(LabelFormat):
     def dataset_files(self, labels: LabelSet, written: list[Written], read: Read) -> Files:
         config, yaml_name = dict(labels.details.get("config") or {}), labels.details.get("yaml") or "data.yaml"
         lists: dict[str, str] = labels.details.get("lists") or {}
-        by_split: dict[str | None, list[str]] = {}
-        for output, split in ((w.output, w.split) for w in written):
-            if is_image_name(output):
-                by_split.setdefault(split, []).append(output)
+        by_split = _by_split(written)
         files: Files = {}
         paths = _split_paths(config, labels, by_split)
         for role, list_file in lists.items():
@@ -248,10 +248,7 @@ class Yolo(LabelFormat):
             return [str(e)]
         if names != labels.names:
             problems.append(f"{yaml_name}: names {list(names)} differ from the source's {list(labels.names)}")
-        by_split: dict[str | None, list[str]] = {}
-        for output, split in ((w.output, w.split) for w in written):
-            if is_image_name(output):
-                by_split.setdefault(split, []).append(output)
+        by_split = _by_split(written)
         for key, value in config.items():
             role = SPLIT_KEYS.get(key)
             if role is None or not value:
@@ -568,6 +565,15 @@ def _split_paths(config: dict[str, Any], labels: LabelSet, by_split: dict[str | 
         if None in by_split:
             paths = {"train": _common_folder(by_split[None]), "val": _common_folder(by_split[None])}
     return paths
+
+
+def _by_split(written: list[Written]) -> dict[str | None, list[str]]:
+    """The images written per split, a validation split under ``val`` whatever its folder is called."""
+    found: dict[str | None, list[str]] = {}
+    for w in written:
+        if is_image_name(w.output):
+            found.setdefault("val" if w.split in ("valid", "validation") else w.split, []).append(w.output)
+    return found
 
 
 def _common_folder(images: list[str]) -> str:
