@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import socket
 from pathlib import Path
 
 import cv2
@@ -50,3 +53,33 @@ def tree_digest(root: Path) -> dict[str, str]:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     return make_tree(tmp_path / "src", {"cat": 3, "dog": 2})
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """An S3 endpoint on 127.0.0.1 (moto's server, one for the session: fsspec keeps one S3 filesystem per
+    configuration) and the environment that points boto and s3fs at it (credentials the usual way). Skipped when
+    s3fs or moto is not installed (the dev extra installs both). Tests keep to prefixes of their own."""
+    s3fs = pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    fs = s3fs.S3FileSystem()
+    fs.mkdir("data")
+    try:
+        yield fs
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()

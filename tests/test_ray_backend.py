@@ -171,3 +171,13 @@ def test_ray_writes_the_same_shards_as_the_local_pool(source: Path, tmp_path: Pa
     expand(source, tmp_path / "ray", per_image=3, shards="tfrecord", shard_size="9", workers=2, backend="ray")
     local = outputs(tmp_path / "local")
     assert local == outputs(tmp_path / "ray") and "train/shard-000000.tfrecord" in local
+
+
+def test_ray_writes_the_same_labelled_parquet_shards_as_the_local_pool(tmp_path: Path) -> None:
+    from labelled_data import write_voc
+
+    src = write_voc(tmp_path / "src")
+    expand(src, tmp_path / "local", per_image=3, shards="parquet", shard_size="5", workers=2)
+    expand(src, tmp_path / "ray", per_image=3, shards="parquet", shard_size="5", workers=2, backend="ray")
+    local = outputs(tmp_path / "local")
+    assert local == outputs(tmp_path / "ray") and "train/shard-000000.parquet" in local
