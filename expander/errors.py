@@ -62,6 +62,12 @@ def require(what: str, extra: str, *modules: str) -> None:
     """Raise MissingExtra unless every module can be imported."""
     import importlib.util
 
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    def absent(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is None
+        except (ImportError, ValueError):  # a package that cannot even be looked up is not usable either
+            return True
+
+    missing = [m for m in modules if absent(m)]
     if missing:
         raise MissingExtra(what, extra, missing)

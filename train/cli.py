@@ -597,9 +597,10 @@ def models(
 ) -> None:
     """List the registered model architectures with their parameter counts (2 classes)."""
     from train.fit import quiet_tensorflow
+
+    guard(quiet_tensorflow)  # the light core install: exit 2 with what to install
     from train.models import parameter_count
 
-    quiet_tensorflow()
     for spec in MODELS.values():
         count = parameter_count(spec.name, (image_size, image_size, 3), 2)
         typer.echo(f"{spec.name} ({count:,} parameters): {spec.description}")
