@@ -438,15 +438,32 @@ def _foreign_threads() -> int | None:
     """Threads besides the main one that could hold a lock across a fork; None where that cannot be known.
 
     OpenBLAS's own threads do not count: OpenBLAS stops them before a fork (pthread_atfork) and
-    starts them again after. So a library caller with numpy loaded and the CLI take the same path:
-    fork when nothing else runs, the fork server as soon as anything does (OpenCV's or TensorFlow's
-    thread pools, a caller's own threads).
+    starts them again after; nor do fsspec's I/O threads (``_fsspec_threads``). So a library caller with numpy
+    loaded and the CLI take the same path: fork when nothing else runs, the fork server as soon as anything
+    does (OpenCV's or TensorFlow's thread pools, a caller's own threads).
     """
     try:
         threads = len(os.listdir("/proc/self/task"))
     except OSError:
         return None
-    return threads - 1 - _openblas_threads()
+    return threads - 1 - _openblas_threads() - _fsspec_threads()
+
+
+def _fsspec_threads() -> int:
+    """fsspec's I/O loop thread and its executor's idle threads, which an object-store run starts in this process.
+
+    fsspec makes a forked child drop that loop and start its own (``fsspec.asyn.reset_after_fork``, registered
+    with ``os.register_at_fork``), and the run forks once its listing is done, with the loop waiting in epoll:
+    so they do not force the fork server, whose start re-imports OpenCV and albumentations (6.7 s against 6.0 s
+    for 1 worker, in benchmarks/bench_sinks.py pool-start).
+    """
+    asyn = sys.modules.get("fsspec.asyn")
+    iothread = getattr(asyn, "iothread", [None])[0] if asyn is not None else None
+    if iothread is None or not iothread.is_alive():
+        return 0
+    import threading
+
+    return sum(1 for t in threading.enumerate() if t is iothread or t.name.startswith("asyncio_"))
 
 
 def _openblas_threads() -> int:
