@@ -5,7 +5,7 @@ local pool.
 
     .venv/bin/python benchmarks/bench_sinks.py sinks --source ../shared/datasets/dogs_vs_cats/test --rounds 3
     .venv/bin/python benchmarks/bench_sinks.py pool-start --source ../shared/datasets/dogs_vs_cats/test
-    .venv/bin/python benchmarks/bench_sinks.py ray --outputs 20000 --rounds 2
+    .venv/bin/python benchmarks/bench_sinks.py ray --source ../shared/datasets/dogs_vs_cats/train --outputs 20000
 
 Each row prints the median wall time and its ratio to the first method of the table, per round and overall.
 The S3 server runs in this process: its CPU time is not the expander process's, but it shares the 2 cores,
@@ -115,18 +115,15 @@ def pool_start(args, env, fs) -> None:
 
 
 def ray(args, env, fs) -> None:
-    """Ray on this machine against the local pool, ``--outputs`` outputs of small images."""
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from conftest import make_tree
-
+    """Ray on this machine against the local pool: ``--outputs`` outputs of the ``--source`` photos."""
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
-    per_image = 9
-    sources = args.outputs // (per_image + 1)
-    src = make_tree(work / "src", {"a": sources // 2, "b": sources - sources // 2}, ext=".jpg", shape=(96, 128, 3))
+    src = Path(args.source).resolve()
+    images = sum(1 for p in src.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    per_image = max(0, round(args.outputs / images) - 1)
     outs = {"local pool": str(work / "pool"), "ray": str(work / "ray")}
     methods = {name: [*EXPANDER, str(src), "-o", out, "--per-image", str(per_image), "-q",
                       *(["--backend", "ray"] if name == "ray" else [])] for name, out in outs.items()}  # fmt: skip
-    print(f"{sources} sources x {per_image + 1} outputs = {sources * (per_image + 1)} outputs")
+    print(f"{images} photos of {args.source} x {per_image + 1} outputs = {images * (per_image + 1)} outputs")
     rounds(methods, args.rounds, env, fs, outs)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -172,11 +172,11 @@ def run(
     settings = Settings(arguments["source"], pipeline, sink.writer(), options.quality, options.size,
                         options.max_pixels, _label_options(options, dataset))  # fmt: skip
     with _executor(options) as run_jobs, lock(options.out) as held:  # Ray connects before anything is written
-        check()
+        previous = check()
         state.plan = sink.resume(plan) if options.resume else plan
         check_capacity(state.plan, dataset, options.out, size=options.size, max_outputs=options.max_outputs,
                        check_space=options.space_check)  # fmt: skip
-        if options.overwrite:
+        if options.overwrite and previous is not None:  # --overwrite into a new folder has nothing to remove
             remove_previous(options.out)
         if not sink.store.remote:
             images.remove_temp_files(options.out)  # the lock is ours: any temporary file is a killed run's

@@ -13,6 +13,9 @@ object store (URLs): each task reads its sources and writes its outputs itself.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 from expander.errors import ExpanderError, install_hint
@@ -64,9 +67,11 @@ class RaySession:
         self.ray = import_ray()
         self.address, self.workers = address, workers
         self.started_here = False
+        self.reaper: subprocess.Popen | None = None
 
     def __enter__(self):
         if not self.ray.is_initialized():
+            self.reaper = _start_reaper() if self.address is None else None
             _init(self.ray, self.workers, self.address)
             self.started_here = True
         return self.run
@@ -74,6 +79,10 @@ class RaySession:
     def __exit__(self, *exc) -> None:
         if self.started_here:
             self.ray.shutdown()
+            if self.reaper is not None and self.reaper.stdin is not None:
+                self.reaper.stdin.write(b"shut down\n")  # the run ended cleanly: the reaper goes, killing nothing
+                self.reaper.stdin.close()
+                self.reaper.wait()
 
     def run(self, jobs: list[Job], settings: Settings, workers: int) -> Iterator[JobResult]:
         """Yield the result of each job, batch by batch as batches finish (completion order).
@@ -95,6 +104,60 @@ class RaySession:
             for ref in pending:
                 ray.cancel(ref)  # not forced: a running batch gets KeyboardInterrupt and cleans its temp file
             raise
+
+
+# Ray's head processes die with the driver (prctl PR_SET_PDEATHSIG), but the raylet's agents, orphaned,
+# spend 60 s trying to tell the dead GCS (a fixed timeout in ray._private.utils.publish_error_to_driver) before
+# they exit. The reaper, a small process of its own, notes the driver's descendants as they start and kills
+# those still running the moment the driver dies: its stdin, the driver's pipe, reads end-of-file without the
+# word a clean shutdown sends first.
+_REAPER = r"""
+import os, select, signal, sys
+
+def descendants(root):
+    children, started = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+                started[int(entry)] = fields[19]
+            except (OSError, IndexError):
+                continue
+    found, stack = {}, [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found[child] = started[child]
+            stack.append(child)
+    return found, started
+
+driver, seen = int(sys.argv[1]), {}
+if driver <= 1 or driver == os.getpid():
+    sys.exit(2)  # never the system's own processes
+while True:
+    ready, _, _ = select.select([sys.stdin], [], [], 0.25)
+    if ready:
+        if os.read(sys.stdin.fileno(), 64):
+            sys.exit(0)  # the driver says it shut Ray down itself
+        break  # end of file without a word: the driver died
+    seen.update(descendants(driver)[0])
+current = descendants(driver)[1]
+for pid, started in seen.items():
+    if pid != os.getpid() and current.get(pid) == started:  # still the same process, not a reused pid
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
+
+def _start_reaper() -> subprocess.Popen | None:
+    """A process that kills the local Ray runtime's processes if this one dies without shutting it down."""
+    if not sys.platform.startswith("linux"):
+        return None  # not Linux: Ray's own fate-sharing is all there is
+    return subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid())], stdin=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
 
 
 def _init(ray, workers: int, address: str | None) -> None:

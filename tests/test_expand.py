@@ -466,3 +466,12 @@ def test_workers_see_the_environment_of_now_even_from_an_older_fork_server() -> 
         stop.set()
         thread.join()
         os.environ.pop("EXPANDER_TEST_PROBE", None)
+
+
+def test_overwrite_into_a_folder_that_does_not_exist_yet_just_writes(tree: Path, tmp_path: Path) -> None:
+    # A script that always passes --overwrite must work on its first run too (it was refused: "its
+    # manifest.csv cannot be read").
+    out = tmp_path / "new"
+    result = expand(tree, out, per_image=1, workers=1, overwrite=True)
+    assert result.exit_code == 0 and result.to_dict()["totals"]["written"] == 10
+    assert expand(tree, out, per_image=1, workers=1, overwrite=True).to_dict()["totals"]["written"] == 10

@@ -181,3 +181,40 @@ def test_ray_writes_the_same_labelled_parquet_shards_as_the_local_pool(tmp_path:
     expand(src, tmp_path / "ray", per_image=3, shards="parquet", shard_size="5", workers=2, backend="ray")
     local = outputs(tmp_path / "local")
     assert local == outputs(tmp_path / "ray") and "train/shard-000000.parquet" in local
+
+
+def _ray_processes() -> set[tuple[int, str]]:
+    """(pid, name) of the Ray runtime's processes on this machine: its daemons, agents and workers."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index(b"(") + 1 : stat.rindex(b")")].decode(errors="replace")
+        state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
+        if state != b"Z" and (name in ("raylet", "gcs_server") or name.startswith("ray::")):
+            found.add((int(entry), name))
+    return found
+
+
+def test_no_ray_process_outlives_a_killed_driver_by_more_than_seconds(tmp_path: Path) -> None:
+    before = _ray_processes()
+    src = make_tree(tmp_path / "src", {"a": 40, "b": 40}, ext=".jpg", shape=(240, 320, 3))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", "20",
+               "--backend", "ray", "-j", "2", "-q"]  # fmt: skip
+    driver = subprocess.Popen(command)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and driver.poll() is None and len(list(out.rglob("*.jpg"))) < 100:
+        time.sleep(0.1)
+    running = _ray_processes() - before
+    assert driver.poll() is None and any(name == "raylet" for _, name in running), running
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    killed = time.monotonic()
+    while _ray_processes() - before and time.monotonic() - killed < 30:
+        time.sleep(0.25)
+    assert _ray_processes() - before == set(), "Ray processes outlived the driver"
+    assert time.monotonic() - killed < 5  # Ray's own agents would take 60 s (they wait on the dead GCS)
