@@ -7,15 +7,9 @@ die on a bad file: every failure becomes a record. Only the main process writes 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import hashlib
-import multiprocessing
-import multiprocessing.pool
-import os
-import signal
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +19,7 @@ from expander import images
 from expander.errors import EmptyCopy
 from expander.manifest import Record
 from expander.plan import Job, Output
+from expander.pool import ALBUMENTATIONS, PRELOAD, WorkerPool, start_fork_server_early
 from expander.sinks.base import NO_SEED, ORIGINAL_COPY, Sample, Stored, Writer
 from expander.storage import open_store
 
@@ -290,44 +285,6 @@ def _init_pool_worker(settings: Settings) -> None:
     _worker = Worker(settings)
 
 
-def _init_child(environ: dict[str, str], initializer, initargs: tuple) -> None:
-    """Every pool worker's start: the caller's environment as it is now, its signals (``init_child_process``),
-    then the caller's initializer.
-
-    A fork server started earlier in the process would otherwise hand workers the environment of that
-    moment: credentials for an object store set since (``AWS_PROFILE``, ...) would be missing.
-    """
-    if environ != os.environ:
-        os.environ.clear()
-        os.environ.update(environ)
-    init_child_process()
-    if initializer is not None:
-        initializer(*initargs)
-
-
-def init_child_process() -> None:
-    """Signals for a worker process: it never outlives the process that started it.
-
-    Ctrl-C is the main process's to handle (it stops the pool); SIGTERM, which the pool itself sends
-    to stop workers, kills at once (a forked worker inherits the CLI's SIGTERM handler otherwise);
-    and on Linux the kernel sends SIGKILL when the parent dies, so a main process killed with
-    SIGKILL leaves no worker writing into the output folder. (With forkserver the parent is the fork
-    server, which exits when the main process does.)
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 def _run_in_pool(job: Job) -> JobResult:
     assert _worker is not None
     return _worker.run(job)
@@ -336,8 +293,9 @@ def _run_in_pool(job: Job) -> JobResult:
 def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[JobResult]:
     """Yield the result of each job as it finishes (in completion order).
 
-    With one worker the jobs run in this process; otherwise in a pool of ``workers`` processes.
-    Interrupting the iteration (Ctrl-C) terminates the pool.
+    With one worker the jobs run in this process; otherwise in a pool of ``workers`` processes. A job whose
+    worker process dies (the out-of-memory killer, a crash in a codec) is run again once on a new worker, then
+    recorded as failed with the reason. Interrupting the iteration (Ctrl-C) stops the pool.
     """
     # Generators always run in worker processes, whose TensorFlow is single-threaded from the start;
     # this process's TensorFlow may already run multi-threaded, which could change the last bit.
@@ -347,129 +305,19 @@ def execute(jobs: list[Job], settings: Settings, workers: int) -> Iterator[JobRe
             yield worker.run(job)
         return
     chunksize = max(1, min(8, len(jobs) // (workers * 64)))  # small chunks: no worker idles at the end
-    preload = _preload(settings.pipeline)
-    with process_pool(max(1, workers), initializer=_init_pool_worker, initargs=(settings,), preload=preload) as pool:
-        yield from pool.imap_unordered(_run_in_pool, jobs, chunksize=chunksize)
+    with WorkerPool(workers, _init_pool_worker, (settings,), _preload(settings.pipeline)) as pool:
+        yield from pool.imap_unordered(_run_in_pool, jobs, chunksize, lost=_lost)
 
 
-_PRELOAD = ["cv2", "numpy", "expander.execute"]
-_ALBUMENTATIONS = ["albumentations", "expander.augment"]
+def _lost(job: Job, reason: str) -> JobResult:
+    """A job whose worker died twice: each of its pending outputs failed, with why."""
+    return _failed(job, job.pending, f"{reason}, twice; the image may need more memory than a worker has")
 
 
 def _preload(pipeline: dict[str, Any]) -> list[str]:
-    return _PRELOAD + (_ALBUMENTATIONS if needs_albumentations(pipeline) else [])
-
-
-def process_pool(workers: int, initializer=None, initargs=(), preload: list[str] = _PRELOAD + _ALBUMENTATIONS):
-    """A multiprocessing pool whose workers start safely, and as fast as that allows.
-
-    fork when this process runs no thread but its own and OpenBLAS's (see ``_foreign_threads``): the
-    workers start at once with everything already imported, and with no other thread there is no
-    lock a child could inherit held. Otherwise (a library caller whose process runs threads, such as
-    OpenCV's thread pool, which can deadlock a forked child) forkserver: workers fork from a clean
-    process that imported the heavy modules (``preload``) once, so later pools in the same process
-    start fast. The first pool's preload list is the one the server keeps; a module it lacks is
-    imported by each worker.
-    """
-    with _detached_main():
-        environ = dict(os.environ)
-        return _Pool(workers, initializer=_init_child, initargs=(environ, initializer, initargs),
-                     context=_context(preload))  # fmt: skip
-
-
-class _Pool(multiprocessing.pool.Pool):
-    """multiprocessing's Pool, without its worker handler waking up for every result.
-
-    That thread also waits on the result pipe, so each result wakes it, and it spins until the result
-    thread has read the result: 5,715 wake-ups for 200 results measured in the CLI, CPU taken from the
-    workers. It only needs to wake when a worker exits (its own sentinels) or the pool changes state
-    (the notifier, which also fires when the last task is done).
-    """
-
-    def _get_sentinels(self):
-        return [self._change_notifier._reader]  # type: ignore[attr-defined]
-
-
-@contextlib.contextmanager
-def _detached_main():
-    """Start workers without re-running the caller's main script.
-
-    spawn and forkserver children import the parent's ``__main__`` to unpickle what it defines; ours
-    need nothing from it (the job functions live in this package). Re-running it breaks real callers:
-    a script that calls ``expand()`` without an ``if __name__ == "__main__":`` guard would start pools
-    recursively, and ``python -`` (a script on stdin) cannot be re-run at all, so workers died and the
-    pool respawned them forever.
-    """
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    saved = {name: vars(main)[name] for name in ("__file__", "__spec__") if name in vars(main)}
-    try:
-        if "__file__" in saved:
-            del main.__file__
-        if "__spec__" in saved:
-            main.__spec__ = None
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(main, name, value)
+    return PRELOAD + (ALBUMENTATIONS if needs_albumentations(pipeline) else [])
 
 
 def start_workers_early(pipeline: dict[str, Any]) -> None:
     """Start the fork server now (if workers will need one), so its imports overlap the caller's own work."""
-    if _context(_preload(pipeline)).get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
-def _context(preload: list[str]):
-    if _foreign_threads() == 0:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(preload)
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def _foreign_threads() -> int | None:
-    """Threads besides the main one that could hold a lock across a fork; None where that cannot be known.
-
-    OpenBLAS's own threads do not count: OpenBLAS stops them before a fork (pthread_atfork) and
-    starts them again after; nor do fsspec's I/O threads (``_fsspec_threads``). So a library caller with numpy
-    loaded and the CLI take the same path: fork when nothing else runs, the fork server as soon as anything
-    does (OpenCV's or TensorFlow's thread pools, a caller's own threads).
-    """
-    try:
-        threads = len(os.listdir("/proc/self/task"))
-    except OSError:
-        return None
-    return threads - 1 - _openblas_threads() - _fsspec_threads()
-
-
-def _fsspec_threads() -> int:
-    """fsspec's I/O loop thread and its executor's idle threads, which an object-store run starts in this process.
-
-    fsspec makes a forked child drop that loop and start its own (``fsspec.asyn.reset_after_fork``, registered
-    with ``os.register_at_fork``), and the run forks once its listing is done, with the loop waiting in epoll:
-    so they do not force the fork server, whose start re-imports OpenCV and albumentations (6.7 s against 6.0 s
-    for 1 worker, in benchmarks/bench_sinks.py pool-start).
-    """
-    asyn = sys.modules.get("fsspec.asyn")
-    iothread = getattr(asyn, "iothread", [None])[0] if asyn is not None else None
-    if iothread is None or not iothread.is_alive():
-        return 0
-    import threading
-
-    return sum(1 for t in threading.enumerate() if t is iothread or t.name.startswith("asyncio_"))
-
-
-def _openblas_threads() -> int:
-    """Worker threads of the OpenBLAS libraries loaded in this process (numpy's, scipy's)."""
-    if "numpy" not in sys.modules:
-        return 0  # nothing has loaded OpenBLAS
-    from threadpoolctl import threadpool_info
-
-    return sum(max(0, pool["num_threads"] - 1) for pool in threadpool_info() if pool["internal_api"] == "openblas")
+    start_fork_server_early(_preload(pipeline))

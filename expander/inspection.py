@@ -26,8 +26,8 @@ import numpy as np
 
 from expander import images, neardup
 from expander.dataset import Dataset
-from expander.execute import process_pool
 from expander.limits import DEFAULT_MAX_PIXELS
+from expander.pool import process_pool
 from expander.scan import scan
 from expander.storage import open_store
 
@@ -90,6 +90,12 @@ def _facts_task(args: tuple) -> FileFacts:
     return file_facts(*args)
 
 
+def _lost_facts(args: tuple, reason: str) -> FileFacts:
+    """A file whose worker died reading it, twice (a decoder crash, out of memory): unreadable, with why."""
+    _, rel_path, split, class_name, _ = args
+    return FileFacts(rel_path, split, class_name, 0, "", error=f"{reason}, twice")
+
+
 def inspect_dataset(
     src: str | Path,
     workers: int = 1,
@@ -107,7 +113,7 @@ def inspect_dataset(
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:
-            facts = list(pool.imap(_facts_task, tasks, chunksize=16))
+            facts = list(pool.imap(_facts_task, tasks, chunksize=16, lost=_lost_facts))
     else:
         facts = [file_facts(*t) for t in tasks]
     report = _report(dataset, facts)

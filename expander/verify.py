@@ -21,10 +21,11 @@ from typing import Any
 
 from expander import images
 from expander.errors import OutputError
-from expander.execute import Settings, Worker, process_pool
+from expander.execute import Settings, Worker
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
 from expander.plan import Job, Output
+from expander.pool import process_pool
 from expander.sinks import kind_of
 from expander.sinks.base import Sample
 from expander.storage import Store, open_store, safe_relative
@@ -143,7 +144,7 @@ def _verify_files(store: Store, summary: dict, rows: list[dict], workers: int, m
               _label_task(r, labels)) for r in present]  # fmt: skip
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:
-            checks = pool.map(_check_file, tasks, chunksize=32)
+            checks = pool.map(_check_file, tasks, chunksize=32, lost=_lost_check)
     else:
         checks = [_check_file(t) for t in tasks]
     known = listed | label_files | dataset_files | _BOOKKEEPING
@@ -169,6 +170,10 @@ def _label_task(row: dict, labels) -> tuple | None:
     # An original's label files are the source's own, copied: their checksums are checked, not their contents
     # (the run summary and inspect report the source's problems).
     return labels, tuple(paths), tuple(shas), row.get("copy") != "original"
+
+
+def _lost_check(task: tuple, reason: str) -> tuple[str, str, str]:
+    return f"cannot check it: {reason}, twice", "", ""
 
 
 def _check_file(task: tuple) -> tuple[str, str, str]:

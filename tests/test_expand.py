@@ -308,7 +308,7 @@ def test_library_and_cli_take_the_same_process_start_path() -> None:
     code = (
         "import threading, numpy\n"
         "from threadpoolctl import threadpool_info\n"
-        "from expander.execute import _context\n"
+        "from expander.pool import _context\n"
         "print(sum(p['num_threads'] for p in threadpool_info() if p['internal_api'] == 'openblas') > 1)\n"
         "print(_context([]).get_start_method())\n"
         "stop = threading.Event(); threading.Thread(target=stop.wait).start()\n"
@@ -416,56 +416,6 @@ def test_a_valid_split_is_recognised_and_copied_unchanged(tmp_path: Path) -> Non
     ]  # fmt: skip
     assert (tmp_path / "out" / "valid" / "a" / "img1.png").read_bytes() == (src / "valid/a/img1.png").read_bytes()
     assert not list((tmp_path / "out" / "valid").rglob("*__aug*"))
-
-
-def _environment_probe(_: int) -> str | None:
-    return os.environ.get("EXPANDER_TEST_PROBE")
-
-
-def _slow_pid(_: int) -> int:
-    time.sleep(0.002)
-    return os.getpid()
-
-
-def test_the_pool_s_worker_handler_wakes_for_workers_and_state_changes_not_for_each_result(monkeypatch) -> None:
-    """multiprocessing's handler thread also waits on the result pipe and spins until each result is read
-    (880 wake-ups for these 200 results without the change)."""
-    import multiprocessing.pool
-
-    from expander.execute import _Pool
-
-    wakes = []
-    original = multiprocessing.pool.Pool._wait_for_updates
-
-    def counted(sentinels, change_notifier, timeout=None):
-        wakes.append(len(sentinels))
-        return original(sentinels, change_notifier, timeout)
-
-    monkeypatch.setattr(multiprocessing.pool.Pool, "_wait_for_updates", staticmethod(counted))
-    with _Pool(2, context=multiprocessing.get_context("fork")) as pool:
-        assert len(pool.map(_slow_pid, range(200), chunksize=1)) == 200
-        # It still waits on each worker's sentinel (a worker that exits is replaced) and on the notifier.
-        assert len(wakes) <= 3 and set(wakes) == {3}
-
-
-def test_workers_see_the_environment_of_now_even_from_an_older_fork_server() -> None:
-    import threading
-
-    from expander.execute import process_pool
-
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait)  # a thread of ours: pools start from the fork server, not fork
-    thread.start()
-    try:
-        with process_pool(1) as pool:  # the fork server starts now, without the variable
-            assert pool.map(_environment_probe, [0]) == [None]
-        os.environ["EXPANDER_TEST_PROBE"] = "set later"  # e.g. credentials for an object store
-        with process_pool(1) as pool:
-            assert pool.map(_environment_probe, [0]) == ["set later"]
-    finally:
-        stop.set()
-        thread.join()
-        os.environ.pop("EXPANDER_TEST_PROBE", None)
 
 
 def test_overwrite_into_a_folder_that_does_not_exist_yet_just_writes(tree: Path, tmp_path: Path) -> None:

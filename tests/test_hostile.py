@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -752,3 +753,54 @@ def test_5_the_space_estimate_with_size_and_format_uses_the_new_images_format(tm
         f"Error: The plan needs about {needed / 1e9:.2f} GB ({2 * (per_image + 1):,} files)"
     )
     assert not out.exists()
+
+
+# --- 13. a worker that dies (issue 30) -------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if entry.isdigit() and int(fields[1]) == pid and fields[0] != b"Z":
+            found.append(int(entry))
+    return found
+
+
+def test_13_a_worker_killed_mid_run_is_replaced_its_job_retried_and_the_run_ends(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"cat": 30, "dog": 30}, ext=".jpg", shape=(240, 320, 3))
+    reference = tmp_path / "reference"
+    assert expand_cli(str(src), "-o", str(reference), "--per-image", "40", "-j", "1", "-q").exit_code == 0
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", "40", "-j", "2",
+               "-q"]  # fmt: skip
+    run = subprocess.Popen(command)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.rglob("*.jpg"))) < 300:
+        time.sleep(0.05)
+    workers = _children(run.pid)
+    assert len(workers) == 2, workers
+    os.kill(workers[0], signal.SIGKILL)  # what the out-of-memory killer does
+    assert run.wait(timeout=120) == 0  # the run ends, with every job done
+    assert summary_of(out)["status"] == "complete" and summary_of(out)["totals"]["written"] == 60 * 41
+    assert {p: d for p, d in tree_digest(out).items() if p != "expander.json"} == {
+        p: d for p, d in tree_digest(reference).items() if p != "expander.json"
+    }
+
+
+def test_13_an_image_that_kills_its_worker_twice_is_failed_with_the_reason(tmp_path: Path) -> None:
+    from expander.execute import JobResult, _lost
+    from expander.plan import Job
+
+    job = Job("cat/huge.png", None, "cat", copies=2)
+    result = _lost(job, "the worker process running it was killed by SIGKILL (the out-of-memory killer, or kill -9)")
+    assert isinstance(result, JobResult) and result.attempted == 3
+    assert {r.error for r in result.failed} == {
+        "the worker process running it was killed by SIGKILL (the out-of-memory killer, or kill -9), twice; the "
+        "image may need more memory than a worker has"
+    }

@@ -187,8 +187,8 @@ def test_a_pool_reading_a_store_forks_instead_of_starting_a_fork_server(s3, src_
     # fsspec's I/O thread makes the process multi-threaded, but fsspec resets its loop in a forked child: the
     # pool may fork (0.81 s against 1.08 s for 8 images with -j 2, benchmarks/bench_sinks.py pool-start).
     code = (
-        "from expander.scan import scan; from expander.execute import _context, _fsspec_threads, _PRELOAD; "
-        f"scan({src_url!r}); print(_fsspec_threads(), _context(_PRELOAD).get_start_method())"
+        "from expander.scan import scan; from expander.pool import _context, _fsspec_threads, PRELOAD; "
+        f"scan({src_url!r}); print(_fsspec_threads(), _context(PRELOAD).get_start_method())"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     threads, method = result.stdout.split()

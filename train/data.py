@@ -161,8 +161,8 @@ def map_files(function, paths: list[str]) -> list:
     """``function`` over ``paths`` in a process pool when there are many, in order."""
     if len(paths) < 64:
         return [function(p) for p in paths]
-    from expander.execute import process_pool
     from expander.options import default_workers
+    from expander.pool import process_pool
 
     with process_pool(default_workers()) as pool:
         return pool.map(function, paths, chunksize=32)
