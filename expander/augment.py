@@ -49,8 +49,9 @@ def fast_pipeline(pipeline: dict[str, Any]):
 class Augmenter:
     """Callable ``(image, seed) -> image``, built once per worker from a serialised pipeline."""
 
-    def __init__(self, pipeline: dict[str, Any], labels: LabelParams | None = None):
+    def __init__(self, pipeline: dict[str, Any], labels: LabelParams | None = None, max_pixels: int | None = None):
         self._pipeline = pipeline
+        self.max_pixels = max_pixels  # a copy larger than this is refused, as a source would be
         self._labels = labels
         self._style_files: list[str] = pipeline.get(STYLE_REFS_KEY) or []
         self.fast = None if labels else fast_pipeline(pipeline)  # the fast path moves no labels
@@ -102,6 +103,7 @@ class Augmenter:
         """The pipeline run by albumentations, whatever the fast path could do."""
         compose = self.compose
         self._reseed(seed)
+        source = image  # what each copy must match: dtype and channels
         depth16 = image.dtype == np.uint16
         if depth16:
             image = image.astype(np.float32) / 65535.0
@@ -116,7 +118,7 @@ class Augmenter:
             result = result[:, :, 0]
         if depth16:
             result = np.clip(np.rint(result * 65535.0), 0, 65535).astype(np.uint16)
-        return result
+        return checked(source, result, self.max_pixels)
 
     def labelled(self, image: np.ndarray, seed: int, **targets: Any) -> dict[str, Any]:
         """The pipeline on an image and its labels (``bboxes``, ``object_index``, ``masks``, ``keypoints``).
@@ -125,6 +127,7 @@ class Augmenter:
         """
         compose = self.compose
         self._reseed(seed)
+        source = image  # what each copy must match: dtype and channels
         depth16 = image.dtype == np.uint16
         if depth16:
             image = image.astype(np.float32) / 65535.0
@@ -143,7 +146,7 @@ class Augmenter:
             result = result[:, :, 0]
         if depth16:
             result = np.clip(np.rint(result * 65535.0), 0, 65535).astype(np.uint16)
-        out.update(image=result, masks=masks)
+        out.update(image=checked(source, result, self.max_pixels), masks=masks)
         return out
 
     def _references(self, image: np.ndarray) -> dict[str, list[np.ndarray]]:
@@ -239,7 +242,7 @@ def probe_pipeline(
     from expander.storage import open_store
 
     store = open_store(src_root)
-    augmenter = Augmenter(pipeline)
+    augmenter = Augmenter(pipeline, max_pixels=max_pixels)
     errors = []
     for source in sources:
         try:
@@ -247,22 +250,43 @@ def probe_pipeline(
         except (OSError, images.DecodeError):
             continue  # the run reports it
         try:
-            result = augmenter(image, 0)
+            augmenter(image, 0)
+        except PipelineOutputError as e:
+            raise PipelineError(f"On '{source}' ({_describe(image)}), {e}. Fix the pipeline.") from None
         except Exception as e:
             errors.append(f"'{source}': {type(e).__name__}: {' '.join(str(e).split())}")
             if len(errors) == tries:
                 break
             continue
-        problem = _output_problem(image, result)
-        if problem:
-            raise PipelineError(
-                f"The pipeline turns '{source}' ({_describe(image)}) into {problem}; expander writes image files, "
-                "so the pipeline must return an 8- or 16-bit image with the source's channels. Remove transforms "
-                "that make model inputs (Normalize, ToFloat, ToTensorV2, ...): they belong in your training code."
-            )
-        return
+        return  # a transform that fires on some copies only is caught on those copies (``checked``)
     if errors:
         raise PipelineError(f"The pipeline fails on every source image it was tried on: {'; '.join(errors)}.")
+
+
+class PipelineOutputError(ValueError):
+    """A pipeline made something that is not an image file's pixels for one copy (recorded for that copy)."""
+
+
+def checked(image: np.ndarray, result: Any, max_pixels: int | None) -> np.ndarray:
+    """Every copy, not only the probe's: a transform inside OneOf or at p < 1 fires on some copies only.
+
+    Raises:
+        PipelineOutputError: a copy that is not an 8/16-bit image with the source's channels (Normalize,
+            ToFloat), or larger than ``max_pixels`` (Resize to 15000x15000).
+    """
+    problem = _output_problem(image, result)
+    if problem:
+        raise PipelineOutputError(
+            f"the pipeline turned this copy into {problem}; expander writes image files, so remove transforms "
+            "that make model inputs (Normalize, ToFloat, ToTensorV2, ...), also inside OneOf or at p < 1"
+        )
+    height, width = result.shape[:2]
+    if max_pixels is not None and height * width > max_pixels:
+        raise PipelineOutputError(
+            f"the pipeline made this copy {width}x{height} ({height * width:,} pixels), over --max-pixels "
+            f"{max_pixels:,}; make the pipeline's sizes smaller, or raise --max-pixels if you mean it"
+        )
+    return result
 
 
 def _output_problem(image: np.ndarray, result: Any) -> str:

@@ -135,7 +135,7 @@ class Worker:
 
             labels = self.settings.labels
             params = LabelParams(labels.min_visibility) if labels else None
-            self._augmenter = Augmenter(self.settings.pipeline, params)
+            self._augmenter = Augmenter(self.settings.pipeline, params, self.settings.max_pixels)
         return self._augmenter
 
     @property

@@ -31,6 +31,7 @@ from conftest import make_tree, tree_digest, write_image
 from typer.testing import CliRunner
 
 from expander.cli import app
+from expander.verify import verify
 
 runner = CliRunner()
 EXPANDER = [sys.executable, "-m", "expander"]
@@ -804,3 +805,60 @@ def test_13_an_image_that_kills_its_worker_twice_is_failed_with_the_reason(tmp_p
         "the worker process running it was killed by SIGKILL (the out-of-memory killer, or kill -9), twice; the "
         "image may need more memory than a worker has"
     }
+
+
+# --- 14. every copy is an image file, not only the probe's (issue 30) ------------------------------------
+
+
+def test_14_normalize_inside_oneof_fails_the_copies_it_fires_on_and_no_black_copy_is_written(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src", n=4)
+    pipeline = tmp_path / "sometimes.json"
+    pipeline.write_text(
+        json.dumps(
+            [
+                {
+                    "__class_fullname__": "OneOf",
+                    "p": 1,
+                    "transforms": [
+                        {"__class_fullname__": "Normalize", "p": 1},
+                        {"__class_fullname__": "HorizontalFlip", "p": 1},
+                    ],
+                }
+            ]
+        )
+    )
+    out = tmp_path / "out"
+    result = expand_cli(str(src), "-o", str(out), "--pipeline", str(pipeline), "--per-image", "4", "-j", "1")
+    assert result.exit_code == 1, result.output
+    failed = [r for r in rows_of(out) if r["status"] == "failed"]
+    written = [r for r in rows_of(out) if r["status"] == "ok" and r["copy"] != "original"]
+    assert failed and written  # both branches fired
+    assert {r["error"].split(";")[0] for r in failed} == {
+        "PipelineOutputError: the pipeline turned this copy into 3-channel float32 (values "
+        + r["error"].split("(values ", 1)[1].split(")")[0]
+        + ")"
+        for r in failed
+    }
+    assert all(not (out / r["output"]).exists() for r in failed)
+    for r in written:  # a flipped copy: its pixels are the source's, mirrored, never near-black
+        copy = cv2.imread(str(out / r["output"]))
+        assert copy.mean() > 60
+    assert verify(out)["ok"]
+
+
+def test_14_a_pipeline_that_makes_copies_over_the_pixel_limit_is_refused_before_writing(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    pipeline = tmp_path / "huge.yaml"
+    pipeline.write_text("- __class_fullname__: Resize\n  height: 2000\n  width: 2000\n  p: 1\n")
+    out = tmp_path / "out"
+    result = expand_cli(str(src), "-o", str(out), "--pipeline", str(pipeline), "--max-pixels", "1000000")
+    assert result.exit_code == 2 and not out.exists()
+    assert "the pipeline made this copy 2000x2000 (4,000,000 pixels), over --max-pixels 1,000,000" in result.stderr
+    sometimes = tmp_path / "sometimes.yaml"  # in a OneOf the probe's draw may not pick it: each copy is checked
+    sometimes.write_text("- __class_fullname__: OneOf\n  p: 1\n  transforms:\n  - {__class_fullname__: Resize, height: "
+                         "2000, width: 2000, p: 1}\n  - {__class_fullname__: HorizontalFlip, p: 1}\n")  # fmt: skip
+    result = expand_cli(str(src), "-o", str(out), "--pipeline", str(sometimes), "--max-pixels", "1000000",
+                        "--per-image", "6", "-j", "1")  # fmt: skip
+    failed = [r for r in rows_of(out) if r["status"] == "failed"]
+    assert failed and all("over --max-pixels 1,000,000" in r["error"] for r in failed)
+    assert verify(out, max_pixels=1_000_000)["ok"]
