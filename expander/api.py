@@ -21,7 +21,7 @@ from typing import Any
 from expander import images
 from expander.augment import probe_pipeline
 from expander.dataset import Dataset, natural_key
-from expander.errors import LayoutError, OutputError, PipelineError
+from expander.errors import ExpanderError, LayoutError, OutputError, PipelineError
 from expander.execute import JobResult, Settings, execute, start_workers_early
 from expander.manifest import (
     MANIFEST_NAME,
@@ -48,7 +48,7 @@ from expander.plan import Plan, make_plan
 from expander.scan import scan
 from expander.sinks import open_sink
 from expander.sinks.base import LabelFiles, Sink
-from expander.storage import open_store
+from expander.storage import StoreError, StoreUnavailable, impatient, open_store
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,8 @@ class _Run:
         self.started, self.sink, self.label_files = started, sink, label_files
         self.finished: dict[str, JobResult] = {}
         self.failed: dict[str, Record] = {}
-        self.stopped = ""  # why the run stopped early (disk full, I/O error), else ""
+        self.stopped = ""  # why the run stopped early (disk full, I/O error, the store), else ""
+        self.stopped_by = ""  # "disk" or "store": what the user fixes before --resume
         self.taken_over: dict[str, Any] | None = None
         self.out = arguments["out"] if sink.store.remote else Path(arguments["out"])
         self.manifest_error = ""
@@ -273,8 +274,11 @@ class _Run:
         todo = [job for job in self.plan.jobs if len(job.done) < job.size]
         try:
             write_summary(self.sink.store, self.result("running", resumed).summary)
+        except ExpanderError:
+            raise  # the store refuses or cannot be reached: its own message says so
         except OSError as e:
-            raise OutputError(f"Cannot write in output folder '{self.out}': {e.strerror}. Free space or fix it.") from e
+            why = e.strerror or e
+            raise OutputError(f"Cannot write in output folder '{self.out}': {why}. Free space or fix it.") from e
         reserve_space(self.out, self.plan.outputs)
         bar = _progress_bar(self.plan.outputs - resumed, progress)
         try:
@@ -282,7 +286,7 @@ class _Run:
                 self.failed.update((r.output, r) for r in result.failed)
                 bar.update(result.attempted)
                 if result.stopped:
-                    self.stopped = result.stopped
+                    self.stopped, self.stopped_by = result.stopped, result.stopped_by
                     break  # leaving the loop stops the pool: nothing more is scheduled
                 self._into_sink(self.sink.add, result)
                 if self.stopped:
@@ -291,9 +295,13 @@ class _Run:
                 self._into_sink(self.sink.finish)
         except KeyboardInterrupt:
             bar.close()
-            self._finish("interrupted", resumed)
+            with impatient():  # the user is waiting: a store that does not answer is noted, not waited for
+                self._finish("interrupted", resumed)
             raise
         bar.close()
+        if self.stopped_by == "store":
+            with impatient():  # the store was just waited for: the manifest is tried once, --resume rebuilds it
+                return self._finish("stopped", resumed)
         return self._finish("stopped" if self.stopped else "complete", resumed)
 
     def _into_sink(self, write, *result: JobResult) -> None:
@@ -301,8 +309,10 @@ class _Run:
         the run like a worker's full disk does: what it stored is recorded, ``--resume`` does the rest."""
         try:
             write(*result)
+        except (StoreError, StoreUnavailable) as e:
+            self.stopped, self.stopped_by = str(e).rstrip("."), "store"
         except OSError as e:
-            self.stopped = f"{e.strerror or e} writing '{e.filename or self.out}'"
+            self.stopped, self.stopped_by = f"{e.strerror or e} writing '{e.filename or self.out}'", "disk"
         for stored in self.sink.take_written():  # their bytes are in the sink now: keep the checksums only
             self.finished[stored.source] = dataclasses.replace(stored, samples=()) if stored.samples else stored
 
@@ -311,18 +321,19 @@ class _Run:
         lists what it left in the sink."""
         if not self.sink.store.remote:
             images.remove_temp_files(self.out)  # a worker killed mid-write (its batch was retried) may leave one
-        if status != "complete":
-            self.plan = self.sink.left_by_stop(self.plan, self.finished)
         release_space(self.out)
         try:
+            if status != "complete":
+                self.plan = self.sink.left_by_stop(self.plan, self.finished)
             if self.dataset.labels is not None and self.sink.kind == "files":
                 self._write_dataset_files()
             self.sink.close_run()
             result = self.result(status, resumed, exact=True)
             write_manifest(self.sink.store, result.records())
             write_summary(self.sink.store, result.summary)
-        except OSError as e:
-            self.manifest_error = f"{e.strerror or e} writing {MANIFEST_NAME}/{SUMMARY_NAME} in '{self.out}'"
+        except (OSError, StoreError, StoreUnavailable) as e:
+            why = getattr(e, "strerror", None) or e
+            self.manifest_error = f"{why} writing {MANIFEST_NAME}/{SUMMARY_NAME} in '{self.out}'"
             result = self.result(status, resumed)
         return result
 
@@ -351,6 +362,7 @@ class _Run:
         rows = records(self.plan, self.finished, self.failed, self.sink, self.label_files, look=exact)
         summary = run_summary(self.dataset, self.plan, self.arguments, self.pipeline, status, rows, resumed, elapsed)
         summary["stopped"] = self.stopped or None
+        summary["stopped_by"] = self.stopped_by or None
         summary["manifest_error"] = self.manifest_error or None
         summary["took_over_lock"] = self.taken_over
         summary["sink"] = self.sink.kind

@@ -328,7 +328,12 @@ def _run_report(summary: dict) -> str:
         missing = t["planned"] - t["written"] - t["failed_outputs"]
         lines.append(
             f"Stopped: {summary['stopped']}. {t['written']} written, {missing} not. "
-            "Free space (or fix the disk) and run the same command with --resume."
+            + (
+                "Once the store answers again, run"
+                if summary.get("stopped_by") == "store"
+                else "Free space (or fix the disk) and run"
+            )
+            + " the same command with --resume."
         )
     if summary.get("manifest_error"):
         lines.append(f"The manifest could not be written ({summary['manifest_error']}); --resume rebuilds it.")

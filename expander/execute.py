@@ -21,7 +21,7 @@ from expander.manifest import Record
 from expander.plan import Job, Output
 from expander.pool import ALBUMENTATIONS, PRELOAD, WorkerPool, start_fork_server_early
 from expander.sinks.base import NO_SEED, ORIGINAL_COPY, Sample, Stored, Writer
-from expander.storage import open_store
+from expander.storage import StoreError, StoreUnavailable, open_store
 
 if TYPE_CHECKING:
     from expander.augment import Augmenter
@@ -78,6 +78,7 @@ class JobResult:
     copies: tuple[int, ...] = ()
     labels: tuple[LabelDigest | None, ...] = ()
     samples: tuple[Sample | None, ...] = ()
+    stopped_by: str = ""  # "disk" or "store" when stopped: what the user fixes before --resume
 
     def stored_outputs(self) -> list[Stored | None]:
         """What each pending output is in the sink, as its worker made it (None where it was not written)."""
@@ -163,6 +164,8 @@ class Worker:
         """Put a job's pending outputs into the sink. Never raises for anything one file can cause: it is recorded."""
         try:
             data = self.source.read(job.source)
+        except (StoreError, StoreUnavailable) as e:  # the store, not this file: nothing more can be read
+            return JobResult(job.source, 0, (), b"", str(e).rstrip("."), stopped_by="store")
         except OSError as e:
             return _failed(job, job.pending, _reason(e))
         return self.run_outputs(job, data, job.pending)
@@ -185,13 +188,13 @@ class Worker:
             try:
                 sample, label = self._sample(job, out, data, image, generated)
                 back = self.writer.put(sample)
-            except OSError as e:
-                if e.errno in _RUN_STOPPING_ERRNOS:
-                    stopped = f"{e.strerror} writing '{out.rel_path}'"
+            except (OSError, StoreError, StoreUnavailable) as e:
+                stopped, by = _stops_run(e, out.rel_path)
+                if stopped:
                     done = len(labels)
                     return JobResult(job.source, done, tuple(failed), bytes(digests), stopped, copies[:done],
-                                     tuple(labels), tuple(kept))  # fmt: skip
-                failed.append(failure(out, f"cannot write it: {e.strerror or e}"))
+                                     tuple(labels), tuple(kept), by)  # fmt: skip
+                failed.append(failure(out, f"cannot write it: {getattr(e, 'strerror', None) or e}"))
             except EmptyCopy as e:  # a labelled copy left without objects: recorded, not written
                 failed.append(failure(out, str(e), "empty"))
             except Exception as e:  # one bad output never ends the run; it is reported
@@ -262,6 +265,17 @@ class Worker:
 def _failure(job: Job, out: Output, error: str, status: str = "failed") -> Record:
     return Record(out.rel_path, job.source, job.class_name, job.split, out.copy_index, out.seed, status, error,
                   out.partner or "")  # fmt: skip
+
+
+def _stops_run(error: Exception, rel_path: str) -> tuple[str, str]:
+    """Why an error writing ``rel_path`` stops the run (no other output would escape it) and what stopped it
+    ("store" or "disk"), or ("", "") if it does not: a full, read-only or failing disk, or a store that refuses
+    or cannot be reached."""
+    if isinstance(error, (StoreError, StoreUnavailable)):
+        return str(error).rstrip("."), "store"
+    if isinstance(error, OSError) and error.errno in _RUN_STOPPING_ERRNOS:
+        return f"{error.strerror} writing '{rel_path}'", "disk"
+    return "", ""
 
 
 def _failed(job: Job, outputs, reason: str) -> JobResult:

@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from expander.errors import ExpanderError, install_hint
@@ -79,6 +80,43 @@ class LocalStore:
         return self.root
 
 
+class StoreError(ExpanderError):
+    """The store refuses the run: no credentials, credentials it rejects, no access, no such bucket (exit 2)."""
+
+
+class StoreUnavailable(ExpanderError):
+    """The store did not answer for ``STORE_PATIENCE_S``: before a run starts, exit 2; during one, the run stops
+    (what was written is recorded) and ``--resume`` finishes it once the store is back."""
+
+
+# Each store call times out (EXPANDER_STORE_TIMEOUT_S) and a store that cannot be reached is tried again with
+# backoff for EXPANDER_STORE_PATIENCE_S, so a short outage is ridden through and a long one stops the run in
+# about that long: never a worker waiting in epoll for ever (issue 30). Throttling and 5xx answers are retried
+# by the client itself (botocore's standard mode).
+STORE_TIMEOUT_S = 20.0
+STORE_PATIENCE_S = 60.0
+_patience_override: float | None = None
+
+
+@contextlib.contextmanager
+def impatient():
+    """Store calls inside try once (a run being interrupted, or one the store has already stopped, only notes
+    what it can: waiting again for a store that was just found gone helps no one)."""
+    global _patience_override
+    saved, _patience_override = _patience_override, 0.0
+    try:
+        yield
+    finally:
+        _patience_override = saved
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise ExpanderError(f"{name} must be a number of seconds, not {os.environ[name]!r}.") from None
+
+
 class RemoteStore:
     """A prefix in an object store (any filesystem fsspec knows: s3, gcs, az, ...)."""
 
@@ -87,13 +125,15 @@ class RemoteStore:
     def __init__(self, url: str):
         import fsspec
 
+        scheme = url.split("://", 1)[0].lower()
         try:
-            self.fs, path = fsspec.core.url_to_fs(url)
+            self.fs, path = fsspec.core.url_to_fs(url, **_options(scheme))
         except (ImportError, ValueError) as e:
-            scheme = url.split("://", 1)[0].lower()
             extra = _EXTRAS.get(scheme)
             hint = f" Install it with: {install_hint(extra)}" if extra else ""
             raise ExpanderError(f"Cannot open '{url}': {' '.join(str(e).split())}.{hint}") from None
+        if hasattr(self.fs, "retries"):
+            self.fs.retries = 1  # s3fs's own retries would multiply the timeouts; _call retries with a deadline
         self.path = path.rstrip("/")
         self.location = url.rstrip("/")
 
@@ -105,36 +145,133 @@ class RemoteStore:
 
     def read(self, rel: str) -> bytes:
         try:
-            return self.fs.cat_file(self._full(rel))
+            return self._call(self.fs.cat_file, self._full(rel))
         except FileNotFoundError as e:
             raise FileNotFoundError(2, "No such object", self.join(rel)) from e
 
     def write(self, rel: str, data: bytes) -> None:
-        self.fs.pipe_file(self._full(rel), data)  # one PUT: the object appears whole or not at all
+        # one PUT: the object appears whole or not at all
+        self._call(self.fs.pipe_file, self._full(rel), data, **self._upload_deadline(len(data)))
 
     def put_file(self, local: Path, rel: str) -> None:
         """Upload a finished file whole (one object), then remove the local copy."""
-        self.fs.put_file(str(local), self._full(rel))
+        deadline = self._upload_deadline(local.stat().st_size)
+        self._call(self.fs.put_file, str(local), self._full(rel), **deadline)
         local.unlink()
 
+    def _upload_deadline(self, size: int) -> dict[str, float]:
+        """A whole-call timeout for an upload: the client's read timeout starts only once the body is sent, and
+        a PUT waits for the store's '100 Continue' without one, so a store that accepts connections and then
+        hangs would hold the upload for ever. Generous: the timeout three times over, plus 1 MB/s."""
+        if not getattr(self.fs, "async_impl", False):
+            return {}  # a synchronous filesystem takes no timeout argument
+        return {"timeout": 3 * _seconds("EXPANDER_STORE_TIMEOUT_S", STORE_TIMEOUT_S) + size / 1e6}
+
     def exists(self, rel: str) -> bool:
-        return self.fs.isfile(self._full(rel))
+        return self._call(self.fs.isfile, self._full(rel))
 
     def delete(self, rel: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.fs.rm_file(self._full(rel))
+            self._call(self.fs.rm_file, self._full(rel))
 
     def files(self) -> list[str]:
         self.fs.invalidate_cache(self.path)
         try:
-            found = self.fs.find(self.path)
+            found = self._call(self.fs.find, self.path)
         except FileNotFoundError:
+            self._call(self.fs.ls, self.path.split("/", 1)[0])  # a missing bucket is an error, an empty prefix not
             return []
         prefix = self.path + "/"
         return sorted(f[len(prefix) :] for f in found if f.startswith(prefix))
 
     def temp_dir(self) -> Path:
         return Path(tempfile.gettempdir())
+
+    def _call(self, function, *args, **kwargs):
+        """A store call, its failures as what they mean for a run: StoreError (the fix is the user's), or
+        StoreUnavailable once the store has not answered for the patience; a missing object stays
+        FileNotFoundError."""
+        patience = _seconds("EXPANDER_STORE_PATIENCE_S", STORE_PATIENCE_S)
+        deadline = time.monotonic() + (patience if _patience_override is None else _patience_override)
+        wait = 0.5
+        while True:
+            try:
+                return self._call_once(function, *args, **kwargs)
+            except StoreUnavailable:
+                if time.monotonic() + wait > deadline:
+                    raise
+                time.sleep(wait)
+                wait = min(wait * 2, 8.0)
+
+    def _call_once(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except FileNotFoundError as e:
+            if "bucket" in str(e).lower():
+                bucket = self.location.split("://", 1)[1].split("/", 1)[0]
+                what = f"Bucket '{bucket}' does not exist ({self.location})"
+                raise StoreError(f"{what}. Create it, or fix the URL.") from e
+            raise
+        except Exception as e:
+            translated = _translate(e, self.location)
+            if translated is None:
+                raise
+            raise translated from e
+
+
+def _options(scheme: str) -> dict:
+    """The filesystem's options: no listings cache (a run writes and then reads the same prefixes, and a
+    listing cached before the writes would hide them), and for S3 the timeouts and retries (the other stores
+    keep fsspec's own)."""
+    options: dict = {"use_listings_cache": False}
+    if scheme in ("s3", "s3a"):
+        timeout = _seconds("EXPANDER_STORE_TIMEOUT_S", STORE_TIMEOUT_S)
+        retries = {"max_attempts": 3, "mode": "standard"}
+        options["config_kwargs"] = {"connect_timeout": timeout, "read_timeout": timeout, "retries": retries}
+    return options
+
+
+_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+
+
+def _translate(error: Exception, location: str) -> Exception | None:
+    """A client library's exception as StoreError or StoreUnavailable; None for anything else."""
+    name = type(error).__name__
+    code = _error_code(error)
+    message = " ".join(str(error).split()).rstrip(".") or f"{name}: no answer in time"
+    if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+        return StoreError(
+            f"No credentials for {location}: {message}. Set them the usual way for the store (for S3: "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or an instance role)."
+        )
+    if code in _CREDENTIALS:
+        return StoreError(f"{location} refused the credentials ({code}: {message}). Check the access key and "
+                          "secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE).")  # fmt: skip
+    if isinstance(error, PermissionError) or code in ("AccessDenied", "AllAccessDisabled"):
+        return StoreError(f"Access denied to {location}: {message}. Give these credentials read access to the "
+                          "source and write access to the output (for S3: s3:ListBucket, s3:GetObject, "
+                          "s3:PutObject).")  # fmt: skip
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
+                "ClientConnectorError", "ServerDisconnectedError", "TimeoutError") or isinstance(
+                    error, (ConnectionError, TimeoutError)):  # fmt: skip
+        return StoreUnavailable(
+            f"Cannot reach the store for {location} ({message[:200]}). Check the endpoint "
+            "(AWS_ENDPOINT_URL for S3) and the network, then run the command again (a stopped run: with --resume)."
+        )
+    return None
+
+
+def _error_code(error: BaseException | None) -> str:
+    """The store's error code (botocore's ``response``), on the error or the one it was raised from (s3fs raises
+    PermissionError from botocore's ClientError)."""
+    for _ in range(3):
+        if error is None:
+            return ""
+        response = getattr(error, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code", ""))
+        error = error.__cause__ or error.__context__
+    return ""
 
 
 def safe_relative(rel_path: str) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from expander import images
-from expander.errors import OutputError
+from expander.errors import ExpanderError, OutputError
 from expander.execute import Settings, Worker
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
@@ -285,6 +285,8 @@ def _replay(store: Store, summary: dict, rows: list[dict], actual, labels) -> tu
     for row in rows:
         try:
             reason = _replay_one(worker, row, actual, jobs)
+        except ExpanderError:
+            raise  # the store refuses or cannot be reached: not this row's fault
         except Exception as e:  # an odd row (hand-edited, damaged): reported, never a crash
             reason = f"cannot replay: {type(e).__name__}: {e}"
         if reason is not None:

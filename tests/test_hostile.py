@@ -862,3 +862,176 @@ def test_14_a_pipeline_that_makes_copies_over_the_pixel_limit_is_refused_before_
     failed = [r for r in rows_of(out) if r["status"] == "failed"]
     assert failed and all("over --max-pixels 1,000,000" in r["error"] for r in failed)
     assert verify(out, max_pixels=1_000_000)["ok"]
+
+
+# --- 15. object stores: credentials, buckets, outages -------------------------------------------------------
+
+
+def store_env(endpoint: str, timeout: float = 1, patience: float = 3, **changes: str | None) -> dict[str, str]:
+    """The environment of an expander process talking to ``endpoint``: short store timeouts, so an outage test
+    takes seconds (the defaults are 20 s and 60 s)."""
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, EXPANDER_STORE_TIMEOUT_S=str(timeout),
+               EXPANDER_STORE_PATIENCE_S=str(patience))  # fmt: skip
+    for name, value in changes.items():
+        env.pop(name, None) if value is None else env.__setitem__(name, value)
+    return env
+
+
+def run_with(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*EXPANDER, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_15_no_credentials_a_missing_bucket_and_a_store_that_is_down_are_exit_2_with_the_fix(s3, tmp_path) -> None:
+    src = good_tree(tmp_path / "src")
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    nothing = str(tmp_path / "absent")
+    env = store_env(endpoint, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None, AWS_SESSION_TOKEN=None,
+                    AWS_PROFILE=None, AWS_SHARED_CREDENTIALS_FILE=nothing, AWS_CONFIG_FILE=nothing,
+                    AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
+    result = run_with(env, "expand", str(src), "-o", "s3://data/nocreds", "-q")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: No credentials for s3://data/nocreds: Unable to locate credentials. Set ")
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE" in result.stderr
+
+    for args in (["expand", str(src), "-o", "s3://nosuchbucket/out"], ["expand", "s3://nosuchbucket/src", "-o",
+                 str(tmp_path / "o")], ["inspect", "s3://nosuchbucket/src"]):  # fmt: skip
+        result = run_with(store_env(endpoint), *args, "-q" if args[0] == "expand" else "--json")
+        assert result.returncode == 2, result.stderr
+        where = args[1] if args[1].startswith("s3") else args[3]
+        assert result.stderr == f"Error: Bucket 'nosuchbucket' does not exist ({where}). Create it, or fix the URL.\n"
+    assert not (tmp_path / "o").exists()
+
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    for args in (["expand", str(src), "-o", "s3://data/down", "-q"], ["verify", "s3://data/down"]):
+        result = run_with(store_env(down, patience=2), *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.startswith("Error: Cannot reach the store for s3://data/down (Could not connect to the "
+                                         f'endpoint URL: "{down}/data')  # fmt: skip
+        assert "Check the endpoint (AWS_ENDPOINT_URL for S3) and the network, then run the command" in result.stderr
+    assert time.monotonic() - started < 40  # two commands, each giving up after its 2 s of patience
+
+
+def test_15_credentials_the_store_rejects_are_exit_2_naming_the_code(tmp_path: Path) -> None:
+    pytest.importorskip("moto.server")
+    port = free_port()
+    authenticating = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")  # moto checks keys from the first call
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=authenticating)  # fmt: skip
+    try:
+        wait_for(lambda: _listening(port), timeout=30, process=server)
+        env = store_env(f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="AKIAWRONGWRONGWRONG0",
+                        AWS_SECRET_ACCESS_KEY="wrong", AWS_DEFAULT_REGION="us-east-1")  # fmt: skip
+        result = run_with(env, "expand", str(good_tree(tmp_path / "src")), "-o", "s3://data/out", "-q")
+    finally:
+        server.terminate()
+        server.wait()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == (
+        "Error: s3://data/out refused the credentials (InvalidAccessKeyId: The AWS Access Key Id you provided does not "
+        "exist in our records). Check the access key and secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "AWS_PROFILE).\n"
+    )
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def outage(s3, tmp_path: Path):
+    """A run into s3 through a proxy that the test takes down: the source, the reference output (the same run,
+    local, uninterrupted), the proxy, and a function starting the run and returning once it has written 100
+    objects."""
+    from store_proxy import StoreProxy
+
+    src = make_tree(tmp_path / "src", {"a": 30}, ext=".jpg", shape=(120, 160, 3))
+    reference = tmp_path / "reference"
+    assert expand_cli(str(src), "-o", str(reference), "--per-image", "40", "-j", "1", "-q").exit_code == 0
+    proxy = StoreProxy(int(os.environ["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]))
+    prefix = f"data/outage-{tmp_path.name}"
+
+    def start(patience: float) -> subprocess.Popen:
+        command = [*EXPANDER, "expand", str(src), "-o", f"s3://{prefix}", "--per-image", "40", "-j", "2", "-q"]
+        process = subprocess.Popen(command, env=store_env(proxy.url, patience=patience), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)  # fmt: skip
+        wait_for(lambda: s3.invalidate_cache() or len(s3.find(prefix)) > 100, process=process)
+        return process
+
+    def same_as_reference() -> bool:
+        written = _objects(s3, prefix)
+        return {k: v for k, v in written.items() if k != "expander.json"} == {
+            p: hashlib.sha256((reference / p).read_bytes()).hexdigest()
+            for p in tree_digest(reference)
+            if p not in ("expander.json", ".expander.lock")
+        }
+
+    yield start, proxy, f"s3://{prefix}", same_as_reference, src
+    proxy.close()
+
+
+def _objects(fs, prefix: str) -> dict[str, str]:
+    fs.invalidate_cache()
+    return {p[len(prefix) + 1 :]: hashlib.sha256(fs.cat_file(p)).hexdigest() for p in fs.find(prefix)}
+
+
+def test_15_a_short_store_outage_mid_run_is_ridden_through(outage) -> None:
+    start, proxy, url, same_as_reference, _ = outage
+    process = start(patience=30)
+    proxy.set("stall")  # connections hang: only the timeouts end them
+    time.sleep(3)
+    proxy.set("up")
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert same_as_reference()
+    assert verify(url)["ok"]
+
+
+def test_15_a_long_store_outage_stops_the_run_and_resume_finishes_it(outage) -> None:
+    start, proxy, url, same_as_reference, src = outage
+    process = start(patience=3)
+    proxy.set("stall")
+    began = time.monotonic()
+    report, stderr = process.communicate(timeout=120)
+    took = time.monotonic() - began
+    proxy.set("up")
+    assert process.returncode == 1, stderr
+    assert took < 30  # patience 3 s, a 1 s timeout, a try per worker and one for the manifest
+    assert "Stopped: Cannot reach the store for " + url in report
+    assert "Once the store answers again, run the same command with --resume." in report
+    assert f"The manifest could not be written (Cannot reach the store for {url}" in report
+    result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", "40", "-j", "2", "-q",
+                      "--resume")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert same_as_reference()
+    assert verify(url)["ok"]
+
+
+def test_15_sigterm_during_a_store_outage_exits_at_once_and_resume_finishes(outage) -> None:
+    start, proxy, url, same_as_reference, src = outage
+    process = start(patience=60)
+    proxy.set("stall")
+    time.sleep(1)
+    began = time.monotonic()
+    process.terminate()
+    _, stderr = process.communicate(timeout=60)
+    took = time.monotonic() - began
+    proxy.set("up")
+    assert process.returncode == 143, stderr
+    assert took < 10  # the manifest is tried once, not waited for
+    assert "Terminated. Run the same command with --resume to finish the job." in stderr
+    result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", "40", "-j", "2", "-q",
+                      "--resume")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert same_as_reference()
