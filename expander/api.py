@@ -143,8 +143,8 @@ def run(
 ) -> ExpandResult:
     """``expand`` for options already checked: scan -> plan -> probe -> lock -> execute -> manifest."""
     started = time.perf_counter()
-    dataset = _checked_labels(_without_excluded(scan(options.src, options.scan_labels), options.exclude),
-                               options.skip_bad_labels)  # fmt: skip
+    scanned = scan(options.src, options.scan_labels, options.max_pixels)
+    dataset = _checked_labels(_without_excluded(scanned, options.exclude), options.skip_bad_labels)
     if dataset.labels is not None and options.generator is not None:
         raise PipelineError("--generator makes images without moving labels; a labelled dataset needs a pipeline.")
     pipeline, partners = _pipeline(options)
@@ -216,7 +216,11 @@ def _checked_labels(dataset: Dataset, skip: bool) -> Dataset:
     unreadable = [i for i in dataset.items if i.objects is not None and i.objects.unreadable]
     rejected = [(i.rel_path, "its labels cannot be read (--skip-bad-labels left it out)") for i in unreadable]
     items = tuple(i for i in dataset.items if not (i.objects is not None and i.objects.unreadable))
-    return dataclasses.replace(dataset, items=items, rejected=(*dataset.rejected, *rejected))
+    left_out = tuple(
+        e for i in unreadable if i.objects is not None for e in i.objects.errors
+    )  # reported with the lines skipped
+    labels = dataclasses.replace(labels, errors=(*left_out, *labels.errors))
+    return dataclasses.replace(dataset, items=items, rejected=(*dataset.rejected, *rejected), labels=labels)
 
 
 def _label_files(dataset: Dataset) -> LabelFiles | None:

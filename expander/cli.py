@@ -292,16 +292,14 @@ def _labels_report(labels: dict, totals: dict) -> list[str]:
                          f"objects: {target['reason']}.")  # fmt: skip
     lines += [f"Note: {note}." for note in labels.get("notes", [])]
     for key, title in (("skipped", "label line(s) or entries could not be read and were left out (--skip-bad-labels)"),
-                       ("problems", "unusable object(s) in the source labels, left out of copies")):  # fmt: skip
+                       ("problems", "problem(s) in the source labels, each with what the copies leave out"),
+                       ("labels_without_images", "label file(s) or entries without an image, not used")):  # fmt: skip
         found = labels.get(key) or []
         if found:
             lines.append(f"{len(found)} {title}:")
             lines += [f"  {_printable(p)}" for p in found[:20]]
             if len(found) > 20:
                 lines.append(f"  ... and {len(found) - 20} more (expander.json lists them all)")
-    if labels["labels_without_images"]:
-        count = len(labels["labels_without_images"])
-        lines.append(f"{count} label file(s) or entries have no image (expander inspect lists them).")
     return lines
 
 

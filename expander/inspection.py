@@ -109,7 +109,7 @@ def inspect_dataset(
     ``duplicates_file``, also write the duplicate groups and leaks with a keep/drop decision per file
     (``expander.duplicates``), for ``expand --exclude``.
     """
-    dataset = scan(src, None if labels == "none" else labels)
+    dataset = scan(src, None if labels == "none" else labels, max_pixels)
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:

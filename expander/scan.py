@@ -35,6 +35,7 @@ from expander.dataset import (
     natural_key,
 )
 from expander.errors import LayoutError
+from expander.limits import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from expander.labels.tree import Tree
@@ -46,7 +47,7 @@ _LAYOUT_HELP = (
 )
 
 
-def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
+def scan(root: str | os.PathLike, labels: str | None = "auto", max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Dataset:
     """Scan ``root`` and return its images grouped by split and class.
 
     Args:
@@ -54,6 +55,7 @@ def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
         labels: ``"auto"`` detects a labelled dataset (YOLO, COCO, VOC, masks; see expander.labels) and
             falls back to class folders; a format name (``expander.labels.registry.NAMES``) reads that format;
             None reads class folders.
+        max_pixels: label images (masks) over this many pixels are refused from their header, as images are.
 
     Raises:
         LayoutError: the folder is missing, holds no images, or mixes layouts.
@@ -70,7 +72,7 @@ def scan(root: str | os.PathLike, labels: str | None = "auto") -> Dataset:
     if labels is not None and (labels != "auto" or remote or _looks_labelled(Path(root))):
         from expander.labels.tree import walk  # the label formats only when a dataset may be labelled
 
-        tree = walk(root)
+        tree = walk(root, max_pixels)
         dataset = _scan_labelled(tree, labels)
         if dataset is not None:
             return dataset

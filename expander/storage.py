@@ -53,6 +53,11 @@ class LocalStore:
     def read(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
 
+    def head(self, rel: str, size: int) -> bytes:
+        """The first ``size`` bytes of a file (a header)."""
+        with open(self.root / rel, "rb") as f:
+            return f.read(size)
+
     def write(self, rel: str, data: bytes) -> None:
         from expander.images import write_atomic
 
@@ -146,6 +151,13 @@ class RemoteStore:
     def read(self, rel: str) -> bytes:
         try:
             return self._call(self.fs.cat_file, self._full(rel))
+        except FileNotFoundError as e:
+            raise FileNotFoundError(2, "No such object", self.join(rel)) from e
+
+    def head(self, rel: str, size: int) -> bytes:
+        """The first ``size`` bytes of an object (one ranged GET)."""
+        try:
+            return self._call(self.fs.cat_file, self._full(rel), 0, size)
         except FileNotFoundError as e:
             raise FileNotFoundError(2, "No such object", self.join(rel)) from e
 

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -1035,3 +1036,187 @@ def test_15_sigterm_during_a_store_outage_exits_at_once_and_resume_finishes(outa
                       "--resume")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert same_as_reference()
+
+
+# --- 16. label files are bounded before work starts ---------------------------------------------------------
+
+
+def peak_rss_mb(*args: str) -> tuple[subprocess.CompletedProcess, float]:
+    """Run expander as a child and measure the largest resident set of it and its workers (MB)."""
+    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+            "sys.exit(r.returncode)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code, *EXPANDER, *args], capture_output=True, text=True, timeout=300)
+    *lines, peak = result.stderr.rstrip("\n").split("\n")
+    result.stderr = "\n".join(lines) + ("\n" if lines else "")
+    return result, int(peak) / 1024
+
+
+def yolo_set(root: Path) -> Path:
+    from labelled_data import SCENES, write_yolo
+
+    return write_yolo(root, {"a": SCENES["a"], "b": SCENES["b"]})
+
+
+def test_16_a_data_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    src = yolo_set(tmp_path / "src")
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+                                                  for p, c in zip("abcdefgh", "bcdefghi", strict=True)]  # fmt: skip
+    (src / "data.yaml").write_text("train: ../train/images\nnames: [cat, dog, fox]\n" + "\n".join(lines) + "\n")
+    for command in (["expand", str(src), "-o", str(tmp_path / "out")], ["inspect", str(src)]):
+        result, peak = peak_rss_mb(*command)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (f"Error: Cannot read '{src / 'data.yaml'}': aliases (*a) are not allowed (line 4, "
+                                 "column 8). Fix the file.\n")  # fmt: skip
+        assert peak < 400
+    assert not (tmp_path / "out").exists()
+
+
+def test_16_data_yaml_names_that_are_not_ids_to_names_or_leave_gaps_are_exit_2(tmp_path: Path) -> None:
+    src = yolo_set(tmp_path / "src")
+    cases = {
+        "names: {person: 0}": "names maps 'person' to 0; it must map class ids to names, e.g. {0: person}.",
+        "names: {0: cat, 5: dog}": "names gives class ids [0, 5], which skips [1, 2, 3, 4]: every id from 0 needs a "
+        "name, or the labels' ids would mean other classes.",
+    }
+    for names, message in cases.items():
+        (src / "data.yaml").write_text(f"train: ../train/images\n{names}\n")
+        result = expand_cli(str(src), "-o", str(tmp_path / "out"))
+        assert result.exit_code == 2
+        assert result.stderr == f"Error: '{src / 'data.yaml'}': {message} Fix the file.\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_16_a_50_mb_data_yaml_is_not_read(tmp_path: Path) -> None:
+    src = yolo_set(tmp_path / "src")
+    with open(src / "data.yaml", "w") as f:
+        f.write("train: ../train/images\nnames: [cat, dog, fox]\n# " + "x" * 50_000_000 + "\n")
+    result, peak = peak_rss_mb("expand", str(src), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr == f"Error: Cannot read '{src / 'data.yaml'}': larger than 1 MB. Fix the file.\n"
+    assert peak < 300
+
+
+def coco_set(root: Path, edit) -> Path:
+    """The test COCO set (images a-d, ids 1-4, 'b' with an RLE) with its JSON changed by ``edit``."""
+    from labelled_data import write_coco
+
+    write_coco(root)
+    path = root / "train/_annotations.coco.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    return root
+
+
+def annotation(id: int, image_id: int, segmentation) -> dict:
+    return {"id": id, "image_id": image_id, "category_id": 1, "bbox": [1, 1, 4, 4], "area": 16, "iscrowd": 0,
+            "segmentation": segmentation}  # fmt: skip
+
+
+def test_16_coco_image_ids_given_twice_are_named_not_merged(tmp_path: Path) -> None:
+    def same_id(data: dict) -> None:
+        data["images"][1]["id"] = data["images"][0]["id"]
+
+    src = coco_set(tmp_path / "src", same_id)
+    result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--per-image", "1", "-j", "1")
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    assert result.stderr.splitlines()[1:4] == [
+        "  train/_annotations.coco.json: image id 1 of 'train/a.png' is given to another image too",
+        "  train/_annotations.coco.json: image id 1 of 'train/b.png' is given to another image too",
+        "  train/_annotations.coco.json: image ids given to more than one image: 1 (whose annotations are whose "
+        "cannot be told; give each image its own id)",
+    ]
+    result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--per-image", "1", "-j", "1", "--skip-bad-labels")
+    assert result.exit_code == 1
+    assert failed_sources(tmp_path / "out") == {
+        "train/a.png": "its labels cannot be read (--skip-bad-labels left it out)",
+        "train/b.png": "its labels cannot be read (--skip-bad-labels left it out)",
+    }
+    written = json.loads((tmp_path / "out/train/_annotations.coco.json").read_text())
+    assert sorted(i["file_name"] for i in written["images"]) == ["c.png", "c__aug001.png", "d.png", "d__aug001.png"]
+
+
+def test_16_290000_polygons_on_one_image_are_refused_in_bounded_memory(tmp_path: Path) -> None:
+    def crowd(data: dict) -> None:
+        data["annotations"] += [annotation(1000 + i, 1, [[1, 1, 3, 1, 3, 3]]) for i in range(290_000)]
+
+    src = coco_set(tmp_path / "src", crowd)
+    result, peak = peak_rss_mb("expand", str(src), "-o", str(tmp_path / "out"), "-j", "2", "--skip-bad-labels", "-q")
+    assert result.returncode == 1, result.stderr
+    assert failed_sources(tmp_path / "out") == {
+        "train/a.png": "its labels cannot be read (--skip-bad-labels left it out)"
+    }
+    assert summary_of(tmp_path / "out")["labels"]["skipped"] == [
+        "train/_annotations.coco.json: image 1 'a.png' has 290,001 annotations, over the limit of 10,000"
+    ]
+    assert peak < 1000  # was 10-22 GB (one mask per polygon); the JSON itself is 40 MB
+
+
+def test_16_coco_rle_sizes_missing_image_ids_and_degenerate_polygons_are_named_and_cost_only_themselves(
+    tmp_path: Path,
+) -> None:
+    def damage(data: dict) -> None:
+        rle = next(a for a in data["annotations"] if isinstance(a["segmentation"], dict))
+        rle["segmentation"] = {"size": [100000, 100000], "counts": rle["segmentation"]["counts"]}
+        data["annotations"][0]["segmentation"].append([1, 1, 2, 2])  # beside a good polygon of image a
+        data["annotations"] += [annotation(998, 3, [[1, 1, 1, 1, 1, 1]]), annotation(999, 77, [[1, 1, 5, 1, 5, 5]])]
+
+    src = coco_set(tmp_path / "src", damage)
+    result, peak = peak_rss_mb("expand", str(src), "-o", str(tmp_path / "out"), "--per-image", "1", "-j", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = lines.index("3 problem(s) in the source labels, each with what the copies leave out:")
+    assert lines[start + 1 : start + 6] == [
+        "  train/_annotations.coco.json: annotation 1 of 'a.png': 1 of its 2 polygons are not polygons (fewer than 3 "
+        "points, no area, too many points, or not numbers) and were left out",
+        "  train/_annotations.coco.json: annotation 2 of 'b.png': its RLE is 100000x100000, its image 80x100: the "
+        "segmentation was left out",
+        "  train/_annotations.coco.json: annotation 998 of 'c.png': 1 of its 1 polygons are not polygons (fewer than 3 "
+        "points, no area, too many points, or not numbers) and were left out (the box is kept)",
+        "1 label file(s) or entries without an image, not used:",
+        "  train/_annotations.coco.json: annotation 999 points at image id 77, which is not in images",
+    ]
+    written = json.loads((tmp_path / "out/train/_annotations.coco.json").read_text())
+    names = {i["id"]: i["file_name"] for i in written["images"]}
+    originals = Counter(names[a["image_id"]] for a in written["annotations"] if "__aug" not in names[a["image_id"]])
+    assert originals == {"a.png": 1, "b.png": 1, "c.png": 2, "d.png": 1}  # every image kept, with each good object
+    assert peak < 400
+
+
+def mask_set(root: Path) -> Path:
+    from labelled_data import SCENES, write_masks
+
+    return write_masks(root, {k: SCENES[k] for k in "abc"})
+
+
+def test_16_an_image_without_a_mask_is_a_background_image_and_said_so(tmp_path: Path) -> None:
+    src = mask_set(tmp_path / "src")
+    (src / "masks/b_mask.png").unlink()
+    result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--per-image", "1", "-j", "1")
+    assert result.exit_code == 0
+    assert "Note: 1 image(s) have no mask: background images, their copies get an empty mask." in result.stdout
+    assert sorted(p.name for p in (tmp_path / "out/images").iterdir()) == [
+        "a.png", "a__aug001.png", "b.png", "b__aug001.png", "c.png", "c__aug001.png"]  # fmt: skip
+    assert not cv2.imread(str(tmp_path / "out/masks/b__aug001_mask.png"), cv2.IMREAD_UNCHANGED).any()
+    assert not (tmp_path / "out/masks/b_mask.png").exists()  # the original stays as it was: without a mask
+
+
+def test_16_a_mask_of_the_wrong_size_or_over_the_pixel_limit_is_named_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    src = mask_set(tmp_path / "src")
+    cv2.imwrite(str(src / "masks/b_mask.png"), np.zeros((10, 10), np.uint8))
+    (src / "masks/c_mask.png").write_bytes(png_bomb(20000, 20000))
+    result, peak = peak_rss_mb("expand", str(src), "-o", str(tmp_path / "out"), "--per-image", "1")
+    assert result.returncode == 2 and not (tmp_path / "out").exists()
+    assert result.stderr.splitlines()[1:3] == [
+        "  masks/b_mask.png: the mask is 10x10, its image images/b.png 80x100",
+        "  masks/c_mask.png: cannot be read as a mask: 20000x20000 is 400,000,000 pixels, over the limit of "
+        "178,956,970 (a decompression bomb, or a photo larger than expected); raise --max-pixels if it is real",
+    ]
+    assert peak < 300  # the 20000x20000 mask (400 MB decoded) is refused from its header
+    result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--per-image", "1", "--skip-bad-labels", "-j", "1")
+    assert result.exit_code == 1
+    assert sorted(p.name for p in (tmp_path / "out/images").iterdir()) == ["a.png", "a__aug001.png"]

@@ -345,7 +345,8 @@ def _usable_segmentation(segmentation: Any, width: int, height: int) -> tuple[An
         return (
             good,
             f"{len(segmentation) - len(good)} of its {len(segmentation)} polygons are not polygons (fewer than 3 "
-            "points, too many, or not numbers) and were left out",
+            "points, no area, too many points, or not numbers) and were left out"
+            + ("" if good else " (the box is kept)"),
         )
     if isinstance(segmentation, dict):
         size = segmentation.get("size")
@@ -358,8 +359,12 @@ def _usable_segmentation(segmentation: Any, width: int, height: int) -> tuple[An
 
 
 def _polygon_ok(polygon: Any) -> bool:
-    return (isinstance(polygon, list) and 6 <= len(polygon) <= 2 * MAX_POLYGON_POINTS and len(polygon) % 2 == 0
-            and all(isinstance(v, int | float) for v in polygon))  # fmt: skip
+    if not (isinstance(polygon, list) and 6 <= len(polygon) <= 2 * MAX_POLYGON_POINTS and len(polygon) % 2 == 0
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in polygon)):  # fmt: skip
+        return False
+    x, y = np.asarray(polygon[0::2], np.float64), np.asarray(polygon[1::2], np.float64)
+    area = np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))  # twice the shoelace area
+    return bool(np.isfinite(area)) and abs(area) > 0
 
 
 def _keypoint_list(points: Any) -> bool:

@@ -27,7 +27,6 @@ from expander.dataset import MASK_FOLDERS, Item
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read
 from expander.labels.instances import Instances, mask_box, read_label_image, write_label_image
 from expander.labels.tree import MAX_DATASET_FILE_BYTES, Tree, renamed_label, split_of, stem
-from expander.limits import DEFAULT_MAX_PIXELS
 from expander.plan import Output
 from expander.textfiles import TextFileError
 
@@ -58,7 +57,7 @@ class Masks(LabelFormat):
             if image in mask_set or folder not in beside:
                 continue
             if image in masks:
-                objects = read_mask(tree, masks[image], names_file is not None, len(names))
+                objects = read_mask(tree, masks[image], names_file is not None, len(names), image)
             else:  # where its mask would be, by the rule its folder's other images follow
                 objects = Objects(head={"mask": renamed_label(masks[beside[folder]], beside[folder], image)})
                 background += 1
@@ -84,7 +83,9 @@ class Masks(LabelFormat):
             return Instances(label_images=[np.zeros((height, width), np.uint8)], label_info=[None])
         path = objects.label_files[0]
         data = read(path)
-        images.check_pixels(images.header_size(data, path), DEFAULT_MAX_PIXELS)  # before decoding it
+        size = images.header_size(data, path)
+        if size is not None and size != (width, height):  # from its header: never decoded at another size
+            raise ValueError(f"mask '{path}' is {size[0]}x{size[1]}, its image {width}x{height}")
         values, palette = read_label_image(data, path)
         if values.shape != (height, width):
             raise ValueError(f"mask '{path}' is {values.shape[1]}x{values.shape[0]}, its image {width}x{height}")
@@ -132,16 +133,20 @@ class Masks(LabelFormat):
         return ""
 
 
-def read_mask(tree: Tree, mask_file: str, class_masks: bool, classes: int) -> Objects:
+def read_mask(tree: Tree, mask_file: str, class_masks: bool, classes: int, image: str) -> Objects:
     """A mask's objects: one per nonzero value (its class index, or class 0 for instance ids), read from its
-    header first so that a mask over the pixel limit is never decoded."""
+    header first so that a mask over the pixel limit is never decoded. A mask that is not its image's size is
+    an error of the labels (found here, before anything is written), not of the image."""
     try:
         data = tree.read(mask_file)
-        images.check_pixels(images.header_size(data, mask_file), DEFAULT_MAX_PIXELS)
+        images.check_pixels(images.header_size(data, mask_file), tree.max_pixels)
         values, _ = read_label_image(data, mask_file)
+        problem = _size_problem(tree, image, values.shape)
     except (OSError, TextFileError, ValueError, images.DecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else str(e)
-        return Objects((mask_file,), errors=(f"{mask_file}: cannot be read as a mask: {reason}",), unreadable=True)
+        problem = f"cannot be read as a mask: {reason}"
+    if problem:
+        return Objects((mask_file,), errors=(f"{mask_file}: {problem}",), unreadable=True)
     ids, found, problems = [], [], []
     for value in np.unique(values).tolist():
         if value == 0 or (class_masks and value == VOID):
@@ -152,6 +157,21 @@ def read_mask(tree: Tree, mask_file: str, class_masks: bool, classes: int) -> Ob
         ids.append(int(value))
         found.append(int(value) if class_masks else 0)
     return Objects((mask_file,), tuple(found), tuple(ids), problems=tuple(problems))
+
+
+HEADER_BYTES = 256 * 1024  # enough for a JPEG's SOF after its EXIF block (at most 64 KB) and other APP blocks
+
+
+def _size_problem(tree: Tree, image: str, shape: tuple[int, ...]) -> str:
+    """Why a mask of ``shape`` cannot be its image's ("" when it can, or when the image's header says nothing:
+    the worker then compares decoded sizes). EXIF orientation may swap a JPEG's stored sides, so both count."""
+    try:
+        size = images.header_size(tree.store.head(image, HEADER_BYTES), image)
+    except OSError:
+        return ""  # the image itself will fail, with its own reason
+    if size is None or (shape[1], shape[0]) in (size, size[::-1]):
+        return ""
+    return f"the mask is {shape[1]}x{shape[0]}, its image {image} {size[0]}x{size[1]}"
 
 
 def tighten(objects: Objects, moved: Instances, class_masks: bool) -> Instances:

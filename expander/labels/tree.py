@@ -14,6 +14,7 @@ from pathlib import Path
 
 from expander.dataset import is_image_name, natural_key, split_role
 from expander.errors import LayoutError
+from expander.limits import DEFAULT_MAX_PIXELS
 from expander.storage import Store, is_url, open_store
 from expander.textfiles import MB, TextFileError, decode_text, read_limited
 
@@ -33,6 +34,7 @@ class Tree:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     url: str | None = None
     cache: dict = field(default_factory=dict, repr=False)  # what a format parsed once (COCO's JSONs)
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # label images (masks) over it are refused from their header
 
     @property
     def location(self) -> str:
@@ -61,7 +63,7 @@ class Tree:
         return decode_text(self.read(rel, limit))
 
 
-def walk(location: str | os.PathLike) -> Tree:
+def walk(location: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Tree:
     """List a local folder recursively, or an object-store prefix. Hidden entries are skipped; link loops and
     broken links are counted.
 
@@ -69,9 +71,9 @@ def walk(location: str | os.PathLike) -> Tree:
         LayoutError: a folder cannot be read.
     """
     if is_url(location):
-        return _walk_store(str(location))
+        return _walk_store(str(location), max_pixels)
     root = Path(location)
-    tree = Tree(root, open_store(root))
+    tree = Tree(root, open_store(root), max_pixels=max_pixels)
     seen: set[str] = set()
     pending = [""]
     while pending:
@@ -114,10 +116,11 @@ def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str]) -> None:
     (pending if is_dir else tree.files).append(path)
 
 
-def _walk_store(url: str) -> Tree:
+def _walk_store(url: str, max_pixels: int | None) -> Tree:
     store = open_store(url)
     files = [f for f in store.files() if not any(part.startswith(".") for part in f.split("/"))]
-    return Tree(Path(url.split("://", 1)[1]), store, sorted(files, key=natural_key), url=url.rstrip("/"))
+    return Tree(Path(url.split("://", 1)[1]), store, sorted(files, key=natural_key), url=url.rstrip("/"),
+                max_pixels=max_pixels)  # fmt: skip
 
 
 def split_of(rel_path: str) -> str | None:
