@@ -114,7 +114,7 @@ class Augmenter:
         else:
             scratch = self._scratch(image, 0)
             result = self._own(compose(image=scratch, **self._references(scratch))["image"])
-        if result.ndim == 3 and result.shape[2] == 1:
+        if result.ndim == 3 and result.shape[2] == 1 and source.ndim == 2:  # albumentations adds an axis to grey
             result = result[:, :, 0]
         if depth16:
             result = np.clip(np.rint(result * 65535.0), 0, 65535).astype(np.uint16)

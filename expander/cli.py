@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -22,6 +23,7 @@ from expander.cli_support import (
     guard,
     make_app,
     plain_value,
+    printable,
     show_progress,
     typer_option,
     with_parameters,
@@ -90,10 +92,10 @@ def expand(
         result = run_expand(
             **options,
             progress=show_progress(progress, quiet),
-            on_plan=(lambda rows: typer.echo(_plan_table(rows), err=True)) if show_plan else None,
+            on_plan=(lambda rows: typer.echo(_plan_table(_escaped(rows)), err=True)) if show_plan else None,
         )
     except ExpanderError as e:
-        typer.echo(f"Error: {e}", err=True)
+        typer.echo(f"Error: {printable(str(e), lines=True)}", err=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt as e:
         from expander.errors import Terminated
@@ -102,9 +104,9 @@ def expand(
         typer.echo(f"{what}. Run the same command with --resume to finish the job.", err=True)
         raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
     if options["dry_run"]:
-        _emit(result.to_dict(), as_json, lambda: _plan_table(result.to_dict()["plan"]))
+        _emit(result.to_dict(), as_json, lambda summary: _plan_table(summary["plan"]))
         return
-    _emit(result.to_dict(), as_json, lambda: _run_report(result.to_dict()))
+    _emit(result.to_dict(), as_json, _run_report)
     raise typer.Exit(result.exit_code)
 
 
@@ -140,7 +142,7 @@ def inspect(
 
     workers = options["workers"] or default_workers()
     report = guard(lambda: inspect_dataset(src, workers, options["max_pixels"], duplicates, options["labels"]))
-    typer.echo(json.dumps(report, indent=2) if as_json else _inspect_report(report))
+    _emit(report, as_json, _inspect_report)
     if duplicates is not None and not as_json:
         found = report["duplicates_file"]
         typer.echo(f"Wrote {found['groups']} duplicate group(s), {found['drop']} file(s) to drop, to {duplicates}; "
@@ -172,7 +174,8 @@ def preview(
         chosen = (options["preset"], options["pipeline"], options["style_refs"])
 
         def skipped(path: str, reason: str) -> None:
-            typer.echo(f"Skipped {path}: {reason}. (expander inspect lists every unreadable file.)", err=True)
+            shown = f"{printable(path)}: {printable(reason)}"
+            typer.echo(f"Skipped {shown}. (expander inspect lists every unreadable file.)", err=True)
 
         return run_preview(src, out, resolve_pipeline(*chosen), label=describe_pipeline(*chosen), copies=copies,
                            per_class=per_class, seed=options["seed"], size=parse_size(options["size"]), cell=cell,
@@ -205,7 +208,7 @@ def verify(
 
     workers = options["workers"] or default_workers()
     result = guard(lambda: run_verify(dst, replay=replay, seed=seed, workers=workers, max_pixels=options["max_pixels"]))
-    typer.echo(json.dumps(result, indent=2) if as_json else _verify_report(result))
+    _emit(result, as_json, _verify_report)
     raise typer.Exit(0 if result["ok"] else 1)
 
 
@@ -245,8 +248,20 @@ def presets_show(
     typer.echo(f"Saved preset '{chosen}' to {save}. Edit it and pass it with --pipeline {save}.", err=True)
 
 
-def _emit(summary: dict, as_json: bool, human) -> None:
-    typer.echo(json.dumps(summary, indent=2) if as_json else human())
+def _emit(summary: dict, as_json: bool, human: Callable[[dict], str]) -> None:
+    """A command's result as JSON, or as the report ``human`` writes from it, every name and message in it one
+    printable line (a file name with a CR or an escape sequence cannot rewrite the terminal)."""
+    typer.echo(json.dumps(summary, indent=2) if as_json else human(_escaped(summary)))
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
 
 
 def _plan_table(rows: list[dict]) -> str:
@@ -297,7 +312,7 @@ def _labels_report(labels: dict, totals: dict) -> list[str]:
         found = labels.get(key) or []
         if found:
             lines.append(f"{len(found)} {title}:")
-            lines += [f"  {_printable(p)}" for p in found[:20]]
+            lines += [f"  {p}" for p in found[:20]]
             if len(found) > 20:
                 lines.append(f"  ... and {len(found) - 20} more (expander.json lists them all)")
     return lines
@@ -321,7 +336,7 @@ def _run_report(summary: dict) -> str:
         lines += _labels_report(summary["labels"], t)
     if summary["failures"]:
         lines.append(f"{len(summary['failures'])} input(s) failed and were skipped:")
-        lines += [f"  {_printable(f['source'])}: {_printable(f['error'])}" for f in summary["failures"]]
+        lines += [f"  {f['source']}: {f['error']}" for f in summary["failures"]]
     if summary.get("stopped"):
         missing = t["planned"] - t["written"] - t["failed_outputs"]
         lines.append(
@@ -409,7 +424,7 @@ def _verify_report(r: dict) -> str:
         lines += [f"  {label}: {p}" for p in r[key]]
     lines += [f"  does not decode: {u['file']} ({u['error']})" for u in r["undecodable"]]
     lines += [f"  changed: {c['file']} ({c['reason']})" for c in r["changed"]]
-    lines += [f"  bad label: {_printable(c['file'])} ({_printable(c['reason'])})" for c in r.get("labels", [])]
+    lines += [f"  bad label: {c['file']} ({c['reason']})" for c in r.get("labels", [])]
     lines += [f"  unsafe path (leaves the folder; not opened): {p}" for p in r["unsafe"]]
     if not r["checksums"]:
         lines.append("  (the manifest has no checksums: written by an older expander; files were only decoded)")
@@ -417,11 +432,6 @@ def _verify_report(r: dict) -> str:
         identical = len(r["replayed"]) - sum(1 for c in r["changed"] if not c["reason"].startswith("cannot"))
         lines.append(f"Replayed {len(r['replayed'])} output(s): {identical} byte-identical.")
     return "\n".join(lines)
-
-
-def _printable(text: str) -> str:
-    """A name or message as one line on a terminal: control characters (a CR or newline in a file name) escaped."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
 
 def _table(header: list[str], rows: list[list]) -> str:

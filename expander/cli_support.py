@@ -81,6 +81,12 @@ def show_progress(progress: bool | None, quiet: bool = False) -> bool:
     return progress if progress is not None else sys.stderr.isatty()
 
 
+def printable(text: str, lines: bool = False) -> str:
+    """A name or message as a terminal shows it safely: control characters (a CR, an escape sequence, a newline
+    in a file name) escaped as Python writes them; ``lines`` keeps the newlines of a message of several lines."""
+    return "".join(c if c.isprintable() or c == " " or (lines and c == "\n") else repr(c)[1:-1] for c in str(text))
+
+
 def guard(call: Callable[[], T]) -> T:
     """Run a library call; map domain errors (expander's and train's) to 'Error: ...' and their exit status."""
     from expander.errors import ExpanderError
@@ -88,7 +94,7 @@ def guard(call: Callable[[], T]) -> T:
     try:
         return call()
     except ExpanderError as e:
-        typer.echo(f"Error: {e}", err=True)
+        typer.echo(f"Error: {printable(str(e), lines=True)}", err=True)
         raise typer.Exit(e.exit_code) from None
 
 

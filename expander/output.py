@@ -34,7 +34,8 @@ from expander.sinks import sink_files
 from expander.storage import LocalStore, Store, is_url, open_store, safe_relative
 
 LOCK_NAME = ".expander.lock"
-RESERVE_NAME = ".expander.reserve"  # space set aside so the manifest can be written when the disk fills up
+RESERVE_NAME = ".expander.reserve"  # a folder: space and inodes set aside for the manifest, summary, dataset files
+RESERVE_INODES = 16  # manifest.csv and expander.json (each written to a new inode, then renamed) and dataset files
 _HIDDEN_BOOKKEEPING = (LOCK_NAME, RESERVE_NAME)
 # Bytes per pixel of a new image at --size, by format: generous for photos, so that the estimate
 # errs toward refusing only what clearly does not fit.
@@ -259,7 +260,8 @@ def _same_file(fd: int, path: Path) -> bool:
 
 
 def reserve_space(out: Path | str, planned: int) -> None:
-    """Set aside room for the manifest and summary (256 bytes per planned output, at most 64 MB).
+    """Set aside room for the manifest, the summary and a labelled run's dataset files: 256 bytes per planned
+    output (at most 64 MB) and RESERVE_INODES inodes (a disk can run out of inodes before bytes).
 
     Released by ``release_space`` just before they are written, so a run stopped by a full disk can
     still record what it wrote.
@@ -270,32 +272,43 @@ def reserve_space(out: Path | str, planned: int) -> None:
     if is_url(out):
         return  # an object store does not fill up
     size = min(64 << 20, 65536 + 256 * planned)
-    path = Path(out) / RESERVE_NAME
+    folder = Path(out) / RESERVE_NAME
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
+        release_space(out)  # a killed run's reserve
+        folder.mkdir()
+        for number in range(RESERVE_INODES - 1):  # the folder is one inode
+            fd = os.open(folder / str(number), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.posix_fallocate(fd, 0, size)
-            except OSError as e:
-                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                    raise
-                os.write(fd, bytes(size))  # a filesystem without fallocate: real zeros hold the space
-        finally:
-            os.close(fd)
+                if number == 0:
+                    _allocate(fd, size)
+            finally:
+                os.close(fd)
     except OSError as e:
         release_space(out)
         raise OutputError(
-            f"Cannot set aside {size:,} bytes for the manifest in '{out}': {e.strerror}. Free some space, "
-            "or choose another --out."
+            f"Cannot set aside {size:,} bytes and {RESERVE_INODES} files for the manifest in '{out}': {e.strerror}. "
+            "Free some space, or choose another --out."
         ) from e
+
+
+def _allocate(fd: int, size: int) -> None:
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as e:
+        if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        os.write(fd, bytes(size))  # a filesystem without fallocate: real zeros hold the space
 
 
 def release_space(out: Path | str) -> None:
     if is_url(out):
         return
-    out = Path(out)
-    with contextlib.suppress(FileNotFoundError):
-        (out / RESERVE_NAME).unlink()
+    reserve = Path(out) / RESERVE_NAME
+    if reserve.is_dir() and not reserve.is_symlink():
+        shutil.rmtree(reserve, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            reserve.unlink()  # the file a run before this version left
 
 
 def safe_output_path(out: Path, rel_path: str) -> Path | None:

@@ -87,3 +87,53 @@ def test_the_docs_test_sees_documented_commands() -> None:
     assert any(line.startswith("expander expand ") for line in lines)
     assert any(line.startswith("train compare ") for line in lines)
     assert len(COMMANDS) == 15
+
+
+def _code_spans(text: str) -> set[str]:
+    return set(re.findall(r"`([^`\n]+)`", text))
+
+
+def _defined_tests() -> set[str]:
+    return {m for path in (REPO / "tests").glob("test_*.py") for m in re.findall(r"^def (test_\w+)", path.read_text(),
+                                                                                     re.MULTILINE)}  # fmt: skip
+
+
+def test_every_test_the_guarantees_name_exists() -> None:
+    """docs/guarantees.md names the test that would fail if a promise broke: each one must exist."""
+    spans = _code_spans((DOCS / "guarantees.md").read_text(encoding="utf-8"))
+    named = {s.split("::")[-1].split("[")[0].split(" ")[0] for s in spans if re.match(r"(tests/\S+::)?test_\w+", s)}
+    files = {s.split("::")[0] for s in spans if s.startswith("tests/")}
+    assert named and named <= _defined_tests(), sorted(named - _defined_tests())
+    assert all((REPO / f).is_file() for f in files), sorted(f for f in files if not (REPO / f).is_file())
+
+
+def test_every_function_the_docs_name_exists() -> None:
+    """A `module.name` in a guide (a module of expander or train) resolves: renames reach the docs."""
+    modules: dict[str, list[str]] = {}
+    for package in ("expander", "train"):
+        for p in (REPO / package).iterdir():
+            if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file():
+                modules.setdefault(p.stem, []).append(f"{package}.{p.stem}")
+    files = {"yaml", "json", "keras", "csv", "txt", "md", "png", "jpg", "py", "lock", "tar", "parquet", "tfrecord"}
+    missing = []
+    for span in sorted(_code_spans(guide_text())):
+        parts = span.split(".")
+        if not re.fullmatch(r"[a-z_]+(\.[A-Za-z_]+)+", span) or parts[0] not in modules or parts[-1] in files:
+            continue
+        if all(_resolve(module, parts[1:])[1] for module in modules[parts[0]]):
+            missing.append(span)
+    assert not missing, missing
+
+
+def _resolve(module_name: str, names: list[str]):
+    """Import the longest module prefix of ``names`` under ``module_name``, then follow attributes."""
+    import importlib
+
+    target = importlib.import_module(module_name)
+    while names and hasattr(target, "__path__") and importlib.util.find_spec(f"{target.__name__}.{names[0]}"):
+        target = importlib.import_module(f"{target.__name__}.{names[0]}")
+        names = names[1:]
+    while names and hasattr(target, names[0]):
+        target = getattr(target, names[0])
+        names = names[1:]
+    return target, names

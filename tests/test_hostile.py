@@ -258,6 +258,8 @@ def test_3_a_second_run_is_refused_naming_the_holder_and_a_killed_runs_lock_is_t
         assert result.exit_code == 2
         assert result.stderr.startswith(f"Error: Another expander run (pid {first.pid} on ")
         assert f"is writing to '{out}'. Wait for it to finish (or stop it), or choose another --out." in result.stderr
+        holder = json.loads((out / ".expander.lock").read_text())  # a refused run leaves the holder's lock as it was
+        assert holder["pid"] == first.pid
 
     first.kill()
     first.wait()
@@ -351,6 +353,35 @@ def test_5_disk_full_stops_cleanly_writes_the_manifest_and_resume_finishes(tmp_p
     }  # fmt: skip
     assert runner.invoke(app, ["verify", str(small)]).exit_code == 0
     assert tree_digest(src) == before
+
+
+@pytest.fixture
+def few_inodes(tmp_path: Path):
+    """A real tmpfs with room for 60 files and folders, and plenty of bytes (root only)."""
+    mount = tmp_path / "few"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=50m,nr_inodes=60", "tmpfs", str(mount)])
+    if os.geteuid() != 0 or mounted.returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_5_running_out_of_inodes_stops_cleanly_and_records_the_run(tmp_path: Path, few_inodes: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 12, "b": 12}, ext=".png", shape=(40, 50, 3))
+    out = few_inodes / "out"
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "6", "-j", "2", "-q")
+    assert result.exit_code == 1, result.output
+    summary = summary_of(out)
+    assert summary["status"] == "stopped" and summary["manifest_error"] is None  # was: 'running', no summary
+    assert summary["stopped"].startswith("No space left on device writing '")
+    rows = rows_of(out)
+    assert 0 < len(rows) == summary["totals"]["written"] < 168
+    assert sorted(p.name for p in out.iterdir()) == ["a", "expander.json", "manifest.csv"]  # the reserve is gone
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(out, moved)
+    assert expand_cli(str(src), "-o", str(moved), "--per-image", "6", "-j", "2", "--resume", "-q").exit_code == 0
+    assert runner.invoke(app, ["verify", str(moved)]).exit_code == 0
 
 
 def test_5_disk_full_while_writing_shards_stops_cleanly_and_resume_gives_the_same_shards(
@@ -1220,3 +1251,82 @@ def test_16_a_mask_of_the_wrong_size_or_over_the_pixel_limit_is_named_before_any
     result = expand_cli(str(src), "-o", str(tmp_path / "out"), "--per-image", "1", "--skip-bad-labels", "-j", "1")
     assert result.exit_code == 1
     assert sorted(p.name for p in (tmp_path / "out/images").iterdir()) == ["a.png", "a__aug001.png"]
+
+
+# --- 17. verify says what a run left ---------------------------------------------------------------------
+
+
+def test_17_verify_fails_an_interrupted_run_and_a_summary_that_miscounts(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"a": 30}, ext=".jpg", shape=(240, 320, 3))
+    out = tmp_path / "out"
+    process = slow_run(src, out, "-j", "2")
+    wait_for(lambda: (out / "a").is_dir() and len(os.listdir(out / "a")) > 50, process=process)
+    process.terminate()
+    process.communicate(timeout=60)
+    assert summary_of(out)["status"] == "interrupted"
+    result = runner.invoke(app, ["verify", str(out)])
+    assert result.exit_code == 1
+    assert "  run: the run did not finish (status 'interrupted'): run the same command with --resume" in result.stdout
+
+    assert expand_cli(str(src), "-o", str(out), "--per-image", "40", "--resume", "-q").exit_code == 0
+    assert runner.invoke(app, ["verify", str(out)]).exit_code == 0
+    summary = summary_of(out)
+    summary["totals"]["written"] += 5
+    (out / "expander.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["verify", str(out)])
+    assert result.exit_code == 1
+    assert "  run: expander.json counts 1235 outputs written, manifest.csv lists 1230" in result.stdout
+
+
+@pytest.mark.parametrize("format", ["webdataset", "tfrecord", "parquet"])
+def test_17_verify_names_a_stray_shard_and_a_damaged_one_without_a_traceback(tmp_path: Path, format: str) -> None:
+    if format == "parquet":
+        pytest.importorskip("pyarrow")
+    src = make_tree(tmp_path / "src", {"a": 6, "b": 6}, ext=".jpg", shape=(40, 50, 3))
+    out = tmp_path / "out"
+    assert expand_cli(str(src), "-o", str(out), "--per-image", "3", "--shards", format, "--shard-size", "10",
+                      "-q").exit_code == 0  # fmt: skip
+    shard = sorted(p for p in out.iterdir() if p.name.startswith("shard-"))[0]
+    stray = out / f"shard-000099{shard.suffix}"
+    shutil.copy(shard, stray)
+    result = runner.invoke(app, ["verify", str(out)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[1:] == [f"  not in the manifest: {stray.name}"]
+    stray.unlink()
+
+    shard.write_bytes(shard.read_bytes()[:3000])
+    result = runner.invoke(app, ["verify", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = result.stdout.splitlines()
+    assert f"  changed: {shard.name} (SHA-256 differs from shards.json)" in lines
+    damaged = [line for line in lines if line.startswith(f"  does not decode: {shard.name} (not a readable {format} ")]
+    assert len(damaged) == 1
+    missing = [line for line in lines if line.startswith("  missing: ")]
+    assert len(missing) == 12  # the samples that shard held
+
+
+# --- 18. names with control characters --------------------------------------------------------------------
+
+
+def test_18_names_with_a_cr_a_newline_or_an_escape_sequence_are_printed_escaped(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    hostile = "evil\r\x1b[2J\nname.png"
+    (src / "cat" / hostile).write_bytes(b"not an image")
+    out = tmp_path / "out"
+    shown = "evil\\r\\x1b[2J\\nname.png"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1", "-j", "1")
+    assert result.exit_code == 1
+    assert f"  cat/{shown}: " in result.stdout
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout
+    assert json.loads(expand_cli(str(src), "-o", str(tmp_path / "o2"), "--per-image", "1", "--json", "-q").stdout)[
+        "failures"][0]["source"] == f"cat/{hostile}"  # fmt: skip
+
+    result = runner.invoke(app, ["inspect", str(src)])
+    assert f"cat/{shown}" in result.stdout and "\r" not in result.stdout and "\x1b" not in result.stdout
+
+    (out / "cat" / hostile).write_bytes(b"stray")
+    result = runner.invoke(app, ["verify", str(out)])
+    assert result.exit_code == 1
+    assert f"  not in the manifest: cat/{shown}" in result.stdout.splitlines()
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout
