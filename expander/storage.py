@@ -205,6 +205,11 @@ class RemoteStore:
         FileNotFoundError."""
         patience = _seconds("EXPANDER_STORE_PATIENCE_S", STORE_PATIENCE_S)
         deadline = time.monotonic() + (patience if _patience_override is None else _patience_override)
+        if _patience_override == 0 and getattr(self.fs, "async_impl", False):
+            # tried once: the whole call, the client's own retries included, within one timeout (an upload
+            # keeps its time for the bytes)
+            timeout = _seconds("EXPANDER_STORE_TIMEOUT_S", STORE_TIMEOUT_S)
+            kwargs["timeout"] = kwargs.get("timeout", 3 * timeout) - 2 * timeout
         wait = 0.5
         while True:
             try:

@@ -1061,7 +1061,7 @@ def test_15_sigterm_during_a_store_outage_exits_at_once_and_resume_finishes(outa
     took = time.monotonic() - began
     proxy.set("up")
     assert process.returncode == 143, stderr
-    assert took < 10  # the manifest is tried once, not waited for
+    assert took < 5  # each final write is tried once within one timeout (1 s here): 1.1 s measured
     assert "Terminated. Run the same command with --resume to finish the job." in stderr
     result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", "40", "-j", "2", "-q",
                       "--resume")  # fmt: skip
