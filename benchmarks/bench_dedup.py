@@ -1,137 +1,292 @@
-"""Near-duplicate search at 10k, 100k and 1M hashes: today's quadratic search vs the LSH search, side by side.
+"""Near-duplicates against a ground truth, beside the imagehash pHash baseline; and the search's scale curve.
 
-    .venv/bin/python benchmarks/bench_dedup.py            # about 5 minutes on 2 cores
+    pip install imagehash                                   # the baseline (not an expander dependency)
+    .venv/bin/python benchmarks/bench_dedup.py              # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_dedup.py --scale      # the search at 1k ... 1M hashes, about 4 minutes
+    .venv/bin/python benchmarks/bench_dedup.py --hundred-k /tmp/dedup-100k   # inspect over 100,000 images
 
-Known duplicate groups come from real photos (../shared/datasets: dogs-vs-cats, aquarium, Penn-Fudan): each
-photo, re-encoded at JPEG quality 50, shrunk to 90%, and cropped by 5% on every side, hashed the way
-``expander inspect`` hashes (17x16 thumbnail, 256-bit dHash). There are not a million real photos here, so
-100k and 1M are reached with uniformly random hashes as distractors, which belong to no group (real unrelated
-photos are closer to each other than random bits are: the candidate load on real data is higher than here).
-Each size runs both searches in interleaved rounds (the quadratic one only where it finishes in minutes; its
-1M time is extrapolated from 100k by n^2) and reports time, peak memory (tracemalloc), recall against the
-exact search, and precision and recall of the hash decision against the known groups.
+**Corpus** (built once under --corpus): untouched images (../shared/datasets: dogs-vs-cats, aquarium, Penn-Fudan,
+320x240 tiles of the large photos with some picture in them, and the first 5,000 Fashion-MNIST test items when
+Debian's ``dataset-fashion-mnist`` is installed), plus 100 copies of each kind below, each made from a different
+untouched photo: the injected pairs. Untouched pairs either method finds are checked against
+``dedup_confirmed.json``: the untouched duplicates confirmed by looking at them (``expander inspect
+--duplicates-sheet`` draws them).
+
+**Report**: recall per kind (exact copies are found by their bytes), the pairs among untouched images and how
+many are confirmed (precision), and time: ``expander.inspection.inspect_dataset`` with 2 workers, the way
+``expander inspect`` runs, against imagehash's 64-bit pHash of every file in one process with a brute-force
+Hamming search at 4 and 6 bits (what a notebook does).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import gzip
+import json
+import resource
 import sys
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
 DATASETS = HERE.parent.parent / "shared" / "datasets"
-SOURCES = ("dogs_vs_cats/train", "dogs_vs_cats/test", "aquarium_yolo", "pennfudan/PNGImages")
+FASHION = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+CONFIRMED = HERE / "dedup_confirmed.json"
+PER_KIND = 100
 
 
-def variants(image: np.ndarray) -> list[np.ndarray]:
-    """The photo and three copies a dataset really collects: re-encoded, shrunk, cropped."""
-    height, width = image.shape[:2]
-    jpeg = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 50])[1], cv2.IMREAD_COLOR)
-    smaller = cv2.resize(image, (max(1, width * 9 // 10), max(1, height * 9 // 10)), interpolation=cv2.INTER_AREA)
-    dy, dx = height // 20, width // 20
-    return [image, jpeg, smaller, image[dy : height - dy, dx : width - dx]]
+def untouched():
+    """(name, BGR or grey image) of every untouched image."""
+    for sub in ("dogs_vs_cats/train", "dogs_vs_cats/test", "aquarium_yolo", "pennfudan/PNGImages"):
+        for path in sorted((DATASETS / sub).rglob("*")):
+            if path.suffix.lower() in (".jpg", ".png"):
+                flat = path.relative_to(DATASETS).as_posix().split("/", 1)[1].replace("/", "__")
+                yield f"{sub.split('/')[0]}/{flat}", cv2.imread(str(path))
+    for path in sorted((DATASETS / "large_photos").glob("*.jpg")):
+        image = cv2.imread(str(path))
+        for y in range(0, image.shape[0] - 239, 240):
+            for x in range(0, image.shape[1] - 319, 320):
+                tile = image[y : y + 240, x : x + 320]
+                if cv2.cvtColor(tile, cv2.COLOR_BGR2GRAY).std() >= 25:  # flat sky or space: no picture
+                    yield f"large/{path.stem}_{y}_{x}.jpg", tile
+    if FASHION.exists():
+        with gzip.open(FASHION) as f:
+            items = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)
+        for i in range(5000):
+            yield f"fashion/{i:05d}.png", items[i]
 
 
-def real_groups(limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes (n, 4), group id per hash) of up to ``limit`` photos and their variants."""
-    from expander.inspection import dhashes, thumbnail
-
-    paths = sorted(p for s in SOURCES for p in (DATASETS / s).rglob("*") if p.suffix.lower() in (".jpg", ".png"))
-    thumbs, groups = [], []
-    for group, path in enumerate(paths[:limit]):
-        image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        for variant in variants(image):
-            thumbs.append(np.frombuffer(thumbnail(variant), np.uint8).reshape(16, 17))
-            groups.append(group)
-    return dhashes(np.stack(thumbs)), np.array(groups)
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
 
 
-def timed(search, hashes: np.ndarray, max_bits: int) -> tuple[set[tuple[int, int]], float]:
-    started = time.perf_counter()
-    found, _ = search(hashes, max_bits)
-    return {tuple(p) for p in found.tolist()}, time.perf_counter() - started
+def _lut(image: np.ndarray, curve) -> np.ndarray:
+    return np.clip(curve(np.arange(256, dtype=np.float32)), 0, 255).astype(np.uint8)[image]
 
 
-def peak_memory(search, hashes: np.ndarray, max_bits: int) -> float:
-    """MB allocated at the peak of one search, in a run of its own (tracing slows allocation-heavy code)."""
-    tracemalloc.start()
-    search(hashes, max_bits)
-    peak = tracemalloc.get_traced_memory()[1] / 1e6
-    tracemalloc.stop()
-    return peak
+def _colour(image: np.ndarray, r: np.random.Generator) -> np.ndarray:
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + r.integers(10, 30)) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * r.uniform(0.6, 1.4), 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
 
 
-def decision_quality(found: set[tuple[int, int]], groups: np.ndarray) -> tuple[float, float]:
-    """(precision, recall) of 'within the radius' as 'same photo', over the pairs of real photos."""
-    real = len(groups)
-    truth = {
-        (i, j)
-        for g in np.unique(groups)
-        for i in np.flatnonzero(groups == g)
-        for j in np.flatnonzero(groups == g)
-        if i < j
-    }
-    inside = {p for p in found if p[1] < real}
-    hits = len(inside & truth)
-    return hits / max(1, len(inside)), hits / max(1, len(truth))
+def _crop(image: np.ndarray, r: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    cy, cx = int(h * r.uniform(0.03, 0.10)), int(w * r.uniform(0.03, 0.10))
+    y0, x0 = r.integers(0, cy + 1), r.integers(0, cx + 1)
+    cut = image[y0 : h - (cy - y0), x0 : w - (cx - x0)]
+    return cv2.resize(cut, (w, h), interpolation=cv2.INTER_AREA) if r.random() < 0.5 else cut
+
+
+def _warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def _watermark(image: np.ndarray, r: np.random.Generator) -> np.ndarray:
+    out, (h, w) = image.copy(), image.shape[:2]
+    text = str(r.choice(["(c) stock photo", "SAMPLE", "www.example.com", "@photographer"]))
+    scale = max(0.4, w / 600)
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    x, y = int(r.integers(0, max(1, w - tw))), int(r.integers(th, max(th + 1, h)))
+    cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+    return cv2.addWeighted(out, 0.6, image, 0.4, 0)
+
+
+def _resized(image: np.ndarray, r: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    f = r.uniform(0.4, 0.7)
+    small = cv2.resize(image, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+KINDS = {  # kind -> (copy of a BGR image, random generator) -> the copy; None: a byte-for-byte copy
+    "re-encoded q70": lambda im, r: _jpeg(im, 70),
+    "resized": _resized,
+    "exact": lambda im, r: None,
+    "brightness": lambda im, r: _lut(im, lambda v: v * r.choice([0.8, 0.85, 0.9, 1.1, 1.15, 1.2])),
+    "contrast": lambda im, r: _lut(im, lambda v, f=r.choice([0.7, 0.8, 1.25, 1.4]), m=im.mean(): (v - m) * f + m),
+    "gamma": lambda im, r: _lut(im, lambda v, g=r.choice([0.7, 0.8, 1.25, 1.4]): (v / 255) ** g * 255),
+    "colour": _colour,
+    "crop 3-10%": _crop,
+    "shift <=8%": lambda im, r: _warp(
+        im, np.float32([[1, 0, im.shape[1] * r.uniform(-0.08, 0.08)], [0, 1, im.shape[0] * r.uniform(-0.08, 0.08)]])
+    ),
+    "rotation 2-5deg": lambda im, r: _warp(
+        im, cv2.getRotationMatrix2D((im.shape[1] / 2, im.shape[0] / 2), r.uniform(2, 5) * r.choice([-1, 1]), 1.0)
+    ),
+    "flip": lambda im, r: np.ascontiguousarray(im[:, ::-1]),
+    "watermark": _watermark,
+}
+
+
+def build(root: Path) -> list[dict]:
+    """Write the corpus under ``root`` (once) and return the injected pairs."""
+    if (root / "pairs.json").exists():
+        return json.loads((root / "pairs.json").read_text())
+    names, photos = [], []
+    for name, image in untouched():
+        path = root / name  # a class folder per source: the search does not look at classes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else [])
+        names.append(path.relative_to(root).as_posix())
+        if not name.startswith("fashion/"):  # copies are made of photos
+            photos.append(len(names) - 1)
+    chosen = iter(np.random.default_rng(7).permutation(photos).tolist())
+    pairs = []
+    for kind, make in KINDS.items():
+        for j in range(PER_KIND):
+            i = next(chosen)
+            copy = make(cv2.imread(str(root / names[i])), np.random.default_rng(1000 * len(pairs) + j))
+            path = root / f"injected_{kind.split()[0]}" / f"{j:03d}_{Path(names[i]).stem}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if copy is None:
+                path.write_bytes((root / names[i]).read_bytes())
+            else:
+                cv2.imwrite(str(path), copy, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            pairs.append({"kind": kind, "a": names[i], "b": path.relative_to(root).as_posix()})
+    (root / "pairs.json").write_text(json.dumps(pairs, indent=1))
+    return pairs
+
+
+def expander_pairs(root: Path) -> tuple[set[tuple[str, str]], float]:
+    from expander.inspection import inspect_dataset
+
+    began = time.perf_counter()
+    report = inspect_dataset(root, workers=2)
+    took = time.perf_counter() - began
+    found = {tuple(sorted(d["files"][:2])) for d in report["near_duplicates"]}
+    for group in report["exact_duplicates"]:
+        found |= {(a, b) for a in group["files"] for b in group["files"] if a < b}
+    return found, took  # type: ignore[return-value]
+
+
+def phash_pairs(root: Path, files: list[str], bits: int) -> tuple[set[tuple[str, str]], float]:
+    import imagehash
+    from PIL import Image
+
+    began = time.perf_counter()
+    hashes = np.array([int(str(imagehash.phash(Image.open(root / f))), 16) for f in files], np.uint64)
+    found = set()
+    for start in range(0, len(hashes), 512):
+        distance = np.bitwise_count(hashes[start : start + 512, None] ^ hashes[None, :])
+        for i, j in zip(*np.nonzero(distance <= bits), strict=True):
+            if start + i < j:
+                found.add((files[start + i], files[j]))
+    return found, time.perf_counter() - began
+
+
+def quality(root: Path) -> None:
+    pairs = build(root)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix in (".jpg", ".png"))
+    judged = json.loads(CONFIRMED.read_text())
+    confirmed = {tuple(sorted(p)) for p in judged["pairs"]}
+    burst = {tuple(sorted(p)) for p in judged["burst"]}
+    print(f"corpus: {len(files)} images, {len(pairs)} injected pairs, {len(confirmed)} confirmed untouched pairs")
+    methods = {"expander": expander_pairs(root)}
+    for bits in (4, 6):
+        methods[f"pHash<={bits}"] = phash_pairs(root, files, bits)
+    print(f"{'kind':18s}" + "".join(f"{m:>12s}" for m in methods))
+    for kind in KINDS:
+        wanted = [tuple(sorted((p["a"], p["b"]))) for p in pairs if p["kind"] == kind]
+        print(
+            f"{kind:18s}" + "".join(f"{sum(w in f for w in wanted) / len(wanted):12.2f}" for f, _ in methods.values())
+        )
+    injected = {tuple(sorted((p["a"], p["b"]))) for p in pairs}
+    for name, (found, took) in methods.items():
+        among = {p for p in found - injected if not p[0].startswith("injected") and not p[1].startswith("injected")}
+        real, judged_out = among & confirmed, among & burst
+        precision = len(real) / len(among - judged_out) if among - judged_out else 1.0
+        wrong = sorted(among - confirmed - burst)
+        print(f"{name}: {len(among)} untouched pairs: {len(real)} confirmed, {len(judged_out)} burst frames, "
+              f"{len(wrong)} not duplicates (precision {precision:.2f}); {len(confirmed - among)} confirmed missed; "
+              f"{took:.1f} s")  # fmt: skip
+        for pair in wrong[:10]:
+            print(f"   not a duplicate: {pair[0]} ~ {pair[1]}")
+        if len(wrong) > 10:
+            kinds = Counter(f"{a.split('/')[0]}~{b.split('/')[0]}" for a, b in wrong)
+            print(f"   ... {len(wrong) - 10} more: {dict(kinds)}")
+
+
+def scale() -> None:
+    """candidates() on random hashes with planted near pairs: time and peak traced memory per size."""
+    from expander import neardup
+
+    print(f"{'hashes':>9s} {'seconds':>8s} {'peak MB':>8s} {'planted found':>14s}")
+    for n in (1_000, 10_000, 30_000, 100_000, 1_000_000):
+        rng = np.random.default_rng(n)
+        hashes = rng.integers(0, 2**63, (n, 2), dtype=np.uint64) * 2 + 1
+        planted = rng.choice(np.arange(n // 2, n), min(1000, n // 10), replace=False)
+        for k, source in enumerate(planted.tolist()):  # image k (first half) copies ``source`` 0-8 bits apart
+            mask = sum(1 << int(b) for b in rng.choice(64, k % 9, replace=False))
+            hashes[k, 0] = np.uint64(int(hashes[source, 0]) ^ mask)
+        tracemalloc.start()
+        began = time.perf_counter()
+        found = neardup.candidates(hashes)
+        took = time.perf_counter() - began
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        pairs = {(i, j) for i, j in found[:, :2].tolist()}
+        want = {(k, s) for k, s in enumerate(planted.tolist())}
+        print(f"{n:9d} {took:8.2f} {peak:8.0f} {len(want & pairs) / len(want):14.3f}")
+    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def hundred_thousand(root: Path) -> None:
+    """``inspect`` (hashing and search) over 100,000 small images: Fashion-MNIST's 70,000 items and 30,000
+    64x64 tiles of the large photos, as PNG files in class folders."""
+    from expander.inspection import inspect_dataset
+
+    if not root.exists():
+        for part in ("train", "t10k"):
+            with gzip.open(FASHION.with_name(f"{part}-images-idx3-ubyte.gz")) as f:
+                raw = f.read()[16:]
+            for i, item in enumerate(np.frombuffer(raw, np.uint8).reshape(-1, 28, 28)):
+                folder = root / f"fashion_{part}_{i // 10000}"
+                folder.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / f"{i:05d}.png"), item)
+        made, rng = 0, np.random.default_rng(5)
+        photos = sorted((DATASETS / "large_photos").glob("*.jpg"))
+        while made < 30_000:
+            image = cv2.imread(str(photos[made % len(photos)]))
+            for _ in range(500):
+                y, x = rng.integers(0, image.shape[0] - 64), rng.integers(0, image.shape[1] - 64)
+                folder = root / f"tiles_{made // 10000}"
+                folder.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(folder / f"{made:05d}.png"), image[y : y + 64, x : x + 64])
+                made += 1
+    began = time.perf_counter()
+    report = inspect_dataset(root, workers=2)
+    took = time.perf_counter() - began
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"inspect over {report['images']} images, 2 workers: {took:.1f} s; {len(report['near_duplicates'])} "
+          f"near-duplicate pairs, {len(report['exact_duplicates'])} exact groups; peak RSS {parent:.0f} MB "
+          f"(parent), {children:.0f} MB (largest worker)")  # fmt: skip
 
 
 def main() -> None:
-    from expander import neardup
-    from expander.inspection import NEAR_DUPLICATE_BITS
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--exact-up-to", type=int, default=100_000, help="largest size the quadratic search runs at")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=Path("/tmp/expander-dedup-corpus"))
+    parser.add_argument("--scale", action="store_true", help="only the search's scale curve")
+    parser.add_argument("--hundred-k", type=Path, metavar="FOLDER",
+                        help="only inspect over 100,000 small images, built in FOLDER once")  # fmt: skip
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    hashes, groups = real_groups(min(sizes) // 4)
-    keys = ", ".join(f"{size:,}: {neardup.parameters(size, NEAR_DUPLICATE_BITS)}" for size in sizes)
-    print(
-        f"{len(hashes)} hashes of {len(np.unique(groups))} real photos in groups of 4; radius {NEAR_DUPLICATE_BITS} "
-        f"bits; LSH (bits per key, tables) by size: {keys}; median of {args.rounds} interleaved rounds.\n"
-    )
-    print("| hashes | search | median s | peak MB | pairs | recall vs exact | precision / recall vs groups |")
-    print("|---|---|---|---|---|---|---|")
-    rng = np.random.default_rng(0)
-    exact_times = {}
-    for size in sizes:
-        extra = rng.integers(0, 2**63, (size - len(hashes), 4), dtype=np.uint64) * 2 + 1
-        all_hashes = np.concatenate([hashes, extra])
-        methods = {"lsh": neardup.lsh_pairs}
-        if size <= args.exact_up_to:
-            methods = {"exact (today)": neardup.exact_pairs, **methods}
-        runs: dict[str, list] = {m: [] for m in methods}
-        for _ in range(args.rounds):
-            for name, search in methods.items():
-                runs[name].append(timed(search, all_hashes, NEAR_DUPLICATE_BITS))
-                print(f"  {size} {name}: {runs[name][-1][1]:.2f} s", file=sys.stderr)
-        exact = runs["exact (today)"][0][0] if "exact (today)" in runs else None
-        for name, these in runs.items():
-            found = these[0][0]
-            seconds = statistics.median(r[1] for r in these)
-            peak = peak_memory(methods[name], all_hashes, NEAR_DUPLICATE_BITS)
-            if name.startswith("exact"):
-                exact_times[size] = seconds
-            recall = f"{len(found & exact) / max(1, len(exact)):.4f}" if exact is not None else "-"
-            precision, group_recall = decision_quality(found, groups)
-            print(
-                f"| {size:,} | {name} | {seconds:.2f} | {peak:.0f} | {len(found)} | {recall} | "
-                f"{precision:.4f} / {group_recall:.4f} |"
-            )
-    if exact_times:
-        largest = max(exact_times)
-        for size in sizes:
-            if size not in exact_times:
-                estimate = exact_times[largest] * (size / largest) ** 2
-                print(f"| {size:,} | exact (today), extrapolated by n^2 | {estimate:.0f} | | | | |")
+    if args.scale:
+        scale()
+    elif args.hundred_k:
+        hundred_thousand(args.hundred_k)
+    elif not (DATASETS / "dogs_vs_cats").exists():
+        sys.exit(f"{DATASETS} is not here: the corpus is built from it.")
+    else:
+        quality(args.corpus)
 
 
 if __name__ == "__main__":

@@ -127,13 +127,21 @@ def inspect(
             "per file, for expand --exclude."
         ),
     ] = None,
+    duplicates_sheet: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also draw the duplicate groups (leaks first, at most 60) side by side in this PNG, with the "
+            "keep/drop decision under each file, to confirm them at a glance."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     options: Any = None,  # workers and max_pixels, as expand takes them
 ) -> None:
     """Survey a dataset: counts and imbalance, sizes, modes, formats, unreadable files, duplicates and leaks.
 
-    Exact duplicates are found by content hash, near-duplicates by a 256-bit difference hash (at most 24 bits
-    apart); a duplicate that spans splits is reported as a train/test leak. Ends with a suggested command.
+    Exact duplicates are found by content hash; near-duplicates (re-encoded, resized, brightness, contrast,
+    gamma or colour changed, mirrored) by a tone-robust DCT hash and a check of the thumbnails' structure. A
+    duplicate that spans splits is a train/test leak, listed first. Ends with a suggested command.
 
     Example: `expander inspect data/dogs_cats`
     """
@@ -141,8 +149,11 @@ def inspect(
     from expander.options import default_workers
 
     workers = options["workers"] or default_workers()
-    report = guard(lambda: inspect_dataset(src, workers, options["max_pixels"], duplicates, options["labels"]))
+    report = guard(lambda: inspect_dataset(src, workers, options["max_pixels"], duplicates, options["labels"],
+                                           duplicates_sheet))  # fmt: skip
     _emit(report, as_json, _inspect_report)
+    if duplicates_sheet is not None and not as_json:
+        typer.echo(f"Drew {report['duplicates_sheet']['groups']} duplicate group(s) in {duplicates_sheet}", err=True)
     if duplicates is not None and not as_json:
         found = report["duplicates_file"]
         typer.echo(f"Wrote {found['groups']} duplicate group(s), {found['drop']} file(s) to drop, to {duplicates}; "
@@ -395,20 +406,13 @@ def _inspect_report(r: dict) -> str:
     lines.append("Formats: " + ", ".join(f"{k} {v}" for k, v in r["formats"].items()))
     lines.append(f"Unreadable: {len(r['unreadable'])}")
     lines += [f"  {u['file']}: {u['error']}" for u in r["unreadable"]]
+    lines.append(f"Train/test leaks (duplicates across splits): {len(r['leaks'])}")
+    lines += ["  " + " / ".join(d["files"]) + f" ({d.get('difference', 'exact')})" for d in r["leaks"]]
     lines.append(f"Exact duplicates: {len(r['exact_duplicates'])} group(s)")
     lines += ["  " + " = ".join(d["files"]) for d in r["exact_duplicates"]]
-    bits = r["near_duplicate_threshold_bits"]
-    diff = r["near_duplicate_threshold_mean_diff"]
-    lines.append(
-        f"Near-duplicates (dHash at most {bits} of 256 bits apart and thumbnails at most {diff:g} grey levels "
-        f"apart): {len(r['near_duplicates'])} pair(s)"
-    )
-    lines += [
-        f"  {' ~ '.join(d['files'])} ({d['distance_bits']} bits, {d['mean_diff']:g} levels)"
-        for d in r["near_duplicates"]
-    ]
-    lines.append(f"Train/test leaks (duplicates across splits): {len(r['leaks'])}")
-    lines += ["  " + " / ".join(d["files"]) for d in r["leaks"]]
+    lines.append(f"Near-duplicates (the same picture re-encoded, resized, toned or mirrored): "
+                 f"{len(r['near_duplicates'])} pair(s)")  # fmt: skip
+    lines += [f"  {' ~ '.join(d['files'])} ({d['difference']})" for d in r["near_duplicates"]]
     if r["ignored"]:
         lines.append("Ignored: " + ", ".join(f"{n} {k}" for k, n in r["ignored"].items()))
     if labels:

@@ -22,9 +22,15 @@ SCHEMA = 1
 _EVALUATION = ("val", "valid", "validation", "test")
 
 
+GROUP_CAP = 32  # files: a pair that would join two groups past it is left as it is
+
+
 def groups(report: dict[str, Any], split_of: dict[str, str | None]) -> list[dict[str, Any]]:
-    """Exact groups and near-duplicate pairs joined into groups (a file in two pairs joins them), decided."""
+    """Exact groups and near-duplicate pairs joined into groups (a file in two pairs joins them), decided.
+    Pairs join closest first and never past ``GROUP_CAP`` files, so a chain of look-alikes (A ~ B ~ C ...)
+    cannot sweep thousands of files into one group."""
     parent: dict[str, str] = {}
+    size: dict[str, int] = {}
 
     def root(f: str) -> str:
         while parent.setdefault(f, f) != f:
@@ -33,20 +39,27 @@ def groups(report: dict[str, Any], split_of: dict[str, str | None]) -> list[dict
         return f
 
     kinds: dict[str, set[str]] = {}
-    for found in [*report["exact_duplicates"], *report["near_duplicates"]]:
+    near = sorted(report["near_duplicates"], key=lambda d: d["distance_bits"])
+    for found in [*report["exact_duplicates"], *near]:
         first, *rest = found["files"]
         for other in rest:
-            parent[root(other)] = root(first)
-        kinds.setdefault(first, set()).add(found["kind"])
+            a, b = root(first), root(other)
+            if a != b and size.get(a, 1) + size.get(b, 1) <= GROUP_CAP:
+                parent[b] = a
+                size[a] = size.get(a, 1) + size.pop(b, 1)
+        kinds.setdefault(first, set()).add(found.get("difference", found["kind"]))
     members: dict[str, list[str]] = {}
     for f in parent:
         members.setdefault(root(f), []).append(f)
     result = []
     for files in members.values():
+        if len(files) < 2:
+            continue  # its pairs were all left out by the cap
         files.sort(key=natural_key)
-        kind = {k for f in files for k in kinds.get(f, ())}
-        result.append(_decide(files, "exact" if kind == {"exact"} else "near", split_of))
-    return sorted(result, key=lambda g: natural_key(g["files"][0]))
+        differences = sorted({k for f in files for k in kinds.get(f, ())})
+        group = _decide(files, "exact" if differences == ["exact"] else "near", split_of)
+        result.append({**group, "differences": differences})
+    return sorted(result, key=lambda g: (not g["cross_split"], natural_key(g["files"][0])))
 
 
 def _decide(files: list[str], kind: str, split_of: dict[str, str | None]) -> dict[str, Any]:
@@ -103,3 +116,37 @@ def exclusions(path: str | Path, dataset: Dataset) -> tuple[str, ...]:
             "expander inspect SRC --duplicates again."
         )
     return tuple(drop)
+
+
+def contact_sheet(found: list[dict[str, Any]], location: str, path: str | Path, cell: int = 160,
+                  max_groups: int = 60) -> int:  # fmt: skip
+    """Draw each group (leaks first) as a row of its files side by side, captioned with split, name and the
+    decision, so a person can confirm at a glance; return how many groups it shows. An unreadable file shows
+    as a blank tile."""
+    import numpy as np
+
+    from expander import images
+    from expander.preview import draw_text, fit_tile
+    from expander.storage import open_store
+
+    store, rows = open_store(location), []
+    widest = min(8, max((len(g["files"]) for g in found), default=1))
+    for group in found[:max_groups]:
+        tiles = []
+        for name in group["files"][:widest]:
+            try:
+                tile = fit_tile(images.decode(store.read(name), name), cell)
+            except Exception:  # a file that went away or cannot be read: the row still shows the others
+                tile = np.full((cell, cell, 3), 32, np.uint8)
+            draw_text(tile, "drop" if name in group["drop"] else "keep", (4, 16))
+            draw_text(tile, name[-(cell // 8) :], (2, cell - 6))  # the end of the path: it tells files apart
+            tiles.append(tile)
+        tiles += [np.full((cell, cell, 3), 32, np.uint8)] * (widest - len(tiles))
+        band = np.full((20, cell * widest, 3), 32, np.uint8)
+        more = f" (+{len(group['files']) - widest} more)" if len(group["files"]) > widest else ""
+        draw_text(band, f"{group['reason']}; {', '.join(group['differences'])}{more}", (4, 14))
+        rows.append(np.vstack([band, np.hstack(tiles)]))
+    if not rows:
+        rows.append(np.full((20, cell, 3), 32, np.uint8))
+    images.write_atomic(path, images.encode(np.vstack(rows), "png", 95))
+    return min(len(found), max_groups)

@@ -1,18 +1,12 @@
 """``expander inspect``: what is in a dataset before expanding it.
 
 Per split and class: counts and imbalance, image sizes, modes and formats, unreadable files,
-exact duplicates (SHA-256 of the bytes) and near-duplicates: a 256-bit difference hash (dHash: is
-each pixel of a 17x16 grayscale thumbnail brighter than its right neighbour?), and two images are
-candidates when their hashes differ in at most ``NEAR_DUPLICATE_BITS`` bits, and confirmed when their
-thumbnails also differ by at most ``NEAR_DUPLICATE_MEAN_DIFF`` grey levels on average. Calibrated on the
-dogs-vs-cats photos (a copy re-encoded at JPEG quality 50 and shrunk 10% stays within 19 bits and 0.83 grey
-levels; unrelated photos are 48+ bits apart; the 64-bit 9x8 hash put some 1 bit apart) and on the
-Fashion-MNIST sample, whose centred, look-alike items pass the hash test but differ by 6.5+ grey levels.
-A duplicate whose copies sit in different splits is a train/test leak.
+exact duplicates (SHA-256 of the bytes) and near-duplicates (``expander.neardup``: re-encoded, resized,
+brightness/contrast/gamma/colour-changed and mirrored copies, each pair with the kind of difference). A
+duplicate whose copies sit in different splits is a train/test leak; leaks are listed first.
 
 Files are read and hashed in a process pool and only small facts come back: memory does not
-grow with image size. The pairwise search is exact up to 10,000 images and sub-quadratic beyond
-(``expander.neardup``).
+grow with image size (a 64x64 thumbnail and two hashes per image: about 4.2 KB).
 """
 
 from __future__ import annotations
@@ -31,10 +25,6 @@ from expander.pool import process_pool
 from expander.scan import scan
 from expander.storage import open_store
 
-NEAR_DUPLICATE_BITS = 24  # of 256
-NEAR_DUPLICATE_MEAN_DIFF = 4.0  # grey levels of 255, on the 17x16 thumbnail
-_THUMB = (17, 16)  # width, height
-
 
 @dataclass(frozen=True)
 class FileFacts:
@@ -46,7 +36,8 @@ class FileFacts:
     width: int = 0
     height: int = 0
     mode: str = ""  # gray, gray16, RGB, RGB16, RGBA, RGBA16
-    thumbnail: bytes = b""  # 17x16 grayscale, 272 bytes: the dHash and the confirmation both come from it
+    thumbnail: bytes = b""  # 64x64 grey (neardup.THUMB): the near-duplicate check looks at it
+    hashes: bytes = b""  # neardup.codes: the picture's and its mirror image's, 2 x 8 bytes
     error: str = ""
 
 
@@ -65,25 +56,13 @@ def file_facts(
         channels = 1 if image.ndim == 2 else image.shape[2]
         mode = {1: "gray", 3: "RGB", 4: "RGBA"}[channels] + ("16" if image.dtype == np.uint16 else "")
         height, width = image.shape[:2]
-        return FileFacts(rel_path, split, class_name, len(data), digest, width, height, mode, thumbnail(image))
+        thumb = neardup.thumbnail(images.to_8bit(image, channels=1))
+        return FileFacts(rel_path, split, class_name, len(data), digest, width, height, mode, thumb.tobytes(),
+                         neardup.codes(thumb).tobytes())  # fmt: skip
     except images.DecodeError as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=str(e))
     except Exception as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=f"{type(e).__name__}: {e}")
-
-
-def thumbnail(image: np.ndarray) -> bytes:
-    """17x16 grayscale thumbnail (area-averaged) of an image in the package's array convention."""
-    import cv2
-
-    gray = images.to_8bit(image, channels=1)
-    return cv2.resize(gray, _THUMB, interpolation=cv2.INTER_AREA).tobytes()
-
-
-def dhashes(thumbnails: np.ndarray) -> np.ndarray:
-    """(n, 16, 17) thumbnails -> (n, 4) uint64 difference hashes: is each pixel brighter than its right neighbour?"""
-    bits = thumbnails[:, :, 1:] > thumbnails[:, :, :-1]
-    return np.packbits(bits.reshape(len(thumbnails), -1), axis=1).view(np.uint64)
 
 
 def _facts_task(args: tuple) -> FileFacts:
@@ -102,12 +81,14 @@ def inspect_dataset(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     duplicates_file: str | Path | None = None,
     labels: str = "auto",
+    sheet_file: str | Path | None = None,
 ) -> dict:
     """Survey ``src`` and return the report (see module docstring).
 
     ``src`` is a folder or an object-store URL; ``labels`` is what ``expand --labels`` takes. With
     ``duplicates_file``, also write the duplicate groups and leaks with a keep/drop decision per file
-    (``expander.duplicates``), for ``expand --exclude``.
+    (``expander.duplicates``), for ``expand --exclude``; with ``sheet_file``, draw those groups side by side
+    (PNG) for a person to confirm.
     """
     dataset = scan(src, None if labels == "none" else labels, max_pixels)
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
@@ -117,13 +98,51 @@ def inspect_dataset(
     else:
         facts = [file_facts(*t) for t in tasks]
     report = _report(dataset, facts)
+    split_of = {i.rel_path: i.split for i in dataset.items}
     if duplicates_file is not None:
         from expander import duplicates
 
-        written = duplicates.write(report, {i.rel_path: i.split for i in dataset.items}, duplicates_file)
+        written = duplicates.write(report, split_of, duplicates_file)
         report["duplicates_file"] = {"path": str(duplicates_file), "groups": len(written["groups"]),
                                      "drop": len(written["drop"])}  # fmt: skip
+    if sheet_file is not None:
+        from expander import duplicates
+
+        shown = duplicates.contact_sheet(duplicates.groups(report, split_of), dataset.location, sheet_file)
+        report["duplicates_sheet"] = {"path": str(sheet_file), "groups": shown}
     return report
+
+
+def same_pictures(first: list[str], second: list[str], workers: int = 1) -> list[dict]:
+    """Pairs of local files, one from each list, that show the same picture: ``{"files": [a, b], "difference":
+    "exact" | a neardup kind}``, in ``first``'s order. What ``train`` checks its training images against its
+    test and validation images with."""
+    paths = [*first, *second]
+    tasks = [(str(Path(p).parent), Path(p).name, None, "", DEFAULT_MAX_PIXELS) for p in paths]
+    if workers > 1 and len(tasks) > 1:
+        with process_pool(workers) as pool:
+            facts = list(pool.imap(_facts_task, tasks, chunksize=16, lost=_lost_facts))
+    else:
+        facts = [file_facts(*t) for t in tasks]
+    side = len(first)
+    found = []
+    by_digest: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(facts):
+        if f.sha256:
+            by_digest[f.sha256].append(i)
+    for members in by_digest.values():
+        found += [(a, b, "exact") for a in members for b in members if a < side <= b]
+    good = [i for i, f in enumerate(facts) if not f.error]
+    thumbs = np.frombuffer(b"".join(facts[i].thumbnail for i in good), np.uint8).reshape(
+        len(good), *(neardup.THUMB,) * 2
+    )
+    hashes = np.frombuffer(b"".join(facts[i].hashes for i in good), np.uint64).reshape(len(good), 2)
+    exact = {(a, b) for a, b, _ in found}
+    for m in neardup.near_duplicates(thumbs, hashes, [(facts[i].width, facts[i].height) for i in good]) if good else []:
+        a, b = good[m.a], good[m.b]
+        if a < side <= b and (a, b) not in exact:
+            found.append((a, b, m.kind))
+    return [{"files": [paths[a], paths[b]], "difference": kind} for a, b, kind in sorted(found)]
 
 
 def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
@@ -163,8 +182,6 @@ def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
         + [{"file": shown, "error": reason} for shown, reason in dataset.rejected],
         "exact_duplicates": exact,
         "near_duplicates": near,
-        "near_duplicate_threshold_bits": NEAR_DUPLICATE_BITS,
-        "near_duplicate_threshold_mean_diff": NEAR_DUPLICATE_MEAN_DIFF,
         "leaks": [d for d in exact + near if d["cross_split"]],
         "ignored": dataset.ignored,
         "labels": _labels_report(dataset),
@@ -221,24 +238,21 @@ def _exact_duplicates(good: list[FileFacts]) -> list[dict]:
 
 
 def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]]) -> list[dict]:
-    """Pairs within NEAR_DUPLICATE_BITS (expander.neardup: exact up to 10,000 images, LSH beyond) whose
-    thumbnails also agree."""
+    """The pairs ``neardup`` finds, but those of the same exact group, leaks first."""
     if len(good) < 2:
         return []
-    thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), _THUMB[1], _THUMB[0])
+    side = neardup.THUMB
+    thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), side, side)
+    hashes = np.frombuffer(b"".join(f.hashes for f in good), np.uint64).reshape(len(good), 2)
     exact_pairs = {(a, b) for group in exact_groups for a in group for b in group if a < b}
-    found, distances = neardup.pairs(dhashes(thumbs), NEAR_DUPLICATE_BITS)
     result = []
-    for (a, b), distance in zip(found.tolist(), distances.tolist(), strict=True):
-        fa, fb = good[a], good[b]
+    for m in neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good]):
+        fa, fb = good[m.a], good[m.b]
         if tuple(sorted((fa.rel_path, fb.rel_path))) in exact_pairs:
             continue
-        mean_diff = float(np.abs(thumbs[a].astype(np.int16) - thumbs[b]).mean())
-        if mean_diff > NEAR_DUPLICATE_MEAN_DIFF:
-            continue  # similar layout, different picture (e.g. two centred trousers)
         result.append({"files": [fa.rel_path, fb.rel_path], "cross_split": fa.split != fb.split, "kind": "near",
-                       "distance_bits": distance, "mean_diff": round(mean_diff, 2)})  # fmt: skip
-    return result
+                       "difference": m.kind, "distance_bits": m.bits, "correlation": m.correlation})  # fmt: skip
+    return sorted(result, key=lambda d: (not d["cross_split"], d["files"]))
 
 
 def _suggestion(dataset: Dataset, report: dict) -> str:
@@ -246,9 +260,12 @@ def _suggestion(dataset: Dataset, report: dict) -> str:
     train = report["splits"].get("train") or report["splits"].get("all")
     parts = []
     if report["leaks"]:
-        parts.append(f"fix the {len(report['leaks'])} train/test leak(s) listed above first, then: ")
+        parts.append(f"fix the {len(report['leaks'])} train/test leak(s) listed above first (expander inspect {src} "
+                     "--duplicates dup.json writes which copies to drop, keeping the test copy), then: ")  # fmt: skip
     if train and train["imbalance_ratio"] and train["imbalance_ratio"] >= 1.5:
         parts.append(f"expander expand {src} --balance")
     else:
         parts.append(f"expander expand {src} --per-image 5")
+    if report["leaks"]:
+        parts.append(" --exclude dup.json")
     return "".join(parts)

@@ -78,16 +78,16 @@ def preview(
                 if on_skip is not None:
                     on_skip(item.rel_path, reason)
                 continue  # the next readable image takes its place
-            strip = np.hstack([_cell(v, cell) for v in [image, *variants]])
+            strip = np.hstack([fit_tile(v, cell) for v in [image, *variants]])
             caption = np.full((_CAPTION, strip.shape[1], 3), _BACKGROUND, np.uint8)
-            _text(caption, f"{class_name}: {item.rel_path}"[: strip.shape[1] // 8], (4, _CAPTION - 6))
+            draw_text(caption, f"{class_name}: {item.rel_path}"[: strip.shape[1] // 8], (4, _CAPTION - 6))
             rows.append(np.vstack([strip, caption]))
             used.add(item.rel_path)
             shown += 1
     if not rows:
         raise ExpanderError(f"No readable images to preview in '{src}'.")
     header = np.full((_HEADER, rows[0].shape[1], 3), _BACKGROUND, np.uint8)
-    _text(header, f"{label}  seed {seed}  (original, then copies 1-{copies})", (6, 19))
+    draw_text(header, f"{label}  seed {seed}  (original, then copies 1-{copies})", (6, 19))
     sheet = np.vstack([header, *rows])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def _labelled_row(dataset, item, data: bytes, augment, seed: int, copies: int, s
     return drawn[0], drawn[1:]
 
 
-def _cell(image: np.ndarray, side: int) -> np.ndarray:
+def fit_tile(image: np.ndarray, side: int) -> np.ndarray:
     """Fit an image into a side x side RGB tile, keeping its aspect ratio."""
     image = images.to_8bit(image, channels=3)
     height, width = image.shape[:2]
@@ -130,6 +130,6 @@ def _cell(image: np.ndarray, side: int) -> np.ndarray:
     return tile
 
 
-def _text(canvas: np.ndarray, text: str, origin: tuple[int, int]) -> None:
+def draw_text(canvas: np.ndarray, text: str, origin: tuple[int, int]) -> None:
     cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,11 @@ def test_duplicates_file_groups_and_decides(leaky: Path, tmp_path: Path) -> None
     assert data["schema"] == 1 and data["source"] == str(leaky.resolve())
     assert data["groups"] == [
         {"files": ["test/cat/img1.png", "train/cat/leak.png"], "kind": "exact", "cross_split": True,
-         "keep": ["test/cat/img1.png"], "drop": ["train/cat/leak.png"], "reason": "leak: also in test"},
+         "keep": ["test/cat/img1.png"], "drop": ["train/cat/leak.png"], "reason": "leak: also in test",
+         "differences": ["exact"]},
         {"files": ["train/cat/third.png", "train/dog/img1.png", "train/dog/twin.png"], "kind": "exact",
          "cross_split": False, "keep": ["train/cat/third.png"], "drop": ["train/dog/img1.png", "train/dog/twin.png"],
-         "reason": "duplicate: one kept"},
+         "reason": "duplicate: one kept", "differences": ["exact"]},
     ]  # fmt: skip
     assert data["drop"] == ["train/cat/leak.png", "train/dog/img1.png", "train/dog/twin.png"]
 
@@ -64,3 +66,16 @@ def test_exclude_refuses_a_file_for_another_dataset(leaky: Path, tmp_path: Path)
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ExpanderError, match=r"Cannot use --exclude .*bad.json': 'drop'\. Write it with"):
         expand(leaky, tmp_path / "out2", exclude=tmp_path / "bad.json")
+
+
+def test_a_chain_of_near_duplicates_stops_at_the_group_cap_and_leaks_come_first() -> None:
+    from expander.duplicates import GROUP_CAP, groups
+
+    chain = [f"train/x/{i:03d}.png" for i in range(100)]  # each a near-duplicate of the next, one bit apart
+    near = [{"files": list(pair), "kind": "near", "distance_bits": 1, "cross_split": False} for pair in pairwise(chain)]
+    near.append({"files": ["train/y/a.png", "test/y/a.png"], "kind": "near", "distance_bits": 3, "cross_split": True})
+    split_of = {f: f.split("/")[0] for f in [*chain, "train/y/a.png", "test/y/a.png"]}
+    found = groups({"exact_duplicates": [], "near_duplicates": near}, split_of)
+    assert found[0]["files"] == ["test/y/a.png", "train/y/a.png"] and found[0]["drop"] == ["train/y/a.png"]
+    assert [len(g["files"]) for g in found[1:]] == [GROUP_CAP, GROUP_CAP, GROUP_CAP, 100 - 3 * GROUP_CAP]
+    assert sorted(f for g in found[1:] for f in g["files"]) == chain

@@ -43,6 +43,9 @@ def planted(tmp_path: Path) -> Path:
     shutil.copy(root / "train" / "cat" / "c0.jpg", root / "test" / "cat" / "copy_of_c0.jpg")  # exact leak
     near = cv2.resize(smooth_image(3), (144, 108), interpolation=cv2.INTER_AREA)  # 90% size, quality 50
     save(root / "train" / "cat" / "c3_small.jpg", near, quality=50)
+    darker = (smooth_image(4).astype(np.float32) * 0.85).astype(np.uint8)
+    save(root / "test" / "cat" / "t1_darker_c4.jpg", darker)  # a near-duplicate leak
+    save(root / "train" / "dog" / "d2_mirrored_d0.jpg", smooth_image(100)[:, ::-1])
     (root / "train" / "dog" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     return root
 
@@ -51,7 +54,7 @@ def test_inspect_finds_duplicates_leaks_corrupt_files_and_imbalance(planted: Pat
     report = inspect_dataset(planted, workers=2)
 
     assert report["splits"]["train"] == {
-        "classes": {"cat": 7, "dog": 3}, "images": 10, "imbalance_ratio": 2.33, "empty_classes": [],
+        "classes": {"cat": 7, "dog": 4}, "images": 11, "imbalance_ratio": 1.75, "empty_classes": [],
     }  # fmt: skip
     assert report["splits"]["test"]["empty_classes"] == ["dog"]
     assert report["unreadable"] == [
@@ -61,15 +64,18 @@ def test_inspect_finds_duplicates_leaks_corrupt_files_and_imbalance(planted: Pat
     assert report["exact_duplicates"] == [
         {"files": ["train/cat/c0.jpg", "test/cat/copy_of_c0.jpg"], "cross_split": True, "kind": "exact"}
     ]
-    assert [(d["files"], d["cross_split"]) for d in report["near_duplicates"]] == [
-        (["train/cat/c3.jpg", "train/cat/c3_small.jpg"], False)
+    assert [(d["files"], d["cross_split"], d["difference"]) for d in report["near_duplicates"]] == [
+        (["train/cat/c4.jpg", "test/cat/t1_darker_c4.jpg"], True, "tone"),  # leaks first
+        (["train/cat/c3.jpg", "train/cat/c3_small.jpg"], False, "resized"),
+        (["train/dog/d0.jpg", "train/dog/d2_mirrored_d0.jpg"], False, "flipped"),
     ]
-    assert report["near_duplicates"][0]["distance_bits"] <= report["near_duplicate_threshold_bits"] == 24
-    assert report["leaks"] == report["exact_duplicates"]
-    assert report["modes"] == {"RGB": 11} and report["formats"] == {".jpg": 12}
+    assert all(d["correlation"] >= 0.85 for d in report["near_duplicates"])
+    assert report["leaks"] == report["exact_duplicates"] + report["near_duplicates"][:1]
+    assert report["modes"] == {"RGB": 13} and report["formats"] == {".jpg": 14}
     assert (
         report["suggestion"]
-        == f"fix the 1 train/test leak(s) listed above first, then: expander expand {planted} --balance"
+        == f"fix the 2 train/test leak(s) listed above first (expander inspect {planted} --duplicates dup.json writes "
+        f"which copies to drop, keeping the test copy), then: expander expand {planted} --balance --exclude dup.json"
     )
 
 
@@ -77,12 +83,27 @@ def test_inspect_cli_table_and_json(planted: Path) -> None:
     table = runner.invoke(app, ["inspect", str(planted), "-j", "1"])
     assert table.exit_code == 0
     assert (
-        "Train/test leaks (duplicates across splits): 1\n  train/cat/c0.jpg / test/cat/copy_of_c0.jpg" in table.stdout
+        "Train/test leaks (duplicates across splits): 2\n  train/cat/c0.jpg / test/cat/copy_of_c0.jpg (exact)\n"
+        "  train/cat/c4.jpg / test/cat/t1_darker_c4.jpg (tone)\nExact duplicates: 1 group(s)\n" in table.stdout
     )
-    assert table.stdout.rstrip().endswith(f"Suggested: fix the 1 train/test leak(s) listed above first, then: "
-                                          f"expander expand {planted} --balance")  # fmt: skip
+    assert ("Near-duplicates (the same picture re-encoded, resized, toned or mirrored): 3 pair(s)\n"
+            "  train/cat/c4.jpg ~ test/cat/t1_darker_c4.jpg (tone)\n"
+            "  train/cat/c3.jpg ~ train/cat/c3_small.jpg (resized)\n"
+            "  train/dog/d0.jpg ~ train/dog/d2_mirrored_d0.jpg (flipped)\n") in table.stdout  # fmt: skip
+    assert table.stdout.rstrip().endswith(f"then: expander expand {planted} --balance --exclude dup.json")
     as_json = runner.invoke(app, ["inspect", str(planted), "--json", "-j", "1"])
-    assert json.loads(as_json.stdout)["images"] == 12
+    assert json.loads(as_json.stdout)["images"] == 14
+
+
+def test_inspect_draws_each_duplicate_group_leaks_first(planted: Path, tmp_path: Path) -> None:
+    sheet = tmp_path / "dups.png"
+    result = runner.invoke(app, ["inspect", str(planted), "-j", "1", "--duplicates-sheet", str(sheet)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"Drew 4 duplicate group(s) in {sheet}\n"
+    drawn = cv2.imread(str(sheet))
+    assert drawn.shape == (4 * (20 + 160), 2 * 160, 3)  # a caption band and a row of two tiles per group
+    first_tile = drawn[20 : 20 + 160, :160]
+    assert first_tile.std() > 20  # a picture, not a blank tile
 
 
 def test_preview_has_the_expected_grid_and_is_deterministic(tmp_path: Path) -> None:
@@ -132,7 +153,7 @@ def test_verify_refuses_a_folder_that_is_not_an_expander_output(tmp_path: Path) 
 
 
 def test_look_alike_items_are_not_near_duplicates() -> None:
-    # Centred Fashion-MNIST trousers pass the hash test but are different pictures (6.5+ grey levels apart).
+    # Centred Fashion-MNIST items share their hash and outline but are different pictures.
     report = inspect_dataset(SAMPLE, workers=1)
     assert report["images"] == 165
     assert report["near_duplicates"] == [] and report["leaks"] == []

@@ -1,64 +1,89 @@
-"""The near-duplicate search: the exact search against brute force, LSH against the exact search."""
+"""The near-duplicate signature, search and check (expander.neardup), on planted hashes and pictures."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from expander import neardup
 
 
 def random_hashes(n: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 2**63, (n, 4), dtype=np.uint64) * 2 + 1
+    """(n, 2) random picture and mirror hashes."""
+    return np.random.default_rng(seed).integers(0, 2**63, (n, 2), dtype=np.uint64) * 2 + 1
 
 
-def flipped(hash_: np.ndarray, bits: int, rng: np.random.Generator) -> np.ndarray:
+def moved(hash_: np.uint64, bits: int, rng: np.random.Generator) -> np.uint64:
     """``hash_`` with ``bits`` distinct bits flipped: exactly ``bits`` apart."""
-    unpacked = np.unpackbits(hash_.view(np.uint8))
-    unpacked[rng.choice(256, bits, replace=False)] ^= 1
-    return np.packbits(unpacked).view(np.uint64)
+    mask = 0
+    for bit in rng.choice(64, bits, replace=False).tolist():
+        mask |= 1 << bit
+    return np.uint64(int(hash_) ^ mask)
 
 
 def planted(n: int, distances: list[int], seed: int = 1) -> tuple[np.ndarray, set[tuple[int, int]]]:
-    """Random hashes with a copy of the first few at each of ``distances`` bits, appended; the planted pairs."""
+    """Random hashes with a copy of the first few at each of ``distances`` bits appended; the planted pairs."""
     rng = np.random.default_rng(seed)
     hashes = random_hashes(n, seed)
-    copies = [flipped(hashes[k], d, rng) for k, d in enumerate(distances)]
-    return np.concatenate([hashes, np.stack(copies)]), {(k, n + k) for k in range(len(distances))}
+    copies = [[moved(hashes[k, 0], d, rng), np.uint64(rng.integers(0, 2**63))] for k, d in enumerate(distances)]
+    return np.concatenate([hashes, np.array(copies, np.uint64)]), {(k, n + k) for k in range(len(distances))}
 
 
-def test_exact_search_finds_exactly_the_pairs_brute_force_finds() -> None:
-    hashes, _ = planted(300, [0, 5, 24, 25, 60])
-    found, distances = neardup.exact_pairs(hashes, 24)
-    brute = {
-        (i, j)
-        for i in range(len(hashes))
-        for j in range(i + 1, len(hashes))
-        if int(np.bitwise_count(hashes[i] ^ hashes[j]).sum()) <= 24
-    }
-    assert {tuple(p) for p in found.tolist()} == brute == {(0, 300), (1, 301), (2, 302)}
-    assert sorted(distances.tolist()) == [0, 5, 24]
+def test_the_search_finds_every_planted_pair_within_the_radius_and_none_beyond() -> None:
+    distances = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] * 3 + [11, 12, 16, 24]
+    hashes, pairs = planted(5000, distances)
+    found = neardup.candidates(hashes)
+    within = {(k, 5000 + k) for k, d in enumerate(distances) if d <= neardup.MAX_BITS}
+    assert within <= {(i, j) for i, j in found[:, :2].tolist()}
+    assert not ({(i, j) for i, j in found[:, :2].tolist()} & (pairs - within))
+    assert (found[:, 0] < found[:, 1]).all() and (found[:, 2] <= neardup.MAX_BITS).all()
+    brute = np.bitwise_count(hashes[found[:, 0], 0] ^ hashes[found[:, 1], 0 + found[:, 3]])
+    assert (brute == found[:, 2]).all()  # the bits reported are the bits between the hashes compared
 
 
-def test_lsh_finds_what_the_exact_search_finds_and_nothing_else() -> None:
-    distances = [d for d in range(25) for _ in range(8)]  # 8 planted pairs at every distance 0..24
-    hashes, planted_pairs = planted(5000, distances)
-    exact = {tuple(p) for p in neardup.exact_pairs(hashes, 24)[0].tolist()}
-    found, found_distances = neardup.lsh_pairs(hashes, 24)
-    lsh = {tuple(p) for p in found.tolist()}
-    assert exact == planted_pairs
-    assert lsh <= exact  # every pair it reports is within the radius (its distance is checked exactly)
-    assert len(lsh) >= 0.97 * len(exact)  # 99.1% expected at 24 bits, more for closer pairs
-    close = {(k, 5000 + k) for k, d in enumerate(distances) if d <= 12}
-    assert close <= lsh  # pairs at half the radius collide in a table with certainty in practice
-    assert all(d <= 24 for d in found_distances.tolist())
+def test_a_mirror_hash_meeting_a_picture_hash_is_reported_mirrored() -> None:
+    hashes = random_hashes(300)
+    hashes[299, 1] = hashes[7, 0]  # image 299's mirror image is image 7
+    found = {(i, j): (bits, mirrored) for i, j, bits, mirrored in neardup.candidates(hashes).tolist()}
+    assert found[7, 299] == (0, 1)
 
 
-def test_the_search_is_exact_up_to_its_limit_and_repeatable_beyond() -> None:
-    hashes, _ = planted(100, [3])
-    assert {tuple(p) for p in neardup.pairs(hashes, 24)[0].tolist()} == {(0, 100)}
-    big, planted_pairs = planted(neardup.EXACT_UP_TO + 10, [0, 10, 20])
-    first, second = neardup.pairs(big, 24), neardup.pairs(big, 24)
-    assert np.array_equal(first[0], second[0])  # the sampled bits are seeded: the same answer every run
-    found = {tuple(p) for p in first[0].tolist()}
-    assert found <= planted_pairs  # random hashes are never within 24 bits of each other
-    assert {(0, neardup.EXACT_UP_TO + 10), (1, neardup.EXACT_UP_TO + 11)} <= found
+def test_the_search_is_repeatable_and_a_crowd_of_equal_hashes_stays_bounded() -> None:
+    hashes = random_hashes(2000)
+    hashes[:500, 0] = hashes[0, 0]  # 500 catalogue look-alikes with one hash
+    first, second = neardup.candidates(hashes), neardup.candidates(hashes)
+    assert np.array_equal(first, second)
+    assert not np.isin(first[:, :2], np.arange(500)).any()  # the crowd is searched within itself only
+    thumbs = np.random.default_rng(3).integers(0, 255, (2000, 64, 64), dtype=np.uint8)
+    crowd = neardup._crowd_candidates(thumbs, hashes)
+    assert len(crowd) <= 500 * neardup.NEIGHBOURS and set(np.unique(crowd[:, :2]).tolist()) <= set(range(500))
+
+
+def photo(seed: int, shape=(96, 128)) -> np.ndarray:
+    coarse = np.random.default_rng(seed).integers(0, 255, (6, 8), dtype=np.uint8)
+    return cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def test_a_tone_change_keeps_the_hash_and_a_mirror_image_swaps_the_two() -> None:
+    thumb = neardup.thumbnail(photo(1))
+    darker, lighter = (thumb * 0.6).astype(np.uint8), (255 * (thumb / 255) ** 0.7).astype(np.uint8)
+    for toned in (darker, lighter):  # the order of the pixels is kept (but where rounding merges two values)
+        assert np.bitwise_count(neardup.codes(toned) ^ neardup.codes(thumb)).max() <= 2
+    codes, mirrored = neardup.codes(thumb), neardup.codes(np.ascontiguousarray(thumb[:, ::-1]))
+    assert mirrored[0] == codes[1] and mirrored[1] == codes[0]
+
+
+def test_copies_are_found_with_their_kind_and_other_pictures_are_not() -> None:
+    pictures = [photo(seed) for seed in range(40)]
+    original = pictures[5]
+    pictures += [
+        (original.astype(np.float32) * 0.8).astype(np.uint8),  # 40: darker
+        cv2.resize(cv2.resize(original, (64, 48), interpolation=cv2.INTER_AREA), (128, 96)),  # 41: resized
+        np.ascontiguousarray(original[:, ::-1]),  # 42: mirrored
+    ]
+    sizes = [(128, 96)] * 41 + [(64, 48), (128, 96)]
+    thumbs = np.stack([neardup.thumbnail(p) for p in pictures])
+    hashes = np.stack([neardup.codes(t) for t in thumbs])
+    found = {(m.a, m.b): m.kind for m in neardup.near_duplicates(thumbs, hashes, sizes)}
+    assert found == {(5, 40): "tone", (5, 41): "resized", (5, 42): "flipped", (40, 41): "tone", (40, 42): "flipped",
+                     (41, 42): "flipped"}  # fmt: skip

@@ -95,6 +95,26 @@ def test_planted_test_copies_are_excluded_and_counted(tmp_path: Path) -> None:
     assert "the interval" not in result["verdict"] and "single seed" in result["verdict"]
 
 
+def test_a_training_image_that_is_a_test_image_mirrored_is_warned_about(tmp_path: Path) -> None:
+    import cv2
+
+    original = tmp_path / "original"
+    shutil.copytree(SAMPLE, original)
+    leaked = sorted((original / "test").rglob("*.png"))[0]
+    mirrored = original / "train" / leaked.parent.name / "mirrored.png"
+    cv2.imwrite(str(mirrored), cv2.imread(str(leaked), cv2.IMREAD_UNCHANGED)[:, ::-1])
+    expanded = tmp_path / "expanded"
+    expand(original, expanded, per_image=1, workers=1)
+    one_epoch = FitConfig(model="tiny", image_size=28, epochs=1)
+    result = compare(original, expanded, out=tmp_path / "run", config=one_epoch, seeds=1)
+    assert result["data"]["warnings"] == [
+        f"1 training image(s) of ORIGINAL show the same picture as a validation or test image (e.g. '{mirrored}' and "
+        f"'{leaked}': flipped), so every metric here is inflated. Drop them with: expander inspect {original} "
+        f"--duplicates dup.json, then expander expand {original} --exclude dup.json (it keeps the test copy), and "
+        "compare again."
+    ]
+
+
 def test_fit_then_evaluate_round_trip(tmp_path: Path) -> None:
     metrics = fit_folder(SAMPLE, out=tmp_path / "run", config=TINY, seed=3)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from expander.manifest import package_versions
-from train.data import Sample, decode_error, detect_channels, load_split, make_dataset, map_files
+from expander.options import default_workers
+from train.data import Sample, decode_error, detect_channels, load_split, make_dataset, map_files, with_leak_warning
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
 from train.metrics import classification_metrics
@@ -47,6 +48,7 @@ def compare(
     quiet_tensorflow()  # and says what to install if the train extra is missing
     out = Path(out) if out is not None else default_out("compare")
     split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
+    split = with_leak_warning(split, original, default_workers())
     if not split.train_expanded:
         raise TrainError(f"No training images left in EXPANDED '{expanded}' after leaving out validation/test copies.")
     if online is not None:

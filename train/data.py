@@ -77,7 +77,8 @@ def load_split(
     Raises:
         TrainError: class names differ between the folders, or a split would be empty.
     """
-    original, expanded, test_dir = (_as_files(f) for f in (original, expanded, test_dir))
+    original = _as_files(original)
+    expanded, test_dir = (None if f is None else _as_files(f) for f in (expanded, test_dir))
     original_ds = scan(original)
     train_items, test_items, test_source = train_and_test(original_ds, test_dir, test_fraction, seed)
     classes = tuple(sorted({i.class_name for i in train_items}))
@@ -114,11 +115,11 @@ def load_split(
     return without_unreadable(split)
 
 
-def _as_files(folder: str | Path | None) -> str | Path | None:
+def _as_files(folder: str | Path) -> str | Path:
     """A folder of images as given, or a sharded output unpacked into a temporary one."""
     from expander.sinks.unpack import is_sharded, unpack
 
-    return unpack(folder) if folder is not None and is_sharded(folder) else folder
+    return unpack(folder) if is_sharded(folder) else folder
 
 
 def undecodable(paths: list[Path]) -> dict[str, str]:
@@ -141,7 +142,8 @@ def without_unreadable(split: Split) -> Split:
     for name in ("train_original", "test"):
         if not kept[name]:
             raise TrainError(f"No readable images left in the {name.replace('_', ' ')} set: {_first(bad)}.")
-    return dataclasses.replace(split, **kept, unreadable=tuple(sorted(bad.items())))
+    return dataclasses.replace(split, train_original=kept["train_original"], train_expanded=kept["train_expanded"],
+                               val=kept["val"], test=kept["test"], unreadable=tuple(sorted(bad.items())))  # fmt: skip
 
 
 def decode_error(path: str) -> str:
@@ -371,3 +373,23 @@ def make_dataset(samples, size: tuple[int, int], channels: int, batch_size: int,
     if shuffle_seed is not None:
         ds = ds.shuffle(len(samples), seed=shuffle_seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def with_leak_warning(split: Split, original: str | Path, workers: int = 1) -> Split:
+    """``split`` with a warning when a training image of ORIGINAL shows the same picture as a validation or test
+    image (exact, re-encoded, resized, toned or mirrored: expander.inspection.same_pictures): both arms would
+    be tested on what they trained on, and every metric would be inflated."""
+    from expander.inspection import same_pictures
+
+    found = same_pictures([s.path for s in split.train_original], [s.path for s in (*split.val, *split.test)], workers)
+    if not found:
+        return split
+    a, b = found[0]["files"]
+    root = Path(original)
+    warning = (
+        f"{len(found)} training image(s) of ORIGINAL show the same picture as a validation or test image (e.g. "
+        f"'{a}' and '{b}': {found[0]['difference']}), so every metric here is inflated. Drop them with: expander "
+        f"inspect {root} --duplicates dup.json, then expander expand {root} --exclude dup.json (it keeps the test "
+        "copy), and compare again."
+    )
+    return dataclasses.replace(split, warnings=(*split.warnings, warning))
