@@ -35,7 +35,8 @@ def _options(
     fit.TENSORFLOW_LOG = verbose
 
 
-ModelName = enum.Enum("ModelName", {name: name for name in MODELS}, type=str)
+# The models are a registry (train.models.MODELS), so the choice is built from it: mypy cannot see its members.
+ModelName = enum.Enum("ModelName", {name: name for name in MODELS}, type=str)  # type: ignore[misc]
 
 
 class ClassWeight(str, enum.Enum):
@@ -93,7 +94,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on s
 # The training options compare, fit, ablate, curve and search share, declared once (see with_fit_options);
 # their defaults are FitConfig's, chosen by the measurements in docs/train.md.
 _FIT_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "model": (Model, ModelName.resnet),
+    "model": (Model, ModelName("resnet")),
     "image_size": (ImageSize, 64),
     "epochs": (Epochs, 20),
     "batch_size": (BatchSize, 32),
@@ -281,12 +282,10 @@ ValFraction = Annotated[float, typer.Option(help="Share of each subset's origina
 TestFraction = Annotated[float, typer.Option(help="Share of SRC held out for testing when it has no test set.")]
 
 
-def _split_list(text: str | None, kind: type, option: str) -> list | None:
+def _split_list(text: str, kind: type, option: str) -> list:
     """Split "a,b" into [a, b], each converted with ``kind``."""
     from train.errors import TrainError
 
-    if text is None:
-        return None
     try:
         return [kind(part.strip()) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -390,8 +389,8 @@ def curve(
     report = guard(
         lambda: run_curve(
             src,
-            fractions=_split_list(fractions, float, "--fractions"),
-            per_class=_split_list(per_class, int, "--per-class"),
+            fractions=_split_list(fractions, float, "--fractions") if fractions is not None else None,
+            per_class=_split_list(per_class, int, "--per-class") if per_class is not None else None,
             preset=preset,
             per_image=per_image,
             test=test,
@@ -502,7 +501,7 @@ def augnet(
     ),
     test: TestDir = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: `runs/augnet-<timestamp>`]")] = None,
-    model: Model = ModelName.smallnet,
+    model: Model = ModelName("smallnet"),
     image_size: ImageSize = 64,
     epochs: Epochs = 40,
     batch_size: BatchSize = 16,
@@ -549,7 +548,7 @@ def paper(
     out: Annotated[Path, typer.Option(help="Folder for the runs (ROW-sSEED/) and report.json / report.md.")],
     test: TestDir = None,
     seeds: Seeds = 3,
-    model: Model = ModelName.smallnet,
+    model: Model = ModelName("smallnet"),
     image_size: ImageSize = 64,
     epochs: Epochs = 40,
     batch_size: BatchSize = 16,

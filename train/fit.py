@@ -204,13 +204,13 @@ def _final_metrics(model, selector: _Selector, history, train, test, classes, si
     """
     probe = _train_probe(train, seed)
     probe_x, probe_y = load_pixels(probe, size, channels), np.array([s.label for s in probe])
-    test_x, test_y = (load_pixels(test, size, channels), np.array([s.label for s in test])) if test else (None, None)
+    test_set = (load_pixels(test, size, channels), np.array([s.label for s in test])) if test else None
     figures = {}
     for when in ("last", "selected"):
         if when == "selected":
             model.set_weights(selector.weights)
         figures[when] = (
-            classification_metrics(test_y, _predict(model, test_x), len(classes)) if test else None,
+            classification_metrics(test_set[1], _predict(model, test_set[0]), len(classes)) if test_set else None,
             classification_metrics(probe_y, _predict(model, probe_x), len(classes))["accuracy"],
         )
     selected = history[selector.best_epoch - 1]

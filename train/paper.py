@@ -60,7 +60,7 @@ def paper_table(
     """Run (or reuse) every row for seeds 0..SEEDS-1 and write ``report.json`` and ``report.md`` to OUT."""
     quiet_tensorflow()  # and says what to install if the train extra is missing
     out = Path(out)
-    runs = []
+    runs: list[dict] = []
     total = len(ROWS) * seeds
     for row in ROWS:
         for seed in range(seeds):
@@ -69,7 +69,7 @@ def paper_table(
             expected = _arguments(src, test, val_fraction, row_config)
             report = _finished(run_dir, expected)
             reused = report is not None
-            if not reused:
+            if report is None:
                 _say(progress, f"[{len(runs) + 1}/{total}] training {row.name}, seed {seed} -> {run_dir}")
                 report = train(src, test=test, out=run_dir, config=row_config, val_fraction=val_fraction,
                                progress=progress)  # fmt: skip
@@ -150,7 +150,7 @@ def _summarise(runs: list[dict]) -> list[dict]:
 
 def _cells(report: dict) -> list[tuple[str, ...]]:
     header = ("row", "paper val (%)", "val accuracy (%)", "test accuracy (%)", "test vs None [95% CI]", "best epoch")
-    cells = [header]
+    cells: list[tuple[str, ...]] = [header]
     for r in report["rows"]:
         epochs = ", ".join(str(int(e)) for e in r["best_epoch"]["values"])
         cells.append((r["name"], f"{100 * r['paper_val_accuracy']:.1f}", pm(r["val_accuracy"]),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,9 +80,9 @@ def rung_plan(count: int, budget: int, eta: int) -> list[tuple[int, int]]:
 def search(
     src: str | Path,
     *,
-    presets: list[str] = ("keras", "traditional", "light", "strong", "trivial"),
-    magnitudes: list[float] = (0.5, 1.0, 1.5),
-    per_image: list[int] = (2, 5),
+    presets: Sequence[str] = ("keras", "traditional", "light", "strong", "trivial"),
+    magnitudes: Sequence[float] = (0.5, 1.0, 1.5),
+    per_image: Sequence[int] = (2, 5),
     budget: int = 300,
     eta: int = 3,
     test: str | Path | None = None,
@@ -102,20 +103,20 @@ def search(
     pool = candidates(list(presets), list(magnitudes), list(per_image))
     plan = rung_plan(len(pool), budget, eta)
     out = Path(out) if out is not None else default_out("search")
-    data, store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
+    data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
     subset = data.subsets[0]
     # Equal steps for every candidate: an epoch is a pass's worth over the originals, copies or not.
     base = dataclasses.replace(config, epoch_images=config.epoch_images or len(subset.train))
 
     def expanded(candidate: Candidate, seed: int):
-        return subset.train + store.expansion(subset.train, data.classes, pipeline=candidate.pipeline(),
+        return subset.train + runs_store.expansion(subset.train, data.classes, pipeline=candidate.pipeline(),
                                               per_image=candidate.per_image, seed=seed, workers=workers,
                                               progress=progress)  # fmt: skip
 
     alive, rungs = pool, []
     for rung, (_, epochs) in enumerate(plan):
         specs = [RunSpec(c.name, 0, SEARCH_SEED, expanded(c, SEARCH_SEED), subset.val, ()) for c in alive]
-        runs = run_all(specs, data.classes, dataclasses.replace(base, epochs=epochs), store, progress)
+        runs = run_all(specs, data.classes, dataclasses.replace(base, epochs=epochs), runs_store, progress)
         ranked = sorted(zip(alive, runs, strict=True), key=lambda pair: _rank_key(pair[1], pool.index(pair[0])))
         keep = plan[rung + 1][0] if rung + 1 < len(plan) else 1
         rungs.append(_rung_summary(rung, epochs, ranked, keep))
@@ -123,12 +124,12 @@ def search(
     winner = alive[0]
     out.mkdir(parents=True, exist_ok=True)
     save_pipeline(winner.pipeline(), out / PIPELINE_NAME)
-    final = final_compare(data, store, winner, expanded, base, seeds, progress)
+    final = final_compare(data, runs_store, winner, expanded, base, seeds, progress)
     report = {
         "study": "search",
         "arguments": {
             "src": str(Path(src).resolve()), "test": str(Path(test).resolve()) if test else None,
-            "out": str(out.resolve()), "store": str(store.root.resolve()), "presets": list(presets),
+            "out": str(out.resolve()), "store": str(runs_store.root.resolve()), "presets": list(presets),
             "magnitudes": list(magnitudes), "per_image": list(per_image), "budget": budget, "eta": eta,
             "seeds": list(range(seeds)), "val_fraction": val_fraction, "test_fraction": test_fraction,
             **base.to_dict(),

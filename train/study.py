@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -214,8 +215,9 @@ def run_all(
     for spec in specs:
         fields = spec.key_fields(config, channels, classes)
         keyed.append((spec, digest(fields), fields))
-    stored = {key: store.load_run(key) for _, key, _ in keyed}
-    todo = [(s, k, f) for s, k, f in keyed if stored[k] is None]
+    loaded = {key: store.load_run(key) for _, key, _ in keyed}
+    stored = {key: record for key, record in loaded.items() if record is not None}
+    todo = [(s, k, f) for s, k, f in keyed if k not in stored]
 
     def epoch_size(spec: RunSpec) -> int:  # images an epoch trains on
         return config.epoch_images or len(spec.train)
@@ -229,8 +231,13 @@ def run_all(
     for number, (spec, key, fields) in enumerate(todo, 1):
         bar.set_description(f"run {number}/{len(todo)}: {spec.arm}, {len(spec.train)} images, seed {spec.seed}")
         started = time.perf_counter()
+        images = epoch_size(spec)
+
+        def advance(epoch: int, logs: dict, images: int = images) -> None:
+            bar.update(images)
+
         model, record = fit_one(spec.train, spec.val, spec.test, classes, config, spec.seed, channels,
-                                on_epoch=lambda epoch, logs, n=epoch_size(spec): bar.update(n))  # fmt: skip
+                                on_epoch=advance)  # fmt: skip
         del model
         record["train_seconds"] = time.perf_counter() - started
         bar.update(epoch_size(spec) * (config.epochs - record["epochs_run"]))  # early stopping skipped these
@@ -267,7 +274,7 @@ def _free_keras_memory() -> None:
     keras.backend.clear_session()  # dozens of models in one process otherwise keep their graphs alive
 
 
-def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds):
+def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds) -> tuple:
     check_seeds(seeds)
     quiet_tensorflow()  # and says what to install if the train extra is missing
     data = load_study_data(src, test, per_class=per_class, fractions=fractions,
@@ -311,7 +318,7 @@ def _data_summary(data: StudyData) -> dict:
 def ablate(
     src: str | Path,
     *,
-    presets: list[str] = ("keras", "traditional", "noise", "trivial"),
+    presets: Sequence[str] = ("keras", "traditional", "noise", "trivial"),
     per_image: int = 5,
     per_class: int | None = None,
     fraction: float | None = None,
@@ -335,11 +342,13 @@ def ablate(
     if per_image < 1:
         raise TrainError(f"--per-image must be 1 or more; got {per_image}.")
     out = Path(out) if out is not None else default_out("ablate")
-    data, store = _prepare(src, test, out, store, [per_class] if per_class else None,
+    data, runs_store = _prepare(src, test, out, store, [per_class] if per_class else None,
                            [fraction] if fraction else None, val_fraction, test_fraction, seeds)  # fmt: skip
     arms = [BASELINE, *presets]
-    specs = plan_runs(data, arms, list(range(seeds)), store, per_image=per_image, workers=workers, progress=progress)
-    runs = run_all(specs, data.classes, config, store, progress)
+    specs = plan_runs(
+        data, arms, list(range(seeds)), runs_store, per_image=per_image, workers=workers, progress=progress
+    )
+    runs = run_all(specs, data.classes, config, runs_store, progress)
     by_arm = {arm: [r for r in runs if r["arm"] == arm] for arm in arms}
     rows = []
     for arm in arms:
@@ -353,7 +362,7 @@ def ablate(
     report = {
         "study": "ablate",
         "arguments": {
-            **_common_arguments(src, test, out, store, config, seeds, per_image, val_fraction, test_fraction),
+            **_common_arguments(src, test, out, runs_store, config, seeds, per_image, val_fraction, test_fraction),
             "presets": presets,
             "per_class": per_class,
             "fraction": fraction,
@@ -396,10 +405,10 @@ def curve(
     if not fractions and not per_class:
         fractions = [0.1, 0.25, 0.5, 1.0]
     out = Path(out) if out is not None else default_out("curve")
-    data, store = _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds)
-    specs = plan_runs(data, [BASELINE, preset], list(range(seeds)), store, per_image=per_image,
+    data, runs_store = _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds)
+    specs = plan_runs(data, [BASELINE, preset], list(range(seeds)), runs_store, per_image=per_image,
                       workers=workers, progress=progress)  # fmt: skip
-    runs = run_all(specs, data.classes, config, store, progress)
+    runs = run_all(specs, data.classes, config, runs_store, progress)
     points = []
     for index, subset in enumerate(data.subsets):
         baseline = [r for r in runs if r["subset"] == index and r["arm"] == BASELINE]
@@ -420,7 +429,7 @@ def curve(
     report = {
         "study": "curve",
         "arguments": {
-            **_common_arguments(src, test, out, store, config, seeds, per_image, val_fraction, test_fraction),
+            **_common_arguments(src, test, out, runs_store, config, seeds, per_image, val_fraction, test_fraction),
             "preset": preset,
             "fractions": fractions,
             "per_class": per_class,

@@ -19,9 +19,10 @@ def _diff(difference: dict | None, metric: str = "accuracy") -> str:
 
 def ablation_rows(report: dict) -> list[tuple[str, ...]]:
     classes = report["data"]["classes"]
-    header = ("rank", "arm", "train images", "accuracy (%)", "vs baseline [95% CI]", "at last epoch (%)", "ECE (%)")
+    header: tuple[str, ...] = ("rank", "arm", "train images", "accuracy (%)", "vs baseline [95% CI]",
+                               "at last epoch (%)", "ECE (%)")  # fmt: skip
     header += ("macro-F1 (%)", *tuple(f"recall {c} (%)" for c in classes), "train s/run")
-    rows = [header]
+    rows: list[tuple[str, ...]] = [header]
     for arm in report["arms"]:
         rows.append(
             (
@@ -106,8 +107,8 @@ def _plot_ablation(path: Path, report: dict) -> None:
 
 def curve_rows(report: dict) -> list[tuple[str, ...]]:
     unit = "per class" if report["points"][0]["per_class_equal"] else "images"
-    rows = [(unit, "train originals", "baseline (%)", "expanded (%)", "expanded - baseline [95% CI]",
-             "effect")]  # fmt: skip
+    rows: list[tuple[str, ...]] = [(unit, "train originals", "baseline (%)", "expanded (%)",
+                                    "expanded - baseline [95% CI]", "effect")]  # fmt: skip
     for p in report["points"]:
         rows.append(
             (
@@ -302,7 +303,9 @@ def curve_verdict(points: list[dict], preset: str, seeds: int) -> str:
 
 def search_rows(report: dict) -> list[tuple[str, ...]]:
     """Every candidate of every rung, best first: the ranking the search decided by (validation only)."""
-    rows = [("rung", "epochs", "place", "candidate", "train images", "val accuracy (%)", "val loss", "goes on")]
+    rows: list[tuple[str, ...]] = [
+        ("rung", "epochs", "place", "candidate", "train images", "val accuracy (%)", "val loss", "goes on")
+    ]
     for rung in report["rungs"]:
         for place, r in enumerate(rung["results"], 1):
             figures = (f"{100 * r['val_accuracy']:.2f}", f"{r['val_loss']:.4f}", "yes" if r["kept"] else "")
@@ -314,7 +317,7 @@ def search_rows(report: dict) -> list[tuple[str, ...]]:
 def search_final_rows(report: dict) -> list[tuple[str, ...]]:
     """The final compare on the test images: no augmentation vs the winner."""
     final = report["final"]
-    rows = [("metric", "no augmentation", "winner", "winner - none [95% CI]")]
+    rows: list[tuple[str, ...]] = [("metric", "no augmentation", "winner", "winner - none [95% CI]")]
     for metric, scale, name in (("accuracy", 100, "test accuracy (%)"), ("macro_f1", 100, "macro-F1 (%)"),
                                 ("ece", 100, "calibration error ECE (%)"), ("loss", 1, "loss")):  # fmt: skip
         rows.append((name, pm(final["baseline"][metric], scale), pm(final["winner"][metric], scale),
