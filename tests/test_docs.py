@@ -137,3 +137,26 @@ def _resolve(module_name: str, names: list[str]):
         target = getattr(target, names[0])
         names = names[1:]
     return target, names
+
+
+def _module_map() -> set[str]:
+    """The modules the development page's map lists, as paths: ``expander/labels/yolo.py``."""
+    text = (DOCS / "development.md").read_text(encoding="utf-8")
+    block = text.split("```\n", 2)[1]
+    listed, package, subpackage = set(), "", ""
+    for line in block.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        depth = len(line) - len(line.lstrip())
+        if depth == 0 and name.endswith("/"):
+            package, subpackage = name, ""
+        elif depth == 2 and name.endswith("/"):
+            subpackage = name
+        elif name.endswith(".py") and depth in (2, 4):
+            listed.add(package + (subpackage if depth == 4 else "") + name)
+    return listed
+
+
+def test_the_module_map_lists_every_module_and_no_other() -> None:
+    modules = {p.relative_to(REPO).as_posix() for package in ("expander", "train")
+               for p in (REPO / package).rglob("*.py") if p.name != "__init__.py"}  # fmt: skip
+    assert _module_map() == modules

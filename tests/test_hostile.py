@@ -1081,6 +1081,7 @@ def peak_rss_mb(*args: str) -> tuple[subprocess.CompletedProcess, float]:
     result = subprocess.run([sys.executable, "-c", code, *EXPANDER, *args], capture_output=True, text=True, timeout=300)
     *lines, peak = result.stderr.rstrip("\n").split("\n")
     result.stderr = "\n".join(lines) + ("\n" if lines else "")
+    print(f"peak RSS {int(peak) / 1024:.0f} MB: expander {' '.join(args[:1])}")  # shown by pytest -rP
     return result, int(peak) / 1024
 
 

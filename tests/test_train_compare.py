@@ -34,8 +34,9 @@ def report(expanded: Path, tmp_path_factory) -> dict:
 def test_report_files_and_documented_fields(report: dict) -> None:
     out = Path(report["arguments"]["out"])
     assert sorted(p.name for p in out.iterdir()) == [
-        "confusion.png", "curves.png", "metrics.png", "report.json", "report.md",
+        "confusion.png", "curves.png", "metrics.png", "report.json", "report.md", "store",
     ]  # fmt: skip
+    assert len(list((out / "store" / "runs").glob("*.json"))) == 4  # every finished run, for a rerun to reuse
     assert json.loads((out / "report.json").read_text()) == report
     assert set(report) == {"arguments", "versions", "data", "original", "expanded", "difference", "verdict", "runs"}
     assert report["arguments"]["seeds"] == [0, 1] and report["arguments"]["model"] == "tiny"
@@ -173,3 +174,39 @@ def expanded_once(tmp_path: Path) -> Path:
     out = tmp_path / "expanded"
     expand(SAMPLE, out, per_image=1, workers=1)
     return out
+
+
+def test_a_killed_compare_resumes_training_only_what_is_missing_and_logs_lines(
+    report: dict, expanded: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-c", "from train.cli import main; main()", "compare", str(SAMPLE), str(expanded),
+               "--out", str(out), "--seeds", "2", "--model", "tiny", "--image-size", "28", "--epochs", "2",
+               "--batch-size", "32", "--json"]  # fmt: skip
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(list((out / "store" / "runs").glob("*.json"))) < 1:  # killed after its first finished run
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[1]
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    kept = len(list((out / "store" / "runs").glob("*.json")))
+    assert 1 <= kept < 4 and not (out / "report.json").exists()
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)  # stderr is a pipe: lines
+    assert again.returncode == 0, again.stderr
+    lines = [line for line in again.stderr.splitlines() if not line.startswith(("W0000", "I0000", "WARNING"))]
+    assert lines[0] == f"Reusing {kept} finished run(s) from {out / 'store'}; training {4 - kept}."
+    finished = [line for line in lines if ": test accuracy " in line]
+    assert len(finished) == 4 - kept and all(", best epoch " in line for line in finished)
+    assert "\r" not in again.stderr  # no progress-bar frames in a log
+    resumed = json.loads(again.stdout)
+    assert [(r["arm"], r["seed"], r["test"]) for r in resumed["runs"]] == [
+        (r["arm"], r["seed"], r["test"]) for r in report["runs"]
+    ]  # the numbers an uninterrupted run (the module's report) gave
+    assert json.loads((out / "report.json").read_text()) == resumed

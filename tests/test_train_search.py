@@ -10,8 +10,8 @@ from conftest import SAMPLE
 from typer.testing import CliRunner
 
 import train.fit
+import train.runs
 import train.search
-import train.study
 from expander.cli import app as expander_app
 from expander.manifest import read_manifest
 from expander.pipeline import load_pipeline_file
@@ -132,8 +132,8 @@ def test_search_resumes_from_its_store_without_retraining(searched, monkeypatch)
     report, _ = searched
     out = Path(report["arguments"]["out"])
     calls = []
-    real = train.study.fit_one
-    monkeypatch.setattr(train.study, "fit_one", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = train.runs.fit_one
+    monkeypatch.setattr(train.runs, "fit_one", lambda *a, **k: calls.append(1) or real(*a, **k))
     again = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=20,
                    out=out, config=TINY, seeds=2, workers=1)  # fmt: skip
     assert calls == []

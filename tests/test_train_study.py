@@ -9,6 +9,7 @@ import pytest
 from conftest import SAMPLE
 from typer.testing import CliRunner
 
+import train.runs
 import train.study
 from expander.manifest import read_manifest
 from train.cli import app
@@ -87,8 +88,8 @@ def test_a_second_invocation_reuses_every_finished_run(ablation: dict, study_dir
     runs = sorted((study_dir / "ablate" / "store" / "runs").iterdir())
     assert len(runs) == 4
     stamps = {p: p.stat().st_mtime_ns for p in runs}
-    counter = FitCounter(train.study.fit_one)
-    monkeypatch.setattr(train.study, "fit_one", counter)
+    counter = FitCounter(train.runs.fit_one)
+    monkeypatch.setattr(train.runs, "fit_one", counter)
 
     again = ablate(SAMPLE, presets=["noise"], per_image=1, out=study_dir / "ablate", config=TINY, seeds=2, workers=1)
     assert counter.calls == 0

@@ -108,7 +108,7 @@ def train_augnet(
     quiet_tensorflow()
     from tqdm import tqdm
 
-    from train.compare import default_out
+    from train.runs import default_out
 
     out = Path(out) if out is not None else default_out("augnet")
     split = load_split(src, None, test, val_fraction=val_fraction, test_fraction=test_fraction)

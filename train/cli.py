@@ -88,7 +88,25 @@ TestDir = Annotated[
     Optional[Path], typer.Option("--test", help="Test folder. [default: ORIGINAL's test/ or val/ split, else held out]")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+Store = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Where expansions and finished runs are kept; share it between studies to reuse them. "
+        "[default: OUT/store, or runs/store without --out]"
+    ),
+]
+PerImage = Annotated[int, typer.Option(help="New images per training original in each expanded arm.", min=1)]
+Seeds = Annotated[int, typer.Option(help="Repeat every arm with this many seeds (0..K-1).", min=1)]
+Workers = Annotated[Optional[int], typer.Option(help="Expansion processes. [default: all cores]", min=1)]
+ValFraction = Annotated[float, typer.Option(help="Share of each subset's originals used for validation.")]
+TestFraction = Annotated[float, typer.Option(help="Share of SRC held out for testing when it has no test set.")]
+
+
+def run_progress(progress: bool | None, quiet: bool) -> bool:
+    """Progress for the commands that train through train.runs: a bar on a terminal, and into a log file a
+    line per finished run and every 10 epochs (runs.run_all decides which), unless --quiet or --no-progress."""
+    return not quiet if progress is None else progress
 
 
 # The training options compare, fit, ablate, curve and search share, declared once (see with_fit_options);
@@ -159,6 +177,7 @@ def compare(
             help="Add a third arm: ORIGINAL's training images with PRESET applied on the fly, every epoch.",
         ),
     ] = None,
+    store: Store = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
@@ -189,7 +208,8 @@ def compare(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             online=online,
-            progress=show_progress(progress, quiet),
+            store=store,
+            progress=run_progress(progress, quiet),
         )
     )
     if as_json:
@@ -269,17 +289,6 @@ def evaluate(
 
 
 StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: `runs/<command>-<timestamp>`]")]
-Store = Annotated[
-    Optional[Path],
-    typer.Option(
-        help="Where expansions and finished runs are kept; share it between studies to reuse them. [default: OUT/store]"
-    ),
-]
-PerImage = Annotated[int, typer.Option(help="New images per training original in each expanded arm.", min=1)]
-Seeds = Annotated[int, typer.Option(help="Repeat every arm with this many seeds (0..K-1).", min=1)]
-Workers = Annotated[Optional[int], typer.Option(help="Expansion processes. [default: all cores]", min=1)]
-ValFraction = Annotated[float, typer.Option(help="Share of each subset's originals used for validation.")]
-TestFraction = Annotated[float, typer.Option(help="Share of SRC held out for testing when it has no test set.")]
 
 
 def _split_list(text: str, kind: type, option: str) -> list:
@@ -344,7 +353,7 @@ def ablate(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             workers=workers,
-            progress=show_progress(progress, quiet),
+            progress=run_progress(progress, quiet),
         )
     )
     _print_study(report, ablation_table, as_json)
@@ -401,7 +410,7 @@ def curve(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             workers=workers,
-            progress=show_progress(progress, quiet),
+            progress=run_progress(progress, quiet),
         )
     )
     _print_study(report, curve_table, as_json)
@@ -461,7 +470,7 @@ def search(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             workers=workers,
-            progress=show_progress(progress, quiet),
+            progress=run_progress(progress, quiet),
         )
     )
     if as_json:

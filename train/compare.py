@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,10 @@ from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
 from train.metrics import classification_metrics
 from train.report import verdict, write_reports
+from train.runs import RunSpec, default_out, default_store, run_all
 from train.stats import arm_stats, check_seeds, compared
-
-
-def default_out(kind: str) -> Path:
-    return Path("runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+from train.store import StudyStore
+from train.study import check_presets
 
 
 def compare(
@@ -36,39 +34,36 @@ def compare(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     online: str | None = None,
+    store: str | Path | None = None,
     progress: bool = False,
 ) -> dict:
     """Train ``config`` on ORIGINAL and on EXPANDED with the same seeds; evaluate both on the same test images.
 
     With ``online`` (a preset), a third arm trains on ORIGINAL's training images with that pipeline applied
     on the fly to every image of every epoch: offline copies vs on-the-fly vs none, one model and seed set.
+    Every finished run is kept in ``store`` (default ``out/store``, or ``runs/store`` without ``out``), so the
+    same command after a kill or Ctrl-C trains only the runs that are missing and writes the same report.
     Returns the report (also written to ``out/report.json`` with report.md and PNG plots).
     """
     seed_list = check_seeds(seeds)
     quiet_tensorflow()  # and says what to install if the train extra is missing
+    runs_store = StudyStore(default_store(store, out))
     out = Path(out) if out is not None else default_out("compare")
     split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
     split = with_leak_warning(split, original, default_workers())
     if not split.train_expanded:
         raise TrainError(f"No training images left in EXPANDED '{expanded}' after leaving out validation/test copies.")
     if online is not None:
-        from train.study import check_presets  # study imports this module
-
         check_presets([online])
     channels = detect_channels(split.train_original)
     plan = {"original": (split.train_original, config), "expanded": (split.train_expanded, config)}
     if online is not None:
         plan["online"] = (split.train_original, dataclasses.replace(config, online=online))
-    bar = _bar(len(plan) * seeds * config.epochs, progress)
-    runs = []
-    for seed in seed_list:
-        for arm, (train, arm_config) in plan.items():
-            bar.set_description(f"{arm} seed {seed}")
-            _, record = fit_one(train, split.val, split.test, split.classes, arm_config, seed, channels,
-                                on_epoch=lambda epoch, logs: bar.update(1))  # fmt: skip
-            bar.update(config.epochs - record["epochs_run"])  # early stopping skipped these
-            runs.append({"arm": arm, **record})
-    bar.close()
+    specs = [
+        RunSpec(arm, 0, seed, train, split.val, split.test) for seed in seed_list for arm, (train, _) in plan.items()
+    ]
+    configs = {arm: arm_config for arm, (_, arm_config) in plan.items()}
+    runs = [_as_compare_run(r) for r in run_all(specs, split.classes, config, runs_store, progress, configs)]
 
     arms = {arm: [r for r in runs if r["arm"] == arm] for arm in plan}
     stats = {arm: arm_stats(arms[arm], split.classes) for arm in plan}
@@ -102,6 +97,11 @@ def compare(
     }
     write_reports(out, report)
     return report
+
+
+def _as_compare_run(stored: dict) -> dict:
+    """A stored run as the report lists it: the same whether this invocation trained it or reused it."""
+    return {k: v for k, v in stored.items() if k not in ("subset", "key", "reused")}
 
 
 def fit_folder(

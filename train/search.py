@@ -22,12 +22,12 @@ from pathlib import Path
 
 from expander.manifest import package_versions
 from expander.pipeline import preset_dict, save_pipeline, scaled_pipeline
-from train.compare import default_out
 from train.errors import TrainError
 from train.fit import FitConfig
+from train.runs import RunSpec, default_out, default_store, run_all
 from train.stats import BASELINE, arm_stats, compared, effect
 from train.store import StudyStore
-from train.study import RunSpec, StudyData, _data_summary, _prepare, check_presets, run_all
+from train.study import StudyData, _data_summary, _prepare, check_presets
 from train.study_report import write_search_report
 
 SEARCH_SEED = 0  # the seed of every search run; the final compare repeats with seeds 0..K-1
@@ -102,6 +102,7 @@ def search(
     """
     pool = candidates(list(presets), list(magnitudes), list(per_image))
     plan = rung_plan(len(pool), budget, eta)
+    store = default_store(store, out)
     out = Path(out) if out is not None else default_out("search")
     data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
     subset = data.subsets[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from expander.images import TEMP_SUFFIX, write_atomic
@@ -76,8 +77,9 @@ class StudyStore:
         out = self.root / "expansions" / f"{subset.name}-{name}-n{per_image}-s{seed}"
         summary = read_summary(out) if out.is_dir() else None
         if summary is None or summary.get("status") != "complete":
+            bar = progress and sys.stderr.isatty()  # a log file gets the runs' lines, not a bar's frames
             expand(subset, out, per_image=per_image, preset=preset, pipeline=pipeline_file, seed=seed,
-                   originals=False, workers=workers, resume=summary is not None, progress=progress)  # fmt: skip
+                   originals=False, workers=workers, resume=summary is not None, progress=bar)  # fmt: skip
         sources = {f"{classes[s.label]}/{Path(s.path).name}": s for s in samples}  # manifest's source column
         new = []
         for row in read_manifest(out):

@@ -13,8 +13,6 @@ command again reuses them and only trains what is missing.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -26,11 +24,9 @@ from expander.dataset import VAL_SPLITS, Item
 from expander.manifest import package_versions
 from expander.pipeline import PRESETS
 from expander.scan import scan
-from train.compare import default_out
 from train.data import (
     Sample,
     check_classes,
-    detect_channels,
     holdout,
     seeded_order,
     source_key,
@@ -38,9 +34,10 @@ from train.data import (
     undecodable,
 )
 from train.errors import TrainError
-from train.fit import FitConfig, fit_one, quiet_tensorflow
+from train.fit import FitConfig, quiet_tensorflow
+from train.runs import RunSpec, default_out, default_store, run_all
 from train.stats import BASELINE, arm_stats, check_seeds, compared, effect
-from train.store import StudyStore, digest, samples_digest
+from train.store import StudyStore
 from train.study_report import ablation_verdict, curve_verdict, write_ablation_report, write_curve_report
 
 SUBSET_SEED = 0  # the order subsets are drawn in; fixed so that every study on SRC shares subsets
@@ -73,30 +70,6 @@ class StudyData:
     subsets: tuple[Subset, ...]
     val_source: str = "held-out share of each subset"
     unreadable: tuple[tuple[str, str], ...] = ()  # (path, reason): left out of every set, as train compare does
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run: an arm on one subset with one seed."""
-
-    arm: str  # BASELINE or a preset name
-    subset: int  # index into StudyData.subsets
-    seed: int
-    train: tuple[Sample, ...]
-    val: tuple[Sample, ...]
-    test: tuple[Sample, ...]
-
-    def key_fields(self, config: FitConfig, channels: int, classes: tuple[str, ...]) -> dict:
-        """Everything that determines this run's numbers (the store key is their digest)."""
-        return {
-            "config": config.to_dict(),
-            "channels": channels,
-            "classes": list(classes),
-            "seed": self.seed,
-            "train": samples_digest(self.train),
-            "val": samples_digest(self.val),
-            "test": samples_digest(self.test),
-        }
 
 
 def load_study_data(
@@ -201,85 +174,12 @@ def plan_runs(
     return specs
 
 
-def run_all(
-    specs: list[RunSpec], classes: tuple[str, ...], config: FitConfig, store: StudyStore, progress: bool = False
-) -> list[dict]:
-    """Train every run not in the store (saving each as it finishes); returns one record per spec.
-
-    Progress counts image-epochs over the whole study, so its ETA accounts for the larger expanded arms.
-    """
-    from tqdm import tqdm
-
-    channels = detect_channels(specs[0].train)
-    keyed = []
-    for spec in specs:
-        fields = spec.key_fields(config, channels, classes)
-        keyed.append((spec, digest(fields), fields))
-    loaded = {key: store.load_run(key) for _, key, _ in keyed}
-    stored = {key: record for key, record in loaded.items() if record is not None}
-    todo = [(s, k, f) for s, k, f in keyed if k not in stored]
-
-    def epoch_size(spec: RunSpec) -> int:  # images an epoch trains on
-        return config.epoch_images or len(spec.train)
-
-    bar = tqdm(total=sum(epoch_size(s) * config.epochs for s, _, _ in todo), unit="img", unit_scale=True,
-               file=sys.stderr, disable=not progress, smoothing=0.05, desc="study")  # fmt: skip
-    if len(todo) < len(keyed):
-        _say(
-            bar, progress, f"Reusing {len(keyed) - len(todo)} finished run(s) from {store.root}; training {len(todo)}."
-        )
-    for number, (spec, key, fields) in enumerate(todo, 1):
-        bar.set_description(f"run {number}/{len(todo)}: {spec.arm}, {len(spec.train)} images, seed {spec.seed}")
-        started = time.perf_counter()
-        images = epoch_size(spec)
-
-        def advance(epoch: int, logs: dict, images: int = images) -> None:
-            bar.update(images)
-
-        model, record = fit_one(spec.train, spec.val, spec.test, classes, config, spec.seed, channels,
-                                on_epoch=advance)  # fmt: skip
-        del model
-        record["train_seconds"] = time.perf_counter() - started
-        bar.update(epoch_size(spec) * (config.epochs - record["epochs_run"]))  # early stopping skipped these
-        store.save_run(key, fields, record)
-        stored[key] = record
-        scored = (
-            f"test accuracy {100 * record['test']['accuracy']:.2f}%"
-            if record["test"]
-            else (f"validation accuracy {100 * record['val_accuracy']:.2f}%")
-        )
-        _say(
-            bar,
-            progress,
-            f"{spec.arm} ({len(spec.train)} images, seed {spec.seed}): {scored}, best epoch "
-            f"{record['best_epoch']}/{record['epochs_run']}, {record['train_seconds']:.0f} s",
-        )
-        _free_keras_memory()
-    bar.close()
-    reused = {k for _, k, _ in keyed} - {k for _, k, _ in todo}
-    return [
-        {"arm": s.arm, "subset": s.subset, "seed": s.seed, "key": k, "reused": k in reused, **stored[k]}
-        for s, k, _ in keyed
-    ]
-
-
-def _say(bar, progress: bool, line: str) -> None:
-    if progress:
-        bar.write(line, file=sys.stderr)
-
-
-def _free_keras_memory() -> None:
-    import keras
-
-    keras.backend.clear_session()  # dozens of models in one process otherwise keep their graphs alive
-
-
 def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds) -> tuple:
     check_seeds(seeds)
     quiet_tensorflow()  # and says what to install if the train extra is missing
     data = load_study_data(src, test, per_class=per_class, fractions=fractions,
                            val_fraction=val_fraction, test_fraction=test_fraction)  # fmt: skip
-    store = StudyStore(store if store is not None else Path(out) / "store")
+    store = StudyStore(store)
     return data, store
 
 
@@ -341,6 +241,7 @@ def ablate(
     check_presets(presets)
     if per_image < 1:
         raise TrainError(f"--per-image must be 1 or more; got {per_image}.")
+    store = default_store(store, out)
     out = Path(out) if out is not None else default_out("ablate")
     data, runs_store = _prepare(src, test, out, store, [per_class] if per_class else None,
                            [fraction] if fraction else None, val_fraction, test_fraction, seeds)  # fmt: skip
@@ -404,6 +305,7 @@ def curve(
         raise TrainError(f"--per-image must be 1 or more; got {per_image}.")
     if not fractions and not per_class:
         fractions = [0.1, 0.25, 0.5, 1.0]
+    store = default_store(store, out)
     out = Path(out) if out is not None else default_out("curve")
     data, runs_store = _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds)
     specs = plan_runs(data, [BASELINE, preset], list(range(seeds)), runs_store, per_image=per_image,
