@@ -11,7 +11,8 @@ warm-up and cosine schedule, label smoothing) and trains one epoch on the same b
   so mixing, on-the-fly augmentation and class weights stay in numpy);
 * ``model.fit``: the same arrays through ``model.fit(batch_size=...)``, the ecosystem's default;
 * ``train loop, bfloat16``: the first arm under Keras' ``mixed_bfloat16`` policy (bfloat16 compute, float32
-  weights), a lever ``train`` does not use yet.
+  weights), a lever ``train`` does not use yet;
+* ``train loop, XLA`` (and with bfloat16): the model compiled with ``jit_compile=True``.
 
 Arms alternate within each round; a round's first epoch per arm is a warm-up (graph tracing) and is not timed.
 Prints the median images/s of each arm and its ratio to ``model.fit``.
@@ -68,6 +69,8 @@ def arm(name: str, data, classes: int, size: int, model_name: str) -> float:
     keras.utils.set_random_seed(0)
     config = FitConfig(model=model_name, image_size=size, epochs=4, batch_size=data.batch_size)
     model = create_compiled(config, (size, size, 3), classes, data.steps)
+    if "XLA" in name:  # the same model and optimiser, compiled by XLA
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
     if name == "model.fit":
         x, y = data.pixels[data.indices(data.positions(0))], data.targets[data.indices(data.positions(0))]
         model.fit(x, y, batch_size=data.batch_size, epochs=1, shuffle=False, verbose=0)  # warm-up
@@ -94,7 +97,7 @@ def main() -> None:
 
     quiet_tensorflow()
     data, classes = batches(args.images, args.size, args.batch_size)
-    arms = ["train loop", "model.fit", "train loop, bfloat16"]
+    arms = ["train loop", "model.fit", "train loop, bfloat16", "train loop, XLA", "train loop, bfloat16, XLA"]
     speeds: dict[str, list[float]] = {name: [] for name in arms}
     print(f"{args.images} images at {args.size}x{args.size}, model {args.model}, batch {args.batch_size}, "
           f"{'dogs-vs-cats photos' if PHOTOS.is_dir() else 'random pixels'}")  # fmt: skip
