@@ -20,6 +20,7 @@ import numpy as np
 
 from expander import images, neardup
 from expander.dataset import Dataset
+from expander.errors import OutputError
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.pool import process_pool
 from expander.scan import scan
@@ -90,6 +91,9 @@ def inspect_dataset(
     (``expander.duplicates``), for ``expand --exclude``; with ``sheet_file``, draw those groups side by side
     (PNG) for a person to confirm.
     """
+    for path, option in ((duplicates_file, "--duplicates"), (sheet_file, "--duplicates-sheet")):
+        if path is not None:
+            _writable(Path(path), option)  # before the survey, not after it
     dataset = scan(src, None if labels == "none" else labels, max_pixels)
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     if workers > 1 and len(tasks) > 1:
@@ -111,6 +115,20 @@ def inspect_dataset(
         shown = duplicates.contact_sheet(duplicates.groups(report, split_of), dataset.location, sheet_file)
         report["duplicates_sheet"] = {"path": str(sheet_file), "groups": shown}
     return report
+
+
+def _writable(path: Path, option: str) -> None:
+    """A file ``inspect`` will write: its folder made if missing; a folder in its place, or a folder that cannot
+    be made, is an error naming the option."""
+    if path.is_dir():
+        raise OutputError(f"Cannot write {option} '{path}': it is a folder. Give a file name in it instead.")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise OutputError(f"Cannot write {option} '{path}': '{blocking}' is a file, not a folder. Choose another path.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"Cannot write {option} '{path}': {e.strerror or e}. Choose another path.") from None
 
 
 def same_pictures(first: list[str], second: list[str], workers: int = 1) -> list[dict]:

@@ -79,3 +79,26 @@ def test_a_chain_of_near_duplicates_stops_at_the_group_cap_and_leaks_come_first(
     assert found[0]["files"] == ["test/y/a.png", "train/y/a.png"] and found[0]["drop"] == ["train/y/a.png"]
     assert [len(g["files"]) for g in found[1:]] == [GROUP_CAP, GROUP_CAP, GROUP_CAP, 100 - 3 * GROUP_CAP]
     assert sorted(f for g in found[1:] for f in g["files"]) == chain
+
+
+def test_an_output_file_inspect_cannot_write_is_exit_2_before_the_survey(leaky: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from expander.cli import app
+
+    runner = CliRunner()
+    folder = runner.invoke(app, ["inspect", str(leaky), "--duplicates-sheet", str(tmp_path)])
+    assert folder.exit_code == 2 and folder.stdout == ""
+    assert (
+        folder.stderr
+        == f"Error: Cannot write --duplicates-sheet '{tmp_path}': it is a folder. Give a file name in it instead.\n"
+    )
+    (tmp_path / "file").write_text("")
+    below_a_file = runner.invoke(app, ["inspect", str(leaky), "--duplicates", str(tmp_path / "file" / "dup.json")])
+    assert below_a_file.exit_code == 2 and below_a_file.stdout == ""
+    assert below_a_file.stderr == (
+        f"Error: Cannot write --duplicates '{tmp_path / 'file' / 'dup.json'}': '{tmp_path / 'file'}' is a file, not a "
+        "folder. Choose another path.\n"
+    )
+    made = runner.invoke(app, ["inspect", str(leaky), "--duplicates", str(tmp_path / "new" / "dup.json")])
+    assert made.exit_code == 0 and json.loads((tmp_path / "new" / "dup.json").read_text())["schema"] == 1
