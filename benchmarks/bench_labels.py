@@ -21,7 +21,10 @@ Arms alternate within rounds; the median of each and their ratio are printed.
 as a YOLO segmentation set (each instance's outer contour as a polygon) and as a mask set
 (``images/train`` + ``masks/train``). Both are expanded with the same preset and seed, so each copy has the
 same pixels in both; each copy's polygons, drawn, are compared with its moved instance masks (IoU, best
-match per polygon), and each polygon's vertices with the moved mask's outline (distance in pixels).
+match per polygon), and each polygon's vertices with the moved mask's outline (distance in pixels). A third
+copy of the set, YOLO pose with each instance's centroid as its one keypoint, is expanded the same way: each
+moved keypoint against the centroid of the moved mask (an affine map moves a centroid to the centroid; a
+border that cuts the instance does not, so those are counted apart).
 """
 
 from __future__ import annotations
@@ -117,15 +120,19 @@ def agreement(root: Path, per_image: int, preset: str) -> None:
     import cv2
     import numpy as np
 
-    for layout in ("yolo", "masks"):
+    for layout in ("yolo", "masks", "pose"):
         (root / layout / "images" / "train").mkdir(parents=True)
     (root / "yolo" / "labels" / "train").mkdir(parents=True)
+    (root / "pose" / "labels" / "train").mkdir(parents=True)
     (root / "masks" / "masks" / "train").mkdir(parents=True)
     (root / "yolo" / "data.yaml").write_text("path: .\ntrain: images/train\nnames:\n  0: person\n")
+    (root / "pose" / "data.yaml").write_text(
+        "path: .\ntrain: images/train\nkpt_shape: [1, 3]\nflip_idx: [0]\nnames:\n  0: person\n"
+    )
     for photo in sorted((PENNFUDAN / "PNGImages").glob("*.png")):
         mask = cv2.imread(str(PENNFUDAN / "PedMasks" / f"{photo.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
         height, width = mask.shape
-        lines = []
+        lines, poses = [], []
         for instance in range(1, int(mask.max()) + 1):
             contours, _ = cv2.findContours(
                 (mask == instance).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
@@ -133,11 +140,17 @@ def agreement(root: Path, per_image: int, preset: str) -> None:
             if contours:
                 points = max(contours, key=cv2.contourArea).reshape(-1, 2) / [width, height]
                 lines.append("0 " + " ".join(f"{v:.6f}" for v in points.ravel()))
-        for layout in ("yolo", "masks"):
+                ys, xs = np.nonzero(mask == instance)  # one keypoint: the instance's centroid
+                box = ((xs.min() + xs.max() + 1) / 2 / width, (ys.min() + ys.max() + 1) / 2 / height,
+                       (xs.max() + 1 - xs.min()) / width, (ys.max() + 1 - ys.min()) / height)  # fmt: skip
+                centroid = ((xs.mean() + 0.5) / width, (ys.mean() + 0.5) / height)
+                poses.append("0 " + " ".join(f"{v:.6f}" for v in (*box, *centroid)) + " 2")
+        (root / "pose" / "labels" / "train" / f"{photo.stem}.txt").write_text("\n".join(poses) + "\n")
+        for layout in ("yolo", "masks", "pose"):
             shutil.copy(photo, root / layout / "images" / "train" / photo.name)
         shutil.copy(PENNFUDAN / "PedMasks" / f"{photo.stem}_mask.png", root / "masks" / "masks" / "train" / photo.name)
         (root / "yolo" / "labels" / "train" / f"{photo.stem}.txt").write_text("\n".join(lines) + "\n")
-    for layout in ("yolo", "masks"):
+    for layout in ("yolo", "masks", "pose"):
         command = [sys.executable, "-m", "expander", "expand", str(root / layout), "-o", str(root / f"out-{layout}"),
                    "--per-image", str(per_image), "--preset", preset, "-j", "2", "-q"]  # fmt: skip
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -155,11 +168,31 @@ def agreement(root: Path, per_image: int, preset: str) -> None:
             outline = cv2.findContours((mask == best[1]).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0]
             edge = np.concatenate([c.reshape(-1, 2) for c in outline])
             distances += np.sqrt(((points[:, None, :] - edge[None, :, :]) ** 2).sum(axis=2)).min(axis=1).tolist()
+    inside, touching = [], []
+    for label in sorted((root / "out-pose" / "labels" / "train").glob("*__aug*.txt")):
+        mask = cv2.imread(str(root / "out-masks" / "masks" / "train" / f"{label.stem}.png"), cv2.IMREAD_UNCHANGED)
+        height, width = mask.shape
+        centroids = []
+        for i in np.unique(mask)[1:]:
+            ys, xs = np.nonzero(mask == i)
+            border = bool(ys.min() == 0 or xs.min() == 0 or ys.max() == height - 1 or xs.max() == width - 1)
+            centroids.append((xs.mean() + 0.5, ys.mean() + 0.5, border))
+        for line in label.read_text().splitlines():
+            values = line.split()
+            if len(values) < 8 or float(values[7]) == 0 or not centroids:
+                continue  # no keypoint, or one that left the image
+            x, y = float(values[5]) * width, float(values[6]) * height
+            cx, cy, border = min(centroids, key=lambda c: (c[0] - x) ** 2 + (c[1] - y) ** 2)
+            (touching if border else inside).append(float(np.hypot(cx - x, cy - y)))
     ious_a, far = np.array(ious), np.array(distances)
     print(f"Penn-Fudan, {preset} x{per_image}: {len(ious_a)} polygons in the copies against their moved masks")
     print(f"IoU: min {ious_a.min():.3f}, p5 {np.percentile(ious_a, 5):.3f}, median {np.median(ious_a):.3f}")
     print(f"vertex to mask outline, px: median {np.median(far):.2f}, p95 {np.percentile(far, 95):.2f}, "
           f"max {far.max():.2f}")  # fmt: skip
+    for what, found in (("inside the image", inside), ("cut by the border", touching)):
+        d = np.array(found)
+        print(f"keypoint (the instance centroid) to the moved mask's centroid, {len(d)} instances {what}, px: "
+              f"median {np.median(d):.2f}, p95 {np.percentile(d, 95):.2f}, max {d.max():.2f}")  # fmt: skip
 
 
 def main() -> None:
