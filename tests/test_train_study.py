@@ -193,3 +193,13 @@ def test_cli_errors_and_json(ablation: dict, study_dir: Path) -> None:
         return [(a["arm"], a["rank"], a["accuracy"], a["macro_f1"], a["recall"], a["difference"]) for a in arms]
 
     assert scores(json.loads(result.stdout)["arms"]) == scores(json.loads(json.dumps(ablation["arms"])))
+
+
+def test_a_damaged_stored_run_counts_as_missing(tmp_path: Path) -> None:
+    store = StudyStore(tmp_path / "store")
+    store.save_run("k1", {"seed": 0}, {"test": {"accuracy": 0.5}})
+    assert store.load_run("k1") == {"test": {"accuracy": 0.5}}
+    for damage in ("{", "[]", '{"version": 1}', '{"version": 99, "record": {}}', ""):
+        store.run_path("k1").write_text(damage)
+        assert store.load_run("k1") is None, damage  # trained again and written over
+    assert store.load_run("never-saved") is None

@@ -101,11 +101,15 @@ class StudyStore:
         return self.root / "runs" / f"{key}.json"
 
     def load_run(self, key: str) -> dict | None:
+        """The stored record of a finished run, or None: not there, from another store version, or damaged
+        (a record that cannot be read is trained again and written over, not a traceback)."""
         path = self.run_path(key)
-        if not path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            record = stored["record"] if stored.get("version") == STORE_VERSION else None
+        except (OSError, ValueError, KeyError, AttributeError):
             return None
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        return stored["record"] if stored.get("version") == STORE_VERSION else None
+        return record if isinstance(record, dict) else None
 
     def save_run(self, key: str, spec: dict, record: dict) -> None:
         path = self.run_path(key)
