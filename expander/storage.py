@@ -224,7 +224,8 @@ class RemoteStore:
         try:
             return function(*args, **kwargs)
         except FileNotFoundError as e:
-            if "bucket" in str(e).lower():
+            code = _error_code(e)  # S3's, from the ClientError s3fs raises it from
+            if code == "NoSuchBucket" or (not code and "bucket" in str(e).lower()):  # gcsfs and adlfs carry no code
                 bucket = self.location.split("://", 1)[1].split("/", 1)[0]
                 what = f"Bucket '{bucket}' does not exist ({self.location})"
                 raise StoreError(f"{what}. Create it, or fix the URL.") from e
