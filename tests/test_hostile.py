@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import make_tree, tree_digest, write_image
+from conftest import live_processes, make_tree, tree_digest, write_image
 from typer.testing import CliRunner
 
 from expander.cli import app
@@ -792,17 +792,7 @@ def test_5_the_space_estimate_with_size_and_format_uses_the_new_images_format(tm
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        if entry.isdigit() and int(fields[1]) == pid and fields[0] != b"Z":
-            found.append(int(entry))
-    return found
+    return [child for child, parent, _ in live_processes() if parent == pid]
 
 
 def test_13_a_worker_killed_mid_run_is_replaced_its_job_retried_and_the_run_ends(tmp_path: Path) -> None:
@@ -1018,6 +1008,14 @@ def _objects(fs, prefix: str) -> dict[str, str]:
     return {p[len(prefix) + 1 :]: hashlib.sha256(fs.cat_file(p)).hexdigest() for p in fs.find(prefix)}
 
 
+def _resumed_to_the_reference(proxy, url: str, src: Path, same_as_reference) -> bool:
+    """``--resume`` once the store is back: exit 0, and the reference's bytes."""
+    result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", "40", "-j", "2", "-q",
+                      "--resume")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return same_as_reference()
+
+
 def test_15_a_short_store_outage_mid_run_is_ridden_through(outage) -> None:
     start, proxy, url, same_as_reference, _ = outage
     process = start(patience=30)
@@ -1043,10 +1041,7 @@ def test_15_a_long_store_outage_stops_the_run_and_resume_finishes_it(outage) -> 
     assert "Stopped: Cannot reach the store for " + url in report
     assert "Once the store answers again, run the same command with --resume." in report
     assert f"The manifest could not be written (Cannot reach the store for {url}" in report
-    result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", "40", "-j", "2", "-q",
-                      "--resume")  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert same_as_reference()
+    assert _resumed_to_the_reference(proxy, url, src, same_as_reference)
     assert verify(url)["ok"]
 
 
@@ -1063,10 +1058,7 @@ def test_15_sigterm_during_a_store_outage_exits_at_once_and_resume_finishes(outa
     assert process.returncode == 143, stderr
     assert took < 5  # each final write is tried once within one timeout (1 s here): 1.1 s measured
     assert "Terminated. Run the same command with --resume to finish the job." in stderr
-    result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", "40", "-j", "2", "-q",
-                      "--resume")  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert same_as_reference()
+    assert _resumed_to_the_reference(proxy, url, src, same_as_reference)
 
 
 # --- 16. label files are bounded before work starts ---------------------------------------------------------

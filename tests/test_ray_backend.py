@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_tree, tree_digest, write_image
+from conftest import live_processes, make_tree, tree_digest, write_image
 
 from expander import expand
 from expander.errors import ExpanderError
@@ -185,18 +185,8 @@ def test_ray_writes_the_same_labelled_parquet_shards_as_the_local_pool(tmp_path:
 
 def _ray_processes() -> set[tuple[int, str]]:
     """(pid, name) of the Ray runtime's processes on this machine: its daemons, agents and workers."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index(b"(") + 1 : stat.rindex(b")")].decode(errors="replace")
-        state = stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3]
-        if state != b"Z" and (name in ("raylet", "gcs_server") or name.startswith("ray::")):
-            found.add((int(entry), name))
-    return found
+    return {(pid, name) for pid, _, name in live_processes()
+            if name in ("raylet", "gcs_server") or name.startswith("ray::")}  # fmt: skip
 
 
 def test_no_ray_process_outlives_a_killed_driver_by_more_than_seconds(tmp_path: Path) -> None:
