@@ -96,11 +96,7 @@ def inspect_dataset(
             _writable(Path(path), option)  # before the survey, not after it
     dataset = scan(src, None if labels == "none" else labels, max_pixels)
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
-    if workers > 1 and len(tasks) > 1:
-        with process_pool(workers) as pool:
-            facts = list(pool.imap(_facts_task, tasks, chunksize=16, lost=_lost_facts))
-    else:
-        facts = [file_facts(*t) for t in tasks]
+    facts = _gathered(tasks, workers)
     report = _report(dataset, facts)
     split_of = {i.rel_path: i.split for i in dataset.items}
     if duplicates_file is not None:
@@ -115,6 +111,24 @@ def inspect_dataset(
         shown = duplicates.contact_sheet(duplicates.groups(report, split_of), dataset.location, sheet_file)
         report["duplicates_sheet"] = {"path": str(sheet_file), "groups": shown}
     return report
+
+
+def _gathered(tasks: list[tuple], workers: int) -> list[FileFacts]:
+    """``file_facts`` of every task, in a pool when there are workers and files enough."""
+    if workers > 1 and len(tasks) > 1:
+        with process_pool(workers) as pool:
+            return list(pool.imap(_facts_task, tasks, chunksize=16, lost=_lost_facts))
+    return [file_facts(*t) for t in tasks]
+
+
+def _matches(good: list[FileFacts]) -> list[neardup.Match]:
+    """``neardup``'s matches among readable files, by their place in ``good``."""
+    if len(good) < 2:
+        return []
+    side = neardup.THUMB
+    thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), side, side)
+    hashes = np.frombuffer(b"".join(f.hashes for f in good), np.uint64).reshape(len(good), 2)
+    return neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good])
 
 
 def _writable(path: Path, option: str) -> None:
@@ -137,11 +151,7 @@ def same_pictures(first: list[str], second: list[str], workers: int = 1) -> list
     test and validation images with."""
     paths = [*first, *second]
     tasks = [(str(Path(p).parent), Path(p).name, None, "", DEFAULT_MAX_PIXELS) for p in paths]
-    if workers > 1 and len(tasks) > 1:
-        with process_pool(workers) as pool:
-            facts = list(pool.imap(_facts_task, tasks, chunksize=16, lost=_lost_facts))
-    else:
-        facts = [file_facts(*t) for t in tasks]
+    facts = _gathered(tasks, workers)
     side = len(first)
     found = []
     by_digest: dict[str, list[int]] = defaultdict(list)
@@ -151,12 +161,8 @@ def same_pictures(first: list[str], second: list[str], workers: int = 1) -> list
     for members in by_digest.values():
         found += [(a, b, "exact") for a in members for b in members if a < side <= b]
     good = [i for i, f in enumerate(facts) if not f.error]
-    thumbs = np.frombuffer(b"".join(facts[i].thumbnail for i in good), np.uint8).reshape(
-        len(good), *(neardup.THUMB,) * 2
-    )
-    hashes = np.frombuffer(b"".join(facts[i].hashes for i in good), np.uint64).reshape(len(good), 2)
     exact = {(a, b) for a, b, _ in found}
-    for m in neardup.near_duplicates(thumbs, hashes, [(facts[i].width, facts[i].height) for i in good]) if good else []:
+    for m in _matches([facts[i] for i in good]):
         a, b = good[m.a], good[m.b]
         if a < side <= b and (a, b) not in exact:
             found.append((a, b, m.kind))
@@ -257,14 +263,9 @@ def _exact_duplicates(good: list[FileFacts]) -> list[dict]:
 
 def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]]) -> list[dict]:
     """The pairs ``neardup`` finds, but those of the same exact group, leaks first."""
-    if len(good) < 2:
-        return []
-    side = neardup.THUMB
-    thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), side, side)
-    hashes = np.frombuffer(b"".join(f.hashes for f in good), np.uint64).reshape(len(good), 2)
     exact_pairs = {(a, b) for group in exact_groups for a in group for b in group if a < b}
     result = []
-    for m in neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good]):
+    for m in _matches(good):
         fa, fb = good[m.a], good[m.b]
         if tuple(sorted((fa.rel_path, fb.rel_path))) in exact_pairs:
             continue
