@@ -203,3 +203,18 @@ def test_a_damaged_stored_run_counts_as_missing(tmp_path: Path) -> None:
         store.run_path("k1").write_text(damage)
         assert store.load_run("k1") is None, damage  # trained again and written over
     assert store.load_run("never-saved") is None
+
+
+def test_a_store_that_cannot_be_a_folder_is_exit_2_before_any_training(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    (tmp_path / "afile").write_text("")
+    store = tmp_path / "afile" / "store"
+    result = CliRunner().invoke(app, ["compare", str(SAMPLE), str(SAMPLE), "--out", str(tmp_path / "run"),
+                                      "--store", str(store), "--model", "tiny", "--epochs", "1", "-q"])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: Cannot keep runs in --store '{store}': '{tmp_path / 'afile'}' is a file, not a folder. "
+        "Choose another --store.\n"
+    )
+    assert not (tmp_path / "run").exists()  # refused before anything was trained or written

@@ -20,6 +20,7 @@ from pathlib import Path
 from expander.images import TEMP_SUFFIX, write_atomic
 from expander.manifest import read_manifest, read_summary
 from train.data import Sample
+from train.errors import TrainError
 
 STORE_VERSION = 2  # bump when a stored run's meaning changes; old runs are then ignored
 
@@ -36,7 +37,21 @@ def samples_digest(samples: tuple[Sample, ...]) -> str:
 
 class StudyStore:
     def __init__(self, root: str | Path):
+        """A store in the folder ``root``, made if missing; refused before any training when it cannot be.
+
+        Raises:
+            TrainError: ``root`` is a file, lies under one, or cannot be made.
+        """
         self.root = Path(root)
+        blocking = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise TrainError(f"Cannot keep runs in --store '{self.root}': '{blocking}' is a file, not a folder. "
+                             "Choose another --store.")  # fmt: skip
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TrainError(f"Cannot keep runs in --store '{self.root}': {e.strerror or e}. "
+                             "Choose another --store.") from None  # fmt: skip
 
     # --- subsets and expansions -------------------------------------------------------------
 
