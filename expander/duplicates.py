@@ -136,7 +136,7 @@ def contact_sheet(found: list[dict[str, Any]], location: str, path: str | Path, 
         for name in group["files"][:widest]:
             try:
                 tile = fit_tile(images.decode(store.read(name), name), cell)
-            except Exception:  # a file that went away or cannot be read: the row still shows the others
+            except (OSError, images.DecodeError):  # a file that went away or changed: the row shows the others
                 tile = np.full((cell, cell, 3), 32, np.uint8)
             draw_text(tile, "drop" if name in group["drop"] else "keep", (4, 16))
             draw_text(tile, name[-(cell // 8) :], (2, cell - 6))  # the end of the path: it tells files apart
