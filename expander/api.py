@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import os
 import sys
 import time
@@ -21,8 +22,13 @@ from typing import Any
 from expander import images
 from expander.augment import probe_pipeline
 from expander.dataset import Dataset, natural_key
+from expander.duplicates import exclusions
 from expander.errors import ExpanderError, LayoutError, OutputError, PipelineError
 from expander.execute import JobResult, Settings, execute, start_workers_early
+from expander.generator import inspect_generator
+from expander.labels import registry
+from expander.labels.base import Written
+from expander.labels.labelled import options_for
 from expander.manifest import (
     MANIFEST_NAME,
     SUMMARY_NAME,
@@ -45,6 +51,7 @@ from expander.output import (
 )
 from expander.pipeline import resolve_pipeline
 from expander.plan import Plan, make_plan
+from expander.ray_executor import RaySession
 from expander.scan import scan
 from expander.sinks import open_sink
 from expander.sinks.base import LabelFiles, Sink
@@ -190,7 +197,6 @@ def _without_excluded(dataset: Dataset, exclude: Path | None) -> Dataset:
     """The dataset less the files a duplicates file drops (they are listed in the summary's ``excluded``)."""
     if exclude is None:
         return dataset
-    from expander.duplicates import exclusions
 
     dropped = set(exclusions(exclude, dataset))
     items = tuple(i for i in dataset.items if i.rel_path not in dropped)
@@ -227,7 +233,6 @@ def _label_files(dataset: Dataset) -> LabelFiles | None:
     """How the sink finds a labelled output's label files and counts their objects (its format's rules)."""
     if dataset.labels is None:
         return None
-    from expander.labels import registry
 
     label_set = dataset.labels
     chosen = registry.get(label_set.format)
@@ -238,7 +243,6 @@ def _label_files(dataset: Dataset) -> LabelFiles | None:
 def _label_options(options: ExpandOptions, dataset: Dataset):
     if dataset.labels is None:
         return None
-    from expander.labels.labelled import options_for
 
     return options_for(dataset.labels, options.min_visibility, options.keep_empty)
 
@@ -247,7 +251,6 @@ def _pipeline(options: ExpandOptions) -> tuple[dict[str, Any], bool]:
     """The run's serialised pipeline (or a generator's description), and whether outputs need partners."""
     if options.generator is None:
         return resolve_pipeline(options.preset, options.pipeline, options.style_refs), False
-    from expander.generator import inspect_generator
 
     info = inspect_generator(options.generator)
     return info.to_dict(), info.arity == 2
@@ -343,11 +346,6 @@ class _Run:
 
     def _write_dataset_files(self) -> None:
         """data.yaml, the COCO JSON, VOC's lists: made by the format from the outputs in the sink, in plan order."""
-        import hashlib
-
-        from expander.labels import registry
-        from expander.labels.base import Written
-
         labels = self.dataset.labels
         assert labels is not None and self.label_files is not None
         rows = records(self.plan, self.finished, self.failed, self.sink, look=False)
@@ -383,8 +381,6 @@ class _Run:
 def _executor(options: ExpandOptions):
     """A context giving the function that runs jobs: the local pool or Ray tasks (same records, same files)."""
     if options.backend == "ray":
-        from expander.ray_executor import RaySession
-
         return RaySession(options.address, options.workers)  # checks that Ray is installed
     return contextlib.nullcontext(execute)
 
@@ -392,7 +388,7 @@ def _executor(options: ExpandOptions):
 def _progress_bar(total: int, enabled: bool):
     if not enabled:
         return _NoProgress()  # a quiet run does not import tqdm (15 ms before the first job)
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm costs ~13 ms to import; only a run that shows a bar needs it
 
     tqdm.monitor_interval = 0  # no monitor thread: the pool forks
     return tqdm(total=total, unit="img", desc="expanding", file=sys.stderr, smoothing=0.1)

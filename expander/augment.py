@@ -22,8 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from expander import images
+from expander.errors import PipelineError
 from expander.fastpath import Planes, compile_fast, python_stream, ycbcr_planes
-from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, build_pipeline
+from expander.pipeline import STYLE_METADATA_KEYS, STYLE_REFS_KEY, albumentations, build_pipeline
+from expander.storage import open_store
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,7 @@ class Augmenter:
     @property
     def compose(self):
         if self._compose is None:
-            import albumentations as A
-
+            A = albumentations()
             # Colour transforms on grayscale are documented to act on luminance only; no need to warn per image.
             warnings.filterwarnings("ignore", message=".*not applicable to grayscale.*", category=UserWarning)
             # A colour-only pipeline on a labelled dataset: the labels simply stay where they are.
@@ -188,7 +190,6 @@ class Augmenter:
 
 
 def _decode_reference(path: str) -> np.ndarray:
-    from expander import images
 
     with open(path, "rb") as f:
         return images.decode(f.read(), path)  # the default pixel limit: references are never bombs we accept
@@ -196,8 +197,6 @@ def _decode_reference(path: str) -> np.ndarray:
 
 def _as_layout(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
     """A reference image converted to ``image``'s channels and dtype (uint8, or float32 in [0, 1])."""
-    from expander import images
-
     reference = images.to_8bit(reference, channels=1 if image.ndim == 2 else 3)
     if image.dtype == np.float32:
         reference = reference.astype(np.float32) / 255.0
@@ -229,9 +228,6 @@ def probe_pipeline(
     Raises:
         PipelineError: naming the source image, what came out, and the fix.
     """
-    from expander import images
-    from expander.errors import PipelineError
-
     if "transform" not in pipeline or fast_pipeline(pipeline) is not None:
         return
     for path in pipeline.get(STYLE_REFS_KEY) or []:
@@ -239,7 +235,6 @@ def probe_pipeline(
             _decode_reference(path)
         except (OSError, images.DecodeError) as e:
             raise PipelineError(f"Style reference '{path}' cannot be used: {e}. Remove it from --style-refs.") from None
-    from expander.storage import open_store
 
     store = open_store(src_root)
     augmenter = Augmenter(pipeline, max_pixels=max_pixels)
@@ -253,7 +248,7 @@ def probe_pipeline(
             augmenter(image, 0)
         except PipelineOutputError as e:
             raise PipelineError(f"On '{source}' ({_describe(image)}), {e}. Fix the pipeline.") from None
-        except Exception as e:
+        except Exception as e:  # any transform's failure: collected, then reported with the file it hit
             errors.append(f"'{source}': {type(e).__name__}: {' '.join(str(e).split())}")
             if len(errors) == tries:
                 break

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -28,8 +29,9 @@ from expander.cli_support import (
     typer_option,
     with_parameters,
 )
-from expander.options import OPTION_NAMES, cli_of
-from expander.pipeline import DEFAULT_PRESET, PRESETS
+from expander.errors import ExpanderError, Terminated
+from expander.options import FIELD_DEFAULTS, OPTION_NAMES, cli_of, default_workers, parse_size
+from expander.pipeline import DEFAULT_PRESET, PRESETS, describe_pipeline, preset_dict, resolve_pipeline, save_pipeline
 
 app = make_app("Grow an image dataset with augmented copies: reproducible, parallel, class-aware.")
 presets_app = typer.Typer(
@@ -49,8 +51,6 @@ def _options(version: Version = None) -> None:
 def expand_options(*names: str):
     """Give a command these options of ``ExpandOptions`` (declared once, in expander.options), handed to it as
     ``options``: a dict of the values the library takes."""
-    from expander.options import FIELD_DEFAULTS
-
     declared = {name: typer_option(name, cli_of(name), FIELD_DEFAULTS[name]) for name in names}
     return with_parameters(declared, "options", lambda got: {n: plain_value(v, cli_of(n)) for n, v in got.items()})
 
@@ -84,8 +84,8 @@ def expand(
 
     Example: `expander expand data/dogs_cats --per-image 20 --classes dog`
     """
+    # lazy: numpy and OpenCV (~85 ms) only for the command that needs them, not for every command and --help
     from expander.api import expand as run_expand
-    from expander.errors import ExpanderError
 
     show_plan = not quiet and not options["dry_run"]
     try:
@@ -98,8 +98,6 @@ def expand(
         typer.echo(f"Error: {printable(str(e), lines=True)}", err=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt as e:
-        from expander.errors import Terminated
-
         what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
         typer.echo(f"{what}. Run the same command with --resume to finish the job.", err=True)
         raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
@@ -145,8 +143,8 @@ def inspect(
 
     Example: `expander inspect data/dogs_cats`
     """
+    # lazy: numpy and OpenCV (~60 ms) only for the command that needs them, not for every command and --help
     from expander.inspection import inspect_dataset
-    from expander.options import default_workers
 
     workers = options["workers"] or default_workers()
     report = guard(lambda: inspect_dataset(src, workers, options["max_pixels"], duplicates, options["labels"],
@@ -177,8 +175,7 @@ def preview(
 
     Example: `expander preview data/dogs_cats --preset traditional -n 6 --out sheet.png`
     """
-    from expander.options import parse_size
-    from expander.pipeline import describe_pipeline, resolve_pipeline
+    # lazy: numpy and OpenCV (~60 ms) only for the command that needs them, not for every command and --help
     from expander.preview import preview as run_preview
 
     def call():
@@ -214,7 +211,7 @@ def verify(
 
     Example: `expander verify data/dogs_cats_expanded --replay 20`
     """
-    from expander.options import default_workers
+    # lazy: numpy and OpenCV (~80 ms) only for the command that needs them, not for every command and --help
     from expander.verify import verify as run_verify
 
     workers = options["workers"] or default_workers()
@@ -248,8 +245,6 @@ def presets_show(
 
     Example: expander presets show traditional --save traditional.yaml
     """
-    from expander.pipeline import preset_dict, save_pipeline
-
     chosen = plain_value(name, cli_of("preset"))
     pipeline = preset_dict(chosen)
     if save is None:
@@ -464,10 +459,8 @@ def handle_sigterm() -> None:
 
     A second SIGTERM during that cleanup is ignored; SIGKILL still ends the process at once.
     """
-    import signal
 
     def terminate(signum, frame):
-        from expander.errors import Terminated
 
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated

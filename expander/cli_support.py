@@ -13,6 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
+from typer.core import TyperArgument
+
+from expander import __version__
+from expander.errors import ExpanderError
 
 if TYPE_CHECKING:
     from expander.options import Cli
@@ -26,8 +30,6 @@ def _plain_usage_metavars() -> None:
     Typer marks required arguments with braces and offers no setting for it; this keeps its own
     rendering and drops the braces it adds around a metavar.
     """
-    from typer.core import TyperArgument
-
     typer_metavar = TyperArgument.make_metavar
 
     def make_metavar(self, ctx, *, usage: bool = False) -> str:
@@ -52,8 +54,6 @@ def make_app(help: str) -> typer.Typer:
 
 def _show_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        from expander import __version__
-
         typer.echo(f"{ctx.find_root().info_name} {__version__}")
         raise typer.Exit
 
@@ -89,8 +89,6 @@ def printable(text: str, lines: bool = False) -> str:
 
 def guard(call: Callable[[], T]) -> T:
     """Run a library call; map domain errors (expander's and train's) to 'Error: ...' and their exit status."""
-    from expander.errors import ExpanderError
-
     try:
         return call()
     except ExpanderError as e:

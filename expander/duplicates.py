@@ -15,8 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from expander import images
 from expander.dataset import Dataset, natural_key
 from expander.errors import ExpanderError
+from expander.images import write_atomic
+from expander.storage import open_store
 
 SCHEMA = 1
 _EVALUATION = ("val", "valid", "validation", "test")
@@ -77,8 +82,6 @@ def _decide(files: list[str], kind: str, split_of: dict[str, str | None]) -> dic
 
 def write(report: dict[str, Any], split_of: dict[str, str | None], path: str | Path) -> dict[str, Any]:
     """Write the duplicates file and return what it holds."""
-    from expander.images import write_atomic
-
     found = groups(report, split_of)
     data = {
         "schema": SCHEMA,
@@ -123,11 +126,8 @@ def contact_sheet(found: list[dict[str, Any]], location: str, path: str | Path, 
     """Draw each group (leaks first) as a row of its files side by side, captioned with split, name and the
     decision, so a person can confirm at a glance; return how many groups it shows. An unreadable file shows
     as a blank tile."""
-    import numpy as np
-
-    from expander import images
+    # lazy: the drawing code (~20 ms) only when a contact sheet is asked for
     from expander.preview import draw_text, fit_tile
-    from expander.storage import open_store
 
     store, rows = open_store(location), []
     widest = min(8, max((len(g["files"]) for g in found), default=1))

@@ -6,6 +6,8 @@ Every error here is raised before any output is written.
 
 from __future__ import annotations
 
+import importlib.util
+
 DISTRIBUTION = "dataset-expander"  # the name pip installs; the package imports as expander
 
 
@@ -60,7 +62,6 @@ class MissingExtra(ExpanderError):
 
 def require(what: str, extra: str, *modules: str) -> None:
     """Raise MissingExtra unless every module can be imported."""
-    import importlib.util
 
     def absent(module: str) -> bool:
         try:

@@ -15,8 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import cv2
+from threadpoolctl import threadpool_limits
+
 from expander import images
+from expander.augment import Augmenter, LabelParams, fast_pipeline
 from expander.errors import EmptyCopy
+from expander.generator import Generator, GeneratorInfo
+from expander.labels.labelled import LabelledSource
 from expander.manifest import Record
 from expander.plan import Job, Output
 from expander.pool import ALBUMENTATIONS, PRELOAD, WorkerPool, start_fork_server_early
@@ -53,8 +59,6 @@ class Settings:
 
 def needs_albumentations(pipeline: dict[str, Any]) -> bool:
     """Whether workers will import albumentations (not for generators or fast-path pipelines)."""
-    from expander.augment import fast_pipeline
-
     return "transform" in pipeline and fast_pipeline(pipeline) is None
 
 
@@ -110,8 +114,6 @@ class Worker:
     """
 
     def __init__(self, settings: Settings):
-        import cv2
-        from threadpoolctl import threadpool_limits
 
         cv2.setNumThreads(1)  # the pool is the parallelism
         threadpool_limits(1, user_api="blas")
@@ -124,16 +126,12 @@ class Worker:
     @property
     def generator(self):
         if self._generator is None:
-            from expander.generator import Generator, GeneratorInfo
-
             self._generator = Generator(GeneratorInfo.from_dict(self.settings.pipeline))
         return self._generator
 
     @property
     def augmenter(self):
         if self._augmenter is None:
-            from expander.augment import Augmenter, LabelParams
-
             labels = self.settings.labels
             params = LabelParams(labels.min_visibility) if labels else None
             self._augmenter = Augmenter(self.settings.pipeline, params, self.settings.max_pixels)
@@ -229,8 +227,6 @@ class Worker:
 
     def _labelled(self, job: Job, data: bytes):
         """A labelled job's source: pixels and labels, decoded once for all its outputs."""
-        from expander.labels.labelled import LabelledSource
-
         assert self.settings.labels is not None
         return LabelledSource(self.settings.labels, self.source.read, job, data, self.order, self.settings.size,
                               self.settings.max_pixels)  # fmt: skip

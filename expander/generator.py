@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from expander import images
 from expander.errors import PipelineError, require
 
 RANGE_TOLERANCE = 1e-3
@@ -61,7 +62,7 @@ class GeneratorInfo:
 def single_threaded_tensorflow() -> None:
     """Call before TensorFlow starts in a worker: one thread, deterministic ops."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -71,7 +72,7 @@ def single_threaded_tensorflow() -> None:
 def _load(path: Path):
     require("--generator", "train", "tensorflow", "keras")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     try:
         return keras.models.load_model(path, compile=False)
@@ -142,8 +143,6 @@ class Generator:
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """A decoded image as the model takes it: its size, its channels, float32 in [0, 1]."""
-
-        from expander import images
 
         image = images.to_8bit(image, self.info.channels)
         image = images.resize(image, self.info.input_size)

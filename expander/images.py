@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import itertools
 import os
 from typing import Literal
 
 import cv2
 import numpy as np
+import simplejpeg
 
 from expander.limits import DEFAULT_MAX_PIXELS
 
@@ -132,8 +134,6 @@ def header_size(data: bytes, name: str = "") -> tuple[int, int] | None:
     if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if data.startswith(_JPEG_SIGNATURE):
-        import simplejpeg
-
         try:
             height, width, _, _ = simplejpeg.decode_jpeg_header(data, strict=False)
         except ValueError:
@@ -148,8 +148,7 @@ def _pillow_size(data: bytes) -> tuple[int, int] | None:
     The format's plugin class reads the header when it is made; ``Image.open`` would also apply Pillow's own
     bomb check (a process-wide setting we would have to change, under every thread of a library caller).
     """
-    import io
-
+    # lazy: Pillow costs ~19 ms to import; only WebP, BMP and TIFF headers need it
     from PIL import BmpImagePlugin, ImageFile, TiffImagePlugin, WebPImagePlugin
 
     plugin: type[ImageFile.ImageFile]
@@ -174,8 +173,6 @@ def _decode_jpeg(data: bytes, min_size: tuple[int, int] | None = None) -> np.nda
     prints them and returns the damaged pixels). It decodes the same pixels as OpenCV's libjpeg-turbo,
     about 20% faster. CMYK and YCCK files are only checked here and decoded by OpenCV (None).
     """
-    import simplejpeg
-
     colorspace = simplejpeg.decode_jpeg_header(data, strict=True)[2]
     if colorspace not in ("YCbCr", "Gray", "RGB"):
         simplejpeg.decode_jpeg(data, "CMYK", strict=True)  # only to check the entropy-coded data
@@ -275,8 +272,6 @@ def encode_jpeg_planes(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray, quality
     ``luma`` should therefore be a view into a plane one row and column larger (as fastpath makes them);
     any other is copied into one here, so the encoder never reads past the array.
     """
-    import simplejpeg
-
     height, width = luma.shape
     if (height % 2 or width % 2) and not _backed_to_even(luma):
         padded = cv2.copyMakeBorder(luma, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)

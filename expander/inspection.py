@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expander import images, neardup
+from expander import duplicates, images, neardup
 from expander.dataset import Dataset
 from expander.errors import OutputError
 from expander.limits import DEFAULT_MAX_PIXELS
@@ -62,7 +62,7 @@ def file_facts(
                          neardup.codes(thumb).tobytes())  # fmt: skip
     except images.DecodeError as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=str(e))
-    except Exception as e:
+    except Exception as e:  # a decoder's surprise on one file: named in the report, never a crash
         return FileFacts(rel_path, split, class_name, len(data), digest, error=f"{type(e).__name__}: {e}")
 
 
@@ -100,14 +100,10 @@ def inspect_dataset(
     report = _report(dataset, facts)
     split_of = {i.rel_path: i.split for i in dataset.items}
     if duplicates_file is not None:
-        from expander import duplicates
-
         written = duplicates.write(report, split_of, duplicates_file)
         report["duplicates_file"] = {"path": str(duplicates_file), "groups": len(written["groups"]),
                                      "drop": len(written["drop"])}  # fmt: skip
     if sheet_file is not None:
-        from expander import duplicates
-
         shown = duplicates.contact_sheet(duplicates.groups(report, split_of), dataset.location, sheet_file)
         report["duplicates_sheet"] = {"path": str(sheet_file), "groups": shown}
     return report

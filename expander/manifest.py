@@ -14,6 +14,7 @@ import functools
 import io
 import json
 import os
+import platform
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 from expander.dataset import AUGMENTED_SPLIT, Dataset
 from expander.errors import DISTRIBUTION
 from expander.images import TEMP_SUFFIX
+from expander.labels import registry
 from expander.plan import Plan, PlanRow
 from expander.sinks.base import Stored
 from expander.storage import Store, as_store
+from expander.versions import installed_version
 
 if TYPE_CHECKING:
     from expander.execute import JobResult
@@ -103,9 +106,6 @@ def package_versions(*packages: str) -> dict[str, str]:
 
 @functools.cache
 def _versions(packages: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    import platform
-
-    from expander.versions import installed_version
 
     found = [("python", platform.python_version())]
     for package in packages:
@@ -260,7 +260,6 @@ def _labels_summary(dataset: Dataset, plan: Plan, objects: dict[str, int], rows:
     labels = dataset.labels
     if labels is None:
         return None
-    from expander.labels import registry
 
     return {
         "format": labels.format,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 THUMB = 64  # the thumbnail side: 4,096 bytes per image, kept for the check
@@ -50,16 +51,12 @@ _TABLES: list[np.ndarray] | None = None
 
 def thumbnail(gray: np.ndarray) -> np.ndarray:
     """The 64x64 area-averaged thumbnail of an 8-bit grey image."""
-    import cv2
-
     return cv2.resize(gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
 
 
 def codes(thumb: np.ndarray) -> np.ndarray:
     """The (2,) uint64 hashes of a thumbnail and of its mirror image: the low 8x8 DCT coefficients (but the
     constant one) of the rank-normalised 32x32 picture, each above their median or not."""
-    import cv2
-
     global _DCT
     if _DCT is None:
         _DCT = cv2.dct(np.eye(32, dtype=np.float32))[:8]  # rows: the 8 lowest cosine bases
@@ -141,8 +138,6 @@ def _crowd_candidates(thumbs: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     (0 bits): each member and the members beside it in ``TABLES`` orders of their 16x16 thumbnails projected on
     a random direction, the ``NEIGHBOURS`` nearest kept. Sorted neighbourhoods again, so a crowd of a million
     blank images costs n log n, not n^2."""
-    import cv2
-
     index = np.ascontiguousarray(hashes[:, 0])
     crowded = np.flatnonzero(_generic(index))
     if not len(crowded):
@@ -231,8 +226,6 @@ def _plausible(thumbs: np.ndarray, found: np.ndarray) -> np.ndarray:
     """The candidates whose standardised 16x16 thumbnails are within ``PLAUSIBLE_LEVELS`` on average: a cheap
     test, all candidates at once, that leaves the full check a twentieth of them (on benchmarks/bench_dedup.py's
     corpus 5% of the candidates pass it, and 99.3% of the pairs the full check confirms)."""
-    import cv2
-
     if not len(found):
         return found
     shown = np.unique(found[:, :2])
@@ -269,8 +262,6 @@ def _standardised(picture: np.ndarray, axis: int | None = None) -> np.ndarray:
 def _structure(picture: np.ndarray) -> np.ndarray:
     """The Laplacian-of-Gaussian response of the standardised picture, zero mean and unit length: edges and
     blobs, whatever the grey levels."""
-    import cv2
-
     response = cv2.Laplacian(cv2.GaussianBlur(_standardised(picture), (3, 3), 0), cv2.CV_32F)
     response -= response.mean()
     return response / (np.linalg.norm(response) + 1e-9)

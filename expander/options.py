@@ -239,7 +239,7 @@ class ExpandOptions:
         if self.address is not None and self.backend != "ray":
             raise ExpanderError("--address needs --backend ray.")
         if self.shards is not None:
-            from expander.sinks.shards import ShardSize
+            from expander.sinks.shards import ShardSize  # lazy: the shard writers (~60 ms) only when --shards is given
 
             ShardSize.parse(self.shard_size)
         if self.size and self.max_pixels is not None and self.size[0] * self.size[1] > self.max_pixels:

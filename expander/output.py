@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import fcntl
 import json
 import os
 import posixpath
@@ -165,7 +166,6 @@ class OutputLock:
         self.taken_over: dict[str, Any] | None = None  # the holder a killed run left in the lock file
 
     def __enter__(self) -> OutputLock:
-        import fcntl
 
         try:
             self.created = not self.out.exists()

@@ -11,6 +11,7 @@ import albumentations (about a second of start-up). The presets' serialised dict
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -18,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from expander.dataset import IMAGE_EXTENSIONS, is_image_name, natural_key
 from expander.errors import PipelineError
 from expander.limits import MAX_PIPELINE_FILE_BYTES
+from expander.textfiles import TextFileError, load_json, load_yaml, read_limited
+from expander.versions import installed_version
 
 # OpenCV constants, spelled out so this module does not import cv2.
 _BORDER_CONSTANT, _BORDER_REPLICATE, _BORDER_REFLECT_101 = 0, 1, 4
@@ -209,10 +213,17 @@ def preset_dict(name: str) -> dict[str, Any]:
     return stored if stored is not None else build_preset_dict(name)
 
 
+def albumentations() -> Any:
+    """The albumentations module, imported on first use."""
+    # lazy: albumentations costs ~0.6 s to import; copying, inspecting and --help never build a pipeline
+    import albumentations
+
+    return albumentations
+
+
 def build_preset_dict(name: str) -> dict[str, Any]:
     """The serialised pipeline of a preset, built by albumentations from its builder."""
-    import albumentations as A
-
+    A = albumentations()
     return _plain(A.to_dict(A.Compose(PRESETS[name].build(A))))
 
 
@@ -224,8 +235,6 @@ def write_preset_file() -> None:
 
 def _stored_presets() -> dict[str, Any]:
     """presets.json, if it was written by the installed albumentations; otherwise nothing."""
-    from expander.versions import installed_version
-
     installed = installed_version("albumentations")
     try:
         presets = json.loads(PRESET_FILE.read_text(encoding="utf-8"))
@@ -288,8 +297,7 @@ def _style() -> dict[str, Any]:
 
 
 def _empty_compose() -> dict[str, Any]:
-    import albumentations as A
-
+    A = albumentations()
     return A.to_dict(A.Compose([]))
 
 
@@ -299,8 +307,6 @@ def style_reference_files(folder: str | os.PathLike) -> list[str]:
     Raises:
         PipelineError: the folder is missing or holds no images.
     """
-    from expander.dataset import IMAGE_EXTENSIONS, is_image_name, natural_key
-
     folder = Path(folder)
     if not folder.is_dir():
         raise PipelineError(f"--style-refs folder '{folder}' does not exist. Give a folder of reference images.")
@@ -331,8 +337,6 @@ def load_pipeline_file(path: str | os.PathLike) -> dict[str, Any]:
         PipelineError: unreadable file, unknown transform name, or invalid arguments,
             naming the entry (e.g. ``transforms[2]``).
     """
-    from expander.textfiles import TextFileError, load_json, load_yaml, read_limited
-
     path = Path(path)
     try:
         with open(path, "rb") as f:  # read at most the limit: a device such as /dev/zero has no size to check first
@@ -365,8 +369,7 @@ def load_pipeline_file(path: str | os.PathLike) -> dict[str, Any]:
             "Export a preset to start from: expander presets show keras --save pipeline.json"
         )
     compose = build_pipeline(data, source=str(path))
-    import albumentations as A
-
+    A = albumentations()
     return _plain(A.to_dict(compose))
 
 
@@ -380,15 +383,14 @@ def build_pipeline(node: dict[str, Any], source: str = "pipeline", where: str = 
 
     Unlike ``albumentations.from_dict`` this reports which entry is wrong and how to fix it.
     """
-    import albumentations as A
-
+    A = albumentations()
     transform = _build_node(node, source, where)
     return transform if isinstance(transform, A.Compose) else A.Compose([transform])
 
 
 def _build_node(node: Any, source: str, where: str) -> Any:
-    from albumentations.core.serialization import SERIALIZABLE_REGISTRY, shorten_class_name
-
+    serialization = albumentations().core.serialization
+    SERIALIZABLE_REGISTRY, shorten_class_name = serialization.SERIALIZABLE_REGISTRY, serialization.shorten_class_name
     if not isinstance(node, dict) or "__class_fullname__" not in node:
         raise PipelineError(f"{source}: {where} is not a transform (a mapping with '__class_fullname__').")
     name = shorten_class_name(str(node["__class_fullname__"]))
@@ -420,8 +422,6 @@ _LABEL_ARGUMENTS = ("bbox_params", "keypoint_params")
 
 def _check_arguments(cls: type, name: str, args: dict[str, Any], source: str, where: str) -> None:
     """Unknown arguments are errors (albumentations only warns, then runs without them)."""
-    import inspect
-
     parameters = inspect.signature(cls).parameters  # the constructor's, without self
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
@@ -498,7 +498,7 @@ def save_pipeline(pipeline: dict[str, Any], path: str | Path) -> None:
     """Write a serialised pipeline as JSON, or YAML when the file name ends in .yaml/.yml."""
     path = Path(path)
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
+        import yaml  # lazy: PyYAML costs ~9 ms to import; only saving a pipeline as YAML needs it
 
         text = yaml.safe_dump(pipeline, sort_keys=False)
     else:

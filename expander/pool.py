@@ -15,15 +15,20 @@ its parent (Linux: PR_SET_PDEATHSIG), and stopping the pool stops its workers wi
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import wait
 from typing import Any
+
+from threadpoolctl import threadpool_info
 
 PRELOAD = ["cv2", "numpy", "expander.execute"]
 ALBUMENTATIONS = ["albumentations", "expander.augment"]
@@ -227,8 +232,6 @@ def init_child_process() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = os.getppid()
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux
@@ -265,8 +268,6 @@ def _detached_main():
 def start_fork_server_early(preload: list[str]) -> None:
     """Start the fork server now (if workers will need one), so its imports overlap the caller's own work."""
     if _context(preload).get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
         forkserver.ensure_running()
 
 
@@ -299,7 +300,6 @@ def _openblas_threads() -> int:
     """Worker threads of the OpenBLAS libraries loaded in this process (numpy's, scipy's)."""
     if "numpy" not in sys.modules:
         return 0  # nothing has loaded OpenBLAS
-    from threadpoolctl import threadpool_info
 
     return sum(max(0, pool["num_threads"] - 1) for pool in threadpool_info() if pool["internal_api"] == "openblas")
 
@@ -316,7 +316,6 @@ def _fsspec_threads() -> int:
     iothread = getattr(asyn, "iothread", [None])[0] if asyn is not None else None
     if iothread is None or not iothread.is_alive():
         return 0
-    import threading
 
     return sum(1 for t in threading.enumerate() if t is iothread or t.name.startswith("asyncio_"))
 

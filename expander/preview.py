@@ -13,11 +13,13 @@ import cv2
 import numpy as np
 
 from expander import images
-from expander.augment import LabelParams, probe_pipeline
+from expander.augment import Augmenter, LabelParams, probe_pipeline
 from expander.dataset import AUGMENTED_SPLIT
 from expander.errors import ExpanderError
+from expander.labels.draw import annotate
+from expander.labels.labelled import LabelledSource, options_for
 from expander.limits import DEFAULT_MAX_PIXELS
-from expander.plan import output_seed
+from expander.plan import Job, Output, output_seed
 from expander.scan import scan
 from expander.storage import open_store
 
@@ -47,8 +49,6 @@ def preview(
     shown once, in the row of the first class it holds; each row's caption sits under it, never on a picture.
     Unreadable images are left out of the sheet and passed to ``on_skip(path, reason)``.
     """
-    from expander.augment import Augmenter
-
     if copies < 1 or per_class < 1:
         raise ExpanderError(f"-n and --per-class must be 1 or more; got {copies} and {per_class}.")
     dataset = scan(src, None if labels == "none" else labels, max_pixels)
@@ -73,7 +73,7 @@ def preview(
                 else:
                     image = images.decode_resized(data, item.rel_path, size, max_pixels=max_pixels)
                     variants = [augment(image, output_seed(seed, item.rel_path, k)) for k in range(1, copies + 1)]
-            except Exception as e:
+            except Exception as e:  # a bad file or a pipeline that fails on it: skipped and said, never a crash
                 reason = str(e) if isinstance(e, (OSError, images.DecodeError)) else f"{type(e).__name__}: {e}"
                 if on_skip is not None:
                     on_skip(item.rel_path, reason)
@@ -102,10 +102,6 @@ def _shows(item, index: int, class_name: str) -> bool:
 
 def _labelled_row(dataset, item, data: bytes, augment, seed: int, copies: int, size, max_pixels):
     """A labelled source and its copies, each with its boxes, names, mask outlines and keypoints drawn."""
-    from expander.labels.draw import annotate
-    from expander.labels.labelled import LabelledSource, options_for
-    from expander.plan import Job, Output
-
     labels = dataset.labels
     job = Job(item.rel_path, item.split, "", objects=item.objects)
     source = LabelledSource(options_for(labels), open_store(dataset.location).read, job, data, "RGB", size, max_pixels)

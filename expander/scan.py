@@ -35,7 +35,10 @@ from expander.dataset import (
     natural_key,
 )
 from expander.errors import LayoutError
+from expander.labels import registry
+from expander.labels.tree import walk
 from expander.limits import DEFAULT_MAX_PIXELS
+from expander.storage import is_url, open_store
 
 if TYPE_CHECKING:
     from expander.labels.tree import Tree
@@ -60,8 +63,6 @@ def scan(root: str | os.PathLike, labels: str | None = "auto", max_pixels: int |
     Raises:
         LayoutError: the folder is missing, holds no images, or mixes layouts.
     """
-    from expander.storage import is_url
-
     remote = is_url(root)
     if not remote:
         root = Path(root)
@@ -70,8 +71,6 @@ def scan(root: str | os.PathLike, labels: str | None = "auto", max_pixels: int |
         if not root.is_dir():
             raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
     if labels is not None and (labels != "auto" or remote or _looks_labelled(Path(root))):
-        from expander.labels.tree import walk  # the label formats only when a dataset may be labelled
-
         tree = walk(root, max_pixels)
         dataset = _scan_labelled(tree, labels)
         if dataset is not None:
@@ -104,8 +103,6 @@ def _looks_labelled(root: Path, depth: int = 3) -> bool:
 
 def _scan_labelled(tree: Tree, labels: str) -> Dataset | None:
     """A labelled dataset read by its format (detected for "auto"); None when no format's layout is there."""
-    from expander.labels import registry
-
     chosen = registry.detect(tree) if labels == "auto" else registry.get(labels)
     if chosen is None:
         return None
@@ -165,8 +162,6 @@ def scan_store(url: str, files: list[str] | None = None) -> Dataset:
     Raises:
         LayoutError: nothing there, or the layout is not class or split folders.
     """
-    from expander.storage import open_store
-
     if files is None:
         files = [f for f in open_store(url).files() if not any(part.startswith(".") for part in f.split("/"))]
     ignored = {"not_image": sum(1 for f in files if not is_image_name(f))}

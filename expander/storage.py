@@ -59,6 +59,7 @@ class LocalStore:
             return f.read(size)
 
     def write(self, rel: str, data: bytes) -> None:
+        # lazy: numpy and OpenCV (~60 ms) stay out of `expander --help`, which imports this module
         from expander.images import write_atomic
 
         path = self.root / rel
@@ -128,7 +129,7 @@ class RemoteStore:
     remote = True
 
     def __init__(self, url: str):
-        import fsspec
+        import fsspec  # lazy: fsspec costs ~50 ms to import; a run on local folders never needs it
 
         scheme = url.split("://", 1)[0].lower()
         try:
@@ -230,7 +231,7 @@ class RemoteStore:
                 what = f"Bucket '{bucket}' does not exist ({self.location})"
                 raise StoreError(f"{what}. Create it, or fix the URL.") from e
             raise
-        except Exception as e:
+        except Exception as e:  # each store raises its own types; _translate knows the ones a user can fix
             translated = _translate(e, self.location)
             if translated is None:
                 raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 from typing import Any, BinaryIO
 
 KB, MB = 1 << 10, 1 << 20
@@ -49,7 +50,7 @@ def load_yaml(text: str) -> Any:
     Raises:
         TextFileError: not valid YAML, or it uses an alias (the message says where).
     """
-    import yaml
+    import yaml  # lazy: PyYAML costs ~10 ms to import; only YAML label files need it
 
     class NoAliasLoader(yaml.SafeLoader):
         def compose_node(self, parent, index):
@@ -83,8 +84,6 @@ def parse_xml(text: str):
     Raises:
         TextFileError: not well-formed XML, or it has a DOCTYPE.
     """
-    import xml.etree.ElementTree as ET
-
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise TextFileError("it declares a DOCTYPE or entities, which annotation files never need")
     try:

@@ -22,12 +22,16 @@ from typing import Any
 from expander import images
 from expander.errors import ExpanderError, OutputError
 from expander.execute import Settings, Worker
+from expander.labels import registry
+from expander.labels.base import LabelOptions, LabelSet, Written
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
 from expander.plan import Job, Output
 from expander.pool import process_pool
+from expander.scan import scan
 from expander.sinks import kind_of
 from expander.sinks.base import Sample
+from expander.sinks.shards import verify_shards
 from expander.storage import Store, open_store, safe_relative
 
 _BOOKKEEPING = {MANIFEST_NAME, SUMMARY_NAME, ".expander.lock", ".expander.reserve", "shards.json"}
@@ -52,8 +56,6 @@ def verify(
         found = _verify_files(store, summary, rows, workers, max_pixels, label_set)
         samples: dict[str, Any] = {}
     else:
-        from expander.sinks.shards import verify_shards
-
         found = verify_shards(store, rows, max_pixels)
         samples = found.pop("samples")
     found["run"] = _run_problems(summary, rows)
@@ -125,7 +127,6 @@ def _label_set(summary: dict):
     labels = summary.get("labels")
     if not isinstance(labels, dict) or not labels.get("format"):
         return None
-    from expander.labels.base import LabelSet
 
     settings = labels.get("settings") or {}
     details = {**settings, "settings": settings, "class_masks": bool(labels.get("class_masks"))}
@@ -197,7 +198,6 @@ def _check_file(task: tuple) -> tuple[str, str, str]:
 
 
 def _check_labels(store: Store, label: tuple, shape: tuple[int, int]) -> str:
-    from expander.labels import registry
 
     labels, paths, shas, strict = label
     files = {}
@@ -230,9 +230,6 @@ def _dataset_file_problems(store: Store, summary: dict, rows: list[dict], labels
             problems.append({"file": name, "reason": "differs from what the run wrote (SHA-256)"})
     source = _source_labels(summary)
     if source is not None:
-        from expander.labels import registry
-        from expander.labels.base import Written
-
         written = [Written(r["output"], r["source"], r.get("split") or None, _label_paths(r)) for r in rows]
         try:
             found = registry.get(source.format).check_dataset_files(source, written, store.read)
@@ -244,9 +241,6 @@ def _dataset_file_problems(store: Store, summary: dict, rows: list[dict], labels
 
 def _source_labels(summary: dict):
     """The source dataset's LabelSet, read again (None when the source is gone: the checksums still hold)."""
-    from expander.errors import ExpanderError
-    from expander.scan import scan
-
     try:
         dataset = scan(summary["arguments"]["source"], summary["labels"]["format"])
     except (ExpanderError, OSError, KeyError, TypeError):
@@ -307,7 +301,6 @@ def _label_options(summary: dict, arguments: dict):
     labels = summary.get("labels")
     if not isinstance(labels, dict):
         return None
-    from expander.labels.base import LabelOptions
 
     settings = labels.get("settings") or {}
     return LabelOptions(labels["format"], arguments.get("min_visibility", 0.1), bool(arguments.get("keep_empty")),
@@ -316,8 +309,6 @@ def _label_options(summary: dict, arguments: dict):
 
 def _jobs(summary: dict, options) -> dict[str, Job]:
     """A labelled run's sources with their labels, read again from the source dataset."""
-    from expander.scan import scan
-
     dataset = scan(summary["arguments"]["source"], options.format)
     return {i.rel_path: Job(i.rel_path, i.split, i.class_name, objects=i.objects) for i in dataset.items}
 

@@ -20,6 +20,7 @@ def installed_version(distribution: str) -> str | None:
     found = _on_path().get(name)
     if found is not None:
         return found
+    # lazy: importlib.metadata costs ~16 ms to import; only the manifest and --version need it
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -32,12 +32,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from expander.augment import Augmenter
 from expander.manifest import package_versions
+from expander.pipeline import preset_dict
 from train.data import detect_channels, load_split, read_pixels
 from train.errors import TrainError
 from train.fit import quiet_tensorflow
 from train.metrics import classification_metrics
+from train.models import create_model
+from train.report import pyplot
+from train.runs import default_out
 
 LOSSES = ("content", "style", "none", "control")
 AUGMENTS = ("neural", "traditional", "off")
@@ -62,7 +68,7 @@ class AugnetConfig:
 
 def build_augnet(size: int, channels: int):
     """Two images stacked (size, size, 2C) -> one image (size, size, C) in [0, 1]."""
-    import keras
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     inputs = keras.Input((size, size, 2 * channels))
     x = inputs
@@ -106,9 +112,6 @@ def train_augnet(
     if config.augment not in AUGMENTS:
         raise TrainError(f"augment must be one of {', '.join(AUGMENTS)}; got {config.augment!r}.")
     quiet_tensorflow()
-    from tqdm import tqdm
-
-    from train.runs import default_out
 
     out = Path(out) if out is not None else default_out("augnet")
     split = load_split(src, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
@@ -161,7 +164,7 @@ class _Arrays:
 
 def augmentation_loss(loss: str, style_features):
     """The augmentation loss of the net's output against a third image of the class (see module docstring)."""
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     def gram(images):
         def one(features):
@@ -186,10 +189,8 @@ class _Steps:
     """The nets of one run and their compiled training steps; each step returns (loss, classification, augmentation)."""
 
     def __init__(self, config: AugnetConfig, channels: int, classes: int):
-        import keras
-        import tensorflow as tf
-
-        from train.models import create_model
+        import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
+        import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
         size = config.image_size
         keras.utils.set_random_seed(config.seed)
@@ -208,7 +209,7 @@ class _Steps:
         self.classify = tf.function(self._classify)
 
     def _neural(self, anchor, partner, target, labels):
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
         with tf.GradientTape() as tape:
             augmented = self.augnet(tf.concat([anchor, partner], axis=-1), training=True)
@@ -222,7 +223,7 @@ class _Steps:
         return loss, classification, extra
 
     def _classify(self, images, labels):  # the rows without the net: classification loss only
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
         with tf.GradientTape() as tape:
             loss = self.cross_entropy(labels, self.classifier(255.0 * images, training=True))
@@ -263,7 +264,7 @@ def validate(classifier, x: np.ndarray, y: np.ndarray, classes: int) -> dict:
 
 
 def _best_samples(out: Path, data: _Arrays, classes, config: AugnetConfig, rng) -> dict:
-    import keras
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     best_augnet = keras.models.load_model(out / "augnet.keras", compile=False)
     return _sample_sheet(out / "samples.png", best_augnet, data.x_val, data.y_val, classes, config, rng)
@@ -305,8 +306,6 @@ class _TraditionalCopies:
     """Copies of training images from expander's ``traditional`` preset, one seed per copy."""
 
     def __init__(self, x: np.ndarray):
-        from expander.augment import Augmenter
-        from expander.pipeline import preset_dict
 
         self.augmenter = Augmenter(preset_dict("traditional"))
         self.images = np.rint(x * 255).astype(np.uint8)  # the decoded pixels (x was uint8 / 255)
@@ -329,8 +328,6 @@ SAMPLE_COLUMNS = ("first image", "second image", "augnet output")
 
 def _sample_sheet(path: Path, augnet, x, y, classes, config: AugnetConfig, rng) -> dict:
     """A labelled grid: per row a validation pair of one class and what the net made of it."""
-    from train.report import pyplot
-
     rows = []
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
@@ -363,7 +360,6 @@ def _sample_sheet(path: Path, augnet, x, y, classes, config: AugnetConfig, rng) 
 
 
 def _plot_history(path: Path, report: dict) -> None:
-    from train.report import pyplot
 
     plt = pyplot()
     epochs = [h["epoch"] for h in report["history"]]

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from expander.cli_support import Progress, Version, guard, make_app, show_progress
-from train.models import MODELS
+from train.errors import TrainError
+from train.models import MODELS, parameter_count
 
 app = make_app("Train small Keras CNNs on original vs expanded image folders and report honestly.")
 
@@ -30,6 +31,7 @@ def _options(
 
     Example: `train compare data/pets data/pets_expanded --seeds 3`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train import fit
 
     fit.TENSORFLOW_LOG = verbose
@@ -144,6 +146,7 @@ def with_fit_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def wrapper(**values: Any) -> None:
+        # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
         from train.fit import FitConfig
 
         chosen = {name: values.pop(name) for name in _FIT_OPTIONS}
@@ -194,6 +197,7 @@ def compare(
 
     Example: `train compare data/pets data/pets_expanded --model smallnet --image-size 64 --seeds 3`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.compare import compare as run_compare
     from train.report import summary_table
 
@@ -243,6 +247,7 @@ def fit(
 
     Example: `train fit sample_data/fashion_mnist --model tiny --image-size 28 --epochs 5 --out runs/fm`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.compare import fit_folder
 
     metrics = guard(
@@ -275,6 +280,7 @@ def evaluate(
 
     Example: `train evaluate runs/fm/model.keras sample_data/fashion_mnist`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.compare import evaluate as run_evaluate
 
     metrics = guard(lambda: run_evaluate(model, folder))
@@ -293,8 +299,6 @@ StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default:
 
 def _split_list(text: str, kind: type, option: str) -> list:
     """Split "a,b" into [a, b], each converted with ``kind``."""
-    from train.errors import TrainError
-
     try:
         return [kind(part.strip()) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -335,6 +339,7 @@ def ablate(
 
     Example: `train ablate data/pets --presets keras,traditional,noise --per-image 5 --seeds 3`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.study import ablate as run_ablate
     from train.study_report import ablation_table
 
@@ -392,6 +397,7 @@ def curve(
 
     Example: `train curve data/pets --per-class 50,100,250 --preset keras --per-image 5`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.study import curve as run_curve
     from train.study_report import curve_table
 
@@ -451,6 +457,7 @@ def search(
 
     Example: `train search data/pets --budget 300 --epochs 60 --out runs/search`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.search import search as run_search
     from train.study_report import search_table
 
@@ -532,6 +539,7 @@ def augnet(
 
     Example: `train augnet data/pets --loss content --epochs 40 --out runs/augnet-content`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.augnet import AugnetConfig, train_augnet
 
     config = AugnetConfig(loss.value, model.value, image_size, epochs, batch_size, lr, alpha, beta, seed)
@@ -576,6 +584,7 @@ def paper(
 
     Example: `train paper data/dogs_vs_cats --seeds 3 --out runs/paper`
     """
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.augnet import AugnetConfig
     from train.paper import paper_table, paper_table_text
 
@@ -604,10 +613,10 @@ def models(
     image_size: Annotated[int, typer.Option(help="Count parameters for SIZE x SIZE RGB input.", min=8)] = 64,
 ) -> None:
     """List the registered model architectures with their parameter counts (2 classes)."""
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.fit import quiet_tensorflow
 
     guard(quiet_tensorflow)  # the light core install: exit 2 with what to install
-    from train.models import parameter_count
 
     for spec in MODELS.values():
         count = parameter_count(spec.name, (image_size, image_size, 3), 2)

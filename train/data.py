@@ -22,10 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from expander import images
 from expander.dataset import VAL_SPLITS, Dataset, Item
 from expander.manifest import MANIFEST_NAME, read_manifest
+from expander.options import default_workers
 from expander.plan import output_seed
+from expander.pool import process_pool
 from expander.scan import scan
+from expander.sinks.unpack import is_sharded, unpack
 from train.errors import TrainError
 
 FROM_TEST_DIR = "--test folder"
@@ -117,8 +121,6 @@ def load_split(
 
 def _as_files(folder: str | Path) -> str | Path:
     """A folder of images as given, or a sharded output unpacked into a temporary one."""
-    from expander.sinks.unpack import is_sharded, unpack
-
     return unpack(folder) if is_sharded(folder) else folder
 
 
@@ -148,8 +150,6 @@ def without_unreadable(split: Split) -> Split:
 
 def decode_error(path: str) -> str:
     """Why a file does not decode under expander's rules, or "" when it does."""
-    from expander import images
-
     try:
         images.decode(Path(path).read_bytes(), path)
     except OSError as e:
@@ -163,9 +163,6 @@ def map_files(function, paths: list[str]) -> list:
     """``function`` over ``paths`` in a process pool when there are many, in order."""
     if len(paths) < 64:
         return [function(p) for p in paths]
-    from expander.options import default_workers
-    from expander.pool import process_pool
-
     with process_pool(default_workers()) as pool:
         return pool.map(function, paths, chunksize=32)
 
@@ -329,16 +326,12 @@ def _sha256(path: Path) -> str:
 def read_pixels(path: str, size: tuple[int, int], channels: int) -> np.ndarray:
     """Decode with expander's rules, convert to ``channels``, resize to (W, H); uint8 (H, W, C)."""
 
-    from expander import images
-
     image = images.resize(images.to_8bit(images.decode(Path(path).read_bytes(), path), channels), size)
     return image.reshape(size[1], size[0], channels)
 
 
 def detect_channels(samples: tuple[Sample, ...]) -> int:
     """1 when the first training image is grayscale, else 3."""
-    from expander import images
-
     first = images.decode(Path(samples[0].path).read_bytes(), samples[0].path)
     return 1 if first.ndim == 2 else 3
 
@@ -359,7 +352,7 @@ def load_pixels(samples: tuple[Sample, ...], size: tuple[int, int], channels: in
 
 def make_dataset(samples, size: tuple[int, int], channels: int, batch_size: int, shuffle_seed: int | None = None):
     """tf.data over file paths: decode + resize once (cached as uint8), then shuffle, batch, prefetch."""
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     def load(path):
         pixels = tf.numpy_function(lambda p: read_pixels(p.decode(), size, channels), [path], tf.uint8, stateful=False)
@@ -379,6 +372,7 @@ def with_leak_warning(split: Split, original: str | Path, workers: int = 1) -> S
     """``split`` with a warning when a training image of ORIGINAL shows the same picture as a validation or test
     image (exact, re-encoded, resized, toned or mirrored: expander.inspection.same_pictures): both arms would
     be tested on what they trained on, and every metric would be inflated."""
+    # lazy: the near-duplicate search (~16 ms) only when a compare checks for leaks
     from expander.inspection import same_pictures
 
     found = same_pictures([s.path for s in split.train_original], [s.path for s in (*split.val, *split.test)], workers)

@@ -10,10 +10,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from expander.augment import Augmenter
 from expander.errors import require
+from expander.pipeline import preset_dict
 from train.batches import Mixing, TrainBatches
 from train.data import Sample, load_pixels
 from train.metrics import classification_metrics
+from train.models import create_model
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def quiet_tensorflow() -> None:
     try:
         sys.stderr.flush()
         os.dup2(null, 2)
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
         tf.config.list_physical_devices()  # the CUDA probe logs on first use
     finally:
@@ -84,8 +87,8 @@ def fit_one(
     test metrics at it (``test``) and at the last epoch (``test_last``), and the train/validation gap.
     """
     quiet_tensorflow()
-    import keras
-    import tensorflow as tf
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
+    import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     tf.get_logger().setLevel("ERROR")
     keras.utils.set_random_seed(seed)
@@ -123,9 +126,6 @@ def training_batches(train: tuple[Sample, ...], classes: int, config: FitConfig,
     """The run's TrainBatches: pixels in memory, the config's on-the-fly pipeline, mixing and class weights."""
     augment = None
     if config.online:
-        from expander.augment import Augmenter
-        from expander.pipeline import preset_dict
-
         augment = Augmenter(preset_dict(config.online))
     labels = np.array([s.label for s in train])
     weights = _class_weights(labels, classes) if config.class_weight == "balanced" else None
@@ -137,9 +137,7 @@ def training_batches(train: tuple[Sample, ...], classes: int, config: FitConfig,
 
 def create_compiled(config: FitConfig, input_shape: tuple[int, int, int], classes: int, steps_per_epoch: int):
     """The model, compiled with AdamW, the learning-rate schedule and label-smoothed cross-entropy."""
-    import keras
-
-    from train.models import create_model
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     model = create_model(config.model, input_shape, classes)
     optimizer = keras.optimizers.AdamW(learning_rate=learning_rate(config, steps_per_epoch),
@@ -156,7 +154,7 @@ def create_compiled(config: FitConfig, input_shape: tuple[int, int, int], classe
 
 def learning_rate(config: FitConfig, steps_per_epoch: int):
     """``lr`` constant, or linear warm-up to ``lr`` then cosine decay to zero at the last step."""
-    import keras
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     if config.schedule == "constant":
         return config.lr

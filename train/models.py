@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from train.errors import TrainError
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -33,11 +35,9 @@ def register_model(name: str, description: str):
 
 def create_model(name: str, input_shape: tuple[int, int, int], classes: int):
     """Build a registered model for ``input_shape`` (H, W, C) and ``classes`` outputs."""
-    import keras
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     if name not in MODELS:
-        from train.errors import TrainError
-
         raise TrainError(f"Unknown model '{name}'. Available models: {', '.join(MODELS)}.")
     inputs = keras.Input(shape=input_shape)
     outputs = MODELS[name].build(keras, keras.layers.Rescaling(1.0 / 255)(inputs), classes)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from train.stats import HEADLINE_METRICS
 from train.tables import markdown_table, pm, signed, text_table
 
@@ -161,10 +163,10 @@ def _mean(values: list[float]) -> float:
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend: plots go to files, no display needed."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs ~0.25 s to import; only the plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib costs ~0.25 s to import; only the plots need it
 
     return plt
 
@@ -179,7 +181,7 @@ def _plot_curves(path: Path, report: dict) -> None:
 
     The legends sit below the plots, where they cover no curve.
     """
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # lazy: matplotlib costs ~0.25 s to import; only the plots need it
 
     plt = pyplot()
     seeds = report["arguments"]["seeds"]
@@ -233,8 +235,6 @@ def _plot_metrics(path: Path, report: dict) -> None:
 
 def _plot_confusion(path: Path, report: dict) -> None:
     """Confusion matrices summed over seeds, counts in white on dark cells and black on light ones."""
-    import numpy as np
-
     plt = pyplot()
     classes = report["data"]["classes"]
     arms = arms_of(report)

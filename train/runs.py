@@ -70,7 +70,7 @@ def run_all(
 
     Progress counts image-epochs over the whole study, so its ETA accounts for the larger expanded arms.
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm costs ~13 ms to import; only a terminal shows a bar
 
     def config_of(spec: RunSpec) -> FitConfig:  # an arm may train under its own configuration (compare --online)
         return (arm_configs or {}).get(spec.arm, config)
@@ -140,6 +140,6 @@ def _say(bar, progress: bool, line: str) -> None:
 
 
 def _free_keras_memory() -> None:
-    import keras
+    import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     keras.backend.clear_session()  # dozens of models in one process otherwise keep their graphs alive

@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from expander import expand
 from expander.images import TEMP_SUFFIX, write_atomic
 from expander.manifest import read_manifest, read_summary
 from train.data import Sample
@@ -84,8 +85,6 @@ class StudyStore:
 
         Made with ``preset``, or with ``pipeline`` (a serialised pipeline, kept under pipelines/ by its digest).
         """
-        from expander import expand
-
         subset = self.subset_folder(samples, classes)
         pipeline_file = self._pipeline_file(pipeline) if pipeline is not None else None
         name = preset if pipeline_file is None else pipeline_file.stem

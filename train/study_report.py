@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from train.report import ARM_COLOURS, pyplot
 from train.stats import BASELINE
 from train.tables import markdown_table, pm, signed, text_table
@@ -198,8 +200,6 @@ def _plot_curve(path: Path, report: dict) -> None:
 
 def _plot_validation(path: Path, report: dict, key: str) -> None:
     """Validation accuracy per epoch, mean over seeds, one line per arm."""
-    import numpy as np
-
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for arm in dict.fromkeys(r[key] for r in report["runs"]):

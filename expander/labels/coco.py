@@ -25,6 +25,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+from pycocotools import mask as coco_mask
 
 from expander.dataset import Item, natural_key
 from expander.errors import LayoutError
@@ -392,7 +393,6 @@ def _flips(categories: list[dict]) -> dict[str, list[int]]:
 
 
 def _rasterise(segmentation: Any, height: int, width: int) -> np.ndarray:
-    from pycocotools import mask as coco_mask
 
     if isinstance(segmentation, list) and segmentation:  # polygons, rasterised as COCO's tools do
         polygons = [[float(v) for v in p] for p in segmentation]
@@ -433,8 +433,6 @@ def _moved_annotation(a: dict, moved: Instances, position: int, settings: dict) 
 
 def _segmentation(mask: np.ndarray, like: Any) -> Any:
     """A mask as the source stored it: polygons, or RLE (compressed, as pycocotools writes it)."""
-    from pycocotools import mask as coco_mask
-
     if isinstance(like, dict):
         rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
         return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}

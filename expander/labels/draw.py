@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from expander.images import to_8bit
 from expander.labels.instances import Instances
 
 _PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
@@ -14,8 +15,6 @@ _PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 1
 
 def annotate(image: np.ndarray, instances: Instances, names: tuple[str, ...]) -> np.ndarray:
     """An RGB copy of the image with each instance's box, class name, mask outline and keypoints drawn on it."""
-    from expander.images import to_8bit
-
     canvas = np.ascontiguousarray(to_8bit(image, channels=3))
     height, width = canvas.shape[:2]
     thickness = max(1, round(max(height, width) / 300))

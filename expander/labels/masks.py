@@ -24,6 +24,7 @@ import numpy as np
 
 from expander import images
 from expander.dataset import MASK_FOLDERS, Item
+from expander.errors import LayoutError
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read
 from expander.labels.instances import Instances, mask_box, read_label_image, write_label_image
 from expander.labels.tree import MAX_DATASET_FILE_BYTES, Tree, renamed_label, split_of, stem
@@ -248,6 +249,4 @@ def _names(tree: Tree, names_file: str) -> tuple[str, ...]:
     try:
         return tuple(line.strip() for line in tree.text(names_file, MAX_DATASET_FILE_BYTES).splitlines())
     except (OSError, TextFileError) as e:
-        from expander.errors import LayoutError
-
         raise LayoutError(f"Cannot read class names file '{tree.where(names_file)}': {e}. Fix the file.") from None

@@ -15,6 +15,7 @@ import dataclasses
 import cv2
 import numpy as np
 
+from expander.images import resize
 from expander.labels.instances import Box, Instances, clip_corners
 
 
@@ -34,8 +35,6 @@ def start(instances: Instances, height: int, width: int) -> Instances:
 
 def resized(image: np.ndarray, instances: Instances, size: tuple[int, int]) -> tuple[np.ndarray, Instances]:
     """The source at ``size`` (width, height): the image by ``images.resize``, masks nearest-neighbour."""
-    from expander.images import resize
-
     height, width = image.shape[:2]
     sx, sy = size[0] / width, size[1] / height
     boxes: list[Box] = [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in instances.boxes]

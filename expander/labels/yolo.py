@@ -25,6 +25,7 @@ import posixpath
 from typing import Any
 
 import numpy as np
+import yaml
 
 from expander.dataset import UNLISTED, Item, is_image_name
 from expander.errors import LayoutError
@@ -608,7 +609,6 @@ def _check_split(yaml_name: str, key: str, entry: str, images: list[str], read: 
 
 
 def _dump_yaml(config: dict[str, Any]) -> bytes:
-    import yaml
 
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
 

@@ -28,8 +28,8 @@ _STRINGS = ("key", "format", "class", "source", "output", "split")
 
 def write(samples: list[ShardSample], out: Writable, classes: list[str]) -> None:
     require("--shards parquet", "parquet", "pyarrow")
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # lazy: pyarrow is the parquet extra and costs ~80 ms to import
+    import pyarrow.parquet as pq  # lazy: pyarrow is the parquet extra and costs ~80 ms to import
 
     roles = sorted({role for s in samples for role, _ in s.labels})
     image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
@@ -72,7 +72,7 @@ def _features(classes: list[str], roles: list[str]) -> dict:
 
 
 def read(data: bytes) -> Iterator[ShardSample]:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # lazy: pyarrow is the parquet extra and costs ~80 ms to import
 
     try:
         table = pq.read_table(io.BytesIO(data))

@@ -28,9 +28,10 @@ def open_sink(
 ) -> Sink:  # fmt: skip
     """The sink of a run: ``kind`` is "files" or a shard format."""
     if kind == "files":
-        from expander.sinks.files import FileSink
+        from expander.sinks.files import FileSink  # lazy: each sink's writers (~60 ms) only for the sink a run opens
 
         return FileSink(store, labels)
+    # lazy: each sink's writers (~60 ms) only for the sink a run opens
     from expander.sinks.shards import ShardSink, ShardSize
 
     return ShardSink(store, kind, ShardSize.parse(shard_size), seed, dataset.classes, dataset.splits, labels,

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from expander import shards
+from expander import images, shards
 from expander.errors import ExpanderError
 from expander.images import TEMP_SUFFIX, format_of
 from expander.plan import Job, Plan, output_seed
@@ -273,8 +273,6 @@ def verify_shards(store: Store, rows: list[dict], max_pixels: int | None) -> dic
     """{"missing", "extra", "undecodable", "changed", "samples"}: shards against ``shards.json`` (present,
     SHA-256, sample count; no stray shard beside them), samples against the manifest (listed, size and SHA-256,
     label files' SHA-256, decode)."""
-    from expander import images
-
     found: dict = {"missing": [], "extra": [], "undecodable": [], "changed": [], "samples": {}}
     try:
         index = json.loads(store.read(INDEX_NAME).decode("utf-8"))
