@@ -150,6 +150,11 @@ def run(
 ) -> ExpandResult:
     """``expand`` for options already checked: scan -> plan -> probe -> lock -> execute -> manifest."""
     started = time.perf_counter()
+    with _executor(options) as connect:  # Ray starts in the background while this process scans and plans
+        return _run(options, connect, started, progress, on_plan)
+
+
+def _run(options: ExpandOptions, connect, started: float, progress: bool, on_plan) -> ExpandResult:
     scanned = scan(options.src, options.scan_labels, options.max_pixels)
     dataset = _checked_labels(_without_excluded(scanned, options.exclude), options.skip_bad_labels)
     if dataset.labels is not None and options.generator is not None:
@@ -178,7 +183,8 @@ def run(
         probe_pipeline(pipeline, dataset.location, augmented, options.size, options.max_pixels)
     settings = Settings(arguments["source"], pipeline, sink.writer(), options.quality, options.size,
                         options.max_pixels, _label_options(options, dataset))  # fmt: skip
-    with _executor(options) as run_jobs, lock(options.out) as held:  # Ray connects before anything is written
+    run_jobs = connect()  # Ray is up before anything is written
+    with lock(options.out) as held:
         previous = check()
         state.plan = sink.resume(plan) if options.resume else plan
         check_capacity(state.plan, dataset, options.out, size=options.size, max_outputs=options.max_outputs,
@@ -379,10 +385,11 @@ class _Run:
 
 
 def _executor(options: ExpandOptions):
-    """A context giving the function that runs jobs: the local pool or Ray tasks (same records, same files)."""
-    if options.backend == "ray":
+    """A context giving ``connect()``, which returns the function that runs jobs: the local pool or Ray tasks
+    (same records, same files)."""
+    if options.backend == "ray" and not options.dry_run:
         return RaySession(options.address, options.workers)  # checks that Ray is installed
-    return contextlib.nullcontext(execute)
+    return contextlib.nullcontext(lambda: execute)
 
 
 def _progress_bar(total: int, enabled: bool):

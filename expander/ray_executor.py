@@ -17,7 +17,8 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 from expander.errors import ExpanderError, install_hint
 from expander.execute import JobResult, Settings, Worker
@@ -56,8 +57,9 @@ def batches(jobs: list[Job], cpus: int) -> list[list[Job]]:
 
 
 class RaySession:
-    """Ray for one run: ``with RaySession(...) as run_jobs`` connects (or starts a local runtime), and
-    ``run_jobs(jobs, settings, workers)`` works like ``execute.execute``.
+    """Ray for one run: ``with RaySession(...) as connect`` starts connecting (or starting a local runtime)
+    in the background, so that Ray's start-up overlaps the run's scan, plan and probe; ``connect()`` waits
+    for it and returns ``run_jobs``, which works like ``execute.execute``.
 
     Without ``address`` a local Ray runtime with ``workers`` CPUs is started and stopped again; with one
     (``auto`` or ``HOST:PORT``) the run joins that cluster and uses all its CPUs. A caller that has
@@ -67,23 +69,51 @@ class RaySession:
     def __init__(self, address: str | None, workers: int):
         self.ray = import_ray()
         self.address, self.workers = address, workers
-        self.started_here = False
         self.reaper: subprocess.Popen | None = None
+        self.starter: threading.Thread | None = None
+        self.ready, self.stop = threading.Event(), threading.Event()
+        self.failure: BaseException | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> Callable[[], Callable[..., Iterator[JobResult]]]:
         if not self.ray.is_initialized():
             self.reaper = _start_reaper() if self.address is None else None
+            self.starter = threading.Thread(target=self._start, name="ray-start", daemon=True)
+            self.starter.start()
+        else:
+            self.ready.set()
+        return self.connect
+
+    def _start(self) -> None:
+        try:
             _init(self.ray, self.workers, self.address)
-            self.started_here = True
+        except BaseException as e:  # raised again in the caller's thread by connect()
+            self.failure = e
+        self.ready.set()
+        # Ray's head processes die with the thread that started them (PR_SET_PDEATHSIG): it lives until the
+        # session ends.
+        self.stop.wait()
+
+    def connect(self) -> Callable[..., Iterator[JobResult]]:
+        """Wait until Ray is up; its start-up error, if any, is raised here."""
+        self.ready.wait()
+        if self.failure is not None:
+            raise self.failure
         return self.run
 
     def __exit__(self, *exc) -> None:
-        if self.started_here:
+        if self.starter is None:
+            return
+        self.ready.wait()  # an interrupt during start-up: let it finish, then stop it
+        if self.failure is None:
+            if self.address is None:  # the runtime is ours, not a cluster's
+                _stop_monitor(self.ray)
             self.ray.shutdown()
-            if self.reaper is not None and self.reaper.stdin is not None:
-                self.reaper.stdin.write(b"shut down\n")  # the run ended cleanly: the reaper goes, killing nothing
-                self.reaper.stdin.close()
-                self.reaper.wait()
+        self.stop.set()
+        self.starter.join()
+        if self.reaper is not None and self.reaper.stdin is not None:
+            self.reaper.stdin.write(b"shut down\n")  # the run ended cleanly: the reaper goes, killing nothing
+            self.reaper.stdin.close()
+            self.reaper.wait()
 
     def run(self, jobs: list[Job], settings: Settings, workers: int) -> Iterator[JobResult]:
         """Yield the result of each job, batch by batch as batches finish (completion order).
@@ -161,8 +191,16 @@ def _start_reaper() -> subprocess.Popen | None:
                             start_new_session=True)  # fmt: skip
 
 
-def _init(ray, workers: int, address: str | None) -> None:
+def _stop_monitor(ray) -> None:
+    """Kill the local runtime's autoscaler monitor, which has nothing to save: ``ray.shutdown`` otherwise
+    waits a fixed second for it to ignore SIGTERM (measured with Ray 2.60: 1.0 s of its 1.3 s)."""
+    node = getattr(getattr(ray, "_private", None), "worker", None)
+    processes = getattr(getattr(node, "_global_node", None), "all_processes", None) or {}
+    for info in processes.get("monitor", []):  # private to Ray: without it, shutdown only takes longer
+        info.process.kill()
 
+
+def _init(ray, workers: int, address: str | None) -> None:
     try:
         ray.init(
             address=address or "local",  # never silently join a cluster that happens to run on this machine
