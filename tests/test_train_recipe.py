@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -202,3 +203,37 @@ def test_weight_decay_shrinks_weights_but_not_batch_norm_or_biases() -> None:
             assert np.allclose(with_decay - without, -0.01 * 0.5 * start, atol=1e-6)
         else:
             assert np.array_equal(with_decay, without), name
+
+
+def test_cycling_views_train_epoch_e_on_copy_e_mod_k_of_every_image() -> None:
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    originals = flat_images()
+    views = np.stack([originals + 1, originals + 2, originals + 3])  # copy k of image i: 10 * i + k + 1
+    batches = TrainBatches(originals, labels, 2, seed=5, batch_size=4, views=views)
+    for epoch in range(7):
+        seen = np.concatenate([x[:, 0, 0, 0] for x, _, _ in batches.epoch(epoch)]).astype(int)
+        assert sorted(seen % 10) == [epoch % 3 + 1] * 8  # every image once, all from copy e mod K
+        assert sorted(seen // 10) == list(range(8))
+        assert np.array_equal(
+            np.concatenate([y for _, y, _ in batches.epoch(epoch)]), np.eye(2, dtype=np.float32)[labels[seen // 10]]
+        )
+    with pytest.raises(ValueError, match="do not hold copies"):
+        TrainBatches(originals, labels, 2, seed=5, batch_size=4, views=views[:, :4])
+
+
+def test_on_the_fly_augmentation_time_is_counted() -> None:
+    labels = np.zeros(8, dtype=np.int64)
+
+    def slow_flip(image: np.ndarray, seed: int) -> np.ndarray:
+        deadline = time.process_time() + 0.005
+        while time.process_time() < deadline:
+            pass
+        return image[:, ::-1]
+
+    batches = TrainBatches(flat_images(), labels, 1, seed=0, batch_size=4, augment=slow_flip)
+    assert batches.augment_seconds == 0.0
+    list(batches.epoch(0))
+    assert 8 * 0.005 <= batches.augment_seconds < 8 * 0.005 + 0.5
+    plain = TrainBatches(flat_images(), labels, 1, seed=0, batch_size=4)
+    list(plain.epoch(0))
+    assert plain.augment_seconds == 0.0

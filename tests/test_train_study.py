@@ -17,7 +17,7 @@ from train.errors import TrainError
 from train.fit import FitConfig
 from train.stats import BASELINE
 from train.store import StudyStore
-from train.study import ablate, curve, load_study_data, plan_runs
+from train.study import ablate, copies, curve, load_study_data, plan_runs
 
 TINY = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
 runner = CliRunner()
@@ -218,3 +218,78 @@ def test_a_store_that_cannot_be_a_folder_is_exit_2_before_any_training(tmp_path:
         "Choose another --store.\n"
     )
     assert not (tmp_path / "run").exists()  # refused before anything was trained or written
+
+
+@pytest.fixture(scope="module")
+def copies_study(study_dir: Path) -> dict:
+    return copies(SAMPLE, copies=[1, 2], preset="noise", out=study_dir / "copies", config=TINY, seeds=2, workers=1)
+
+
+def test_copies_study_trains_every_arm_at_equal_steps(copies_study: dict, study_dir: Path) -> None:
+    out = study_dir / "copies"
+    assert sorted(p.name for p in out.iterdir()) == ["copies.png", "curves.png", "report.json", "report.md", "store"]
+    assert json.loads((out / "report.json").read_text()) == copies_study
+    assert set(copies_study) == {"study", "arguments", "versions", "data", "expansion_costs", "arms",
+                                 "matches_on_the_fly", "runs", "verdict"}  # fmt: skip
+    args = copies_study["arguments"]
+    chosen = (args["copies"], args["cycle"], args["preset"], args["epoch_images"], args["online"])
+    assert chosen == ([1, 2], 2, "noise", 84, None)
+    arms = {a["arm"]: a for a in copies_study["arms"]}
+    assert list(arms) == ["on the fly", "offline x1", "offline x2", "cycle x2"]
+    assert [(a["copies"], a["train_images"]) for a in arms.values()] == [(0, 84), (1, 168), (2, 252), (2, 84)]
+    assert arms["on the fly"]["vs_on_the_fly"] is None
+    assert all(len(a["vs_on_the_fly"]["accuracy"]["ci95"]) == 2 for a in list(arms.values())[1:])
+    assert [(r["arm"], r["seed"]) for r in copies_study["runs"]] == [
+        (arm, seed) for seed in (0, 1) for arm in arms
+    ]  # fmt: skip
+    # Equal steps: every run's epochs are 84 images long, whatever its training set.
+    stored = [json.loads(p.read_text()) for p in sorted((out / "store" / "runs").iterdir())]
+    assert len(stored) == 8 and {s["spec"]["config"]["epoch_images"] for s in stored} == {84}
+    onlines = sorted(str(s["spec"]["config"]["online"]) for s in stored)
+    assert onlines == ["None"] * 6 + ["noise"] * 2
+    assert sum("views" in s["spec"] for s in stored) == 2  # the cycling runs, keyed by their copies
+    # Augmentation: on the fly pays in every run; offline paid once, per copy.
+    cpu = {arm: a["augment_cpu_seconds"] for arm, a in arms.items()}
+    assert cpu["on the fly"]["once"] is None and cpu["on the fly"]["per_run"] > 0
+    assert [cpu[a]["per_run"] for a in ("offline x1", "offline x2", "cycle x2")] == [0.0, 0.0, 0.0]
+    assert cpu["offline x2"]["once"] == pytest.approx(2 * cpu["offline x1"]["once"]) and cpu["offline x1"]["once"] > 0
+    assert [c["resumed"] for c in copies_study["expansion_costs"]] == [False, False]
+    assert copies_study["matches_on_the_fly"] in {None, "offline x1", "offline x2"}
+    markdown = (out / "report.md").read_text()
+    assert f"**Verdict.** {copies_study['verdict']}" in markdown and copies_study["verdict"].startswith("On the fly:")
+    assert "| arm | train images | accuracy (%) | vs on the fly [95% CI] | s/epoch |" in markdown
+
+
+def test_copies_views_are_copy_k_of_every_training_image_in_order(copies_study: dict, study_dir: Path) -> None:
+    data = load_study_data(SAMPLE)
+    train_set = data.subsets[0].train
+    store = StudyStore(study_dir / "copies" / "store")
+    views = store.copies(train_set, data.classes, preset="noise", per_image=2, seed=1, workers=1)
+    assert len(views) == 2
+    for k, view in enumerate(views, 1):
+        assert [(s.label, s.key) for s in view] == [(s.label, s.key) for s in train_set]
+        assert [Path(s.path).name for s in view] == [f"{Path(s.path).stem}__aug00{k}.png" for s in train_set]
+    assert not set(views[0]) & set(views[1])
+
+
+def test_copies_study_resumes_without_training(copies_study: dict, study_dir: Path, monkeypatch) -> None:
+    counter = FitCounter(train.runs.fit_one)
+    monkeypatch.setattr(train.runs, "fit_one", counter)
+    again = copies(SAMPLE, copies=[1, 2], preset="noise", out=study_dir / "copies", config=TINY, seeds=2, workers=1)
+    assert counter.calls == 0 and [r["reused"] for r in again["runs"]] == [True] * 8
+    assert [a["accuracy"] for a in again["arms"]] == [a["accuracy"] for a in copies_study["arms"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--copies", "2,1"], "Error: --copies must be positive and increasing; got 2, 1.\n"),
+        (["--copies", "", "--cycle", "0"], "Error: Give --copies (e.g. 1,2,5,10,20), --cycle K, or both.\n"),
+        (["--preset", "flipz"], "Error: Unknown preset(s): flipz. Valid presets: "),
+    ],
+)
+def test_copies_cli_errors(args: list[str], message: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["copies", str(SAMPLE), "--out", str(tmp_path / "out"), "-q", *args])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert not (tmp_path / "out").exists()

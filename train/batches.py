@@ -8,6 +8,8 @@ Pure numpy, so every rule is testable without TensorFlow, and every batch is a f
   than the set (equal steps for arms of different sizes) and every image is still seen in turn.
 * On the fly (``augment``): expander's pipeline on every image of every batch, seeded by the stream
   position, so no two epochs see the same copy of an image.
+* Cycling (``views``): K offline copies of every image, made before training; epoch ``e`` trains on copy
+  ``e mod K`` of each image (the on-the-fly schedule replayed from disk, the copies reused by every run).
 * MixUp (Zhang et al., 2018) blends two images and their labels with a weight drawn from Beta(a, a);
   CutMix (Yun et al., 2019) pastes a box of one image into another and mixes the labels by its area.
   With both, each batch uses one of them, chosen by a coin (as timm does).
@@ -15,6 +17,7 @@ Pure numpy, so every rule is testable without TensorFlow, and every batch is a f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -48,12 +51,17 @@ class TrainBatches:
         augment: Augment | None = None,
         class_weights: np.ndarray | None = None,
         epoch_images: int | None = None,
+        views: np.ndarray | None = None,
     ):
-        self.pixels, self.labels = pixels, np.asarray(labels, dtype=np.int64)
+        """``views``, when given, is (K, len(pixels), H, W, C): the copies epochs cycle through."""
+        if views is not None and views.shape[1:] != pixels.shape:
+            raise ValueError(f"views {views.shape} do not hold copies of pixels {pixels.shape}")
+        self.pixels, self.labels, self.views = pixels, np.asarray(labels, dtype=np.int64), views
         self.targets = np.eye(classes, dtype=np.float32)[self.labels]
         self.seed, self.batch_size, self.mixing, self.augment = seed, batch_size, mixing, augment
         self.weights = np.ones(len(labels), np.float32) if class_weights is None else class_weights[self.labels]
         self.epoch_images = epoch_images or len(labels)
+        self.augment_seconds = 0.0  # CPU time spent augmenting on the fly, over every epoch so far
 
     @property
     def steps(self) -> int:
@@ -78,12 +86,17 @@ class TrainBatches:
 
     def batch(self, positions: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         chosen = self.indices(positions)
-        images = self.pixels[chosen]
+        if self.views is not None:  # epoch e (of epoch_images positions each) trains on copy e mod K
+            images = self.views[(positions // self.epoch_images) % len(self.views), chosen]
+        else:
+            images = self.pixels[chosen]
         if self.augment is not None:
+            started = time.process_time()
             images = np.stack([
                 self.augment(image, _position_seed(self.seed, int(p))).reshape(image.shape)
                 for image, p in zip(images, positions, strict=True)
             ])  # fmt: skip
+            self.augment_seconds += time.process_time() - started
         x, y = images.astype(np.float32), self.targets[chosen]
         if self.mixing.active and len(chosen) > 1:
             x, y = mix(x, y, self.mixing, rng)

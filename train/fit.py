@@ -80,8 +80,10 @@ def fit_one(
     seed: int,
     channels: int,
     on_epoch: Callable[[int, dict], None] | None = None,
+    views: tuple[tuple[Sample, ...], ...] = (),
 ):
-    """Train, keep the validation-selected epoch's weights, test them and the last epoch's.
+    """Train, keep the validation-selected epoch's weights, test them and the last epoch's. With ``views``
+    (K copies of ``train``, in its order), epoch e trains on copy e mod K of every image.
 
     Returns (model at the selected epoch, record): the record holds the history, the selected epoch,
     test metrics at it (``test``) and at the last epoch (``test_last``), and the train/validation gap.
@@ -94,7 +96,7 @@ def fit_one(
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     size = (config.image_size, config.image_size)
-    batches = training_batches(train, len(classes), config, seed, channels)
+    batches = training_batches(train, len(classes), config, seed, channels, views)
     model = create_compiled(config, (config.image_size, config.image_size, channels), len(classes), batches.steps)
     val_x, val_y = load_pixels(val, size, channels), np.array([s.label for s in val])
     selector = _Selector(config)
@@ -116,23 +118,28 @@ def fit_one(
     record = {"seed": seed, "train_images": len(train), "epochs_run": len(history), "history": history}
     record |= _final_metrics(model, selector, history, train, test, classes, size, channels, seed)
     record |= {
+        "augment_seconds": batches.augment_seconds,
         "seconds_per_epoch": float(np.mean([e["seconds"] for e in history])),
         "images_per_s": float(np.mean([e["images_per_s"] for e in history])),
     }
     return model, record
 
 
-def training_batches(train: tuple[Sample, ...], classes: int, config: FitConfig, seed: int, channels: int):
-    """The run's TrainBatches: pixels in memory, the config's on-the-fly pipeline, mixing and class weights."""
+def training_batches(train: tuple[Sample, ...], classes: int, config: FitConfig, seed: int, channels: int,
+                     views: tuple[tuple[Sample, ...], ...] = ()):  # fmt: skip
+    """The run's TrainBatches: pixels in memory (and the copies it cycles through), the config's on-the-fly
+    pipeline, mixing and class weights."""
     augment = None
     if config.online:
         augment = Augmenter(preset_dict(config.online))
     labels = np.array([s.label for s in train])
     weights = _class_weights(labels, classes) if config.class_weight == "balanced" else None
-    pixels = load_pixels(train, (config.image_size, config.image_size), channels)
+    size = (config.image_size, config.image_size)
+    pixels = load_pixels(train, size, channels)
+    copies = np.stack([load_pixels(view, size, channels) for view in views]) if views else None
     return TrainBatches(pixels, labels, classes, seed=seed, batch_size=config.batch_size,
                         mixing=Mixing(config.mixup, config.cutmix), augment=augment, class_weights=weights,
-                        epoch_images=config.epoch_images)  # fmt: skip
+                        epoch_images=config.epoch_images, views=copies)  # fmt: skip
 
 
 def create_compiled(config: FitConfig, input_shape: tuple[int, int, int], classes: int, steps_per_epoch: int):

@@ -43,10 +43,11 @@ class RunSpec:
     train: tuple[Sample, ...]
     val: tuple[Sample, ...]
     test: tuple[Sample, ...]
+    views: tuple[tuple[Sample, ...], ...] = ()  # copies of train that epochs cycle through (train copies)
 
     def key_fields(self, config: FitConfig, channels: int, classes: tuple[str, ...]) -> dict:
         """Everything that determines this run's numbers (the store key is their digest)."""
-        return {
+        fields = {
             "config": config.to_dict(),
             "channels": channels,
             "classes": list(classes),
@@ -55,6 +56,9 @@ class RunSpec:
             "val": samples_digest(self.val),
             "test": samples_digest(self.test),
         }
+        if self.views:  # only then: the keys of runs stored before views existed stay the same
+            fields["views"] = [samples_digest(view) for view in self.views]
+        return fields
 
 
 def run_all(
@@ -107,7 +111,7 @@ def run_all(
                 _say(bar, progress, f"{line}, {seconds:.0f} s")
 
         model, record = fit_one(spec.train, spec.val, spec.test, classes, config_of(spec), spec.seed, channels,
-                                on_epoch=advance)  # fmt: skip
+                                on_epoch=advance, views=spec.views)  # fmt: skip
         del model
         record["train_seconds"] = time.perf_counter() - started
         bar.update(epoch_size(spec) * (epochs - record["epochs_run"]))  # early stopping skipped these

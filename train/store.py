@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import resource
 import sys
+import time
 from pathlib import Path
 
 from expander import expand
@@ -34,6 +37,31 @@ def digest(value) -> str:
 
 def samples_digest(samples: tuple[Sample, ...]) -> str:
     return digest(sorted((s.path, s.label) for s in samples))
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process tree: this process, its reaped children, and each live descendant with the
+    children it reaped (a fork server's finished pool workers are the fork server's to reap, not ours)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    stats = {}
+    proc = Path("/proc")
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone
+        stats[int(entry.name)] = (int(fields[1]), sum(int(v) for v in fields[11:15]))  # ppid; utime..cstime
+    tick, tree, stack = os.sysconf("SC_CLK_TCK"), 0, [os.getpid()]
+    while stack:
+        parent = stack.pop()
+        for pid, (ppid, ticks) in stats.items():
+            if ppid == parent:
+                tree += ticks
+                stack.append(pid)
+    return total + tree / tick
 
 
 class StudyStore:
@@ -85,15 +113,7 @@ class StudyStore:
 
         Made with ``preset``, or with ``pipeline`` (a serialised pipeline, kept under pipelines/ by its digest).
         """
-        subset = self.subset_folder(samples, classes)
-        pipeline_file = self._pipeline_file(pipeline) if pipeline is not None else None
-        name = preset if pipeline_file is None else pipeline_file.stem
-        out = self.root / "expansions" / f"{subset.name}-{name}-n{per_image}-s{seed}"
-        summary = read_summary(out) if out.is_dir() else None
-        if summary is None or summary.get("status") != "complete":
-            bar = progress and sys.stderr.isatty()  # a log file gets the runs' lines, not a bar's frames
-            expand(subset, out, per_image=per_image, preset=preset, pipeline=pipeline_file, seed=seed,
-                   originals=False, workers=workers, resume=summary is not None, progress=bar)  # fmt: skip
+        out = self._expanded(samples, classes, preset, pipeline, per_image, seed, workers, progress)
         sources = {f"{classes[s.label]}/{Path(s.path).name}": s for s in samples}  # manifest's source column
         new = []
         for row in read_manifest(out):
@@ -101,6 +121,56 @@ class StudyStore:
                 original = sources[row["source"]]
                 new.append(Sample(str((out / row["output"]).resolve()), original.label, original.key))
         return tuple(new)
+
+    def copies(
+        self, samples: tuple[Sample, ...], classes: tuple[str, ...], *, preset: str, per_image: int, seed: int,
+        workers: int | None = None, progress: bool = False,
+    ) -> tuple[tuple[Sample, ...], ...]:  # fmt: skip
+        """``per_image`` views of ``samples``: view k holds copy k+1 of every sample, in ``samples``' order.
+
+        Raises:
+            TrainError: a copy failed to be made (each view needs every image).
+        """
+        out = self._expanded(samples, classes, preset, None, per_image, seed, workers, progress)
+        made = {(row["source"], row["copy"]): row for row in read_manifest(out) if row["status"] == "ok"}
+        views = []
+        for k in range(1, per_image + 1):
+            view = []
+            for s in samples:
+                row = made.get((f"{classes[s.label]}/{Path(s.path).name}", str(k)))
+                if row is None:
+                    raise TrainError(f"Copy {k} of '{s.path}' was not made (see {out / 'manifest.csv'}).")
+                view.append(Sample(str((out / row["output"]).resolve()), s.label, s.key))
+            views.append(tuple(view))
+        return tuple(views)
+
+    def expansion_cost(self, samples: tuple[Sample, ...], preset: str, per_image: int, seed: int) -> dict | None:
+        """CPU and wall seconds the expansion took when it was made here (None if made before costs were kept)."""
+        path = self._expansion_folder(samples, preset, per_image, seed).with_suffix(".cost.json")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _expansion_folder(self, samples: tuple[Sample, ...], name: str, per_image: int, seed: int) -> Path:
+        return self.root / "expansions" / f"{samples_digest(samples)}-{name}-n{per_image}-s{seed}"
+
+    def _expanded(self, samples, classes, preset, pipeline, per_image, seed, workers, progress) -> Path:
+        """The expansion's folder, complete: made (or resumed) if needed, its cost kept beside it."""
+        subset = self.subset_folder(samples, classes)
+        pipeline_file = self._pipeline_file(pipeline) if pipeline is not None else None
+        name = preset if pipeline_file is None else pipeline_file.stem
+        out = self._expansion_folder(samples, name, per_image, seed)
+        summary = read_summary(out) if out.is_dir() else None
+        if summary is None or summary.get("status") != "complete":
+            bar = progress and sys.stderr.isatty()  # a log file gets the runs' lines, not a bar's frames
+            cpu, wall = _cpu_seconds(), time.perf_counter()
+            expand(subset, out, per_image=per_image, preset=preset, pipeline=pipeline_file, seed=seed,
+                   originals=False, workers=workers, resume=summary is not None, progress=bar)  # fmt: skip
+            cost = {"cpu_seconds": _cpu_seconds() - cpu, "wall_seconds": time.perf_counter() - wall,
+                    "resumed": summary is not None}  # fmt: skip
+            write_atomic(out.with_suffix(".cost.json"), (json.dumps(cost) + "\n").encode("utf-8"))
+        return out
 
     def _pipeline_file(self, pipeline: dict) -> Path:
         path = self.root / "pipelines" / f"p{digest(pipeline)}.json"

@@ -2,8 +2,9 @@
 
 * ``ablate``: one training subset, the no-augmentation baseline and one arm per preset.
 * ``curve``: nested training subsets of growing size, baseline vs one preset at each.
+* ``copies``: offline copies (1, 2, 5, ... per image, or cycled one per epoch) against on the fly.
 
-Both work the same way: choose subsets of the training originals (validation is held out of each
+All work the same way: choose subsets of the training originals (validation is held out of each
 subset; test images come from the same rules as ``train compare`` and are never touched), expand
 each subset with expander's library (only training originals are ever expanded, so nothing derived
 from a validation or test image can reach a training set), then train every (arm, subset, seed) run.
@@ -13,6 +14,7 @@ command again reuses them and only trains what is missing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -38,7 +40,14 @@ from train.fit import FitConfig, quiet_tensorflow
 from train.runs import RunSpec, default_out, default_store, run_all
 from train.stats import BASELINE, arm_stats, check_seeds, compared, effect
 from train.store import StudyStore
-from train.study_report import ablation_verdict, curve_verdict, write_ablation_report, write_curve_report
+from train.study_report import (
+    ablation_verdict,
+    copies_verdict,
+    curve_verdict,
+    write_ablation_report,
+    write_copies_report,
+    write_curve_report,
+)
 
 SUBSET_SEED = 0  # the order subsets are drawn in; fixed so that every study on SRC shares subsets
 
@@ -344,3 +353,107 @@ def curve(
     }
     write_curve_report(out, report)
     return report
+
+
+ON_THE_FLY = "on the fly"
+
+
+def copies(
+    src: str | Path,
+    *,
+    copies: Sequence[int] = (1, 2, 5, 10, 20),
+    cycle: int | None = None,
+    preset: str = "traditional",
+    test: str | Path | None = None,
+    out: str | Path | None = None,
+    store: str | Path | None = None,
+    config: FitConfig = FitConfig(),
+    seeds: int = 3,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    workers: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Offline copies against on the fly, at equal optimiser steps: how many copies per image match a new
+    copy at every step?
+
+    Arms, all with ``preset`` and every epoch ``len(train originals)`` images long: on the fly (a new copy of
+    each image every epoch); offline xK for each K in ``copies`` (the originals plus K copies each, drawn at
+    random); cycle xK (epoch e trains on copy e mod K of every image: the on-the-fly schedule replayed from
+    disk; K = ``cycle``, by default the largest of ``copies``, 0 for none). Copies are made once per seed by
+    expander (copy k of an image is the same bytes in every arm) and kept in the store.
+
+    Returns the report (also written to ``out``: report.json, report.md, copies.png, curves.png).
+    """
+    check_presets([preset])
+    counts = list(copies)
+    if counts:
+        _check_increasing(counts, "--copies")
+    cycle = counts[-1] if cycle is None and counts else cycle or 0
+    if cycle < 0 or not (counts or cycle):
+        raise TrainError("Give --copies (e.g. 1,2,5,10,20), --cycle K, or both.")
+    store = default_store(store, out)
+    out = Path(out) if out is not None else default_out("copies")
+    data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
+    subset = data.subsets[0]
+    steps = dataclasses.replace(config, online=None, epoch_images=config.epoch_images or len(subset.train))
+    most = max([*counts, cycle])
+    specs, costs = [], []
+    for seed in range(seeds):
+        views = runs_store.copies(subset.train, data.classes, preset=preset, per_image=most, seed=seed,
+                                  workers=workers, progress=progress)  # fmt: skip
+        costs.append(runs_store.expansion_cost(subset.train, preset, most, seed))
+        specs.append(RunSpec(ON_THE_FLY, 0, seed, subset.train, subset.val, data.test))
+        for k in counts:
+            train = subset.train + tuple(s for view in views[:k] for s in view)
+            specs.append(RunSpec(f"offline x{k}", 0, seed, train, subset.val, data.test))
+        if cycle:
+            specs.append(RunSpec(f"cycle x{cycle}", 0, seed, subset.train, subset.val, data.test, views[:cycle]))
+    online = dataclasses.replace(steps, online=preset)
+    runs = run_all(specs, data.classes, steps, runs_store, progress, arm_configs={ON_THE_FLY: online})
+    per_copy = _seconds_per_copy(costs, most)
+    rows = []
+    reference = [r for r in runs if r["arm"] == ON_THE_FLY]
+    for arm in dict.fromkeys(s.arm for s in specs):
+        arm_runs = [r for r in runs if r["arm"] == arm]
+        made = 0 if arm == ON_THE_FLY else int(arm.split("x")[-1])  # copies per image it trains on
+        row = {"arm": arm, "copies": made, **arm_stats(arm_runs, data.classes)}
+        row["vs_on_the_fly"] = None if arm == ON_THE_FLY else compared(arm_runs, reference)
+        row["augment_cpu_seconds"] = {
+            "once": None if arm == ON_THE_FLY or per_copy is None else per_copy * made,
+            "per_run": float(np.mean([r.get("augment_seconds", 0.0) for r in arm_runs])),
+        }
+        rows.append(row)
+    report = {
+        "study": "copies",
+        "arguments": {
+            **_common_arguments(src, test, out, runs_store, steps, seeds, most, val_fraction, test_fraction),
+            "preset": preset,
+            "copies": counts,
+            "cycle": cycle,
+        },
+        "versions": package_versions("expander", "albumentations", "tensorflow", "keras", "numpy"),
+        "data": _data_summary(data),
+        "expansion_costs": costs,
+        "arms": rows,
+        "matches_on_the_fly": _first_match(rows),
+        "runs": runs,
+    }
+    report["verdict"] = copies_verdict(report, seeds)
+    write_copies_report(out, report)
+    return report
+
+
+def _seconds_per_copy(costs: list[dict | None], most: int) -> float | None:
+    """Expansion CPU seconds per copy of every training image (the mean over seeds; None if not measured)."""
+    known = [c["cpu_seconds"] for c in costs if c is not None and not c.get("resumed")]
+    return float(np.mean(known)) / most if known and most else None
+
+
+def _first_match(rows: list[dict]) -> str | None:
+    """The first offline arm (fewest copies) whose accuracy interval against on the fly reaches zero."""
+    for row in rows:
+        ci = (row["vs_on_the_fly"] or {}).get("accuracy", {}).get("ci95")
+        if row["arm"].startswith("offline") and ci is not None and ci[1] >= 0:
+            return row["arm"]
+    return None

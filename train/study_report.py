@@ -375,3 +375,113 @@ def write_search_report(out: Path, report: dict) -> None:
         *_argument_lines(report),
     ]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+# --- copies -------------------------------------------------------------------------------
+
+
+def copies_rows(report: dict) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [("arm", "train images", "accuracy (%)", "vs on the fly [95% CI]",
+                                    "s/epoch", "augmentation CPU s: once", "per run")]  # fmt: skip
+    for arm in report["arms"]:
+        once = arm["augment_cpu_seconds"]["once"]
+        rows.append((
+            arm["arm"],
+            str(arm["train_images"]),
+            pm(arm["accuracy"]),
+            _diff(arm["vs_on_the_fly"]) if arm["vs_on_the_fly"] else "-",
+            f"{arm['seconds_per_epoch']['mean']:.1f}",
+            "-" if once is None else f"{once:.1f}",
+            f"{arm['augment_cpu_seconds']['per_run']:.1f}",
+        ))  # fmt: skip
+    return rows
+
+
+def copies_table(report: dict) -> str:
+    return text_table(copies_rows(report))
+
+
+def copies_verdict(report: dict, seeds: int) -> str:
+    """Which offline arm first matches on the fly, and what on the fly costs per run."""
+    rows = {a["arm"]: a for a in report["arms"]}
+    fly = rows["on the fly"]
+    lead = f"On the fly: {100 * fly['accuracy']['mean']:.1f}% test accuracy ({seeds} seed(s))."
+    match = report["matches_on_the_fly"]
+    if match is None:
+        offline = [a for a in report["arms"] if a["arm"].startswith("offline")]
+        found = "No offline arm matched it within the 95% interval" if offline else "No offline arm was trained"
+    else:
+        d = rows[match]["vs_on_the_fly"]["accuracy"]
+        found = (f"The fewest copies that match it within the 95% interval: {match}, "
+                 f"{100 * rows[match]['accuracy']['mean']:.1f}% ({100 * d['mean']:+.1f} points, "
+                 f"[{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}])")  # fmt: skip
+    cycled = [a for a in report["arms"] if a["arm"].startswith("cycle")]
+    cycle = ""
+    if cycled and cycled[0]["vs_on_the_fly"]:
+        d = cycled[0]["vs_on_the_fly"]["accuracy"]
+        ci = f" [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]" if d["ci95"] else ""
+        cycle = f" {cycled[0]['arm']}: {100 * d['mean']:+.1f} points against on the fly{ci}."
+    cost = f" On the fly spent {fly['augment_cpu_seconds']['per_run']:.1f} CPU s augmenting in every run."
+    return f"{lead} {found}.{cycle}{cost}"
+
+
+def write_copies_report(out: Path, report: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _plot_copies(out / "copies.png", report)
+    _plot_validation(out / "curves.png", report, key="arm")
+    args = report["arguments"]
+    lines = [
+        "# train copies",
+        "",
+        f"**Verdict.** {report['verdict']}",
+        "",
+        *markdown_table(copies_rows(report)),
+        "",
+        f"Mean ± standard deviation over {len(args['seeds'])} seed(s); differences against on the fly are paired "
+        f"by seed, with a 95% t interval. Every arm trains {args['epochs']} epochs of {args['epoch_images']} "
+        f"images (equal optimiser steps) with '{args['preset']}': offline xK on the originals plus K copies of "
+        "each, cycle xK on copy e mod K of every image in epoch e, on the fly on a new copy of every image at "
+        "every step. `s/epoch` is training wall time per epoch. Augmentation CPU: `once` is expander's "
+        "expansion (decode, augment, encode, write; measured on the largest expansion, per copy, times K), "
+        "paid once and reusable by every run; `per run` is what on the fly spends augmenting in each run.",
+        "",
+        *_data_lines(report),
+        "",
+        "![test accuracy against copies per image](copies.png)",
+        "",
+        "![validation accuracy per epoch](curves.png)",
+        "",
+        *_run_lines(report),
+        *_argument_lines(report),
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _plot_copies(path: Path, report: dict) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    rows = {a["arm"]: a for a in report["arms"]}
+    fly = rows["on the fly"]["accuracy"]
+    mean, std = 100 * fly["mean"], 100 * fly["std"]
+    ax.axhspan(mean - std, mean + std, color=ARM_COLOURS["online"], alpha=0.2)
+    ax.axhline(mean, color=ARM_COLOURS["online"], label="on the fly (mean ± std)")
+    offline = [a for a in report["arms"] if a["arm"].startswith("offline")]
+    if offline:
+        ax.errorbar([a["copies"] for a in offline], [100 * a["accuracy"]["mean"] for a in offline],
+                    yerr=[100 * a["accuracy"]["std"] for a in offline], marker="o", capsize=4,
+                    color=ARM_COLOURS["expanded"], label="offline: originals + K copies")  # fmt: skip
+    for arm in (a for a in report["arms"] if a["arm"].startswith("cycle")):
+        ax.errorbar([arm["copies"]], [100 * arm["accuracy"]["mean"]], yerr=[100 * arm["accuracy"]["std"]],
+                    marker="s", capsize=4, color="black", ls="none", label=f"{arm['arm']} (copy e mod K)")  # fmt: skip
+    ks = sorted({a["copies"] for a in report["arms"] if a["copies"]})
+    if ks:
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("copies per training image, K (log scale)")
+    ax.set_ylabel("test accuracy (%), mean ± std over seeds")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
