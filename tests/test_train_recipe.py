@@ -237,3 +237,22 @@ def test_on_the_fly_augmentation_time_is_counted() -> None:
     plain = TrainBatches(flat_images(), labels, 1, seed=0, batch_size=4)
     list(plain.epoch(0))
     assert plain.augment_seconds == 0.0
+
+
+def test_bfloat16_trains_in_bfloat16_and_leaves_float32_behind() -> None:
+    from train.fit import create_compiled
+
+    model = create_compiled(FitConfig(model="tiny", precision="bfloat16"), (16, 16, 3), 2, steps_per_epoch=4)
+    assert {layer.dtype_policy.name for layer in model.layers if layer.weights} == {"mixed_bfloat16"}
+    assert {w.dtype for w in model.weights} == {"float32"}  # the weights stay float32
+    plain = create_compiled(FitConfig(model="tiny"), (16, 16, 3), 2, steps_per_epoch=4)
+    assert {layer.dtype_policy.name for layer in plain.layers if layer.weights} == {"float32"}
+
+
+def test_a_field_added_later_leaves_stored_runs_keys_alone_at_its_default() -> None:
+    from train.store import digest
+
+    before = {k: v for k, v in FitConfig().to_dict().items() if k != "precision"}  # a run stored before it existed
+    assert FitConfig().key_dict() == before
+    assert digest(FitConfig().key_dict()) == digest(before)
+    assert FitConfig(precision="bfloat16").key_dict() == {**before, "precision": "bfloat16"}

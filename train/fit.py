@@ -39,9 +39,18 @@ class FitConfig:
     cutmix: float = 0.0  # Beta(a, a) of CutMix; 0 is off
     online: str | None = None  # a preset applied on the fly to every training image, every epoch
     epoch_images: int | None = None  # images per epoch; None: the whole training set
+    precision: str = "float32"  # or "bfloat16": Keras' mixed_bfloat16 policy (bfloat16 compute, float32 weights)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def key_dict(self) -> dict:
+        """What a stored run is keyed by: every field, less those added later while at their defaults (so runs
+        stored before a field existed keep their keys)."""
+        return {k: v for k, v in self.to_dict().items() if k not in _ADDED_LATER or v != _ADDED_LATER[k]}
+
+
+_ADDED_LATER = {"precision": "float32"}  # field -> its default; a stored run's key leaves these out
 
 
 TENSORFLOW_LOG = False  # the train CLI's --verbose: show TensorFlow's start-up log
@@ -146,7 +155,12 @@ def create_compiled(config: FitConfig, input_shape: tuple[int, int, int], classe
     """The model, compiled with AdamW, the learning-rate schedule and label-smoothed cross-entropy."""
     import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
-    model = create_model(config.model, input_shape, classes)
+    # Layers take the policy in force when they are made; later models (another run, augnet) get float32 again.
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
+    try:
+        model = create_model(config.model, input_shape, classes)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     optimizer = keras.optimizers.AdamW(learning_rate=learning_rate(config, steps_per_epoch),
                                        weight_decay=config.weight_decay)  # fmt: skip
     # Decay shrinks weights toward zero; batch norm's scales and shifts and the biases are not such weights.

@@ -48,7 +48,7 @@ class RunSpec:
     def key_fields(self, config: FitConfig, channels: int, classes: tuple[str, ...]) -> dict:
         """Everything that determines this run's numbers (the store key is their digest)."""
         fields = {
-            "config": config.to_dict(),
+            "config": config.key_dict(),
             "channels": channels,
             "classes": list(classes),
             "seed": self.seed,
