@@ -18,7 +18,7 @@ from expander.pipeline import load_pipeline_file
 from train.cli import app
 from train.errors import TrainError
 from train.fit import FitConfig
-from train.search import Candidate, rung_plan, search
+from train.search import Candidate, rank_agreement, rung_plan, search, timed_plan
 
 TINY = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
 runner = CliRunner()
@@ -180,3 +180,52 @@ def test_an_undecodable_image_is_named_and_left_out_not_a_crash(tmp_path: Path) 
     assert [u["file"] for u in report["data"]["unreadable"]] == [broken]
     assert report["data"]["available_per_class"] == {"sneaker": 15, "trouser": 30, "tshirt": 60}
     assert f"- Left out because it does not decode: `{broken}`" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_time_budget_buys_the_most_epochs_that_fit() -> None:
+    # 4, 2 and 1 candidates (eta 3): 7 runs of 2 s besides their epochs, 4 + 2*3 + 1*9 = 19 epochs per first-rung epoch.
+    assert timed_plan(4, 14 + 19 * 2.5, 3, run_seconds=2, epoch_seconds=1) == [(4, 2), (2, 6), (1, 18)]
+    expected = (
+        r"--minutes 0.5 cannot train 4 candidates in 3 rungs \(eta 3\) here: a run costs about 2 s and an "
+        r"epoch 1.0 s, so it needs at least 1 minutes"
+    )
+    with pytest.raises(TrainError, match=expected):
+        timed_plan(4, 30, 3, run_seconds=2, epoch_seconds=1)
+
+
+def test_rank_agreement_between_rungs() -> None:
+    def rung(number: int, accuracies: dict[str, float]) -> dict:
+        return {"rung": number, "results": [{"candidate": c, "val_accuracy": a} for c, a in accuracies.items()]}
+
+    same = [rung(0, {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.1}), rung(1, {"a": 0.95, "b": 0.85, "c": 0.75})]
+    reversed_order = [
+        rung(0, {"a": 0.9, "b": 0.8, "c": 0.7}),
+        rung(1, {"a": 0.5, "b": 0.6, "c": 0.7}),
+        rung(2, {"c": 1}),
+    ]
+    assert rank_agreement(same) == [{"rungs": [0, 1], "candidates": 3, "spearman": pytest.approx(1.0)}]
+    assert rank_agreement(reversed_order) == [
+        {"rungs": [0, 1], "candidates": 3, "spearman": pytest.approx(-1.0)},
+        {"rungs": [1, 2], "candidates": 1, "spearman": None},
+    ]
+
+
+def test_on_the_fly_candidates_and_a_budget_in_minutes(tmp_path: Path) -> None:
+    report = search(SAMPLE, presets=["noise"], magnitudes=[0.5, 1.5], per_image=[0, 1], minutes=1, out=tmp_path / "s",
+                    config=TINY, seeds=2, workers=1)  # fmt: skip
+    pilot = report["pilot"]
+    assert pilot["candidate"] == "noise x0.5, on the fly" and pilot["epoch_seconds"] > 0
+    assert [(p["candidates"], p["epochs"]) for p in report["plan"]] == timed_plan(
+        4, 60, 3, pilot["run_seconds"], pilot["epoch_seconds"]
+    )
+    first = {r["candidate"]: r for r in report["rungs"][0]["results"]}
+    assert sorted(first) == ["noise x0.5, 1/image", "noise x0.5, on the fly", "noise x1.5, 1/image",
+                             "noise x1.5, on the fly"]  # fmt: skip
+    assert first["noise x1.5, on the fly"]["train_images"] == 84 and first["noise x1.5, 1/image"]["train_images"] == 168
+    stored = [json.loads(p.read_text())["spec"]["config"] for p in (tmp_path / "s" / "store" / "runs").iterdir()]
+    onlines = {(c.get("online"), c.get("online_magnitude"), c["epochs"]) for c in stored}
+    assert ("noise", 0.5, 2) in onlines  # the pilot (and rung 0's run of the same candidate), on the fly at 0.5
+    assert (None, None, report["plan"][0]["epochs"]) in onlines  # offline candidates train without --online
+    assert len(report["rank_agreement"]) == len(report["plan"]) - 1
+    markdown = (tmp_path / "s" / "report.md").read_text()
+    assert "Sized for 1 minute(s) by a two-epoch pilot of noise x0.5, on the fly" in markdown

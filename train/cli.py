@@ -507,8 +507,17 @@ def search(
     magnitudes: Annotated[
         str, typer.Option(help="Comma-separated strengths: each preset's ranges scaled by each (1 = as defined).")
     ] = "0.5,1,1.5",
-    per_image: Annotated[str, typer.Option(help="Comma-separated copies per training original to try.")] = "2,5",
+    per_image: Annotated[
+        str, typer.Option(help="Comma-separated copies per training original to try; 0 tries it on the fly.")
+    ] = "0,2,5",
     budget: Annotated[int, typer.Option(help="Training epochs the search may spend over all its runs.", min=1)] = 300,
+    minutes: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Or a time budget: the search's runs sized by a two-epoch pilot to fit it (the final "
+            "compare not included)."
+        ),
+    ] = None,
     eta: Annotated[int, typer.Option(help="Successive halving: keep 1/ETA of the candidates per rung.", min=2)] = 3,
     test: TestDir = None,
     out: StudyOut = None,
@@ -543,6 +552,7 @@ def search(
             magnitudes=_split_list(magnitudes, float, "--magnitudes"),
             per_image=_split_list(per_image, int, "--per-image"),
             budget=budget,
+            minutes=minutes,
             eta=eta,
             test=test,
             out=out,

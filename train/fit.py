@@ -12,7 +12,7 @@ import numpy as np
 
 from expander.augment import Augmenter
 from expander.errors import require
-from expander.pipeline import preset_dict
+from expander.pipeline import preset_dict, scaled_pipeline
 from train.batches import Mixing, TrainBatches
 from train.data import Sample, load_pixels
 from train.metrics import classification_metrics
@@ -38,6 +38,7 @@ class FitConfig:
     mixup: float = 0.0  # Beta(a, a) of MixUp; 0 is off
     cutmix: float = 0.0  # Beta(a, a) of CutMix; 0 is off
     online: str | None = None  # a preset applied on the fly to every training image, every epoch
+    online_magnitude: float = 1.0  # its strength ranges scaled (expander.pipeline.scaled_pipeline); 1 is as defined
     epoch_images: int | None = None  # images per epoch; None: the whole training set
     precision: str = "float32"  # or "bfloat16": Keras' mixed_bfloat16 policy (bfloat16 compute, float32 weights)
 
@@ -50,7 +51,10 @@ class FitConfig:
         return {k: v for k, v in self.to_dict().items() if k not in _ADDED_LATER or v != _ADDED_LATER[k]}
 
 
-_ADDED_LATER = {"precision": "float32"}  # field -> its default; a stored run's key leaves these out
+_ADDED_LATER = {
+    "precision": "float32",
+    "online_magnitude": 1.0,
+}  # field -> its default; a stored run's key leaves these out
 
 
 TENSORFLOW_LOG = False  # the train CLI's --verbose: show TensorFlow's start-up log
@@ -140,7 +144,10 @@ def training_batches(train: tuple[Sample, ...], classes: int, config: FitConfig,
     pipeline, mixing and class weights."""
     augment = None
     if config.online:
-        augment = Augmenter(preset_dict(config.online))
+        pipeline = preset_dict(config.online)
+        if config.online_magnitude != 1.0:
+            pipeline = scaled_pipeline(pipeline, config.online_magnitude)
+        augment = Augmenter(pipeline)
     labels = np.array([s.label for s in train])
     weights = _class_weights(labels, classes) if config.class_weight == "balanced" else None
     size = (config.image_size, config.image_size)

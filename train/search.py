@@ -1,11 +1,14 @@
 """``train search``: find the augmentation for a dataset on validation accuracy alone, then test the winner once.
 
-Candidates are (preset, magnitude, copies per image): each preset's strength ranges scaled by the
-magnitude (``expander.pipeline.scaled_pipeline``), expanded offline with N copies of every training
-original. Successive halving (Jamieson & Talwalkar, 2016; the inner loop of Hyperband) spends the
-``--budget``: every candidate trains a few epochs, the best 1/eta by validation accuracy go on with eta
-times the epochs, until one is left. An epoch is one pass's worth of steps over the training
-*originals* for every candidate, so a candidate with more copies gets no more optimiser steps.
+Candidates are (preset, magnitude, copies per image): each preset's strength ranges scaled by the magnitude
+(``expander.pipeline.scaled_pipeline``), expanded offline with N copies of every training original, or applied
+on the fly (N = 0: a new copy of every image at every step). Successive halving (Jamieson & Talwalkar, 2016;
+the inner loop of Hyperband) spends the ``--budget``: every candidate trains a few epochs, the best 1/eta by
+validation accuracy go on with eta times the epochs, until one is left. An epoch is one pass's worth of steps
+over the training *originals* for every candidate, so a candidate with more copies gets no more optimiser
+steps. The budget is epochs, or minutes: then a two-epoch pilot run of the costliest kind of candidate
+measures what a run and an epoch cost. How far each rung's ranking agrees with the next one's (Spearman's rank
+correlation over the candidates that trained in both) is reported, so a first rung too short to rank shows.
 
 Each run is a fresh training (the cosine schedule depends on the epoch count), kept in the study store
 by what determines it, so an interrupted search resumes without retraining. No run of the search is
@@ -15,10 +18,14 @@ given the test images; only the final compare (winner vs no augmentation, ``--se
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+from scipy import stats
 
 from expander.manifest import package_versions
 from expander.pipeline import preset_dict, save_pipeline, scaled_pipeline
@@ -38,11 +45,21 @@ PIPELINE_NAME = "pipeline.json"
 class Candidate:
     preset: str
     magnitude: float
-    per_image: int
+    per_image: int  # copies per training original; 0: on the fly
+
+    @property
+    def online(self) -> bool:
+        return self.per_image == 0
 
     @property
     def name(self) -> str:
-        return f"{self.preset} x{self.magnitude:g}, {self.per_image}/image"
+        return f"{self.preset} x{self.magnitude:g}, " + ("on the fly" if self.online else f"{self.per_image}/image")
+
+    def config(self, base: FitConfig) -> FitConfig:
+        """The training configuration of this candidate's runs: ``base``, with the pipeline on the fly if so."""
+        if not self.online:
+            return base
+        return dataclasses.replace(base, online=self.preset, online_magnitude=self.magnitude)
 
     def pipeline(self) -> dict:
         return scaled_pipeline(preset_dict(self.preset), self.magnitude)
@@ -52,8 +69,8 @@ def candidates(presets: list[str], magnitudes: list[float], per_image: list[int]
     check_presets(presets)
     if not magnitudes or any(m <= 0 for m in magnitudes):
         raise TrainError(f"--magnitudes must be positive numbers; got {', '.join(map(str, magnitudes)) or 'none'}.")
-    if not per_image or any(n < 1 for n in per_image):
-        raise TrainError(f"--per-image must be 1 or more; got {', '.join(map(str, per_image)) or 'none'}.")
+    if not per_image or any(n < 0 for n in per_image):
+        raise TrainError(f"--per-image must be 0 (on the fly) or more; got {', '.join(map(str, per_image)) or 'none'}.")
     return [Candidate(p, m, n) for p in presets for m in magnitudes for n in per_image]
 
 
@@ -77,13 +94,62 @@ def rung_plan(count: int, budget: int, eta: int) -> list[tuple[int, int]]:
     return [(n, first * eta**rung) for rung, n in enumerate(counts)]
 
 
+def timed_plan(count: int, seconds: float, eta: int, run_seconds: float, epoch_seconds: float) -> list[tuple[int, int]]:
+    """``rung_plan`` for a time budget: the most epochs whose runs fit in ``seconds``, a run costing
+    ``run_seconds`` besides its epochs (loading, evaluation) and ``epoch_seconds`` per epoch."""
+    counts = [n for n, _ in rung_plan(count, 10**9, eta)]
+    fixed = run_seconds * sum(counts)
+    weight = sum(n * eta**rung for rung, n in enumerate(counts))  # epochs per epoch of the first rung
+    first = int((seconds - fixed) // (epoch_seconds * weight)) if epoch_seconds > 0 else 0
+    if first < 1:
+        least = (fixed + epoch_seconds * weight) / 60
+        raise TrainError(
+            f"--minutes {seconds / 60:g} cannot train {count} candidates in {len(counts)} rungs (eta {eta}) here: "
+            f"a run costs about {run_seconds:.0f} s and an epoch {epoch_seconds:.1f} s, so it needs at least "
+            f"{least:.0f} minutes. Give more minutes, or fewer presets, magnitudes or --per-image values."
+        )
+    return [(n, first * eta**rung) for rung, n in enumerate(counts)]
+
+
+def _pilot(candidate: Candidate, expanded, base: FitConfig, data: StudyData, store: StudyStore,
+           progress: bool) -> dict:  # fmt: skip
+    """Two epochs of ``candidate`` (kept in the store like every run): what a run and an epoch cost here. The
+    second epoch is the epoch's cost; the first one's graph tracing is part of every run's fixed cost."""
+    subset = data.subsets[0]
+    spec = RunSpec(f"pilot: {candidate.name}", 0, SEARCH_SEED, expanded(candidate, SEARCH_SEED), subset.val, ())
+    config = candidate.config(dataclasses.replace(base, epochs=2))
+    (run,) = run_all([spec], data.classes, config, store, progress)
+    epoch = run["history"][1]["seconds"]
+    return {
+        "candidate": candidate.name,
+        "epoch_seconds": epoch,
+        "run_seconds": max(run["train_seconds"] - 2 * epoch, 0.0),
+    }
+
+
+def rank_agreement(rungs: list[dict]) -> list[dict]:
+    """Spearman's rank correlation of validation accuracy between each rung and the next, over the candidates
+    that trained in both (None with fewer than three: no ranking to agree on)."""
+    agreement = []
+    for before, after in itertools.pairwise(rungs):
+        later = {r["candidate"]: r["val_accuracy"] for r in after["results"]}
+        pairs = [(r["val_accuracy"], later[r["candidate"]]) for r in before["results"] if r["candidate"] in later]
+        rho = None
+        if len(pairs) >= 3:
+            a, b = (stats.rankdata(side) for side in zip(*pairs, strict=True))
+            rho = float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else None
+        agreement.append({"rungs": [before["rung"], after["rung"]], "candidates": len(pairs), "spearman": rho})
+    return agreement
+
+
 def search(
     src: str | Path,
     *,
     presets: Sequence[str] = ("keras", "traditional", "light", "strong", "trivial"),
     magnitudes: Sequence[float] = (0.5, 1.0, 1.5),
-    per_image: Sequence[int] = (2, 5),
+    per_image: Sequence[int] = (0, 2, 5),
     budget: int = 300,
+    minutes: float | None = None,
     eta: int = 3,
     test: str | Path | None = None,
     out: str | Path | None = None,
@@ -97,11 +163,14 @@ def search(
 ) -> dict:
     """Rank candidate augmentations by validation accuracy with successive halving; compare the winner on test.
 
-    Writes the winner's pipeline to ``out/pipeline.json`` (for ``expander expand --pipeline``) and the
-    report (report.json, report.md) to ``out``; returns the report.
+    The search spends ``budget`` epochs, or about ``minutes`` when given (sized by a pilot run). Writes the
+    winner's pipeline to ``out/pipeline.json`` (for ``expander expand --pipeline``) and the report
+    (report.json, report.md) to ``out``; returns the report.
     """
     pool = candidates(list(presets), list(magnitudes), list(per_image))
-    plan = rung_plan(len(pool), budget, eta)
+    if minutes is not None and minutes <= 0:
+        raise TrainError(f"--minutes must be positive; got {minutes:g}.")
+    plan = rung_plan(len(pool), budget, eta)  # checks eta and the epoch budget before any work
     store = default_store(store, out)
     out = Path(out) if out is not None else default_out("search")
     data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
@@ -110,14 +179,21 @@ def search(
     base = dataclasses.replace(config, epoch_images=config.epoch_images or len(subset.train))
 
     def expanded(candidate: Candidate, seed: int):
+        if candidate.online:
+            return subset.train
         return subset.train + runs_store.expansion(subset.train, data.classes, pipeline=candidate.pipeline(),
                                               per_image=candidate.per_image, seed=seed, workers=workers,
                                               progress=progress)  # fmt: skip
 
+    pilot = None
+    if minutes is not None:
+        pilot = _pilot(max(pool, key=lambda c: (c.online, c.per_image)), expanded, base, data, runs_store, progress)
+        plan = timed_plan(len(pool), minutes * 60, eta, pilot["run_seconds"], pilot["epoch_seconds"])
     alive, rungs = pool, []
     for rung, (_, epochs) in enumerate(plan):
         specs = [RunSpec(c.name, 0, SEARCH_SEED, expanded(c, SEARCH_SEED), subset.val, ()) for c in alive]
-        runs = run_all(specs, data.classes, dataclasses.replace(base, epochs=epochs), runs_store, progress)
+        configs = {c.name: c.config(dataclasses.replace(base, epochs=epochs)) for c in alive}
+        runs = run_all(specs, data.classes, dataclasses.replace(base, epochs=epochs), runs_store, progress, configs)
         ranked = sorted(zip(alive, runs, strict=True), key=lambda pair: _rank_key(pair[1], pool.index(pair[0])))
         keep = plan[rung + 1][0] if rung + 1 < len(plan) else 1
         rungs.append(_rung_summary(rung, epochs, ranked, keep))
@@ -131,7 +207,8 @@ def search(
         "arguments": {
             "src": str(Path(src).resolve()), "test": str(Path(test).resolve()) if test else None,
             "out": str(out.resolve()), "store": str(runs_store.root.resolve()), "presets": list(presets),
-            "magnitudes": list(magnitudes), "per_image": list(per_image), "budget": budget, "eta": eta,
+            "magnitudes": list(magnitudes), "per_image": list(per_image), "budget": budget, "minutes": minutes,
+            "eta": eta,
             "seeds": list(range(seeds)), "val_fraction": val_fraction, "test_fraction": test_fraction,
             **base.to_dict(),
         },
@@ -139,7 +216,9 @@ def search(
         "data": _data_summary(data),
         "plan": [{"candidates": n, "epochs": e} for n, e in plan],
         "epochs_spent": sum(n * e for n, e in plan),
+        "pilot": pilot,
         "rungs": rungs,
+        "rank_agreement": rank_agreement(rungs),
         "winner": {**dataclasses.asdict(winner), "name": winner.name, "pipeline": str((out / PIPELINE_NAME).resolve())},
         **final,
     }  # fmt: skip
@@ -155,7 +234,7 @@ def final_compare(data: StudyData, store: StudyStore, winner: Candidate, expande
     for seed in range(seeds):
         specs.append(RunSpec(BASELINE, 0, seed, subset.train, subset.val, data.test))
         specs.append(RunSpec(winner.name, 0, seed, expanded(winner, seed), subset.val, data.test))
-    runs = run_all(specs, data.classes, config, store, progress)
+    runs = run_all(specs, data.classes, config, store, progress, {winner.name: winner.config(config)})
     arms = {arm: [r for r in runs if r["arm"] == arm] for arm in (BASELINE, winner.name)}
     difference = compared(arms[winner.name], arms[BASELINE])
     return {

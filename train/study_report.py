@@ -334,10 +334,15 @@ def search_verdict(report: dict) -> str:
     interval = f" (95% CI {100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f})" if d["ci95"] else ""
     outcome = {"helped": "helped", "hurt": "hurt", "unclear": "made no clear difference to",
                "single seed": "changed (one seed, so by how much is not known)"}[final["effect"]]  # fmt: skip
+    use = (
+        f"Use it on the fly: the pipeline {winner['pipeline']} applied to every training image at every step "
+        "(expander.augment.Augmenter)"
+        if winner["per_image"] == 0
+        else f"Use it: expander expand SRC --pipeline {winner['pipeline']} --per-image {winner['per_image']}"
+    )
     return (
         f"Winner on validation: {winner['name']}. Against no augmentation on the test images it {outcome} "
-        f"accuracy: {100 * d['mean']:+.1f} points{interval}, {seeds} seed(s). "
-        f"Use it: expander expand SRC --pipeline {winner['pipeline']} --per-image {winner['per_image']}"
+        f"accuracy: {100 * d['mean']:+.1f} points{interval}, {seeds} seed(s). {use}"
     )
 
 
@@ -351,6 +356,19 @@ def write_search_report(out: Path, report: dict) -> None:
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     args = report["arguments"]
     plan = ", ".join(f"{p['candidates']} x {p['epochs']} epochs" for p in report["plan"])
+    pilot = report.get("pilot")
+    sized = (
+        f" Sized for {args['minutes']:g} minute(s) by a two-epoch pilot of {pilot['candidate']}: "
+        f"{pilot['run_seconds']:.0f} s per run besides its epochs, {pilot['epoch_seconds']:.1f} s per epoch."
+        if pilot
+        else ""
+    )
+    agreement = [
+        f"- rung {a['rungs'][0]} -> {a['rungs'][1]}: Spearman {a['spearman']:+.2f} over {a['candidates']} candidates"
+        if a["spearman"] is not None
+        else f"- rung {a['rungs'][0]} -> {a['rungs'][1]}: {a['candidates']} candidate(s), too few to rank"
+        for a in report.get("rank_agreement", [])
+    ]
     lines = [
         "# train search",
         "",
@@ -366,9 +384,16 @@ def write_search_report(out: Path, report: dict) -> None:
         "## Successive halving (validation accuracy only)",
         "",
         f"Rungs: {plan}; {report['epochs_spent']} epochs of the budget's {args['budget']} (eta {args['eta']}). "
-        f"An epoch is {args['epoch_images']} images (a pass over the training originals) for every candidate.",
+        f"An epoch is {args['epoch_images']} images (a pass over the training originals) for every candidate."
+        f"{sized}",
         "",
         *markdown_table(search_rows(report)),
+        "",
+        "How far each rung's ranking (validation accuracy) agrees with the next rung's, over the candidates that "
+        "trained in both: 1 is the same order, 0 none. A first rung that disagrees with the second ranked little "
+        "better than chance; give it more epochs (a larger budget, or fewer candidates).",
+        "",
+        *agreement,
         "",
         *_data_lines(report),
         "",
