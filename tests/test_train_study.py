@@ -230,7 +230,7 @@ def test_copies_study_trains_every_arm_at_equal_steps(copies_study: dict, study_
     assert sorted(p.name for p in out.iterdir()) == ["copies.png", "curves.png", "report.json", "report.md", "store"]
     assert json.loads((out / "report.json").read_text()) == copies_study
     assert set(copies_study) == {"study", "arguments", "versions", "data", "expansion_costs", "arms",
-                                 "matches_on_the_fly", "runs", "verdict"}  # fmt: skip
+                                 "match_points", "matches_on_the_fly", "runs", "verdict"}  # fmt: skip
     args = copies_study["arguments"]
     chosen = (args["copies"], args["cycle"], args["preset"], args["epoch_images"], args["online"])
     assert chosen == ([1, 2], 2, "noise", 84, None)
@@ -254,7 +254,7 @@ def test_copies_study_trains_every_arm_at_equal_steps(copies_study: dict, study_
     assert [cpu[a]["per_run"] for a in ("offline x1", "offline x2", "cycle x2")] == [0.0, 0.0, 0.0]
     assert cpu["offline x2"]["once"] == pytest.approx(2 * cpu["offline x1"]["once"]) and cpu["offline x1"]["once"] > 0
     assert [c["resumed"] for c in copies_study["expansion_costs"]] == [False, False]
-    assert copies_study["matches_on_the_fly"] in {None, "offline x1", "offline x2"}
+    assert copies_study["matches_on_the_fly"] == train.study._first_match(copies_study["arms"])
     markdown = (out / "report.md").read_text()
     assert f"**Verdict.** {copies_study['verdict']}" in markdown and copies_study["verdict"].startswith("On the fly:")
     assert "| arm | train images | accuracy (%) | vs on the fly [95% CI] | s/epoch |" in markdown
@@ -293,3 +293,16 @@ def test_copies_cli_errors(args: list[str], message: str, tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert result.stderr.startswith(message)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_offline_arm_matches_on_the_fly_within_a_point_and_its_interval() -> None:
+    def arm(name: str, mean: float, low: float, high: float) -> dict:
+        return {"arm": name, "vs_on_the_fly": {"accuracy": {"mean": mean, "ci95": [low, high]}}}
+
+    fly = {"arm": "on the fly", "vs_on_the_fly": None}
+    wide_but_far = arm("offline x1", -0.066, -0.147, 0.015)  # the interval reaches zero, the mean is 6.6 points off
+    edge = arm("offline x5", 0.744 - 0.754, -0.067, 0.047)  # exactly 1 point below (k/1000 accuracies)
+    assert train.study._first_match([fly, wide_but_far, edge, arm("offline x10", 0.001, -0.06, 0.06)]) == "offline x5"
+    assert train.study._first_match([fly, wide_but_far, arm("offline x5", -0.02, -0.05, 0.01)]) is None
+    assert train.study._first_match([fly, arm("offline x2", 0.03, 0.01, 0.05)]) == "offline x2"  # better: a match
+    assert train.study._first_match([fly, arm("cycle x20", 0.0, -0.01, 0.01)]) is None  # only offline arms

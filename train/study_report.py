@@ -434,10 +434,15 @@ def copies_verdict(report: dict, seeds: int) -> str:
     match = report["matches_on_the_fly"]
     if match is None:
         offline = [a for a in report["arms"] if a["arm"].startswith("offline")]
-        found = "No offline arm matched it within the 95% interval" if offline else "No offline arm was trained"
+        found = (
+            f"No offline arm matched it (within {report['match_points']:g} point(s), its 95% interval reaching zero)"
+            if offline
+            else "No offline arm was trained"
+        )
     else:
         d = rows[match]["vs_on_the_fly"]["accuracy"]
-        found = (f"The fewest copies that match it within the 95% interval: {match}, "
+        found = (f"The fewest copies that match it (within {report['match_points']:g} point(s), the 95% interval "
+                 f"reaching zero): {match}, "
                  f"{100 * rows[match]['accuracy']['mean']:.1f}% ({100 * d['mean']:+.1f} points, "
                  f"[{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}])")  # fmt: skip
     cycled = [a for a in report["arms"] if a["arm"].startswith("cycle")]
