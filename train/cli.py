@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -109,10 +110,13 @@ Store = Annotated[
     ),
 ]
 PerImage = Annotated[int, typer.Option(help="New images per training original in each expanded arm.", min=1)]
-Seeds = Annotated[int, typer.Option(help="Repeat every arm with this many seeds (0..K-1).", min=1)]
+Seeds = Annotated[
+    int, typer.Option(help="Repeat every arm with this many seeds (0..K-1); a search, its final compare.", min=1)
+]
 Workers = Annotated[Optional[int], typer.Option(help="Expansion processes. [default: all cores]", min=1)]
 ValFraction = Annotated[float, typer.Option(help="Share of each subset's originals used for validation.")]
 TestFraction = Annotated[float, typer.Option(help="Share of SRC held out for testing when it has no test set.")]
+StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: `runs/<command>-<timestamp>`]")]
 
 
 def run_progress(progress: bool | None, quiet: bool) -> bool:
@@ -143,31 +147,82 @@ _FIT_OPTIONS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def with_fit_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Give a command the training options (model, image size, epochs, ...), handed to it as ``config``.
+def _with_options(command: Callable[..., None], table: dict[str, tuple[Any, Any]], name: str, pack, after: str):
+    """``command`` with the options of ``table`` in its signature, handed to it packed as one ``name`` argument.
 
-    Typer reads a command's signature; this one is the command's own parameters, less ``config``, with
-    the training options inserted after its arguments. The wrapper packs them into a FitConfig.
+    Typer reads a command's signature; this one is the command's own parameters, less ``name``, with the
+    table's options inserted after its arguments (``after="arguments"``) or after its own options (``"own"``).
     """
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "config"]
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != name]
     keyword = inspect.Parameter.KEYWORD_ONLY
-    fit = [inspect.Parameter(name, keyword, default=d, annotation=a) for name, (a, d) in _FIT_OPTIONS.items()]
+    inserted = [inspect.Parameter(n, keyword, default=d, annotation=a) for n, (a, d) in table.items()]
     arguments = [p for p in own if p.default is inspect.Parameter.empty]
     rest = [p.replace(kind=keyword) for p in own if p.default is not inspect.Parameter.empty]
+    order = [*arguments, *inserted, *rest] if after == "arguments" else [*arguments, *rest, *inserted]
 
     @functools.wraps(command)
     def wrapper(**values: Any) -> None:
-        # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
-        from train.fit import FitConfig
+        command(**{name: pack({n: values.pop(n) for n in table})}, **values)
 
-        chosen = {name: values.pop(name) for name in _FIT_OPTIONS}
-        for name in ("model", "class_weight", "monitor", "schedule", "precision"):
-            chosen[name] = chosen[name].value
-        command(config=FitConfig(**chosen), **values)
-
-    wrapper.__signature__ = inspect.Signature([*arguments, *fit, *rest])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in [*arguments, *fit, *rest]}
+    wrapper.__signature__ = inspect.Signature(order)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in order}
     return wrapper
+
+
+def _fit_config(chosen: dict[str, Any]):
+    # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
+    from train.fit import FitConfig
+
+    plain = {n: v.value if isinstance(v, enum.Enum) else v for n, v in chosen.items()}
+    return FitConfig(**plain)
+
+
+def with_fit_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the training options (model, image size, epochs, ...), handed to it as ``config``."""
+    return _with_options(command, _FIT_OPTIONS, "config", _fit_config, after="arguments")
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """What every study command (ablate, curve, copies, search) takes besides its own choices."""
+
+    test: Path | None
+    out: Path | None
+    store: Path | None
+    seeds: int
+    val_fraction: float
+    test_fraction: float
+    workers: int | None
+    as_json: bool
+    quiet: bool
+    progress: bool | None
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments the study functions (train.study, train.search) share."""
+        return {"test": self.test, "out": self.out, "store": self.store, "seeds": self.seeds,
+                "val_fraction": self.val_fraction, "test_fraction": self.test_fraction, "workers": self.workers,
+                "progress": run_progress(self.progress, self.quiet)}  # fmt: skip
+
+
+# The options every study shares, declared once (see with_study_options).
+_STUDY_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "test": (TestDir, None),
+    "out": (StudyOut, None),
+    "store": (Store, None),
+    "seeds": (Seeds, 3),
+    "val_fraction": (ValFraction, 0.2),
+    "test_fraction": (TestFraction, 0.2),
+    "workers": (Workers, None),
+    "as_json": (AsJson, False),
+    "quiet": (Quiet, False),
+    "progress": (Progress, None),
+}
+
+
+def with_study_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a study command the options every study shares (--test, --out, --store, --seeds, ...), handed to
+    it as ``study`` (a StudyOptions)."""
+    return _with_options(command, _STUDY_OPTIONS, "study", lambda chosen: StudyOptions(**chosen), after="own")
 
 
 @app.command()
@@ -305,9 +360,6 @@ def evaluate(
     )
 
 
-StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: `runs/<command>-<timestamp>`]")]
-
-
 def _split_list(text: str, kind: type, option: str) -> list:
     """Split "a,b" into [a, b], each converted with ``kind``."""
     try:
@@ -318,6 +370,7 @@ def _split_list(text: str, kind: type, option: str) -> list:
 
 @app.command()
 @with_fit_options
+@with_study_options
 def ablate(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     presets: Annotated[str, typer.Option(help="Comma-separated presets, one arm each (see: expander presets).")] = (
@@ -329,16 +382,7 @@ def ablate(
         typer.Option(help="Use this many originals per class (validation included). [default: all]", min=2),
     ] = None,
     fraction: Annotated[Optional[float], typer.Option(help="Or this share of each class's originals.")] = None,
-    test: TestDir = None,
-    out: StudyOut = None,
-    store: Store = None,
-    seeds: Seeds = 3,
-    val_fraction: ValFraction = 0.2,
-    test_fraction: TestFraction = 0.2,
-    workers: Workers = None,
-    as_json: AsJson = False,
-    quiet: Quiet = False,
-    progress: Progress = None,
+    study: Any = None,  # the options every study shares, packed by with_study_options
     config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Which augmentation helps? Train the no-augmentation baseline and one arm per preset; rank them.
@@ -361,22 +405,16 @@ def ablate(
             per_image=per_image,
             per_class=per_class,
             fraction=fraction,
-            test=test,
-            out=out,
-            store=store,
             config=config,
-            seeds=seeds,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            workers=workers,
-            progress=run_progress(progress, quiet),
+            **study.arguments(),
         )
     )
-    _print_study(report, ablation_table, as_json)
+    _print_study(report, ablation_table, study.as_json)
 
 
 @app.command()
 @with_fit_options
+@with_study_options
 def curve(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     fractions: Annotated[
@@ -387,16 +425,7 @@ def curve(
     ] = None,
     preset: Annotated[str, typer.Option(help="Preset of the expanded arm (see: expander presets).")] = "keras",
     per_image: PerImage = 5,
-    test: TestDir = None,
-    out: StudyOut = None,
-    store: Store = None,
-    seeds: Seeds = 3,
-    val_fraction: ValFraction = 0.2,
-    test_fraction: TestFraction = 0.2,
-    workers: Workers = None,
-    as_json: AsJson = False,
-    quiet: Quiet = False,
-    progress: Progress = None,
+    study: Any = None,  # the options every study shares, packed by with_study_options
     config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Where does augmentation stop paying? Baseline vs expanded at growing training-set sizes.
@@ -419,22 +448,16 @@ def curve(
             per_class=_split_list(per_class, int, "--per-class") if per_class is not None else None,
             preset=preset,
             per_image=per_image,
-            test=test,
-            out=out,
-            store=store,
             config=config,
-            seeds=seeds,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            workers=workers,
-            progress=run_progress(progress, quiet),
+            **study.arguments(),
         )
     )
-    _print_study(report, curve_table, as_json)
+    _print_study(report, curve_table, study.as_json)
 
 
 @app.command()
 @with_fit_options
+@with_study_options
 def copies(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     copies: Annotated[
@@ -449,16 +472,7 @@ def copies(
         ),
     ] = None,
     preset: Annotated[str, typer.Option(help="Preset of every arm (see: expander presets).")] = "traditional",
-    test: TestDir = None,
-    out: StudyOut = None,
-    store: Store = None,
-    seeds: Seeds = 3,
-    val_fraction: ValFraction = 0.2,
-    test_fraction: TestFraction = 0.2,
-    workers: Workers = None,
-    as_json: AsJson = False,
-    quiet: Quiet = False,
-    progress: Progress = None,
+    study: Any = None,  # the options every study shares, packed by with_study_options
     config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Offline or on the fly? Offline copies per image against a new copy at every step, at equal steps.
@@ -483,22 +497,16 @@ def copies(
             copies=_split_list(copies, int, "--copies"),
             cycle=cycle,
             preset=preset,
-            test=test,
-            out=out,
-            store=store,
             config=config,
-            seeds=seeds,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            workers=workers,
-            progress=run_progress(progress, quiet),
+            **study.arguments(),
         )
     )
-    _print_study(report, copies_table, as_json)
+    _print_study(report, copies_table, study.as_json)
 
 
 @app.command()
 @with_fit_options
+@with_study_options
 def search(
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The original dataset (class folders or train/val/test).")],
     presets: Annotated[str, typer.Option(help="Comma-separated presets to try (see: expander presets).")] = (
@@ -519,16 +527,7 @@ def search(
         ),
     ] = None,
     eta: Annotated[int, typer.Option(help="Successive halving: keep 1/ETA of the candidates per rung.", min=2)] = 3,
-    test: TestDir = None,
-    out: StudyOut = None,
-    store: Store = None,
-    seeds: Annotated[int, typer.Option(help="Seeds of the final compare on the test images.", min=1)] = 3,
-    val_fraction: ValFraction = 0.2,
-    test_fraction: TestFraction = 0.2,
-    workers: Workers = None,
-    as_json: AsJson = False,
-    quiet: Quiet = False,
-    progress: Progress = None,
+    study: Any = None,  # the options every study shares, packed by with_study_options
     config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
     """Find the augmentation for your data: successive halving on validation accuracy, then one test compare.
@@ -554,18 +553,11 @@ def search(
             budget=budget,
             minutes=minutes,
             eta=eta,
-            test=test,
-            out=out,
-            store=store,
             config=config,
-            seeds=seeds,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            workers=workers,
-            progress=run_progress(progress, quiet),
+            **study.arguments(),
         )
     )
-    if as_json:
+    if study.as_json:
         typer.echo(json.dumps(report, indent=2))
         return
     typer.echo(search_table(report))
