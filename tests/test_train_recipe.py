@@ -252,7 +252,9 @@ def test_bfloat16_trains_in_bfloat16_and_leaves_float32_behind() -> None:
 def test_a_field_added_later_leaves_stored_runs_keys_alone_at_its_default() -> None:
     from train.store import digest
 
-    before = {k: v for k, v in FitConfig().to_dict().items() if k != "precision"}  # a run stored before it existed
+    later = ("precision", "online_magnitude")
+    before = {k: v for k, v in FitConfig().to_dict().items() if k not in later}  # a run stored before they existed
     assert FitConfig().key_dict() == before
     assert digest(FitConfig().key_dict()) == digest(before)
     assert FitConfig(precision="bfloat16").key_dict() == {**before, "precision": "bfloat16"}
+    assert FitConfig(online_magnitude=0.5).key_dict() == {**before, "online_magnitude": 0.5}
