@@ -138,8 +138,9 @@ def inspect(
     """Survey a dataset: counts and imbalance, sizes, modes, formats, unreadable files, duplicates and leaks.
 
     Exact duplicates are found by content hash; near-duplicates (re-encoded, resized, brightness, contrast,
-    gamma or colour changed, mirrored) by a tone-robust DCT hash and a check of the thumbnails' structure. A
-    duplicate that spans splits is a train/test leak, listed first. Ends with a suggested command.
+    gamma or colour changed, mirrored, cropped, shifted, turned a few degrees) by a tone-robust DCT hash, the
+    nearest coarse layouts and a check of the thumbnails' structure (once aligned). A duplicate that spans
+    splits is a train/test leak, listed first. Ends with a suggested command.
 
     Example: `expander inspect data/dogs_cats`
     """
@@ -405,7 +406,7 @@ def _inspect_report(r: dict) -> str:
     lines += ["  " + " / ".join(d["files"]) + f" ({d.get('difference', 'exact')})" for d in r["leaks"]]
     lines.append(f"Exact duplicates: {len(r['exact_duplicates'])} group(s)")
     lines += ["  " + " = ".join(d["files"]) for d in r["exact_duplicates"]]
-    lines.append(f"Near-duplicates (the same picture re-encoded, resized, toned or mirrored): "
+    lines.append(f"Near-duplicates (the same picture re-encoded, resized, toned, mirrored or moved): "
                  f"{len(r['near_duplicates'])} pair(s)")  # fmt: skip
     lines += [f"  {' ~ '.join(d['files'])} ({d['difference']})" for d in r["near_duplicates"]]
     if r["ignored"]:

@@ -97,7 +97,7 @@ def inspect_dataset(
     dataset = scan(src, None if labels == "none" else labels, max_pixels)
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     facts = _gathered(tasks, workers)
-    report = _report(dataset, facts)
+    report = _report(dataset, facts, workers)
     split_of = {i.rel_path: i.split for i in dataset.items}
     if duplicates_file is not None:
         written = duplicates.write(report, split_of, duplicates_file)
@@ -117,14 +117,14 @@ def _gathered(tasks: list[tuple], workers: int) -> list[FileFacts]:
     return [file_facts(*t) for t in tasks]
 
 
-def _matches(good: list[FileFacts]) -> list[neardup.Match]:
+def _matches(good: list[FileFacts], workers: int) -> list[neardup.Match]:
     """``neardup``'s matches among readable files, by their place in ``good``."""
     if len(good) < 2:
         return []
     side = neardup.THUMB
     thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), side, side)
     hashes = np.frombuffer(b"".join(f.hashes for f in good), np.uint64).reshape(len(good), 2)
-    return neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good])
+    return neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good], workers)
 
 
 def _writable(path: Path, option: str) -> None:
@@ -158,14 +158,14 @@ def same_pictures(first: list[str], second: list[str], workers: int = 1) -> list
         found += [(a, b, "exact") for a in members for b in members if a < side <= b]
     good = [i for i, f in enumerate(facts) if not f.error]
     exact = {(a, b) for a, b, _ in found}
-    for m in _matches([facts[i] for i in good]):
+    for m in _matches([facts[i] for i in good], workers):
         a, b = good[m.a], good[m.b]
         if a < side <= b and (a, b) not in exact:
             found.append((a, b, m.kind))
     return [{"files": [paths[a], paths[b]], "difference": kind} for a, b, kind in sorted(found)]
 
 
-def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
+def _report(dataset: Dataset, facts: list[FileFacts], workers: int) -> dict:
     good = [f for f in facts if not f.error]
     counts = Counter((f.split, f.class_name) for f in facts)
     if dataset.labels is not None:  # a labelled dataset's classes are its objects': count instances
@@ -182,7 +182,7 @@ def _report(dataset: Dataset, facts: list[FileFacts]) -> dict:
             "empty_classes": [c for c, n in classes.items() if n == 0],
         }
     exact = _exact_duplicates(good)
-    near = _near_duplicates(good, {tuple(sorted(group)) for group in (g["files"] for g in exact)})
+    near = _near_duplicates(good, {tuple(sorted(group)) for group in (g["files"] for g in exact)}, workers)
     widths, heights = [f.width for f in good], [f.height for f in good]
     common_sizes = Counter((f.width, f.height) for f in good).most_common(5)
     report = {
@@ -257,11 +257,11 @@ def _exact_duplicates(good: list[FileFacts]) -> list[dict]:
     ]
 
 
-def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]]) -> list[dict]:
+def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]], workers: int) -> list[dict]:
     """The pairs ``neardup`` finds, but those of the same exact group, leaks first."""
     exact_pairs = {(a, b) for group in exact_groups for a in group for b in group if a < b}
     result = []
-    for m in _matches(good):
+    for m in _matches(good, workers):
         fa, fb = good[m.a], good[m.b]
         if tuple(sorted((fa.rel_path, fb.rel_path))) in exact_pairs:
             continue

@@ -87,3 +87,39 @@ def test_copies_are_found_with_their_kind_and_other_pictures_are_not() -> None:
     found = {(m.a, m.b): m.kind for m in neardup.near_duplicates(thumbs, hashes, sizes)}
     assert found == {(5, 40): "tone", (5, 41): "resized", (5, 42): "flipped", (40, 41): "tone", (40, 42): "flipped",
                      (41, 42): "flipped"}  # fmt: skip
+
+
+def test_a_crop_a_shift_and_a_small_turn_are_found_by_their_layout_and_named() -> None:
+    pictures = [photo(seed, (240, 320)) for seed in range(40)]
+    original = pictures[7]
+    turn = cv2.getRotationMatrix2D((160, 120), 4, 1.0)
+    pictures += [
+        cv2.resize(original[12:228, 16:304], (320, 240), interpolation=cv2.INTER_AREA),  # 40: cropped 5%, resized
+        cv2.warpAffine(original, np.float32([[1, 0, 18], [0, 1, -12]]), (320, 240), borderMode=cv2.BORDER_REFLECT),
+        cv2.warpAffine(original, turn, (320, 240), borderMode=cv2.BORDER_REFLECT),  # 42: turned 4 degrees
+    ]
+    thumbs = np.stack([neardup.thumbnail(p) for p in pictures])
+    hashes = np.stack([neardup.codes(t) for t in thumbs])
+    found = {(m.a, m.b): m.kind for m in neardup.near_duplicates(thumbs, hashes, [(320, 240)] * 43)}
+    assert {pair: kind for pair, kind in found.items() if 7 in pair} == {
+        (7, 40): "cropped",
+        (7, 41): "shifted",
+        (7, 42): "rotated",
+    }
+    assert set(found) <= {(7, 40), (7, 41), (7, 42), (40, 41), (40, 42), (41, 42)}  # no other picture
+
+
+def test_pictures_smaller_than_the_thumbnail_are_not_aligned() -> None:
+    # Blown up, a 28-pixel item has only its outline to align on, and a catalogue's look-alikes share it.
+    thumbs = np.stack([neardup.thumbnail(photo(seed, (28, 28))) for seed in range(3)])
+    assert neardup._detailed(thumbs, [(28, 28), (64, 80), (80, 64)]).tolist() == [False, True, True]
+    assert neardup.layout_candidates(thumbs, np.array([True, False, False])).shape == (0, 2)
+
+
+def test_the_layout_search_finds_each_nearest_layout_like_an_exact_search() -> None:
+    rng = np.random.default_rng(4)
+    thumbs = rng.integers(0, 255, (3000, 64, 64), dtype=np.uint8)
+    thumbs[2000:2100] = np.clip(thumbs[:100].astype(np.int16) + rng.integers(-20, 20, (100, 64, 64)), 0, 255)
+    found = {tuple(p) for p in neardup.layout_candidates(thumbs, np.ones(3000, bool)).tolist()}
+    assert {(k, 2000 + k) for k in range(100)} <= found  # each noisy copy, beside thousands of random pictures
+    assert np.array_equal(neardup.layout_candidates(thumbs, np.ones(3000, bool)), np.array(sorted(found)))
