@@ -2,8 +2,9 @@
 
 Per split and class: counts and imbalance, image sizes, modes and formats, unreadable files,
 exact duplicates (SHA-256 of the bytes) and near-duplicates (``expander.neardup``: re-encoded, resized,
-brightness/contrast/gamma/colour-changed and mirrored copies, each pair with the kind of difference). A
-duplicate whose copies sit in different splits is a train/test leak; leaks are listed first.
+brightness/contrast/gamma/colour-changed, mirrored, cropped, shifted and slightly turned copies, each pair
+with the kind of difference). A duplicate whose copies sit in different splits is a train/test leak; leaks
+are listed first.
 
 Files are read and hashed in a process pool and only small facts come back: memory does not
 grow with image size (a 64x64 thumbnail and two hashes per image: about 4.2 KB).

@@ -172,8 +172,8 @@ def _moved_framing(thumbs: np.ndarray, hashes: np.ndarray, sizes: list[tuple[int
 
 def _checked(check: Callable[[Any], Match | None], rows: list, workers: int) -> list[Match]:
     """The matches ``check`` finds among ``rows``, in their order; in ``workers`` threads, a chunk of rows
-    each at a time (the checks' OpenCV and numpy loops let go of the interpreter lock: 2 threads check pairs
-    about 1.6x as fast as one)."""
+    each at a time. For the alignments, whose OpenCV calls let go of the interpreter lock: 2 threads align 1.7x
+    as fast as one (100,000 images); the same-framing check, short numpy calls, ran 1.8x slower in 2 threads."""
     if workers < 2 or len(rows) < 2 * _CHUNK:
         found = [check(row) for row in rows]
     else:
