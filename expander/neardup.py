@@ -305,12 +305,15 @@ def _nearest(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     import faiss  # lazy: 0.2 s, only a search of more than one image needs it
 
     n, dimensions = vectors.shape
-    cells = max(1, min(int(4 * n**0.5), n // 39))  # faiss wants 39 training vectors per cell
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimensions), dimensions, cells, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = _SEED
-    index.train(vectors)
+    cells = min(int(4 * n**0.5), n // 39)  # faiss wants 39 training vectors per cell
+    index: faiss.Index = faiss.IndexFlatIP(dimensions)  # one cell holding them all: no training (nor warning)
+    if cells >= 2:
+        cellular = faiss.IndexIVFFlat(index, dimensions, cells, faiss.METRIC_INNER_PRODUCT)
+        cellular.cp.seed = _SEED
+        cellular.train(vectors)
+        cellular.nprobe = min(cells, LAYOUT_PROBES)
+        index = cellular
     index.add(vectors)
-    index.nprobe = min(cells, LAYOUT_PROBES)
     similarity, nearest = index.search(vectors, k + 1)
     own = nearest == np.arange(n)[:, None]  # each finds itself, unless k others are as near
     return np.where(own, -1.0, similarity), np.where(own, -1, nearest)

@@ -123,3 +123,30 @@ def test_the_layout_search_finds_each_nearest_layout_like_an_exact_search() -> N
     found = {tuple(p) for p in neardup.layout_candidates(thumbs, np.ones(3000, bool)).tolist()}
     assert {(k, 2000 + k) for k in range(100)} <= found  # each noisy copy, beside thousands of random pictures
     assert np.array_equal(neardup.layout_candidates(thumbs, np.ones(3000, bool)), np.array(sorted(found)))
+
+
+def test_aligning_in_threads_finds_the_same_matches_in_the_same_order(monkeypatch) -> None:
+    pictures = [photo(seed, (240, 320)) for seed in range(30)]
+    for k in range(0, 30, 3):  # a shifted copy of every third picture
+        pictures.append(cv2.warpAffine(pictures[k], np.float32([[1, 0, 12], [0, 1, 9]]), (320, 240),
+                                       borderMode=cv2.BORDER_REFLECT))  # fmt: skip
+    thumbs = np.stack([neardup.thumbnail(p) for p in pictures])
+    hashes = np.stack([neardup.codes(t) for t in thumbs])
+    sizes = [(320, 240)] * len(pictures)
+    alone = neardup.near_duplicates(thumbs, hashes, sizes, workers=1)
+    monkeypatch.setattr(neardup, "_CHUNK", 1)  # every pair a chunk of its own: the threads interleave
+    assert neardup.near_duplicates(thumbs, hashes, sizes, workers=2) == alone
+    assert [(m.a, m.b, m.kind) for m in alone] == [(k, 30 + k // 3, "shifted") for k in range(0, 30, 3)]
+
+
+def test_a_blown_up_small_item_needs_a_near_total_agreement() -> None:
+    item = photo(3, (28, 28))
+    look_alike = np.clip(item.astype(np.int16) + np.random.default_rng(0).integers(-4, 4, (28, 28)), 0, 255)
+    thumbs = np.stack([neardup.thumbnail(p.astype(np.uint8)) for p in (item, item.copy(), look_alike)])
+    thumbs[1] = (thumbs[1] * 0.9).astype(np.uint8)  # the same item, darker
+    hashes = np.stack([neardup.codes(t) for t in thumbs])
+    found = {(m.a, m.b): m.correlation for m in neardup.near_duplicates(thumbs, hashes, [(28, 28)] * 3)}
+    assert list(found) == [(0, 1)] and found[0, 1] >= neardup.SMALL_CORRELATION
+    # The same thumbnails from pictures with detail: the look-alike agrees enough for a photo's copy
+    as_photos = {(m.a, m.b) for m in neardup.near_duplicates(thumbs, hashes, [(64, 64)] * 3)}
+    assert as_photos == {(0, 1), (0, 2), (1, 2)}
