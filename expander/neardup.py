@@ -76,7 +76,7 @@ SMOOTH_CORRELATION = 0.8  # structure is mostly JPEG noise, is kept at this stru
 MARGIN = 6  # pixels of the aligned thumbnail left out: the motion filled them with its border
 _CHUNK = 512  # pairs a thread aligns at a time
 _ECC_STOP = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-3)
-_SEED = 20261204  # the permutations: fixed, so every run finds the same pairs
+_SEED = 20261204  # the permutations and the layout index's cells: fixed, so every run finds the same pairs
 _DCT: np.ndarray | None = None
 _TABLES: list[np.ndarray] | None = None
 
@@ -364,8 +364,6 @@ def _agreement_under(a: np.ndarray, b: np.ndarray, motion: np.ndarray) -> tuple[
 def _trimmed_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """The correlation of two structures but where they differ most (``TRIM`` of the pixels): an overlay
     (a watermark, a caption) changes a small part of a picture a lot."""
-    if TRIM == 0:
-        return float((a * b).sum())
     keep = np.abs(a - b).ravel()
     keep = keep <= np.quantile(keep, 1 - TRIM)
     fa, fb = a.ravel()[keep], b.ravel()[keep]
