@@ -191,8 +191,7 @@ def _shifted_alike(thumbs: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, n
     if not len(pairs):
         return best, shift
     shown = np.unique(pairs)
-    small = np.stack([cv2.resize(thumbs[i], (16, 16), interpolation=cv2.INTER_AREA) for i in shown])
-    small = small.astype(np.float32)
+    small = _sixteens(thumbs, shown).astype(np.float32)
     a, b = np.searchsorted(shown, pairs[:, 0]), np.searchsorted(shown, pairs[:, 1])
     for dy in range(-SHIFT_REACH, SHIFT_REACH + 1):
         for dx in range(-SHIFT_REACH, SHIFT_REACH + 1):
@@ -207,6 +206,11 @@ def _shifted_alike(thumbs: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, n
                 best[part] = np.where(better, alike, best[part])
                 shift[part] = np.where(better[:, None], [-dy * THUMB / 16, -dx * THUMB / 16], shift[part])
     return best, shift
+
+
+def _sixteens(thumbs: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """The 16x16 area-averaged thumbnails (uint8) of ``images``: what the cheap tests compare."""
+    return np.stack([cv2.resize(thumbs[i], (16, 16), interpolation=cv2.INTER_AREA) for i in images])
 
 
 def _overlap(offset: int) -> slice:
@@ -255,7 +259,7 @@ def _crowd_candidates(thumbs: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     crowded = np.flatnonzero(_generic(index))
     if not len(crowded):
         return np.empty((0, 4), np.int64)
-    small = np.stack([cv2.resize(thumbs[m], (16, 16), interpolation=cv2.INTER_AREA) for m in crowded])
+    small = _sixteens(thumbs, crowded)
     flat = small.reshape(len(crowded), -1).astype(np.float32)
     crowd = np.unique(index[crowded], return_inverse=True)[1]  # which crowd each member is in
     directions = np.random.default_rng(_SEED).standard_normal((TABLES, flat.shape[1])).astype(np.float32)
@@ -485,7 +489,7 @@ def _plausible(thumbs: np.ndarray, found: np.ndarray) -> np.ndarray:
     if not len(found):
         return found
     shown = np.unique(found[:, :2])
-    small = np.stack([cv2.resize(thumbs[i], (16, 16), interpolation=cv2.INTER_AREA) for i in shown])
+    small = _sixteens(thumbs, shown)
     z = small.astype(np.float32)
     z = (z - z.mean(axis=(1, 2), keepdims=True)) / (z.std(axis=(1, 2), keepdims=True) + 1e-6)
     a, b = np.searchsorted(shown, found[:, 0]), np.searchsorted(shown, found[:, 1])
