@@ -40,6 +40,8 @@ class FileFacts:
     mode: str = ""  # gray, gray16, RGB, RGB16, RGBA, RGBA16
     thumbnail: bytes = b""  # 64x64 grey (neardup.THUMB): the near-duplicate check looks at it
     hashes: bytes = b""  # neardup.codes: the picture's and its mirror image's, 2 x 8 bytes
+    colour_thumbnail: bytes = b""  # 64x64 of neardup.brightest, for a colour image only (recoloured copies)
+    colour_hashes: bytes = b""  # neardup.codes of that thumbnail
     error: str = ""
 
 
@@ -60,11 +62,19 @@ def file_facts(
         height, width = image.shape[:2]
         thumb = neardup.thumbnail(images.to_8bit(image, channels=1))
         return FileFacts(rel_path, split, class_name, len(data), digest, width, height, mode, thumb.tobytes(),
-                         neardup.codes(thumb).tobytes())  # fmt: skip
+                         neardup.codes(thumb).tobytes(), *_colour_signature(image))  # fmt: skip
     except images.DecodeError as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=str(e))
     except Exception as e:  # a decoder's surprise on one file: named in the report, never a crash
         return FileFacts(rel_path, split, class_name, len(data), digest, error=f"{type(e).__name__}: {e}")
+
+
+def _colour_signature(image: np.ndarray) -> tuple[bytes, bytes]:
+    """The thumbnail and hashes of a colour image's brightest channel; nothing for a grey image."""
+    if image.ndim == 2:
+        return b"", b""
+    colour = neardup.thumbnail(neardup.brightest(images.to_8bit(image)))
+    return colour.tobytes(), neardup.codes(colour).tobytes()
 
 
 def _facts_task(args: tuple) -> FileFacts:
@@ -125,7 +135,13 @@ def _matches(good: list[FileFacts], workers: int) -> list[neardup.Match]:
     side = neardup.THUMB
     thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), side, side)
     hashes = np.frombuffer(b"".join(f.hashes for f in good), np.uint64).reshape(len(good), 2)
-    return neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good], workers)
+    coloured = [i for i, f in enumerate(good) if f.colour_thumbnail]
+    colours = neardup.Colours(
+        np.array(coloured, np.int64),
+        np.frombuffer(b"".join(good[i].colour_thumbnail for i in coloured), np.uint8).reshape(-1, side, side),
+        np.frombuffer(b"".join(good[i].colour_hashes for i in coloured), np.uint64).reshape(-1, 2),
+    )
+    return neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good], workers, colours)
 
 
 def _writable(path: Path, option: str) -> None:

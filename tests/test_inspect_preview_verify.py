@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from expander import expand
 from expander.cli import app
-from expander.inspection import inspect_dataset
+from expander.inspection import file_facts, inspect_dataset
 from expander.pipeline import preset_dict
 from expander.preview import preview
 from expander.verify import verify
@@ -79,6 +79,26 @@ def test_inspect_finds_duplicates_leaks_corrupt_files_and_imbalance(planted: Pat
     )
 
 
+def test_inspect_finds_a_recoloured_leak_by_its_brightest_channel(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    for i in range(8):
+        save(root / "train" / "cat" / f"c{i}.jpg", smooth_image(i))
+    hsv = cv2.cvtColor(smooth_image(2), cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = (hsv[..., 0].astype(np.int16) + 30) % 180  # a hue turn: the grey picture changes with it
+    save(root / "test" / "cat" / "t0_recoloured_c2.jpg", cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR))
+    cv2.imwrite(str(root / "test" / "cat" / "t1_grey.png"), cv2.cvtColor(smooth_image(9), cv2.COLOR_BGR2GRAY))
+
+    report = inspect_dataset(root)
+
+    assert [(d["files"], d["cross_split"], d["difference"]) for d in report["near_duplicates"]] == [
+        (["train/cat/c2.jpg", "test/cat/t0_recoloured_c2.jpg"], True, "colour")
+    ]
+    grey, colour = file_facts(str(root), "test/cat/t1_grey.png", "test", "cat"), file_facts(
+        str(root), "train/cat/c2.jpg", "train", "cat")  # fmt: skip
+    assert (grey.colour_thumbnail, grey.colour_hashes) == (b"", b"")  # a grey image: its grey signature is all
+    assert (len(colour.colour_thumbnail), len(colour.colour_hashes)) == (64 * 64, 16)
+
+
 def test_inspect_cli_table_and_json(planted: Path) -> None:
     table = runner.invoke(app, ["inspect", str(planted), "-j", "1"])
     assert table.exit_code == 0
@@ -86,7 +106,7 @@ def test_inspect_cli_table_and_json(planted: Path) -> None:
         "Train/test leaks (duplicates across splits): 2\n  train/cat/c0.jpg / test/cat/copy_of_c0.jpg (exact)\n"
         "  train/cat/c4.jpg / test/cat/t1_darker_c4.jpg (tone)\nExact duplicates: 1 group(s)\n" in table.stdout
     )
-    assert ("Near-duplicates (the same picture re-encoded, resized, toned, mirrored or moved): 3 pair(s)\n"
+    assert ("Near-duplicates (the same picture re-encoded, resized, toned, recoloured, mirrored or moved): 3 pair(s)\n"
             "  train/cat/c4.jpg ~ test/cat/t1_darker_c4.jpg (tone)\n"
             "  train/cat/c3.jpg ~ train/cat/c3_small.jpg (resized)\n"
             "  train/dog/d0.jpg ~ train/dog/d2_mirrored_d0.jpg (flipped)\n") in table.stdout  # fmt: skip

@@ -150,3 +150,35 @@ def test_a_blown_up_small_item_needs_a_near_total_agreement() -> None:
     # The same thumbnails from pictures with detail: the look-alike agrees enough for a photo's copy
     as_photos = {(m.a, m.b) for m in neardup.near_duplicates(thumbs, hashes, [(64, 64)] * 3)}
     assert as_photos == {(0, 1), (0, 2), (1, 2)}
+
+
+def colour_photo(seed: int, shape=(96, 128)) -> np.ndarray:
+    coarse = np.random.default_rng(seed).integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    return cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def recoloured(picture: np.ndarray, hue: int, saturation: float) -> np.ndarray:
+    hsv = cv2.cvtColor(picture, cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + hue) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+
+
+def test_a_recoloured_copy_is_found_by_its_brightest_channel_and_named_colour() -> None:
+    pictures = [colour_photo(seed) for seed in range(40)]
+    pictures += [recoloured(pictures[5], 25, 1.3), recoloured(pictures[9], 40, 0.7), pictures[12][..., ::-1]]
+    thumbs = np.stack([neardup.thumbnail(cv2.cvtColor(p, cv2.COLOR_BGR2GRAY)) for p in pictures])
+    hashes = np.stack([neardup.codes(t) for t in thumbs])
+    colour_thumbs = np.stack([neardup.thumbnail(neardup.brightest(p)) for p in pictures])
+    colours = neardup.Colours(np.arange(43), colour_thumbs, np.stack([neardup.codes(t) for t in colour_thumbs]))
+    sizes = [(128, 96)] * 43
+    grey_only = {(m.a, m.b) for m in neardup.near_duplicates(thumbs, hashes, sizes)}
+    assert not grey_only & {(5, 40), (9, 41)}  # the grey pictures alone: the recoloured copies do not agree
+    found = {(m.a, m.b): m.kind for m in neardup.near_duplicates(thumbs, hashes, sizes, colours=colours)}
+    assert found == {(5, 40): "colour", (9, 41): "colour", (12, 42): "colour"}  # 42: red and blue swapped
+    # Only the colour images have the signature: the others are searched by grey alone
+    some = neardup.Colours(np.array([5, 40]), colour_thumbs[[5, 40]], colours.hashes[[5, 40]])
+    found = {(m.a, m.b): m.kind for m in neardup.near_duplicates(thumbs, hashes, sizes, colours=some)}
+    assert found[5, 40] == "colour" and (9, 41) not in found
+    empty = neardup.Colours(np.array([], np.int64), colour_thumbs[:0], colours.hashes[:0])
+    assert {(m.a, m.b) for m in neardup.near_duplicates(thumbs, hashes, sizes, colours=empty)} == grey_only
