@@ -29,7 +29,10 @@ nearest layouts (faiss's inverted-file index: n^1.5, no switch of method at any 
 enhanced-correlation alignment (Evangelidis and Psarakis 2008) finds a small motion (a crop or shift of up to
 a fifth of a side, a turn of up to 8 degrees, no shear: two textures aligned by force need more) after which
 their structure correlates to ``ALIGNED_CORRELATION``, the most different tenth of the pixels (an overlay)
-left out.
+left out. A layout neighbour that agrees best unshifted is first checked as it is, like a hash candidate: the
+hash search keeps only an image's closest, and in a crowd of near-identical smooth pictures a darker copy
+can fall out of them, while aligning a smooth picture can wander off (the holdout's two missed brightness
+copies).
 
 **Recoloured.** A hue or saturation change moves the grey picture itself (which regions are brighter
 changes), but not each pixel's brightest channel (HSV's value). Colour images also get a thumbnail and
@@ -212,12 +215,15 @@ def _moved_framing(thumbs: np.ndarray, hashes: np.ndarray, sizes: list[tuple[int
     def check(row: list[float]) -> Match | None:
         i, j, dy, dx = int(row[0]), int(row[1]), row[2], row[3]
         size = None if sizes is None else (sizes[i], sizes[j])
+        bits = int(np.bitwise_count(hashes[i, 0] ^ hashes[j, 0]))
+        if dy == dx == 0 and (unmoved := _agreement(_look(thumbs[i]), _look(thumbs[j]), True, True)) is not None:
+            return Match(i, j, _kind(thumbs[i], thumbs[j], size), bits, round(unmoved, 3))
         start = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
         aligned = _aligned(thumbs[i], thumbs[j], 1.0 if size is None else size[0][0] / size[0][1], start)
         if aligned is None:
             return None
         kind = _moved_kind(aligned[1]) or _kind(thumbs[i], thumbs[j], size)
-        return Match(i, j, kind, int(np.bitwise_count(hashes[i, 0] ^ hashes[j, 0])), round(aligned[0], 3))
+        return Match(i, j, kind, bits, round(aligned[0], 3))
 
     pairs = layout_candidates(thumbs, _detailed(thumbs, sizes))
     pairs = pairs[[(i, j) not in known for i, j in pairs.tolist()]] if len(pairs) else pairs

@@ -182,3 +182,16 @@ def test_a_recoloured_copy_is_found_by_its_brightest_channel_and_named_colour() 
     assert found[5, 40] == "colour" and (9, 41) not in found
     empty = neardup.Colours(np.array([], np.int64), colour_thumbs[:0], colours.hashes[:0])
     assert {(m.a, m.b) for m in neardup.near_duplicates(thumbs, hashes, sizes, colours=empty)} == grey_only
+
+
+def test_a_layout_neighbour_at_no_shift_is_checked_as_it_is_before_any_alignment(monkeypatch) -> None:
+    # In a crowd of near-identical smooth tiles the hash search keeps its 16 closest, and a darker copy can fall
+    # out of them; the alignment of a smooth picture may wander (measured: a 1.7x zoom on a wallpaper tile).
+    pictures = [photo(seed, (240, 320)) for seed in range(40)]
+    pictures.append((pictures[3] * 0.9).astype(np.uint8))  # 40: darker
+    thumbs = np.stack([neardup.thumbnail(p) for p in pictures])
+    hashes = np.stack([neardup.codes(t) for t in thumbs])
+    monkeypatch.setattr(neardup, "candidates", lambda hashes: np.empty((0, 4), np.int64))  # the cap
+    monkeypatch.setattr(neardup, "_aligned", lambda *args: None)  # the wandering alignment
+    found = neardup.near_duplicates(thumbs, hashes, [(320, 240)] * 41)
+    assert [(m.a, m.b, m.kind) for m in found] == [(3, 40, "tone")]
