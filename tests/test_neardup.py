@@ -195,3 +195,19 @@ def test_a_layout_neighbour_at_no_shift_is_checked_as_it_is_before_any_alignment
     monkeypatch.setattr(neardup, "_aligned", lambda *args: None)  # the wandering alignment
     found = neardup.near_duplicates(thumbs, hashes, [(320, 240)] * 41)
     assert [(m.a, m.b, m.kind) for m in found] == [(3, 40, "tone")]
+
+
+def test_a_watermarked_copy_is_found_with_its_overlay_left_out_and_named_overlaid() -> None:
+    # A smooth picture: its structure is mostly the text laid over it, so the plain check rejects the copy.
+    smooth = cv2.resize(np.random.default_rng(3).integers(0, 255, (2, 3), dtype=np.uint8), (320, 240),
+                        interpolation=cv2.INTER_CUBIC)  # fmt: skip
+    watermarked, repainted = smooth.copy(), smooth.copy()
+    cv2.putText(watermarked, "@photographer", (170, 220), cv2.FONT_HERSHEY_SIMPLEX, 0.55, 255, 2)
+    repainted[:, 160:] = repainted[:, 160:][:, ::-1]  # half of it changed: more than an overlay
+    pictures = [photo(seed, (240, 320)) for seed in range(30)] + [smooth, watermarked, repainted]
+    thumbs = np.stack([neardup.thumbnail(p) for p in pictures])
+    hashes = np.stack([neardup.codes(t) for t in thumbs])
+    looks = [neardup._look(thumbs[k]) for k in (30, 31)]
+    assert neardup._agreement(*looks, True, True) is None  # as they are, the text decides
+    found = {(m.a, m.b): m.kind for m in neardup.near_duplicates(thumbs, hashes, [(320, 240)] * 33)}
+    assert found == {(30, 31): "overlaid"}
