@@ -406,8 +406,8 @@ def _inspect_report(r: dict) -> str:
     lines += ["  " + " / ".join(d["files"]) + f" ({d.get('difference', 'exact')})" for d in r["leaks"]]
     lines.append(f"Exact duplicates: {len(r['exact_duplicates'])} group(s)")
     lines += ["  " + " = ".join(d["files"]) for d in r["exact_duplicates"]]
-    lines.append(f"Near-duplicates (the same picture re-encoded, resized, toned, recoloured, overlaid, mirrored or moved): "
-                 f"{len(r['near_duplicates'])} pair(s)")  # fmt: skip
+    lines.append("Near-duplicates (the same picture re-encoded, resized, toned, recoloured, overlaid, mirrored or "
+                 f"moved): {len(r['near_duplicates'])} pair(s)")  # fmt: skip
     lines += [f"  {' ~ '.join(d['files'])} ({d['difference']})" for d in r["near_duplicates"]]
     if r["ignored"]:
         lines.append("Ignored: " + ", ".join(f"{n} {k}" for k, n in r["ignored"].items()))

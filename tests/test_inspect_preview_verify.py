@@ -106,7 +106,8 @@ def test_inspect_cli_table_and_json(planted: Path) -> None:
         "Train/test leaks (duplicates across splits): 2\n  train/cat/c0.jpg / test/cat/copy_of_c0.jpg (exact)\n"
         "  train/cat/c4.jpg / test/cat/t1_darker_c4.jpg (tone)\nExact duplicates: 1 group(s)\n" in table.stdout
     )
-    assert ("Near-duplicates (the same picture re-encoded, resized, toned, recoloured, overlaid, mirrored or moved): 3 pair(s)\n"
+    assert ("Near-duplicates (the same picture re-encoded, resized, toned, recoloured, overlaid, mirrored or moved): "
+            "3 pair(s)\n"
             "  train/cat/c4.jpg ~ test/cat/t1_darker_c4.jpg (tone)\n"
             "  train/cat/c3.jpg ~ train/cat/c3_small.jpg (resized)\n"
             "  train/dog/d0.jpg ~ train/dog/d2_mirrored_d0.jpg (flipped)\n") in table.stdout  # fmt: skip
