@@ -60,9 +60,10 @@ def file_facts(
         channels = 1 if image.ndim == 2 else image.shape[2]
         mode = {1: "gray", 3: "RGB", 4: "RGBA"}[channels] + ("16" if image.dtype == np.uint16 else "")
         height, width = image.shape[:2]
-        thumb = neardup.thumbnail(images.to_8bit(image, channels=1))
+        eight = images.to_8bit(image)  # once, for both signatures
+        thumb = neardup.thumbnail(images.to_8bit(eight, channels=1))
         return FileFacts(rel_path, split, class_name, len(data), digest, width, height, mode, thumb.tobytes(),
-                         neardup.codes(thumb).tobytes(), *_colour_signature(image))  # fmt: skip
+                         neardup.codes(thumb).tobytes(), *_colour_signature(eight))  # fmt: skip
     except images.DecodeError as e:
         return FileFacts(rel_path, split, class_name, len(data), digest, error=str(e))
     except Exception as e:  # a decoder's surprise on one file: named in the report, never a crash
@@ -70,10 +71,10 @@ def file_facts(
 
 
 def _colour_signature(image: np.ndarray) -> tuple[bytes, bytes]:
-    """The thumbnail and hashes of a colour image's brightest channel; nothing for a grey image."""
+    """The thumbnail and hashes of an 8-bit colour image's brightest channel; nothing for a grey image."""
     if image.ndim == 2:
         return b"", b""
-    colour = neardup.thumbnail(neardup.brightest(images.to_8bit(image)))
+    colour = neardup.thumbnail(neardup.brightest(image))
     return colour.tobytes(), neardup.codes(colour).tobytes()
 
 
