@@ -186,8 +186,9 @@ def _same_framing(thumbs: np.ndarray, hashes: np.ndarray, sizes: list[tuple[int,
     for i, j, bits, mirrored in found.tolist():
         looks = looks if i in looks else {i: _look(thumbs[i])}
         b = _look(thumbs[j][:, ::-1] if mirrored else thumbs[j])
-        correlation, kind = _agreement(looks[i], b, not mirrored, bool(detailed[i] and detailed[j])), None
-        if correlation is None and detailed[i] and detailed[j] and not mirrored:
+        both_detailed = bool(detailed[i] and detailed[j])
+        correlation, kind = _agreement(looks[i], b, not mirrored, both_detailed), None
+        if correlation is None and both_detailed and not mirrored:
             correlation, kind = _overlaid(looks[i], b), "overlaid"
         if correlation is not None:
             size = None if sizes is None else (sizes[i], sizes[j])
@@ -200,7 +201,7 @@ def _recoloured(thumbs: np.ndarray, sizes: list[tuple[int, int]] | None, colours
                 known: set[tuple[int, int]]) -> list[Match]:  # fmt: skip
     """The pairs, but those ``known``, whose brightest channels agree as they are: ``colour`` where their grey
     thumbnails do not (the grey search found the others but for its caps: they keep the kind grey gives)."""
-    images = colours.images
+    images, detailed = colours.images, _detailed(thumbs, sizes)
     subset = None if sizes is None else [sizes[i] for i in images]
     found = []
     for m in _same_framing(colours.thumbs, colours.hashes, subset):
@@ -208,10 +209,9 @@ def _recoloured(thumbs: np.ndarray, sizes: list[tuple[int, int]] | None, colours
         if (a, b) in known:
             continue
         size = None if sizes is None else (sizes[a], sizes[b])
-        detailed = bool(_detailed(thumbs[[a, b]], None if size is None else list(size)).all())
         if m.kind == "flipped":
             kind = m.kind
-        elif _agreement(_look(thumbs[a]), _look(thumbs[b]), True, detailed) is not None:
+        elif _agreement(_look(thumbs[a]), _look(thumbs[b]), True, bool(detailed[a] and detailed[b])) is not None:
             kind = _kind(thumbs[a], thumbs[b], size)
         else:
             kind = "colour"
