@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import shutil
 import socket
 import statistics
@@ -61,15 +62,24 @@ def clear(place: str, fs) -> None:
         shutil.rmtree(place, ignore_errors=True)
 
 
-def rounds(methods: dict[str, list[str]], count: int, env: dict[str, str], fs, outs: dict[str, str]) -> None:
-    """Run every method once per round, in a rotated order, and print medians and ratios to the first."""
+def rounds(methods: dict[str, list[str]], count: int, env: dict[str, str], fs, outs: dict[str, str],
+           around: dict[str, tuple[list[str], list[str]]] | None = None) -> None:  # fmt: skip
+    """Run every method once per round, in a rotated order, and print medians and ratios to the first.
+
+    ``around[name]`` is a command run before that method and one run after it, both untimed.
+    """
     times: dict[str, list[float]] = {name: [] for name in methods}
     names = list(methods)
     for r in range(count):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             clear(outs[name], fs)
+            before, after = (around or {}).get(name, ([], []))
+            if before:
+                subprocess.run(before, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times[name].append(timed(methods[name], env))
+            if after:
+                subprocess.run(after, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         first = times[names[0]][-1]
         print(f"round {r + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f} s ({times[n][-1] / first:.2f}x)" for n in names),
               flush=True)  # fmt: skip
@@ -115,16 +125,24 @@ def pool_start(args, env, fs) -> None:
 
 
 def ray(args, env, fs) -> None:
-    """Ray on this machine against the local pool: ``--outputs`` outputs of the ``--source`` photos."""
+    """Ray on this machine against the local pool: ``--outputs`` outputs of the ``--source`` photos, with the
+    run starting and stopping its own Ray runtime, and joining a one-machine cluster already running (started
+    with ``ray start --head`` on loopback before that arm and stopped after it, both untimed)."""
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     src = Path(args.source).resolve()
     images = sum(1 for p in src.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     per_image = max(0, round(args.outputs / images) - 1)
-    outs = {"local pool": str(work / "pool"), "ray": str(work / "ray")}
-    methods = {name: [*EXPANDER, str(src), "-o", out, "--per-image", str(per_image), "-q",
-                      *(["--backend", "ray"] if name == "ray" else [])] for name, out in outs.items()}  # fmt: skip
+    backends = {"local pool": [], "ray, own runtime": ["--backend", "ray"],
+                "ray, running cluster": ["--backend", "ray", "--address", "auto"]}  # fmt: skip
+    outs = {name: str(work / f"out{i}") for i, name in enumerate(backends)}
+    methods = {name: [*EXPANDER, str(src), "-o", outs[name], "--per-image", str(per_image), "-q", *flags]
+               for name, flags in backends.items()}  # fmt: skip
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    start = [ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--num-cpus", str(os.cpu_count()),
+             "--include-dashboard", "false", "--disable-usage-stats"]  # fmt: skip
+    cluster = (["sh", "-c", f"{shlex.join(start)} && sleep 2"], [ray_cli, "stop"])  # settled before it is timed
     print(f"{images} photos of {args.source} x {per_image + 1} outputs = {images * (per_image + 1)} outputs")
-    rounds(methods, args.rounds, env, fs, outs)
+    rounds(methods, args.rounds, env, fs, outs, around={"ray, running cluster": cluster})
     shutil.rmtree(work, ignore_errors=True)
 
 
