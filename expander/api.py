@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import os
 import sys
 import time
@@ -23,12 +22,10 @@ from expander import images
 from expander.augment import probe_pipeline
 from expander.dataset import Dataset, natural_key
 from expander.duplicates import exclusions
-from expander.errors import ExpanderError, LayoutError, OutputError, PipelineError
+from expander.errors import ExpanderError, OutputError, PipelineError
 from expander.execute import JobResult, Settings, execute, start_workers_early
 from expander.generator import inspect_generator
-from expander.labels import registry
-from expander.labels.base import Written
-from expander.labels.labelled import options_for
+from expander.labels import run as run_labels
 from expander.manifest import (
     MANIFEST_NAME,
     SUMMARY_NAME,
@@ -155,8 +152,8 @@ def run(
 
 
 def _run(options: ExpandOptions, connect, started: float, progress: bool, on_plan) -> ExpandResult:
-    scanned = scan(options.src, options.scan_labels, options.max_pixels)
-    dataset = _checked_labels(_without_excluded(scanned, options.exclude), options.skip_bad_labels)
+    scanned = scan(options.src, options.labels, options.max_pixels)
+    dataset = run_labels.checked(_without_excluded(scanned, options.exclude), options.skip_bad_labels)
     if dataset.labels is not None and options.generator is not None:
         raise PipelineError("--generator makes images without moving labels; a labelled dataset needs a pipeline.")
     pipeline, partners = _pipeline(options)
@@ -166,7 +163,7 @@ def _run(options: ExpandOptions, connect, started: float, progress: bool, on_pla
         dataset, options.quota, seed=options.seed, classes=options.classes, originals=options.originals,
         output_ext=f".{options.format}" if options.format else None, partners=partners,
     )  # fmt: skip
-    label_files = _label_files(dataset)
+    label_files = run_labels.sink_rules(dataset)
     sink = open_sink(options.shards or "files", open_store(options.out), dataset, seed=options.seed,
                      shard_size=options.shard_size, labels=label_files)  # fmt: skip
     plan = sink.order(plan)
@@ -181,8 +178,9 @@ def _run(options: ExpandOptions, connect, started: float, progress: bool, on_pla
     if options.generator is None:
         augmented = [job.source for job in plan.jobs if job.copies][:10]
         probe_pipeline(pipeline, dataset.location, augmented, options.size, options.max_pixels)
+    moving = run_labels.worker_options(dataset, options.min_visibility, options.keep_empty)
     settings = Settings(arguments["source"], pipeline, sink.writer(), options.quality, options.size,
-                        options.max_pixels, _label_options(options, dataset))  # fmt: skip
+                        options.max_pixels, moving)  # fmt: skip
     run_jobs = connect()  # Ray is up before anything is written
     with lock(options.out) as held:
         previous = check()
@@ -207,50 +205,6 @@ def _without_excluded(dataset: Dataset, exclude: Path | None) -> Dataset:
     dropped = set(exclusions(exclude, dataset))
     items = tuple(i for i in dataset.items if i.rel_path not in dropped)
     return dataclasses.replace(dataset, items=items, excluded=tuple(sorted(dropped, key=natural_key)))
-
-
-def _checked_labels(dataset: Dataset, skip: bool) -> Dataset:
-    """A labelled dataset whose label files can all be read; else LayoutError naming the lines, unless ``skip``
-    (--skip-bad-labels): then the lines are left out, and images whose labels cannot be read at all too."""
-    labels = dataset.labels
-    if labels is None:
-        return dataset
-    errors = [e for i in dataset.items if i.objects is not None for e in i.objects.errors] + list(labels.errors)
-    if not errors:
-        return dataset
-    if not skip:
-        shown = "\n  ".join(errors[:10]) + (f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else "")
-        raise LayoutError(
-            f"{len(errors)} label line(s) or entries in '{dataset.location}' cannot be read as {labels.format}:\n"
-            f"  {shown}\nFix them, or pass --skip-bad-labels to leave them out (each is reported); nothing was "
-            "written."
-        )
-    unreadable = [i for i in dataset.items if i.objects is not None and i.objects.unreadable]
-    rejected = [(i.rel_path, "its labels cannot be read (--skip-bad-labels left it out)") for i in unreadable]
-    items = tuple(i for i in dataset.items if not (i.objects is not None and i.objects.unreadable))
-    left_out = tuple(
-        e for i in unreadable if i.objects is not None for e in i.objects.errors
-    )  # reported with the lines skipped
-    labels = dataclasses.replace(labels, errors=(*left_out, *labels.errors))
-    return dataclasses.replace(dataset, items=items, rejected=(*dataset.rejected, *rejected), labels=labels)
-
-
-def _label_files(dataset: Dataset) -> LabelFiles | None:
-    """How the sink finds a labelled output's label files and counts their objects (its format's rules)."""
-    if dataset.labels is None:
-        return None
-
-    label_set = dataset.labels
-    chosen = registry.get(label_set.format)
-    return LabelFiles(lambda job, output: chosen.label_paths(job.objects, job.source, output),
-                      lambda files: chosen.count(files, label_set))  # fmt: skip
-
-
-def _label_options(options: ExpandOptions, dataset: Dataset):
-    if dataset.labels is None:
-        return None
-
-    return options_for(dataset.labels, options.min_visibility, options.keep_empty)
 
 
 def _pipeline(options: ExpandOptions) -> tuple[dict[str, Any], bool]:
@@ -338,8 +292,7 @@ class _Run:
         try:
             if status != "complete":
                 self.plan = self.sink.left_by_stop(self.plan, self.finished)
-            if self.dataset.labels is not None and self.sink.kind == "files":
-                self._write_dataset_files()
+            self._put_dataset_files()
             self.sink.close_run()
             result = self.result(status, resumed, exact=True)
             write_manifest(self.sink.store, result.records())
@@ -350,18 +303,13 @@ class _Run:
             result = self.result(status, resumed)
         return result
 
-    def _write_dataset_files(self) -> None:
-        """data.yaml, the COCO JSON, VOC's lists: made by the format from the outputs in the sink, in plan order."""
-        labels = self.dataset.labels
-        assert labels is not None and self.label_files is not None
-        rows = records(self.plan, self.finished, self.failed, self.sink, look=False)
-        jobs = {job.source: job for job in self.plan.jobs}
-        written = [Written(r.output, r.source, r.split, self.label_files.paths(jobs[r.source], r.output))
-                   for r in rows if r.status == "ok"]  # fmt: skip
-        files = registry.get(labels.format).dataset_files(labels, written, self.sink.store.read)
-        for name, data in files.items():
-            self.sink.store.write(name, data)
-        self.dataset_files = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    def _put_dataset_files(self) -> None:
+        """data.yaml, the COCO JSON, VOC's lists: made by the format from the outputs in the sink, in plan order,
+        if the sink keeps them."""
+        rows = functools.partial(records, self.plan, self.finished, self.failed, self.sink, look=False)
+        self.dataset_files = self.sink.put_dataset_files(
+            functools.partial(run_labels.dataset_files, self.dataset, self.plan, rows)
+        )
 
     def result(self, status: str, resumed: int = 0, exact: bool = False) -> ExpandResult:
         """The run as it stands. ``exact``: outputs written before this run are looked up in the sink (hashed),

@@ -106,7 +106,7 @@ def inspect_dataset(
     for path, option in ((duplicates_file, "--duplicates"), (sheet_file, "--duplicates-sheet")):
         if path is not None:
             _writable(Path(path), option)  # before the survey, not after it
-    dataset = scan(src, None if labels == "none" else labels, max_pixels)
+    dataset = scan(src, labels, max_pixels)
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
     facts = _gathered(tasks, workers)
     report = _report(dataset, facts, workers)

@@ -213,11 +213,6 @@ class ExpandOptions:
     def quota(self) -> Quota:
         return Quota(per_image=self.per_image, balance=self.balance, target_per_class=self.target_per_class)
 
-    @property
-    def scan_labels(self) -> str | None:
-        """What ``scan`` is told: a format, "auto", or None for class folders."""
-        return None if self.labels == "none" else self.labels
-
     def check(self) -> None:
         self.quota  # noqa: B018 - Quota checks that exactly one is set and none is negative
         if self.generator is not None and (self.preset or self.pipeline or self.style_refs):

@@ -51,7 +51,7 @@ def preview(
     """
     if copies < 1 or per_class < 1:
         raise ExpanderError(f"-n and --per-class must be 1 or more; got {copies} and {per_class}.")
-    dataset = scan(src, None if labels == "none" else labels, max_pixels)
+    dataset = scan(src, labels, max_pixels)
     labelled = dataset.labels is not None
     store = open_store(dataset.location)
     augment = Augmenter(pipeline, LabelParams() if dataset.labels else None)

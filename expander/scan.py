@@ -57,7 +57,7 @@ def scan(root: str | os.PathLike, labels: str | None = "auto", max_pixels: int |
         root: the dataset folder, or an object-store URL.
         labels: ``"auto"`` detects a labelled dataset (YOLO, COCO, VOC, masks; see expander.labels) and
             falls back to class folders; a format name (``expander.labels.registry.NAMES``) reads that format;
-            None reads class folders.
+            "none" (``--labels none``; None too) reads class folders.
         max_pixels: label images (masks) over this many pixels are refused from their header, as images are.
 
     Raises:
@@ -70,7 +70,7 @@ def scan(root: str | os.PathLike, labels: str | None = "auto", max_pixels: int |
             raise LayoutError(f"Source folder '{root}' does not exist. {_LAYOUT_HELP}")
         if not root.is_dir():
             raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
-    if labels is not None and (labels != "auto" or remote or _looks_labelled(Path(root))):
+    if labels is not None and labels != "none" and (labels != "auto" or remote or _looks_labelled(Path(root))):
         tree = walk(root, max_pixels)
         dataset = _scan_labelled(tree, labels)
         if dataset is not None:

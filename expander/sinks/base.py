@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from expander.execute import JobResult
+    from expander.labels.base import Read
     from expander.plan import Job, Plan
     from expander.storage import Store
 
@@ -107,6 +108,13 @@ class Sink(Protocol):
 
     def close_run(self) -> None:
         """Write the sink's own bookkeeping (``shards.json``) when the run ends, before the manifest."""
+        ...
+
+    def put_dataset_files(self, make: Callable[[Read], dict[str, bytes]]) -> dict[str, str]:
+        """Write the dataset-level label files (data.yaml, the COCO JSON, VOC's lists; none for class folders)
+        that ``make`` builds from the outputs, read back through the ``Read`` it is given; name -> SHA-256 of
+        each written. They describe a tree of files: a shard sink carries each sample's labels as members and
+        the class list in ``shards.json``, so it writes none."""
         ...
 
 

@@ -11,13 +11,16 @@ import dataclasses
 import hashlib
 import os
 import posixpath
-from collections.abc import Container, Iterable
-from typing import Any
+from collections.abc import Callable, Container, Iterable
+from typing import TYPE_CHECKING, Any
 
 from expander import images
 from expander.plan import Job, Plan
 from expander.sinks.base import LabelFiles, Sample, Stored
 from expander.storage import LocalStore, Store, open_store
+
+if TYPE_CHECKING:
+    from expander.labels.base import Read
 
 
 class FileWriter:
@@ -105,6 +108,12 @@ class FileSink:
 
     def close_run(self) -> None:
         pass
+
+    def put_dataset_files(self, make: Callable[[Read], dict[str, bytes]]) -> dict[str, str]:
+        files = make(self.store.read)
+        for name, data in files.items():
+            self.store.write(name, data)
+        return {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
 
 
 def file_digest(store: Store, rel: str) -> tuple[int, str]:

@@ -22,9 +22,9 @@ import json
 import os
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expander import images, shards
 from expander.errors import ExpanderError
@@ -32,6 +32,9 @@ from expander.images import TEMP_SUFFIX, format_of
 from expander.plan import Job, Plan, output_seed
 from expander.sinks.base import LabelFiles, Sample, Stored
 from expander.storage import Store, safe_relative
+
+if TYPE_CHECKING:
+    from expander.labels.base import Read
 
 INDEX_NAME = "shards.json"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kb|mb|gb|k|m|g)?\s*$", re.IGNORECASE)
@@ -182,6 +185,9 @@ class ShardSink:
 
     def close_run(self) -> None:
         self.store.write(INDEX_NAME, (json.dumps(self.index(), indent=2) + "\n").encode())
+
+    def put_dataset_files(self, make: Callable[[Read], dict[str, bytes]]) -> dict[str, str]:
+        return {}  # each sample's labels are its members; the class list is in shards.json
 
     def _take(self, job: Job, result) -> None:
         if self.open is not None and self.open.split != job.split:
