@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import functools
 import hashlib
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from expander import images
 from expander.augment import Augmenter, LabelParams, fast_pipeline
 from expander.errors import EmptyCopy
 from expander.generator import Generator, GeneratorInfo
-from expander.labels.labelled import LabelledSource
+from expander.labels.labelled import LabelDigest, LabelledSource, Members
 from expander.manifest import Record
 from expander.plan import Job, Output
 from expander.pool import ALBUMENTATIONS, PRELOAD, WorkerPool, start_fork_server_early
@@ -67,10 +66,10 @@ class JobResult:
     """What a worker sends back for one job: what it attempted, what failed, and what it wrote.
 
     Per pending output (``copies``: their copy indices, 0 for the original, when the job ran): 40 bytes of
-    ``digests`` (size and SHA-256; zeros where it failed), a labelled run's label digest (its label files'
-    SHA-256 and the objects per class in them), and for a sink that packs in the main process the output
-    itself (``samples``). The main process rebuilds manifest rows from the plan. ``stopped`` says why the job
-    stopped early on an error no other output would escape (disk full, read-only or failing disk): its
+    ``digests`` (size and SHA-256; zeros where it failed), its label digest (its label files' SHA-256 and the
+    objects per class in them; None for class folders), and for a sink that packs in the main process the
+    output itself (``samples``). The main process rebuilds manifest rows from the plan. ``stopped`` says why
+    the job stopped early on an error no other output would escape (disk full, read-only or failing disk): its
     unwritten outputs are not failures, the run stops and ``--resume`` finishes it.
     """
 
@@ -102,9 +101,6 @@ class JobResult:
         return {c: s for c, s in zip(self.copies, self.stored_outputs(), strict=True) if s is not None}
 
 
-LabelDigest = tuple[tuple[tuple[str, str], ...], tuple[tuple[int, int], ...]]  # (label file, SHA-256), (class, n)
-
-
 class Worker:
     """Source bytes -> outputs in the run's sink, for one process: settings, and an augmenter or generator built on
     first use.
@@ -122,6 +118,7 @@ class Worker:
         self.writer = settings.writer
         self._augmenter: Augmenter | None = None
         self._generator: Generator | None = None
+        self._open = self._labelled if settings.labels is not None else self._pixels  # the dataset's kind, once
 
     @property
     def generator(self):
@@ -174,17 +171,16 @@ class Worker:
         copies = tuple(o.copy_index or 0 for o in outputs)
         failure = functools.partial(_failure, job)
         try:
-            image = self._labelled(job, data) if self.settings.labels else self.pixels(data, job.source)
+            source = self._open(job, data, outputs)
         except Exception as e:  # undecodable, MemoryError resizing: the file is at fault, not the run
             return _failed(job, outputs, _reason(e))
-        generated = self._generate(outputs, job.source, image) if self.settings.generator else {}
         failed: list[Record] = []
         digests = bytearray()
         labels: list[LabelDigest | None] = []
         kept: list[Sample | None] = []
         for out in outputs:
             try:
-                sample, label = self._sample(job, out, data, image, generated)
+                sample, label = self._sample(job, out, source)
                 back = self.writer.put(sample)
             except (OSError, StoreError, StoreUnavailable) as e:
                 stopped, by = _stops_run(e, out.rel_path)
@@ -205,39 +201,27 @@ class Worker:
             digests += bytes(DIGEST_SIZE)
             labels.append(None)
             kept.append(None)
+        samples = tuple(kept) if any(s is not None for s in kept) else ()
         return JobResult(job.source, len(outputs), tuple(failed), bytes(digests), copies=copies,
-                         labels=tuple(labels) if self.settings.labels else (),
-                         samples=tuple(kept) if any(s is not None for s in kept) else ())  # fmt: skip
+                         labels=tuple(labels), samples=samples)  # fmt: skip
 
-    def _sample(self, job: Job, out: Output, data: bytes, image, generated: dict[str, Any]):
+    def _sample(self, job: Job, out: Output, source: _Labelled | _Pixels) -> tuple[Sample, LabelDigest | None]:
         """One output as a Sample for the sink, and its label digest (None for class folders)."""
         copy = out.copy_index if out.copy_index is not None else ORIGINAL_COPY
         seed = out.seed if out.seed is not None else NO_SEED
-        if self.settings.labels is None:
-            payload = self._payload(out, data, image, generated)
-            return Sample(out.rel_path, payload, (), job.source, job.class_name, job.split, copy, seed), None
-        picture, files, classes = image.output(
-            out, self.augmenter, self.settings.quality, self.order
-        )  # a LabelledSource
-        roles = image.format.roles(tuple(files))
-        labelled = tuple((role, path, content) for role, (path, content) in zip(roles, files.items(), strict=True))
-        digest = (tuple((path, hashlib.sha256(content).hexdigest()) for path, content in files.items()),
-                  tuple(sorted(Counter(classes).items())))  # fmt: skip
-        return Sample(out.rel_path, picture, labelled, job.source, job.class_name, job.split, copy, seed), digest
+        picture, members, digest = source.sample(out)
+        return Sample(out.rel_path, picture, members, job.source, job.class_name, job.split, copy, seed), digest
 
-    def _labelled(self, job: Job, data: bytes):
+    def _labelled(self, job: Job, data: bytes, outputs) -> _Labelled:
         """A labelled job's source: pixels and labels, decoded once for all its outputs."""
         assert self.settings.labels is not None
-        return LabelledSource(self.settings.labels, self.source.read, job, data, self.order, self.settings.size,
-                              self.settings.max_pixels)  # fmt: skip
+        return _Labelled(self, LabelledSource(self.settings.labels, self.source.read, job, data, self.order,
+                                              self.settings.size, self.settings.max_pixels))  # fmt: skip
 
-    def _payload(self, out: Output, data: bytes, image, generated: dict[str, Any]) -> bytes:
-        made = generated.get(out.rel_path)
-        if isinstance(made, Exception):
-            raise made
-        if made is not None:
-            return images.encode(made, images.format_of(out.rel_path), self.settings.quality, self.order)
-        return self.render(out, data, image)
+    def _pixels(self, job: Job, data: bytes, outputs) -> _Pixels:
+        """A class-folder job's source: its pixels, decoded once, and a generator's outputs made in one batch."""
+        image = self.pixels(data, job.source)
+        return _Pixels(self, data, image, self._generate(outputs, job.source, image) if self.settings.generator else {})
 
     def _generate(self, outputs: tuple[Output, ...] | list[Output], source_path: str, image) -> dict[str, Any]:
         """Run the generator once for all new outputs of a job (one batch); output path -> pixels or error."""
@@ -256,6 +240,34 @@ class Worker:
 
     def _partner(self, rel_path: str):
         return images.decode(self.source.read(rel_path), rel_path, max_pixels=self.settings.max_pixels)
+
+
+class _Pixels:
+    """A class-folder source as ``Worker._sample`` takes it, like ``LabelledSource``: outputs without label files."""
+
+    def __init__(self, worker: Worker, data: bytes, image, generated: dict[str, Any]):
+        self.worker, self.data, self.image, self.generated = worker, data, image, generated
+
+    def sample(self, out: Output) -> tuple[bytes, Members, None]:
+        """(image bytes, label members: none, label digest: none) of one output."""
+        made = self.generated.get(out.rel_path)
+        if isinstance(made, Exception):
+            raise made
+        if made is not None:
+            return images.encode(made, images.format_of(out.rel_path), self.worker.settings.quality,
+                                 self.worker.order), (), None  # fmt: skip
+        return self.worker.render(out, self.data, self.image), (), None
+
+
+class _Labelled:
+    """A labelled source as ``Worker._sample`` takes it: the worker's augmenter, quality and channel order."""
+
+    def __init__(self, worker: Worker, source: LabelledSource):
+        self.worker, self.source = worker, source
+
+    def sample(self, out: Output) -> tuple[bytes, Members, LabelDigest]:
+        worker = self.worker
+        return self.source.sample(out, worker.augmenter, worker.settings.quality, worker.order)
 
 
 def _failure(job: Job, out: Output, error: str, status: str = "failed") -> Record:

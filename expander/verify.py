@@ -23,12 +23,12 @@ from expander import images
 from expander.errors import ExpanderError, OutputError
 from expander.execute import Settings, Worker
 from expander.labels import registry
-from expander.labels.base import LabelOptions, LabelSet, Written
+from expander.labels import run as run_labels
+from expander.labels.base import Written
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.manifest import MANIFEST_NAME, SUMMARY_NAME, read_manifest, read_summary
 from expander.plan import Job, Output
 from expander.pool import process_pool
-from expander.scan import scan
 from expander.sinks import kind_of
 from expander.sinks.base import Sample
 from expander.sinks.shards import verify_shards
@@ -51,17 +51,17 @@ def verify(
     summary, rows = _read(store)
     unsafe = sorted({r.get("output") or "" for r in rows if not safe_relative(r.get("output") or "")})
     rows = [r for r in rows if (r.get("output") or "") not in unsafe]
-    label_set = _label_set(summary)
+    label_set = run_labels.recorded(summary)
     if kind_of(summary) == "files":
         found = _verify_files(store, summary, rows, workers, max_pixels, label_set)
+        written = [Written(r["output"], r["source"], r.get("split") or None, _label_paths(r)) for r in rows]
+        found["labels"] += run_labels.dataset_file_problems(summary, written, store.read)
         samples: dict[str, Any] = {}
     else:
         found = verify_shards(store, rows, max_pixels)
         samples = found.pop("samples")
     found["run"] = _run_problems(summary, rows)
     found.setdefault("labels", [])
-    if label_set is not None and kind_of(summary) == "files":
-        found["labels"] += _dataset_file_problems(store, summary, rows, label_set)
     replayed: list[str] = []
     if replay > 0:
         present = {r["output"] for r in rows} - set(found["missing"])
@@ -120,17 +120,6 @@ def _run_problems(summary: dict, rows: list[dict]) -> list[str]:
             f"{SUMMARY_NAME} counts {totals.get('written')} outputs written, {MANIFEST_NAME} lists {len(rows)}"
         )
     return problems
-
-
-def _label_set(summary: dict):
-    """The labelled run's format and classes as its summary records them (None for class folders)."""
-    labels = summary.get("labels")
-    if not isinstance(labels, dict) or not labels.get("format"):
-        return None
-
-    settings = labels.get("settings") or {}
-    details = {**settings, "settings": settings, "class_masks": bool(labels.get("class_masks"))}
-    return LabelSet(str(labels["format"]), tuple(labels.get("classes") or ()), details=details)
 
 
 def _verify_files(store: Store, summary: dict, rows: list[dict], workers: int, max_pixels: int | None, labels) -> dict:
@@ -217,37 +206,6 @@ def _check_labels(store: Store, label: tuple, shape: tuple[int, int]) -> str:
     return f"its label file {problem}" if problem else ""
 
 
-def _dataset_file_problems(store: Store, summary: dict, rows: list[dict], labels) -> list[dict]:
-    """The dataset-level files: what the run wrote (SHA-256), and valid as a training tool reads them."""
-    recorded = (summary.get("labels") or {}).get("files_sha256") or {}
-    problems = []
-    for name, sha in recorded.items():
-        try:
-            data = store.read(name)
-        except OSError:
-            continue  # listed as missing
-        if hashlib.sha256(data).hexdigest() != sha:
-            problems.append({"file": name, "reason": "differs from what the run wrote (SHA-256)"})
-    source = _source_labels(summary)
-    if source is not None:
-        written = [Written(r["output"], r["source"], r.get("split") or None, _label_paths(r)) for r in rows]
-        try:
-            found = registry.get(source.format).check_dataset_files(source, written, store.read)
-        except Exception as e:  # a damaged file the format's check did not foresee: named, not a crash
-            found = [f"cannot be checked: {type(e).__name__}: {e}"]
-        problems += [{"file": p.split(":", 1)[0], "reason": p} for p in found]
-    return problems
-
-
-def _source_labels(summary: dict):
-    """The source dataset's LabelSet, read again (None when the source is gone: the checksums still hold)."""
-    try:
-        dataset = scan(summary["arguments"]["source"], summary["labels"]["format"])
-    except (ExpanderError, OSError, KeyError, TypeError):
-        return None
-    return dataset.labels
-
-
 def _actual(store: Store, samples: dict) -> Callable[[dict], tuple[bytes, dict[str, bytes]]]:
     """What a replay is compared with: (image bytes, label files) of an output, from its shard or its files."""
 
@@ -267,13 +225,13 @@ def _replay(store: Store, summary: dict, rows: list[dict], actual, labels) -> tu
         arguments = summary["arguments"]
         size = tuple(arguments["size"]) if arguments.get("size") else None
         max_pixels = arguments.get("max_pixels", DEFAULT_MAX_PIXELS)
-        options = _label_options(summary, arguments)
+        options = run_labels.recorded_options(summary)
         settings = Settings(arguments["source"], summary["pipeline"], _Keep(), arguments["quality"], size, max_pixels,
                             options)  # fmt: skip
     except (KeyError, TypeError) as e:
         raise OutputError(f"'{store.join(SUMMARY_NAME)}' lacks what a replay needs ({e}); it is damaged.") from None
     worker = Worker(settings)
-    jobs = _jobs(summary, options) if options is not None else {}
+    jobs = run_labels.source_jobs(summary)
     changed: list[dict] = []
     replayed: list[str] = []
     for row in rows:
@@ -295,22 +253,6 @@ class _Keep:
 
     def put(self, sample: Sample) -> Sample:
         return sample
-
-
-def _label_options(summary: dict, arguments: dict):
-    labels = summary.get("labels")
-    if not isinstance(labels, dict):
-        return None
-
-    settings = labels.get("settings") or {}
-    return LabelOptions(labels["format"], arguments.get("min_visibility", 0.1), bool(arguments.get("keep_empty")),
-                        tuple(sorted(settings.items())))  # fmt: skip
-
-
-def _jobs(summary: dict, options) -> dict[str, Job]:
-    """A labelled run's sources with their labels, read again from the source dataset."""
-    dataset = scan(summary["arguments"]["source"], options.format)
-    return {i.rel_path: Job(i.rel_path, i.split, i.class_name, objects=i.objects) for i in dataset.items}
 
 
 def _replay_one(worker: Worker, row: dict, actual, jobs: dict[str, Job]) -> str | None:

@@ -7,6 +7,9 @@ each output's label files; this module only moves them (``moving``).
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
+
 import numpy as np
 
 from expander import images
@@ -16,6 +19,9 @@ from expander.labels.base import Files, LabelOptions, Objects, Read
 from expander.labels.instances import Instances
 from expander.labels.moving import move, resized, start
 from expander.plan import Job, Output
+
+Members = tuple[tuple[str, str, bytes], ...]  # an output's label files as a Sample holds them: (role, path, bytes)
+LabelDigest = tuple[tuple[tuple[str, str], ...], tuple[tuple[int, int], ...]]  # (label file, SHA-256), (class, n)
 
 
 class LabelledSource:
@@ -58,6 +64,16 @@ class LabelledSource:
         size = (image.shape[1], image.shape[0])
         files, classes = self.format.render(self.objects, instances, self.label_paths(out), out, size, self.settings)
         return images.encode(image, images.format_of(out.rel_path), quality, order), files, classes
+
+    def sample(self, out: Output, augmenter, quality: int, order: str) -> tuple[bytes, Members, LabelDigest]:
+        """(image bytes, label files with their roles, label digest: files' SHA-256 and objects per class) of one
+        output, as the sink and the manifest take it."""
+        picture, files, classes = self.output(out, augmenter, quality, order)
+        roles = self.format.roles(tuple(files))
+        members = tuple((role, path, content) for role, (path, content) in zip(roles, files.items(), strict=True))
+        digest = (tuple((path, hashlib.sha256(content).hexdigest()) for path, content in files.items()),
+                  tuple(sorted(Counter(classes).items())))  # fmt: skip
+        return picture, members, digest
 
     def copy(self, augmenter, seed: int) -> tuple[np.ndarray, Instances]:
         """The source moved by the pipeline with ``seed``: (pixels, instances)."""

@@ -9,13 +9,16 @@ calls them never asks which kind its dataset is.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from expander.errors import LayoutError
+from expander.errors import ExpanderError, LayoutError
 from expander.labels import registry
-from expander.labels.base import Files, LabelOptions, Read, Written
+from expander.labels.base import Files, LabelOptions, LabelSet, Read, Written
 from expander.labels.labelled import options_for
+from expander.plan import Job
+from expander.scan import scan
 from expander.sinks.base import LabelFiles
 
 if TYPE_CHECKING:
@@ -76,3 +79,66 @@ def dataset_files(dataset: Dataset, plan: Plan, rows: Callable[[], Iterable[Reco
     written = [Written(r.output, r.source, r.split, chosen.label_paths(jobs[r.source].objects, r.source, r.output))
                for r in rows() if r.status == "ok"]  # fmt: skip
     return chosen.dataset_files(labels, written, read)
+
+
+# --- a labelled run as its summary records it (verify) -------------------------------------------------------
+def recorded(summary: dict) -> LabelSet | None:
+    """The labelled run's format and classes as its summary records them (None for class folders)."""
+    labels = summary.get("labels")
+    if not isinstance(labels, dict) or not labels.get("format"):
+        return None
+    settings = labels.get("settings") or {}
+    details = {**settings, "settings": settings, "class_masks": bool(labels.get("class_masks"))}
+    return LabelSet(str(labels["format"]), tuple(labels.get("classes") or ()), details=details)
+
+
+def recorded_options(summary: dict) -> LabelOptions | None:
+    """The workers' label options of the run (``verify --replay`` makes outputs again with them)."""
+    labels, arguments = summary.get("labels"), summary["arguments"]
+    if not isinstance(labels, dict):
+        return None
+    settings = labels.get("settings") or {}
+    return LabelOptions(labels["format"], arguments.get("min_visibility", 0.1), bool(arguments.get("keep_empty")),
+                        tuple(sorted(settings.items())))  # fmt: skip
+
+
+def source_jobs(summary: dict) -> dict[str, Job]:
+    """A labelled run's sources with their labels, read again from the source dataset (none for class folders:
+    a replay's job is made from its manifest row)."""
+    options = recorded_options(summary)
+    if options is None:
+        return {}
+    dataset = scan(summary["arguments"]["source"], options.format)
+    return {i.rel_path: Job(i.rel_path, i.split, i.class_name, objects=i.objects) for i in dataset.items}
+
+
+def dataset_file_problems(summary: dict, written: list[Written], read: Read) -> list[dict]:
+    """The dataset-level files: what the run wrote (SHA-256), and valid as a training tool reads them, checked by
+    the format against the source read again; one {"file", "reason"} per problem."""
+    if recorded(summary) is None:
+        return []
+    problems = []
+    for name, sha in ((summary.get("labels") or {}).get("files_sha256") or {}).items():
+        try:
+            data = read(name)
+        except OSError:
+            continue  # listed as missing
+        if hashlib.sha256(data).hexdigest() != sha:
+            problems.append({"file": name, "reason": "differs from what the run wrote (SHA-256)"})
+    source = _source_labels(summary)
+    if source is not None:
+        try:
+            found = registry.get(source.format).check_dataset_files(source, written, read)
+        except Exception as e:  # a damaged file the format's check did not foresee: named, not a crash
+            found = [f"cannot be checked: {type(e).__name__}: {e}"]
+        problems += [{"file": p.split(":", 1)[0], "reason": p} for p in found]
+    return problems
+
+
+def _source_labels(summary: dict) -> LabelSet | None:
+    """The source dataset's LabelSet, read again (None when the source is gone: the checksums still hold)."""
+    try:
+        dataset = scan(summary["arguments"]["source"], summary["labels"]["format"])
+    except (ExpanderError, OSError, KeyError, TypeError):
+        return None
+    return dataset.labels
