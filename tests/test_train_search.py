@@ -63,7 +63,7 @@ def searched(tmp_path_factory) -> tuple[dict, dict]:
     patch.setattr(train.search, "final_compare", final_compare)
     out = tmp_path_factory.mktemp("search") / "run"
     try:
-        report = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=20,
+        report = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=10,
                         out=out, config=TINY, seeds=2, workers=1)  # fmt: skip
     finally:
         patch.undo()
@@ -86,14 +86,18 @@ def test_search_never_reads_a_test_image_before_the_final_compare(searched) -> N
 
 def test_search_report_ranks_every_rung_and_keeps_the_best(searched) -> None:
     report, _ = searched
-    assert report["plan"] == [{"candidates": 4, "epochs": 1}, {"candidates": 2, "epochs": 3},
-                              {"candidates": 1, "epochs": 9}]  # fmt: skip
-    assert report["epochs_spent"] == 19
+    # Rungs grow 3-fold but stop at --epochs (2): the last one is its rung-1 run again, reused from the store.
+    assert report["plan"] == [{"candidates": 4, "epochs": 1}, {"candidates": 2, "epochs": 2},
+                              {"candidates": 1, "epochs": 2}]  # fmt: skip
+    assert report["epochs_spent"] == 10
+    assert [r["reused"] for r in report["rungs"][2]["results"]] == [True]
     assert [len(r["results"]) for r in report["rungs"]] == [4, 2, 1]
     for rung, following in zip(report["rungs"], report["rungs"][1:], strict=False):
         accuracies = [r["val_accuracy"] for r in rung["results"]]
         assert accuracies == sorted(accuracies, reverse=True)
-        assert [r["candidate"] for r in rung["results"] if r["kept"]] == [r["candidate"] for r in following["results"]]
+        assert sorted(r["candidate"] for r in rung["results"] if r["kept"]) == sorted(
+            r["candidate"] for r in following["results"]
+        )
     first = report["rungs"][0]["results"]
     assert sorted(r["candidate"] for r in first) == [
         "keras x0.5, 1/image", "keras x1.5, 1/image", "noise x0.5, 1/image", "noise x1.5, 1/image",
@@ -134,7 +138,7 @@ def test_search_resumes_from_its_store_without_retraining(searched, monkeypatch)
     calls = []
     real = train.runs.fit_one
     monkeypatch.setattr(train.runs, "fit_one", lambda *a, **k: calls.append(1) or real(*a, **k))
-    again = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=20,
+    again = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=10,
                    out=out, config=TINY, seeds=2, workers=1)  # fmt: skip
     assert calls == []
     assert all(r["reused"] for rung in again["rungs"] for r in rung["results"])
@@ -142,7 +146,7 @@ def test_search_resumes_from_its_store_without_retraining(searched, monkeypatch)
     # Lose one finished run of the final compare (as if interrupted there): only it trains again, to the same numbers.
     key = next(r["key"] for r in again["runs"] if r["arm"] == "baseline")
     (out / "store" / "runs" / f"{key}.json").unlink()
-    third = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=20,
+    third = search(SAMPLE, presets=["noise", "keras"], magnitudes=[0.5, 1.5], per_image=[1], budget=10,
                    out=out, config=TINY, seeds=2, workers=1)  # fmt: skip
     assert len(calls) == 1
     assert [r["test"] for r in third["runs"]] == [r["test"] for r in report["runs"]]
@@ -152,7 +156,7 @@ def test_search_cli_prints_the_final_table_and_the_pipeline(searched) -> None:
     report, _ = searched
     out = report["arguments"]["out"]
     args = ["search", str(SAMPLE), "--presets", "noise,keras", "--magnitudes", "0.5,1.5", "--per-image", "1",
-            "--budget", "20", "--model", "tiny", "--image-size", "28", "--epochs", "2", "--seeds", "2",
+            "--budget", "10", "--model", "tiny", "--image-size", "28", "--epochs", "2", "--seeds", "2",
             "--batch-size", "32", "--out", out, "--workers", "1", "-q"]  # fmt: skip
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
@@ -180,6 +184,22 @@ def test_an_undecodable_image_is_named_and_left_out_not_a_crash(tmp_path: Path) 
     assert [u["file"] for u in report["data"]["unreadable"]] == [broken]
     assert report["data"]["available_per_class"] == {"sneaker": 15, "trouser": 30, "tshirt": 60}
     assert f"- Left out because it does not decode: `{broken}`" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_no_rung_trains_longer_than_the_final_compare() -> None:
+    # Uncapped, 300 epochs buy 1, 3, 9, 27, 81; at most 20, the last two rungs stop at 20 and the budget left
+    # lengthens the first rungs until the next step would not fit (2, 6, 18, 20, 20 costs 60+60+72+40+20).
+    assert rung_plan(30, 300, 3, most=20) == [(30, 2), (10, 6), (4, 18), (2, 20), (1, 20)]
+    assert rung_plan(4, 1000, 3, most=10) == [(4, 10), (2, 10), (1, 10)]  # a budget past every rung at most
+    # 13 runs of 4 s, then 9*26 + 3*60 + 60 = 474 epochs of 3 s: 1,474 s of 1,500; a 27-epoch first rung would not fit
+    assert timed_plan(9, 1500, 3, run_seconds=4, epoch_seconds=3, most=60) == [(9, 26), (3, 60), (1, 60)]
+    assert timed_plan(9, 1500, 3, run_seconds=4, epoch_seconds=3) == [(9, 17), (3, 51), (1, 153)]
+    with pytest.raises(
+        TrainError,
+        match=r"--budget 9 epochs cannot train 4 candidates in 3 rungs \(eta 3\): "
+        r"it needs at least 10\.",
+    ):  # 4*1 + 2*2 + 1*2
+        rung_plan(4, 9, 3, most=2)
 
 
 def test_a_time_budget_buys_the_most_epochs_that_fit() -> None:
@@ -216,7 +236,7 @@ def test_on_the_fly_candidates_and_a_budget_in_minutes(tmp_path: Path) -> None:
     pilot = report["pilot"]
     assert pilot["candidate"] == "noise x0.5, on the fly" and pilot["epoch_seconds"] > 0
     assert [(p["candidates"], p["epochs"]) for p in report["plan"]] == timed_plan(
-        4, 60, 3, pilot["run_seconds"], pilot["epoch_seconds"]
+        4, 60, 3, pilot["run_seconds"], pilot["epoch_seconds"], TINY.epochs
     )
     first = {r["candidate"]: r for r in report["rungs"][0]["results"]}
     assert sorted(first) == ["noise x0.5, 1/image", "noise x0.5, on the fly", "noise x1.5, 1/image",

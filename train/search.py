@@ -74,41 +74,69 @@ def candidates(presets: list[str], magnitudes: list[float], per_image: list[int]
     return [Candidate(p, m, n) for p in presets for m in magnitudes for n in per_image]
 
 
-def rung_plan(count: int, budget: int, eta: int) -> list[tuple[int, int]]:
+def rung_plan(count: int, budget: int, eta: int, most: int | None = None) -> list[tuple[int, int]]:
     """[(candidates, epochs per run)] per rung: all ``count`` first, 1/eta of them each rung after, down to one.
 
-    Epochs grow eta-fold per rung from the largest first rung that keeps the total within ``budget``.
+    Epochs grow eta-fold per rung, none past ``most`` (the final compare's length), from the longest first rung
+    that keeps the total within ``budget``.
     """
-    if eta < 2:
-        raise TrainError(f"--eta must be 2 or more; got {eta}.")
-    counts = [count]
-    while counts[-1] > 1:
-        counts.append(math.ceil(counts[-1] / eta))
-    weight = sum(n * eta**rung for rung, n in enumerate(counts))
-    first = budget // weight
-    if first < 1:
+    counts = _counts(count, eta)
+    plan = _longest(counts, eta, most, budget, lambda plan: sum(n * e for n, e in plan) <= budget)
+    if plan is None:
+        least = sum(n * e for n, e in _rungs(counts, eta, most, 1))
         raise TrainError(
             f"--budget {budget} epochs cannot train {count} candidates in {len(counts)} rungs (eta {eta}): "
-            f"it needs at least {weight}. Raise --budget, or give fewer presets, magnitudes or --per-image values."
+            f"it needs at least {least}. Raise --budget, or give fewer presets, magnitudes or --per-image values."
         )
-    return [(n, first * eta**rung) for rung, n in enumerate(counts)]
+    return plan
 
 
-def timed_plan(count: int, seconds: float, eta: int, run_seconds: float, epoch_seconds: float) -> list[tuple[int, int]]:
+def timed_plan(count: int, seconds: float, eta: int, run_seconds: float, epoch_seconds: float,
+               most: int | None = None) -> list[tuple[int, int]]:  # fmt: skip
     """``rung_plan`` for a time budget: the most epochs whose runs fit in ``seconds``, a run costing
     ``run_seconds`` besides its epochs (loading, evaluation) and ``epoch_seconds`` per epoch."""
-    counts = [n for n, _ in rung_plan(count, 10**9, eta)]
+    counts = _counts(count, eta)
     fixed = run_seconds * sum(counts)
-    weight = sum(n * eta**rung for rung, n in enumerate(counts))  # epochs per epoch of the first rung
-    first = int((seconds - fixed) // (epoch_seconds * weight)) if epoch_seconds > 0 else 0
-    if first < 1:
-        least = (fixed + epoch_seconds * weight) / 60
+
+    def fits(plan: list[tuple[int, int]]) -> bool:
+        return fixed + epoch_seconds * sum(n * e for n, e in plan) <= seconds
+
+    longest = int(seconds // epoch_seconds) if epoch_seconds > 0 else 0
+    plan = _longest(counts, eta, most, longest, fits)
+    if plan is None:
+        least = (fixed + epoch_seconds * sum(n * e for n, e in _rungs(counts, eta, most, 1))) / 60
         raise TrainError(
             f"--minutes {seconds / 60:g} cannot train {count} candidates in {len(counts)} rungs (eta {eta}) here: "
             f"a run costs about {run_seconds:.0f} s and an epoch {epoch_seconds:.1f} s, so it needs at least "
             f"{least:.0f} minutes. Give more minutes, or fewer presets, magnitudes or --per-image values."
         )
-    return [(n, first * eta**rung) for rung, n in enumerate(counts)]
+    return plan
+
+
+def _counts(count: int, eta: int) -> list[int]:
+    """Candidates per rung: all, then 1/eta of them (rounded up) each rung after, down to one."""
+    if eta < 2:
+        raise TrainError(f"--eta must be 2 or more; got {eta}.")
+    counts = [count]
+    while counts[-1] > 1:
+        counts.append(math.ceil(counts[-1] / eta))
+    return counts
+
+
+def _longest(counts: list[int], eta: int, most: int | None, longest: int, fits) -> list[tuple[int, int]] | None:
+    """The plan with the longest first rung (at most ``longest`` epochs) that ``fits``, or None if one epoch does
+    not."""
+    low, high = 0, min(longest, most or longest)
+    while low < high:  # the cost grows with the first rung: the largest first rung that fits, by bisection
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(_rungs(counts, eta, most, middle)) else (low, middle - 1)
+    return _rungs(counts, eta, most, low) if low >= 1 else None
+
+
+def _rungs(counts: list[int], eta: int, most: int | None, first: int) -> list[tuple[int, int]]:
+    """(candidates, epochs) per rung from a first rung of ``first`` epochs: eta times more each rung, but at most
+    ``most``."""
+    return [(n, min(first * eta**rung, most or first * eta**rung)) for rung, n in enumerate(counts)]
 
 
 def _pilot(candidate: Candidate, expanded, base: FitConfig, data: StudyData, store: StudyStore,
@@ -170,7 +198,7 @@ def search(
     pool = candidates(list(presets), list(magnitudes), list(per_image))
     if minutes is not None and minutes <= 0:
         raise TrainError(f"--minutes must be positive; got {minutes:g}.")
-    plan = rung_plan(len(pool), budget, eta)  # checks eta and the epoch budget before any work
+    plan = rung_plan(len(pool), budget, eta, config.epochs)  # checks eta and the epoch budget before any work
     store = default_store(store, out)
     out = Path(out) if out is not None else default_out("search")
     data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
@@ -188,7 +216,7 @@ def search(
     pilot = None
     if minutes is not None:
         pilot = _pilot(max(pool, key=lambda c: (c.online, c.per_image)), expanded, base, data, runs_store, progress)
-        plan = timed_plan(len(pool), minutes * 60, eta, pilot["run_seconds"], pilot["epoch_seconds"])
+        plan = timed_plan(len(pool), minutes * 60, eta, pilot["run_seconds"], pilot["epoch_seconds"], base.epochs)
     alive, rungs = pool, []
     for rung, (_, epochs) in enumerate(plan):
         specs = [RunSpec(c.name, 0, SEARCH_SEED, expanded(c, SEARCH_SEED), subset.val, ()) for c in alive]
