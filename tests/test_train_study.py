@@ -306,3 +306,18 @@ def test_an_offline_arm_matches_on_the_fly_within_a_point_and_its_interval() -> 
     assert train.study._first_match([fly, wide_but_far, arm("offline x5", -0.02, -0.05, 0.01)]) is None
     assert train.study._first_match([fly, arm("offline x2", 0.03, 0.01, 0.05)]) == "offline x2"  # better: a match
     assert train.study._first_match([fly, arm("cycle x20", 0.0, -0.01, 0.01)]) is None  # only offline arms
+
+
+def test_the_same_images_in_another_order_are_another_run(tmp_path: Path) -> None:
+    # A run's batches are seeded permutations of its training set in its order, so the order is part of the
+    # run's key: a store must not hand one order's numbers to another (compare and search order differently).
+    data = load_study_data(SAMPLE, None, val_fraction=0.2, test_fraction=0.2)
+    subset = data.subsets[0]
+    spec = train.runs.RunSpec(BASELINE, 0, 0, subset.train, subset.val, ())
+    turned = train.runs.RunSpec(BASELINE, 0, 0, tuple(reversed(subset.train)), subset.val, ())
+    one = FitConfig(model="tiny", image_size=28, epochs=1, batch_size=32)
+    first, second = train.runs.run_all([spec, turned], data.classes, one, StudyStore(tmp_path))
+    assert first["key"] != second["key"] and not first["reused"] and not second["reused"]
+    assert first["history"][0]["loss"] != second["history"][0]["loss"]
+    (again,) = train.runs.run_all([turned], data.classes, one, StudyStore(tmp_path))
+    assert again["reused"] and again["history"] == second["history"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from train.data import Sample, detect_channels
 from train.fit import FitConfig, fit_one
-from train.store import StudyStore, digest, samples_digest
+from train.store import StudyStore, digest, ordered_digest
 
 EPOCHS_PER_LINE = 10
 STORE = Path("runs") / "store"  # where finished runs are kept when no --out or --store says otherwise
@@ -52,12 +52,13 @@ class RunSpec:
             "channels": channels,
             "classes": list(classes),
             "seed": self.seed,
-            "train": samples_digest(self.train),
-            "val": samples_digest(self.val),
-            "test": samples_digest(self.test),
+            # In order: the same images in another order are other batches, so other numbers.
+            "train": ordered_digest(self.train),
+            "val": ordered_digest(self.val),
+            "test": ordered_digest(self.test),
         }
         if self.views:  # only then: the keys of runs stored before views existed stay the same
-            fields["views"] = [samples_digest(view) for view in self.views]
+            fields["views"] = [ordered_digest(view) for view in self.views]
         return fields
 
 

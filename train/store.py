@@ -36,7 +36,13 @@ def digest(value) -> str:
 
 
 def samples_digest(samples: tuple[Sample, ...]) -> str:
+    """The set of samples, whatever their order (what a subset or an expansion holds)."""
     return digest(sorted((s.path, s.label) for s in samples))
+
+
+def ordered_digest(samples: tuple[Sample, ...]) -> str:
+    """The samples in their order: a run's batches are seeded permutations of its training set's order."""
+    return digest([(s.path, s.label) for s in samples])
 
 
 def _cpu_seconds() -> float:
