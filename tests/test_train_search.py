@@ -113,6 +113,7 @@ def test_search_report_ranks_every_rung_and_keeps_the_best(searched) -> None:
     out = Path(report["arguments"]["out"])
     assert sorted(p.name for p in out.iterdir()) == ["pipeline.json", "report.json", "report.md", "store"]
     assert f"**Verdict.** {report['verdict']}" in (out / "report.md").read_text()
+    assert "10 epochs of the budget's 10 (eta 3)" in (out / "report.md").read_text()
 
 
 def test_the_winning_pipeline_file_is_what_expand_accepts(searched, tmp_path: Path) -> None:
@@ -249,3 +250,4 @@ def test_on_the_fly_candidates_and_a_budget_in_minutes(tmp_path: Path) -> None:
     assert len(report["rank_agreement"]) == len(report["plan"]) - 1
     markdown = (tmp_path / "s" / "report.md").read_text()
     assert "Sized for 1 minute(s) by a two-epoch pilot of noise x0.5, on the fly" in markdown
+    assert f"{report['epochs_spent']} epochs (eta 3)" in markdown and "of the budget's" not in markdown

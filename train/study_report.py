@@ -363,6 +363,7 @@ def write_search_report(out: Path, report: dict) -> None:
         if pilot
         else ""
     )
+    spent_of = "" if pilot else f" of the budget's {args['budget']}"  # a budget in minutes is sized below
     agreement = [
         f"- rung {a['rungs'][0]} -> {a['rungs'][1]}: Spearman {a['spearman']:+.2f} over {a['candidates']} candidates"
         if a["spearman"] is not None
@@ -383,7 +384,7 @@ def write_search_report(out: Path, report: dict) -> None:
         "",
         "## Successive halving (validation accuracy only)",
         "",
-        f"Rungs: {plan}; {report['epochs_spent']} epochs of the budget's {args['budget']} (eta {args['eta']}). "
+        f"Rungs: {plan}; {report['epochs_spent']} epochs{spent_of} (eta {args['eta']}). "
         f"An epoch is {args['epoch_images']} images (a pass over the training originals) for every candidate."
         f"{sized}",
         "",
