@@ -1,6 +1,7 @@
 """What a run does with its dataset's labels in the main process: refuse (or leave out) label lines that cannot
 be read before any work, give the sink and the workers the format's rules, and make the dataset-level files
-(data.yaml, the COCO JSON, VOC's lists) from what was written.
+(data.yaml, the COCO JSON, VOC's lists) from what was written; and for ``verify``, what a labelled run's
+summary records of them and whether its dataset-level files still hold.
 
 Each function takes any dataset and does nothing for class folders (``dataset.labels`` None), so the run that
 calls them never asks which kind its dataset is.
