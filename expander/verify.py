@@ -13,6 +13,7 @@ byte for byte, label files included.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import random
 from collections.abc import Callable
@@ -54,8 +55,8 @@ def verify(
     label_set = run_labels.recorded(summary)
     if kind_of(summary) == "files":
         found = _verify_files(store, summary, rows, workers, max_pixels, label_set)
-        written = [Written(r["output"], r["source"], r.get("split") or None, _label_paths(r)) for r in rows]
-        found["labels"] += run_labels.dataset_file_problems(summary, written, store.read)
+        written = functools.partial(_written, rows)
+        found["labels"] += run_labels.dataset_file_problems(label_set, summary, written, store.read)
         samples: dict[str, Any] = {}
     else:
         found = verify_shards(store, rows, max_pixels)
@@ -146,6 +147,11 @@ def _verify_files(store: Store, summary: dict, rows: list[dict], workers: int, m
         "changed": [{"file": r["output"], "reason": c} for r, (_, c, _) in zip(present, checks, strict=True) if c],
         "labels": [{"file": r["output"], "reason": q} for r, (_, _, q) in zip(present, checks, strict=True) if q],
     }
+
+
+def _written(rows: list[dict]) -> list[Written]:
+    """The manifest's outputs as the format's dataset-level checks take them."""
+    return [Written(r["output"], r["source"], r.get("split") or None, _label_paths(r)) for r in rows]
 
 
 def _label_paths(row: dict) -> tuple[str, ...]:

@@ -72,14 +72,13 @@ def worker_options(dataset: Dataset, min_visibility: float, keep_empty: bool) ->
 def dataset_files(dataset: Dataset, plan: Plan, rows: Callable[[], Iterable[Record]], read: Read) -> Files:
     """The output's dataset-level files, made by the format from the outputs written (``rows``: the manifest's
     rows, asked for only when the dataset is labelled), in plan order; ``read`` gives the output's files."""
-    labels = dataset.labels
-    if labels is None:
+    labels, rules = dataset.labels, sink_rules(dataset)
+    if labels is None or rules is None:
         return {}
-    chosen = registry.get(labels.format)
     jobs = {job.source: job for job in plan.jobs}
-    written = [Written(r.output, r.source, r.split, chosen.label_paths(jobs[r.source].objects, r.source, r.output))
+    written = [Written(r.output, r.source, r.split, rules.paths(jobs[r.source], r.output))
                for r in rows() if r.status == "ok"]  # fmt: skip
-    return chosen.dataset_files(labels, written, read)
+    return registry.get(labels.format).dataset_files(labels, written, read)
 
 
 # --- a labelled run as its summary records it (verify) -------------------------------------------------------
@@ -113,10 +112,12 @@ def source_jobs(summary: dict) -> dict[str, Job]:
     return {i.rel_path: Job(i.rel_path, i.split, i.class_name, objects=i.objects) for i in dataset.items}
 
 
-def dataset_file_problems(summary: dict, written: list[Written], read: Read) -> list[dict]:
-    """The dataset-level files: what the run wrote (SHA-256), and valid as a training tool reads them, checked by
-    the format against the source read again; one {"file", "reason"} per problem."""
-    if recorded(summary) is None:
+def dataset_file_problems(labels: LabelSet | None, summary: dict, written: Callable[[], list[Written]],
+                          read: Read) -> list[dict]:  # fmt: skip
+    """The dataset-level files of a run whose summary records ``labels``: what the run wrote (SHA-256), and valid
+    as a training tool reads them, checked by the format against the source read again (``written``: the
+    outputs, asked for only when the run is labelled); one {"file", "reason"} per problem."""
+    if labels is None:
         return []
     problems = []
     for name, sha in ((summary.get("labels") or {}).get("files_sha256") or {}).items():
@@ -129,7 +130,7 @@ def dataset_file_problems(summary: dict, written: list[Written], read: Read) -> 
     source = _source_labels(summary)
     if source is not None:
         try:
-            found = registry.get(source.format).check_dataset_files(source, written, read)
+            found = registry.get(source.format).check_dataset_files(source, written(), read)
         except Exception as e:  # a damaged file the format's check did not foresee: named, not a crash
             found = [f"cannot be checked: {type(e).__name__}: {e}"]
         problems += [{"file": p.split(":", 1)[0], "reason": p} for p in found]
