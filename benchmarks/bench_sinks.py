@@ -77,9 +77,11 @@ def rounds(methods: dict[str, list[str]], count: int, env: dict[str, str], fs, o
             before, after = (around or {}).get(name, ([], []))
             if before:
                 subprocess.run(before, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            times[name].append(timed(methods[name], env))
-            if after:
-                subprocess.run(after, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                times[name].append(timed(methods[name], env))
+            finally:  # a failed run still stops what was started for it (a Ray cluster)
+                if after:
+                    subprocess.run(after, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         first = times[names[0]][-1]
         print(f"round {r + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f} s ({times[n][-1] / first:.2f}x)" for n in names),
               flush=True)  # fmt: skip
