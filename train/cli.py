@@ -518,11 +518,13 @@ def search(
     per_image: Annotated[
         str, typer.Option(help="Comma-separated copies per training original to try; 0 tries it on the fly.")
     ] = "0,2,5",
-    budget: Annotated[int, typer.Option(help="Training epochs the search may spend over all its runs.", min=1)] = 300,
+    budget: Annotated[
+        int, typer.Option(help="Training epochs the search may spend over all its runs, the pilot's included.", min=1)
+    ] = 1000,
     minutes: Annotated[
         Optional[float],
         typer.Option(
-            help="Or a time budget: the search's runs sized by a two-epoch pilot to fit it (the final "
+            help="Or a time budget: the runs sized from what the pilot's runs cost here to fit it (the final "
             "compare not included)."
         ),
     ] = None,
@@ -530,19 +532,22 @@ def search(
     study: Any = None,  # the options every study shares, packed by with_study_options
     config: Any = None,  # the training options, packed by with_fit_options
 ) -> None:
-    """Find the augmentation for your data: successive halving on validation accuracy, then one test compare.
+    """Find the augmentation for your data: a pilot, successive halving on validation accuracy, then one test
+    compare.
 
-    Every (preset, magnitude, copies per image) candidate is expanded from the training originals and trained
-    briefly; the best 1/ETA by validation accuracy train again with ETA times the epochs, until one is left.
-    Test images are used only by the final compare: the winner against no augmentation, --seeds seeds,
-    --epochs epochs. Runs are kept in the store, so an interrupted search resumes without retraining. Writes
-    pipeline.json (the winner, for `expander expand --pipeline`), report.json and report.md to --out.
+    Candidates are (preset, magnitude, copies per image; 0 copies: on the fly). A pilot trains four of them,
+    both kinds, for --epochs and for shorter lengths until one ranks them as the full length does: the first
+    rung is no shorter. The others train briefly; the best 1/ETA of each kind train again with ETA times the
+    epochs, up to --epochs. The best of all full-length runs wins. Test images are used only by the final
+    compare: the winner against no augmentation, --seeds seeds, --epochs epochs. Runs are kept in the store, so
+    an interrupted search resumes without retraining. Writes pipeline.json (the winner, for `expander expand
+    --pipeline`), report.json and report.md to --out.
 
-    Example: `train search data/pets --budget 300 --epochs 60 --out runs/search`
+    Example: `train search data/pets --minutes 30 --epochs 60 --out runs/search`
     """
     # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
     from train.search import search as run_search
-    from train.study_report import search_table
+    from train.study_report import pilot_line, search_table
 
     report = guard(
         lambda: run_search(
@@ -562,8 +567,11 @@ def search(
         return
     typer.echo(search_table(report))
     typer.echo(f"\n{report['verdict']}")
-    reused = sum(r["reused"] for rung in report["rungs"] for r in rung["results"])
-    typer.echo(f"Search runs: {sum(len(rung['results']) for rung in report['rungs'])} ({reused} reused).")
+    typer.echo(pilot_line(report))
+    pilot = report["pilot"]
+    runs = [*pilot["finals"], *(r for t in pilot["lengths"] for r in t["results"])]
+    runs += [r for rung in report["rungs"] for r in rung["results"]]
+    typer.echo(f"Search runs: {len(runs)} ({sum(r['reused'] for r in runs)} reused).")
     typer.echo(f"Pipeline: {report['winner']['pipeline']}")
     typer.echo(f"Report: {Path(report['arguments']['out']) / 'report.md'}")
 

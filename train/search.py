@@ -2,13 +2,22 @@
 
 Candidates are (preset, magnitude, copies per image): each preset's strength ranges scaled by the magnitude
 (``expander.pipeline.scaled_pipeline``), expanded offline with N copies of every training original, or applied
-on the fly (N = 0: a new copy of every image at every step). Successive halving (Jamieson & Talwalkar, 2016;
-the inner loop of Hyperband) spends the ``--budget``: every candidate trains a few epochs, the best 1/eta by
-validation accuracy go on with eta times the epochs, until one is left. An epoch is one pass's worth of steps
-over the training *originals* for every candidate, so a candidate with more copies gets no more optimiser
-steps. The budget is epochs, or minutes: then a two-epoch pilot run of the costliest kind of candidate
-measures what a run and an epoch cost. How far each rung's ranking agrees with the next one's (Spearman's rank
-correlation over the candidates that trained in both) is reported, so a first rung too short to rank shows.
+on the fly (N = 0: a new copy of every image at every step). An epoch is one pass's worth of steps over the
+training *originals* for every candidate, so a candidate with more copies gets no more optimiser steps.
+
+1. **The pilot** trains a few candidates spread over both kinds at the full length (``--epochs``), then at
+   shorter lengths (epochs / eta**2, epochs / eta) until one ranks them as the full length does (Spearman's
+   rank correlation at least ``AGREEMENT``). That length is the shortest the first rung may have: a rung too
+   short to rank only adds noise. The pilot's full-length runs are finalists, so they are not spent twice.
+2. **Successive halving** (Jamieson & Talwalkar, 2016) over the other candidates: each rung keeps the best
+   1/eta *of each kind* (offline, on the fly) by validation accuracy, with eta times the epochs, and the last
+   rung trains at the full length. Kinds meet only at full length: on the fly converges more slowly, so a
+   short rung that mixes them is biased against it (measured on dogs-vs-cats: best at 60 epochs, 7th of 9
+   at 25).
+3. **The finalists** (the pilot's full-length runs and the last rung's) are ranked once; the best wins.
+
+The budget is epochs (``--budget``) or minutes (``--minutes``: the pilot's full-length runs measure what a run
+and an epoch cost here); the pilot is part of it. What it leaves lengthens the first rung.
 
 Each run is a fresh training (the cosine schedule depends on the epoch count), kept in the study store
 by what determines it, so an interrupted search resumes without retraining. No run of the search is
@@ -20,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +38,7 @@ from scipy import stats
 
 from expander.manifest import package_versions
 from expander.pipeline import preset_dict, save_pipeline, scaled_pipeline
+from train.data import Sample
 from train.errors import TrainError
 from train.fit import FitConfig
 from train.runs import RunSpec, default_out, default_store, run_all
@@ -38,6 +48,8 @@ from train.study import StudyData, _data_summary, _prepare, check_presets
 from train.study_report import write_search_report
 
 SEARCH_SEED = 0  # the seed of every search run; the final compare repeats with seeds 0..K-1
+PILOT_SIZE = 4  # the pilot's candidates: four ranks, so one swap of neighbours still reaches AGREEMENT
+AGREEMENT = 0.8  # Spearman's rank correlation with the full length at which a shorter rung counts as ranking
 PIPELINE_NAME = "pipeline.json"
 
 
@@ -74,100 +86,214 @@ def candidates(presets: list[str], magnitudes: list[float], per_image: list[int]
     return [Candidate(p, m, n) for p in presets for m in magnitudes for n in per_image]
 
 
-def rung_plan(count: int, budget: int, eta: int, most: int | None = None) -> list[tuple[int, int]]:
-    """[(candidates, epochs per run)] per rung: all ``count`` first, 1/eta of them each rung after, down to one.
+def rung_plan(sizes: list[int], budget: int, eta: int, most: int, least: int = 1) -> list[tuple[int, int]]:
+    """[(candidates, epochs per run)] per rung of the halving: all first, then 1/eta of each kind per rung
+    (``sizes``: candidates per kind) down to one per kind, whose rung trains ``most`` epochs (the full length).
 
-    Epochs grow eta-fold per rung, none past ``most`` (the final compare's length), from the longest first rung
-    that keeps the total within ``budget``.
+    Epochs grow eta-fold per rung, none past ``most``, from the longest first rung of at least ``least``
+    (the pilot's) that keeps the total within ``budget``.
     """
-    counts = _counts(count, eta)
-    plan = _longest(counts, eta, most, budget, lambda plan: sum(n * e for n, e in plan) <= budget)
+    counts = _counts(sizes, eta)
+    plan = _longest(counts, eta, most, least, budget, lambda plan: sum(n * e for n, e in plan) <= budget)
     if plan is None:
-        least = sum(n * e for n, e in _rungs(counts, eta, most, 1))
+        needed = sum(n * e for n, e in _rungs(counts, eta, most, least))
         raise TrainError(
-            f"--budget {budget} epochs cannot train {count} candidates in {len(counts)} rungs (eta {eta}): "
-            f"it needs at least {least}. Raise --budget, or give fewer presets, magnitudes or --per-image values."
+            f"--budget cannot train {sum(sizes)} candidates in {len(counts)} rung(s) (eta {eta}) from a "
+            f"{least}-epoch first rung: it needs {needed} epochs after the pilot, and {budget} are left. Raise "
+            "--budget, or give fewer presets, magnitudes or --per-image values."
         )
     return plan
 
 
-def timed_plan(count: int, seconds: float, eta: int, run_seconds: float, epoch_seconds: float,
-               most: int | None = None) -> list[tuple[int, int]]:  # fmt: skip
+def timed_plan(sizes: list[int], seconds: float, eta: int, run_seconds: float, epoch_seconds: float, most: int,
+               least: int = 1) -> list[tuple[int, int]]:  # fmt: skip
     """``rung_plan`` for a time budget: the most epochs whose runs fit in ``seconds``, a run costing
     ``run_seconds`` besides its epochs (loading, evaluation) and ``epoch_seconds`` per epoch."""
-    counts = _counts(count, eta)
+    counts = _counts(sizes, eta)
     fixed = run_seconds * sum(counts)
 
-    def fits(plan: list[tuple[int, int]]) -> bool:
-        return fixed + epoch_seconds * sum(n * e for n, e in plan) <= seconds
+    def cost(plan: list[tuple[int, int]]) -> float:
+        return fixed + epoch_seconds * sum(n * e for n, e in plan)
 
-    longest = int(seconds // epoch_seconds) if epoch_seconds > 0 else 0
-    plan = _longest(counts, eta, most, longest, fits)
+    plan = _longest(counts, eta, most, least, most, lambda plan: cost(plan) <= seconds)
     if plan is None:
-        least = (fixed + epoch_seconds * sum(n * e for n, e in _rungs(counts, eta, most, 1))) / 60
+        needed = cost(_rungs(counts, eta, most, least)) / 60
         raise TrainError(
-            f"--minutes {seconds / 60:g} cannot train {count} candidates in {len(counts)} rungs (eta {eta}) here: "
-            f"a run costs about {run_seconds:.0f} s and an epoch {epoch_seconds:.1f} s, so it needs at least "
-            f"{least:.0f} minutes. Give more minutes, or fewer presets, magnitudes or --per-image values."
+            f"--minutes cannot train {sum(sizes)} candidates in {len(counts)} rung(s) (eta {eta}) here from a "
+            f"{least}-epoch first rung: a run costs about {run_seconds:.0f} s and an epoch {epoch_seconds:.1f} s, "
+            f"so it needs {needed:.1f} more minutes after the pilot, and {max(seconds, 0) / 60:.1f} are left. "
+            "Give more minutes (the pilot's runs are kept), or fewer presets, magnitudes or --per-image values."
         )
     return plan
 
 
-def _counts(count: int, eta: int) -> list[int]:
-    """Candidates per rung: all, then 1/eta of them (rounded up) each rung after, down to one."""
+def _counts(sizes: list[int], eta: int) -> list[int]:
+    """Candidates per rung: all, then 1/eta of each kind (rounded up) each rung after, down to one per kind."""
     if eta < 2:
         raise TrainError(f"--eta must be 2 or more; got {eta}.")
-    counts = [count]
-    while counts[-1] > 1:
-        counts.append(math.ceil(counts[-1] / eta))
+    sizes = [n for n in sizes if n]
+    if not sizes:
+        return []
+    counts = [sum(sizes)]
+    while counts[-1] > len(sizes):
+        counts.append(sum(_quota(n, eta, len(counts)) for n in sizes))
     return counts
 
 
-def _longest(counts: list[int], eta: int, most: int | None, longest: int, fits) -> list[tuple[int, int]] | None:
-    """The plan with the longest first rung (at most ``longest`` epochs) that ``fits``, or None if one epoch does
-    not."""
-    low, high = 0, min(longest, most or longest)
+def _quota(size: int, eta: int, rung: int) -> int:
+    """How many of a kind's ``size`` candidates train in ``rung``."""
+    return math.ceil(size / eta**rung)
+
+
+def _longest(counts: list[int], eta: int, most: int, least: int, longest: int, fits) -> list[tuple[int, int]] | None:
+    """The plan with the longest first rung, from ``least`` to ``longest`` epochs, that ``fits``; None if
+    ``least`` does not. No rungs (every candidate was in the pilot) is the empty plan, whatever the budget."""
+    if not counts:
+        return []
+    least = min(least, most)
+    if not fits(_rungs(counts, eta, most, least)):
+        return None
+    low, high = least, max(least, min(longest, most))
     while low < high:  # the cost grows with the first rung: the largest first rung that fits, by bisection
         middle = (low + high + 1) // 2
         low, high = (middle, high) if fits(_rungs(counts, eta, most, middle)) else (low, middle - 1)
-    return _rungs(counts, eta, most, low) if low >= 1 else None
+    return _rungs(counts, eta, most, low)
 
 
-def _rungs(counts: list[int], eta: int, most: int | None, first: int) -> list[tuple[int, int]]:
-    """(candidates, epochs) per rung from a first rung of ``first`` epochs: eta times more each rung, but at most
-    ``most``."""
-    return [(n, min(first * eta**rung, most or first * eta**rung)) for rung, n in enumerate(counts)]
+def _rungs(counts: list[int], eta: int, most: int, first: int) -> list[tuple[int, int]]:
+    """(candidates, epochs) per rung from a first rung of ``first`` epochs: eta times more each rung, at most
+    ``most``, and the last rung at ``most`` (its candidates are finalists)."""
+    plan = [(n, min(first * eta**rung, most)) for rung, n in enumerate(counts)]
+    return [*plan[:-1], (plan[-1][0], most)] if plan else []
 
 
-def _pilot(candidate: Candidate, expanded, base: FitConfig, data: StudyData, store: StudyStore,
-           progress: bool) -> dict:  # fmt: skip
-    """Two epochs of ``candidate`` (kept in the store like every run): what a run and an epoch cost here. The
-    second epoch is the epoch's cost; the first one's graph tracing is part of every run's fixed cost."""
-    subset = data.subsets[0]
-    spec = RunSpec(f"pilot: {candidate.name}", 0, SEARCH_SEED, expanded(candidate, SEARCH_SEED), subset.val, ())
-    config = candidate.config(dataclasses.replace(base, epochs=2))
-    (run,) = run_all([spec], data.classes, config, store, progress)
-    epoch = run["history"][1]["seconds"]
-    return {
-        "candidate": candidate.name,
-        "epoch_seconds": epoch,
-        "run_seconds": max(run["train_seconds"] - 2 * epoch, 0.0),
-    }
+def pilot_candidates(pool: list[Candidate], size: int = PILOT_SIZE) -> list[Candidate]:
+    """``size`` candidates spread evenly over the pool ordered by kind (offline, then on the fly, each in the
+    given order), so the pilot sees both kinds when the pool has both."""
+    ordered = sorted(pool, key=lambda c: c.online)
+    if len(ordered) <= size:
+        return ordered
+    return [ordered[round(i * (len(ordered) - 1) / (size - 1))] for i in range(size)]
+
+
+def ladder(epochs: int, eta: int) -> list[int]:
+    """The first-rung lengths the pilot tries, shortest first: epochs / eta**2 and epochs / eta (at least 1)."""
+    return sorted({max(1, round(epochs / eta**power)) for power in (2, 1)} - {epochs})
+
+
+def spearman(before: Sequence[float], after: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (ties share their mean rank); None with fewer than three values or a
+    ranking with all values tied (nothing to agree on)."""
+    if len(before) < 3:
+        return None
+    a, b = stats.rankdata(before), stats.rankdata(after)
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else None
+
+
+def places(runs: Sequence[dict]) -> list[int]:
+    """Each run's place in the search's ranking of ``runs`` (0 is the best): validation accuracy, then loss."""
+    order = sorted(range(len(runs)), key=lambda i: _rank_key(runs[i], i))
+    return [order.index(i) for i in range(len(runs))]
 
 
 def rank_agreement(rungs: list[dict]) -> list[dict]:
-    """Spearman's rank correlation of validation accuracy between each rung and the next, over the candidates
+    """Spearman's rank correlation of the search's ranking between each rung and the next, over the candidates
     that trained in both (None with fewer than three: no ranking to agree on)."""
     agreement = []
     for before, after in itertools.pairwise(rungs):
-        later = {r["candidate"]: r["val_accuracy"] for r in after["results"]}
-        pairs = [(r["val_accuracy"], later[r["candidate"]]) for r in before["results"] if r["candidate"] in later]
-        rho = None
-        if len(pairs) >= 3:
-            a, b = (stats.rankdata(side) for side in zip(*pairs, strict=True))
-            rho = float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else None
-        agreement.append({"rungs": [before["rung"], after["rung"]], "candidates": len(pairs), "spearman": rho})
+        later = {r["candidate"]: r for r in after["results"]}
+        both = [(r, later[r["candidate"]]) for r in before["results"] if r["candidate"] in later]
+        rho = spearman(*(places(side) for side in zip(*both, strict=True))) if both else None
+        agreement.append({"rungs": [before["rung"], after["rung"]], "candidates": len(both), "spearman": rho})
     return agreement
+
+
+@dataclass
+class _Trainer:
+    """Trains candidates for the search (seed 0, validation only) through the study store."""
+
+    data: StudyData
+    store: StudyStore
+    base: FitConfig
+    expanded: Callable[[Candidate, int], tuple[Sample, ...]]
+    progress: bool
+
+    def __call__(self, chosen: list[Candidate], epochs: int) -> list[dict]:
+        subset = self.data.subsets[0]
+        specs = [RunSpec(c.name, 0, SEARCH_SEED, self.expanded(c, SEARCH_SEED), subset.val, ()) for c in chosen]
+        config = dataclasses.replace(self.base, epochs=epochs)
+        configs = {c.name: c.config(config) for c in chosen}
+        return run_all(specs, self.data.classes, config, self.store, self.progress, configs)
+
+
+def run_pilot(chosen: list[Candidate], train: _Trainer, eta: int) -> tuple[dict, list[dict]]:
+    """The pilot: ``chosen`` at the full length, then at each ``ladder`` length until one ranks them as the full
+    length does (the search's own ranking: validation accuracy, then loss). That length is the shortest first
+    rung: the longest tried if none agrees, the full length if there is no shorter one. Returns the pilot's
+    summary and its full-length runs."""
+    full = train.base.epochs
+    finals = train(chosen, full)
+    tried: list[dict] = []
+    first, agreed = full, False
+    for length in ladder(full, eta):
+        runs = train(chosen, length)
+        rho = spearman(places(runs), places(finals))
+        results = [_result(c, r) for c, r in zip(chosen, runs, strict=True)]
+        tried.append({"epochs": length, "spearman": rho, "results": results})
+        first, agreed = length, rho is not None and rho >= AGREEMENT
+        if agreed:
+            break
+    every = finals + [r for t in tried for r in t["results"]]
+    epoch = float(np.median([_epoch_seconds(r) for r in finals]))
+    summary = {
+        "candidates": [c.name for c in chosen],
+        "epochs": full,
+        "finals": [_result(c, r) for c, r in zip(chosen, finals, strict=True)],
+        "lengths": tried,
+        "first_rung": first,
+        "bar": AGREEMENT,
+        "agreed": agreed,
+        "epoch_seconds": epoch,
+        "run_seconds": float(np.median([max(r["train_seconds"] - full * epoch, 0.0) for r in finals])),
+        "seconds": sum(r["train_seconds"] for r in every),
+        "epochs_spent": full * len(finals) + sum(t["epochs"] * len(t["results"]) for t in tried),
+    }
+    return summary, finals
+
+
+def _epoch_seconds(run: dict) -> float:
+    """An epoch's cost in a run: the median of its epochs after the first (whose graph tracing is the run's)."""
+    seconds = [h["seconds"] for h in run["history"]]
+    return float(np.median(seconds[1:] or seconds))
+
+
+def halve(rest: list[Candidate], plan: list[tuple[int, int]], eta: int, train: _Trainer,
+          order: list[Candidate]) -> tuple[list[dict], list[tuple[Candidate, dict]]]:  # fmt: skip
+    """Successive halving of ``rest`` by ``plan``, each kind cut to 1/eta per rung on its own. Returns the rungs'
+    summaries and the last rung's (candidate, run) pairs: the finalists it adds."""
+    sizes = {kind: sum(c.online == kind for c in rest) for kind in (False, True)}
+    alive, rungs, last = rest, [], []
+    for rung, (_, epochs) in enumerate(plan):
+        runs = train(alive, epochs)
+        ranked = sorted(zip(alive, runs, strict=True), key=lambda pair: _rank_key(pair[1], order.index(pair[0])))
+        if rung + 1 == len(plan):
+            kept, last = [c for c, _ in ranked], ranked
+        else:
+            kept = _best_of_each_kind([c for c, _ in ranked], {k: _quota(n, eta, rung + 1) for k, n in sizes.items()})
+        rungs.append(_rung_summary(rung, epochs, ranked, kept))
+        alive = [c for c in alive if c in kept]
+    return rungs, last
+
+
+def _best_of_each_kind(ranked: list[Candidate], quota: dict[bool, int]) -> list[Candidate]:
+    """The first ``quota[kind]`` candidates of each kind (on the fly or not) in ``ranked`` order."""
+    taken = dict.fromkeys(quota, 0)
+    kept = []
+    for candidate in ranked:
+        if taken[candidate.online] < quota[candidate.online]:
+            taken[candidate.online] += 1
+            kept.append(candidate)
+    return kept
 
 
 def search(
@@ -176,7 +302,7 @@ def search(
     presets: Sequence[str] = ("keras", "traditional", "light", "strong", "trivial"),
     magnitudes: Sequence[float] = (0.5, 1.0, 1.5),
     per_image: Sequence[int] = (0, 2, 5),
-    budget: int = 300,
+    budget: int = 1000,
     minutes: float | None = None,
     eta: int = 3,
     test: str | Path | None = None,
@@ -189,16 +315,17 @@ def search(
     workers: int | None = None,
     progress: bool = False,
 ) -> dict:
-    """Rank candidate augmentations by validation accuracy with successive halving; compare the winner on test.
+    """Rank candidate augmentations by validation accuracy (a pilot, then successive halving); compare the
+    winner on test.
 
-    The search spends ``budget`` epochs, or about ``minutes`` when given (sized by a pilot run). Writes the
+    The search spends ``budget`` epochs, or about ``minutes`` when given, the pilot included. Writes the
     winner's pipeline to ``out/pipeline.json`` (for ``expander expand --pipeline``) and the report
     (report.json, report.md) to ``out``; returns the report.
     """
     pool = candidates(list(presets), list(magnitudes), list(per_image))
     if minutes is not None and minutes <= 0:
         raise TrainError(f"--minutes must be positive; got {minutes:g}.")
-    plan = rung_plan(len(pool), budget, eta, config.epochs)  # checks eta and the epoch budget before any work
+    _counts([len(pool)], eta)  # checks eta before any work
     store = default_store(store, out)
     out = Path(out) if out is not None else default_out("search")
     data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
@@ -213,20 +340,21 @@ def search(
                                               per_image=candidate.per_image, seed=seed, workers=workers,
                                               progress=progress)  # fmt: skip
 
-    pilot = None
+    train = _Trainer(data, runs_store, base, expanded, progress)
+    chosen = pilot_candidates(pool)
+    pilot, pilot_finals = run_pilot(chosen, train, eta)
+    rest = [c for c in pool if c not in chosen]
+    sizes = [sum(not c.online for c in rest), sum(c.online for c in rest)]
     if minutes is not None:
-        pilot = _pilot(max(pool, key=lambda c: (c.online, c.per_image)), expanded, base, data, runs_store, progress)
-        plan = timed_plan(len(pool), minutes * 60, eta, pilot["run_seconds"], pilot["epoch_seconds"], base.epochs)
-    alive, rungs = pool, []
-    for rung, (_, epochs) in enumerate(plan):
-        specs = [RunSpec(c.name, 0, SEARCH_SEED, expanded(c, SEARCH_SEED), subset.val, ()) for c in alive]
-        configs = {c.name: c.config(dataclasses.replace(base, epochs=epochs)) for c in alive}
-        runs = run_all(specs, data.classes, dataclasses.replace(base, epochs=epochs), runs_store, progress, configs)
-        ranked = sorted(zip(alive, runs, strict=True), key=lambda pair: _rank_key(pair[1], pool.index(pair[0])))
-        keep = plan[rung + 1][0] if rung + 1 < len(plan) else 1
-        rungs.append(_rung_summary(rung, epochs, ranked, keep))
-        alive = [c for c, _ in ranked[:keep]]
-    winner = alive[0]
+        left = minutes * 60 - pilot["seconds"]
+        plan = timed_plan(sizes, left, eta, pilot["run_seconds"], pilot["epoch_seconds"], base.epochs,
+                          pilot["first_rung"])  # fmt: skip
+    else:
+        plan = rung_plan(sizes, budget - pilot["epochs_spent"], eta, base.epochs, pilot["first_rung"])
+    rungs, last = halve(rest, plan, eta, train, pool)
+    finals = list(zip(chosen, pilot_finals, strict=True)) + last
+    finalists = sorted(finals, key=lambda pair: _rank_key(pair[1], pool.index(pair[0])))
+    winner = finalists[0][0]
     out.mkdir(parents=True, exist_ok=True)
     save_pipeline(winner.pipeline(), out / PIPELINE_NAME)
     final = final_compare(data, runs_store, winner, expanded, base, seeds, progress)
@@ -242,11 +370,12 @@ def search(
         },
         "versions": package_versions("expander", "albumentations", "tensorflow", "keras", "numpy"),
         "data": _data_summary(data),
-        "plan": [{"candidates": n, "epochs": e} for n, e in plan],
-        "epochs_spent": sum(n * e for n, e in plan),
         "pilot": pilot,
+        "plan": [{"candidates": n, "epochs": e} for n, e in plan],
+        "epochs_spent": pilot["epochs_spent"] + sum(n * e for n, e in plan),
         "rungs": rungs,
         "rank_agreement": rank_agreement(rungs),
+        "finalists": [_result(c, r) for c, r in finalists],
         "winner": {**dataclasses.asdict(winner), "name": winner.name, "pipeline": str((out / PIPELINE_NAME).resolve())},
         **final,
     }  # fmt: skip
@@ -282,23 +411,24 @@ def _rank_key(run: dict, order: int) -> tuple:
     return (-run["val_accuracy"], run["val_loss"], order)
 
 
-def _rung_summary(rung: int, epochs: int, ranked: list, keep: int) -> dict:
+def _rung_summary(rung: int, epochs: int, ranked: list, kept: list[Candidate]) -> dict:
     return {
         "rung": rung,
         "epochs": epochs,
-        "kept": keep,
-        "results": [
-            {
-                "candidate": c.name,
-                **dataclasses.asdict(c),
-                "val_accuracy": r["val_accuracy"],
-                "val_loss": r["val_loss"],
-                "best_epoch": r["best_epoch"],
-                "train_seconds": r["train_seconds"],
-                "reused": r["reused"],
-                "train_images": r["train_images"],
-                "kept": place < keep,
-            }
-            for place, (c, r) in enumerate(ranked)
-        ],
+        "kept": len(kept),
+        "results": [{**_result(c, r), "kept": c in kept} for c, r in ranked],
+    }
+
+
+def _result(candidate: Candidate, run: dict) -> dict:
+    """What the report keeps of a search run: the candidate and its validation figures."""
+    return {
+        "candidate": candidate.name,
+        **dataclasses.asdict(candidate),
+        "val_accuracy": run["val_accuracy"],
+        "val_loss": run["val_loss"],
+        "best_epoch": run["best_epoch"],
+        "train_seconds": run["train_seconds"],
+        "reused": run["reused"],
+        "train_images": run["train_images"],
     }

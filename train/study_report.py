@@ -302,7 +302,8 @@ def curve_verdict(points: list[dict], preset: str, seeds: int) -> str:
 
 
 def search_rows(report: dict) -> list[tuple[str, ...]]:
-    """Every candidate of every rung, best first: the ranking the search decided by (validation only)."""
+    """Every candidate of every rung of the halving, best first: the ranking the search decided by (validation
+    only)."""
     rows: list[tuple[str, ...]] = [
         ("rung", "epochs", "place", "candidate", "train images", "val accuracy (%)", "val loss", "goes on")
     ]
@@ -312,6 +313,52 @@ def search_rows(report: dict) -> list[tuple[str, ...]]:
             rows.append((str(rung["rung"]), str(rung["epochs"]), str(place), r["candidate"], str(r["train_images"]),
                          *figures))  # fmt: skip
     return rows
+
+
+def pilot_rows(report: dict) -> list[tuple[str, ...]]:
+    """The pilot's candidates: validation accuracy at each length it tried and at the full length."""
+    pilot = report["pilot"]
+    lengths = [*pilot["lengths"], {"epochs": pilot["epochs"], "results": pilot["finals"]}]
+    rows: list[tuple[str, ...]] = [("candidate", *(f"val accuracy, {t['epochs']}-epoch run (%)" for t in lengths))]
+    for place, name in enumerate(pilot["candidates"]):
+        rows.append((name, *(f"{100 * t['results'][place]['val_accuracy']:.2f}" for t in lengths)))
+    return rows
+
+
+def finalist_rows(report: dict) -> list[tuple[str, ...]]:
+    """Every candidate that trained the full length (the pilot's and the last rung's), best first."""
+    rows: list[tuple[str, ...]] = [("place", "candidate", "train images", "val accuracy (%)", "val loss")]
+    for place, r in enumerate(report["finalists"], 1):
+        rows.append((str(place), r["candidate"], str(r["train_images"]), f"{100 * r['val_accuracy']:.2f}",
+                     f"{r['val_loss']:.4f}"))  # fmt: skip
+    return rows
+
+
+def pilot_line(report: dict) -> str:
+    """How far each length the pilot tried ranks its candidates as the full length does, and what it chose."""
+    pilot = report["pilot"]
+    size = len(pilot["candidates"])
+    if not pilot["lengths"]:
+        return (
+            f"Pilot: {size} candidate(s) at {pilot['epochs']} epochs; no shorter rung to try, so every rung "
+            "trains the full length."
+        )
+    tried = ", ".join(
+        f"{t['epochs']}-epoch runs {t['spearman']:+.2f}"
+        if t["spearman"] is not None
+        else f"{t['epochs']}-epoch runs: too few to rank"
+        for t in pilot["lengths"]
+    )
+    outcome = (
+        f"the first rung trains at least {pilot['first_rung']} epochs"
+        if pilot["agreed"]
+        else f"none reached {pilot['bar']:+.2f}, so the first rung trains at least {pilot['first_rung']} epochs, "
+        "the longest tried"
+    )
+    return (
+        f"Pilot: {size} candidates at {pilot['epochs']} epochs; Spearman's rank correlation of shorter runs' "
+        f"ranking with theirs: {tried}; {outcome}."
+    )
 
 
 def search_final_rows(report: dict) -> list[tuple[str, ...]]:
@@ -354,21 +401,21 @@ def write_search_report(out: Path, report: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     report["verdict"] = search_verdict(report)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    args = report["arguments"]
-    plan = ", ".join(f"{p['candidates']} x {p['epochs']} epochs" for p in report["plan"])
-    pilot = report.get("pilot")
+    args, pilot = report["arguments"], report["pilot"]
+    plan = ", ".join(f"{p['candidates']} x {p['epochs']} epochs" for p in report["plan"]) or "none"
     sized = (
-        f" Sized for {args['minutes']:g} minute(s) by a two-epoch pilot of {pilot['candidate']}: "
-        f"{pilot['run_seconds']:.0f} s per run besides its epochs, {pilot['epoch_seconds']:.1f} s per epoch."
-        if pilot
-        else ""
+        f"Sized for {args['minutes']:g} minute(s) from the pilot's full-length runs: "
+        f"{pilot['run_seconds']:.0f} s per run besides its epochs, {pilot['epoch_seconds']:.1f} s per epoch; "
+        f"the pilot took {pilot['seconds'] / 60:.1f} minutes."
+        if args["minutes"] is not None
+        else f"{report['epochs_spent']} epochs of the budget's {args['budget']}, the pilot's "
+        f"{pilot['epochs_spent']} included."
     )
-    spent_of = "" if pilot else f" of the budget's {args['budget']}"  # a budget in minutes is sized below
     agreement = [
         f"- rung {a['rungs'][0]} -> {a['rungs'][1]}: Spearman {a['spearman']:+.2f} over {a['candidates']} candidates"
         if a["spearman"] is not None
         else f"- rung {a['rungs'][0]} -> {a['rungs'][1]}: {a['candidates']} candidate(s), too few to rank"
-        for a in report.get("rank_agreement", [])
+        for a in report["rank_agreement"]
     ]
     lines = [
         "# train search",
@@ -382,17 +429,27 @@ def write_search_report(out: Path, report: dict) -> None:
         f"Mean ± standard deviation over {len(args['seeds'])} seed(s), {report['final']['epochs']} epochs each; "
         "differences paired by seed. Test figures at the validation-selected epoch unless marked.",
         "",
-        "## Successive halving (validation accuracy only)",
+        "## Finalists (validation accuracy at the full length)",
         "",
-        f"Rungs: {plan}; {report['epochs_spent']} epochs{spent_of} (eta {args['eta']}). "
-        f"An epoch is {args['epoch_images']} images (a pass over the training originals) for every candidate."
-        f"{sized}",
+        *markdown_table(finalist_rows(report)),
         "",
-        *markdown_table(search_rows(report)),
+        "## The pilot: how short a rung still ranks",
         "",
-        "How far each rung's ranking (validation accuracy) agrees with the next rung's, over the candidates that "
-        "trained in both: 1 is the same order, 0 none. A first rung that disagrees with the second ranked little "
-        "better than chance; give it more epochs (a larger budget, or fewer candidates).",
+        pilot_line(report),
+        "",
+        *markdown_table(pilot_rows(report)),
+        "",
+        f"{sized} An epoch is {args['epoch_images']} images (a pass over the training originals) for every candidate.",
+        "",
+        f"## Successive halving of the other candidates (validation accuracy only; eta {args['eta']})",
+        "",
+        f"Rungs: {plan}. Each rung keeps the best of each kind (offline, on the fly) on its own; the kinds meet "
+        "among the finalists.",
+        "",
+        *(markdown_table(search_rows(report)) if report["rungs"] else ["No candidate was left for it."]),
+        "",
+        "How far each rung's ranking agrees with the next rung's, over the candidates that trained in both "
+        "(1 is the same order):",
         "",
         *agreement,
         "",
