@@ -210,3 +210,32 @@ def test_a_killed_compare_resumes_training_only_what_is_missing_and_logs_lines(
         (r["arm"], r["seed"], r["test"]) for r in report["runs"]
     ]  # the numbers an uninterrupted run (the module's report) gave
     assert json.loads((out / "report.json").read_text()) == resumed
+
+
+def test_a_killed_parallel_compare_leaves_no_worker_training_on(expanded: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-c", "from train.cli import main; main()", "compare", str(SAMPLE), str(expanded),
+               "--out", str(out), "--seeds", "2", "--model", "tiny", "--image-size", "28", "--epochs", "5000",
+               "--batch-size", "32", "--parallel", "2", "--progress"]  # fmt: skip
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert first.stderr is not None
+    training: set[str] = set()  # the runs whose 10th epoch is done: each worker writes a line every 10 epochs
+    while len(training) < 2:
+        line = first.stderr.readline()
+        assert first.poll() is None, line
+        if ": epoch 10/5000," in line:
+            training.add(line.split(":")[0])
+    workers = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
+    assert len(workers) >= 2  # the two training processes (and multiprocessing's resource tracker)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    deadline = time.monotonic() + 5  # a run of 5000 epochs would train on for minutes
+    while [pid for pid in workers if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert not list((out / "store" / "runs").glob("*.json"))  # nothing finished, nothing half-written

@@ -321,3 +321,25 @@ def test_the_same_images_in_another_order_are_another_run(tmp_path: Path) -> Non
     assert first["history"][0]["loss"] != second["history"][0]["loss"]
     (again,) = train.runs.run_all([turned], data.classes, one, StudyStore(tmp_path))
     assert again["reused"] and again["history"] == second["history"]
+
+
+def _numbers(run: dict) -> dict:
+    """A run's figures without its timings (which differ between any two runs)."""
+    timing = {"seconds", "images_per_s"}
+    history = [{k: v for k, v in epoch.items() if k not in timing} for epoch in run["history"]]
+    return {"key": run["key"], "history": history, "test": run["test"], "best_epoch": run["best_epoch"]}
+
+
+def test_runs_trained_in_parallel_processes_give_the_numbers_of_one_by_one(tmp_path: Path) -> None:
+    data = load_study_data(SAMPLE, None, val_fraction=0.2, test_fraction=0.2)
+    subset = data.subsets[0]
+    specs = [train.runs.RunSpec(BASELINE, 0, seed, subset.train, subset.val, data.test) for seed in (0, 1, 2)]
+    one = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
+    alone = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "alone"))
+    together = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
+    # In the specs' order, whichever finished first:
+    assert [_numbers(r) for r in together] == [_numbers(r) for r in alone]
+    assert not any(r["reused"] for r in together)
+    assert len(list((tmp_path / "together" / "runs").glob("*.json"))) == 3  # each kept as it finished
+    again = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
+    assert all(r["reused"] for r in again) and [_numbers(r) for r in again] == [_numbers(r) for r in alone]

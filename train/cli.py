@@ -114,6 +114,14 @@ Seeds = Annotated[
     int, typer.Option(help="Repeat every arm with this many seeds (0..K-1); a search, its final compare.", min=1)
 ]
 Workers = Annotated[Optional[int], typer.Option(help="Expansion processes. [default: all cores]", min=1)]
+Parallel = Annotated[
+    int,
+    typer.Option(
+        help="Training runs at once, each in its own process with TensorFlow's own threads: the same numbers, "
+        "sooner when one run leaves cores idle (2 on 2 cores: a 60-epoch study 1.2x sooner).",
+        min=1,
+    ),
+]
 ValFraction = Annotated[float, typer.Option(help="Share of each subset's originals used for validation.")]
 TestFraction = Annotated[float, typer.Option(help="Share of SRC held out for testing when it has no test set.")]
 StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: `runs/<command>-<timestamp>`]")]
@@ -193,6 +201,7 @@ class StudyOptions:
     val_fraction: float
     test_fraction: float
     workers: int | None
+    parallel: int
     as_json: bool
     quiet: bool
     progress: bool | None
@@ -201,7 +210,7 @@ class StudyOptions:
         """The keyword arguments the study functions (train.study, train.search) share."""
         return {"test": self.test, "out": self.out, "store": self.store, "seeds": self.seeds,
                 "val_fraction": self.val_fraction, "test_fraction": self.test_fraction, "workers": self.workers,
-                "progress": run_progress(self.progress, self.quiet)}  # fmt: skip
+                "parallel": self.parallel, "progress": run_progress(self.progress, self.quiet)}  # fmt: skip
 
 
 # The options every study shares, declared once (see with_study_options).
@@ -213,6 +222,7 @@ _STUDY_OPTIONS: dict[str, tuple[Any, Any]] = {
     "val_fraction": (ValFraction, 0.2),
     "test_fraction": (TestFraction, 0.2),
     "workers": (Workers, None),
+    "parallel": (Parallel, 1),
     "as_json": (AsJson, False),
     "quiet": (Quiet, False),
     "progress": (Progress, None),
@@ -247,6 +257,7 @@ def compare(
         ),
     ] = None,
     store: Store = None,
+    parallel: Parallel = 1,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
@@ -279,6 +290,7 @@ def compare(
             test_fraction=test_fraction,
             online=online,
             store=store,
+            parallel=parallel,
             progress=run_progress(progress, quiet),
         )
     )

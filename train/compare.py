@@ -36,6 +36,7 @@ def compare(
     test_fraction: float = 0.2,
     online: str | None = None,
     store: str | Path | None = None,
+    parallel: int = 1,
     progress: bool = False,
 ) -> dict:
     """Train ``config`` on ORIGINAL and on EXPANDED with the same seeds; evaluate both on the same test images.
@@ -44,7 +45,8 @@ def compare(
     on the fly to every image of every epoch: offline copies vs on-the-fly vs none, one model and seed set.
     Every finished run is kept in ``store`` (default ``out/store``, or ``runs/store`` without ``out``), so the
     same command after a kill or Ctrl-C trains only the runs that are missing and writes the same report.
-    Returns the report (also written to ``out/report.json`` with report.md and PNG plots).
+    ``parallel`` runs train at once (``run_all``). Returns the report (also written to ``out/report.json``
+    with report.md and PNG plots).
     """
     seed_list = check_seeds(seeds)
     quiet_tensorflow()  # and says what to install if the train extra is missing
@@ -64,7 +66,7 @@ def compare(
         RunSpec(arm, 0, seed, train, split.val, split.test) for seed in seed_list for arm, (train, _) in plan.items()
     ]
     configs = {arm: arm_config for arm, (_, arm_config) in plan.items()}
-    runs = [_as_compare_run(r) for r in run_all(specs, split.classes, config, runs_store, progress, configs)]
+    runs = [_as_compare_run(r) for r in run_all(specs, split.classes, config, runs_store, progress, configs, parallel)]
 
     arms = {arm: [r for r in runs if r["arm"] == arm] for arm in plan}
     stats = {arm: arm_stats(arms[arm], split.classes) for arm in plan}

@@ -5,12 +5,21 @@ digest of everything that decides its numbers. ``run_all`` trains the runs the s
 finishes, so the same command after a kill or Ctrl-C trains only what is missing and reports the same numbers.
 On a terminal it shows a progress bar; into a log file it writes a line per finished run and one every
 ``EPOCHS_PER_LINE`` epochs.
+
+With ``parallel`` > 1 that many runs train at once, each in a process of its own (spawned: TensorFlow must not
+be forked once imported). Each keeps TensorFlow's own thread count, so its numbers are the same as alone; on
+2 cores two at once use the cores better than one run does (see docs/performance.md).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,9 +78,10 @@ def run_all(
     store: StudyStore,
     progress: bool = False,
     arm_configs: dict[str, FitConfig] | None = None,
+    parallel: int = 1,
 ) -> list[dict]:
-    """Train every run not in the store (saving each as it finishes); returns one record per spec. Each trains
-    under ``config``, or ``arm_configs[spec.arm]`` where given.
+    """Train every run not in the store (saving each as it finishes), ``parallel`` at once; returns one record
+    per spec. Each trains under ``config``, or ``arm_configs[spec.arm]`` where given.
 
     Progress counts image-epochs over the whole study, so its ETA accounts for the larger expanded arms.
     """
@@ -87,61 +97,122 @@ def run_all(
         keyed.append((spec, digest(fields), fields))
     loaded = {key: store.load_run(key) for _, key, _ in keyed}
     stored = {key: record for key, record in loaded.items() if record is not None}
-    todo = [(s, k, f) for s, k, f in keyed if k not in stored]
-
-    def epoch_size(spec: RunSpec) -> int:  # images an epoch trains on
-        return config_of(spec).epoch_images or len(spec.train)
+    todo = [_Job(s, k, f, config_of(s)) for s, k, f in keyed if k not in stored]
 
     lines = progress and not sys.stderr.isatty()  # a log file gets lines, never a bar's \r frames
-    bar = tqdm(total=sum(epoch_size(s) * config_of(s).epochs for s, _, _ in todo), unit="img", unit_scale=True,
+    bar = tqdm(total=sum(job.images * job.config.epochs for job in todo), unit="img", unit_scale=True,
                file=sys.stderr, disable=not progress or lines, smoothing=0.05, desc="study")  # fmt: skip
     if len(todo) < len(keyed):
         _say(
             bar, progress, f"Reusing {len(keyed) - len(todo)} finished run(s) from {store.root}; training {len(todo)}."
         )
-    for number, (spec, key, fields) in enumerate(todo, 1):
-        bar.set_description(f"run {number}/{len(todo)}: {spec.arm}, {len(spec.train)} images, seed {spec.seed}")
-        started = time.perf_counter()
-        images, epochs = epoch_size(spec), config_of(spec).epochs
-
-        def advance(epoch: int, logs: dict, images=images, epochs=epochs, spec=spec, started=started) -> None:
-            bar.update(images)
-            if lines and epoch % EPOCHS_PER_LINE == 0:
-                accuracy, seconds = 100 * logs["val_accuracy"], time.perf_counter() - started
-                line = f"{spec.arm} seed {spec.seed}: epoch {epoch}/{epochs}, validation accuracy {accuracy:.2f}%"
-                _say(bar, progress, f"{line}, {seconds:.0f} s")
-
-        model, record = fit_one(spec.train, spec.val, spec.test, classes, config_of(spec), spec.seed, channels,
-                                on_epoch=advance, views=spec.views)  # fmt: skip
-        del model
-        record["train_seconds"] = time.perf_counter() - started
-        bar.update(epoch_size(spec) * (epochs - record["epochs_run"]))  # early stopping skipped these
-        store.save_run(key, fields, record)
-        stored[key] = record
-        scored = (
-            f"test accuracy {100 * record['test']['accuracy']:.2f}%"
-            if record["test"]
-            else (f"validation accuracy {100 * record['val_accuracy']:.2f}%")
-        )
-        _say(
-            bar,
-            progress,
-            f"{spec.arm} ({len(spec.train)} images, seed {spec.seed}): {scored}, best epoch "
-            f"{record['best_epoch']}/{record['epochs_run']}, {record['train_seconds']:.0f} s",
-        )
-        _free_keras_memory()
+    trained = _in_processes(todo, classes, channels, lines, parallel) if parallel > 1 and len(todo) > 1 else None
+    for job, record in trained or _one_by_one(todo, classes, channels, lines, bar):
+        done = 0 if trained else record["epochs_run"]  # one by one, the bar has moved with every epoch
+        bar.update(job.images * (job.config.epochs - done))
+        store.save_run(job.key, job.fields, record)
+        stored[job.key] = record
+        _say(bar, progress, _finished_line(job.spec, record))
     bar.close()
-    reused = {k for _, k, _ in keyed} - {k for _, k, _ in todo}
+    reused = {k for _, k, _ in keyed} - {job.key for job in todo}
     return [
         {"arm": s.arm, "subset": s.subset, "seed": s.seed, "key": k, "reused": k in reused, **stored[k]}
         for s, k, _ in keyed
     ]
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A run the store lacks: its spec, store key and key fields, and the configuration it trains under."""
+
+    spec: RunSpec
+    key: str
+    fields: dict
+    config: FitConfig
+
+    @property
+    def images(self) -> int:  # images an epoch trains on
+        return self.config.epoch_images or len(self.spec.train)
+
+
+def _one_by_one(todo: list[_Job], classes: tuple[str, ...], channels: int, lines: bool,
+                bar) -> Iterator[tuple[_Job, dict]]:  # fmt: skip
+    """Each run in this process, in order; the bar moves every epoch."""
+    for number, job in enumerate(todo, 1):
+        bar.set_description(
+            f"run {number}/{len(todo)}: {job.spec.arm}, {len(job.spec.train)} images, seed {job.spec.seed}"
+        )
+        yield job, _fit(job, classes, channels, lines, bar)
+
+
+def _in_processes(todo: list[_Job], classes: tuple[str, ...], channels: int, lines: bool,
+                  parallel: int) -> Iterator[tuple[_Job, dict]]:  # fmt: skip
+    """The runs ``parallel`` at a time in spawned processes, as they finish; the bar moves per finished run."""
+    pool = ProcessPoolExecutor(max_workers=parallel, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_exit_with, initargs=(os.getpid(),))  # fmt: skip
+    try:
+        futures = {pool.submit(_fit, job, classes, channels, lines): job for job in todo}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a failure or Ctrl-C: the runs not started never start
+
+
+def _exit_with(parent: int) -> None:
+    """In a worker process: exit when ``parent`` does (killed, say), rather than train on for nobody: only the
+    parent keeps finished runs."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _fit(job: _Job, classes: tuple[str, ...], channels: int, lines: bool, bar=None) -> dict:
+    """Train one run (here or in a worker process) and return its record, with its wall time."""
+    spec, started = job.spec, time.perf_counter()
+
+    def advance(epoch: int, logs: dict) -> None:
+        if bar is not None:
+            bar.update(job.images)
+        if lines and epoch % EPOCHS_PER_LINE == 0:
+            accuracy, seconds = 100 * logs["val_accuracy"], time.perf_counter() - started
+            line = (
+                f"{spec.arm} seed {spec.seed}: epoch {epoch}/{job.config.epochs}, validation accuracy {accuracy:.2f}%"
+            )
+            _say(bar, True, f"{line}, {seconds:.0f} s")
+
+    model, record = fit_one(spec.train, spec.val, spec.test, classes, job.config, spec.seed, channels,
+                            on_epoch=advance, views=spec.views)  # fmt: skip
+    del model
+    record["train_seconds"] = time.perf_counter() - started
+    _free_keras_memory()
+    return record
+
+
+def _finished_line(spec: RunSpec, record: dict) -> str:
+    scored = (
+        f"test accuracy {100 * record['test']['accuracy']:.2f}%"
+        if record["test"]
+        else f"validation accuracy {100 * record['val_accuracy']:.2f}%"
+    )
+    return (
+        f"{spec.arm} ({len(spec.train)} images, seed {spec.seed}): {scored}, best epoch "
+        f"{record['best_epoch']}/{record['epochs_run']}, {record['train_seconds']:.0f} s"
+    )
+
+
 def _say(bar, progress: bool, line: str) -> None:
-    if progress:
+    """A line on stderr, above the bar if there is one (a worker process has none)."""
+    if not progress:
+        return
+    if bar is None:
+        print(line, file=sys.stderr)
+    else:
         bar.write(line, file=sys.stderr)
-        sys.stderr.flush()  # a log file shows the line now, not at exit
+    sys.stderr.flush()  # a log file shows the line now, not at exit
 
 
 def _free_keras_memory() -> None:

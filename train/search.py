@@ -217,13 +217,14 @@ class _Trainer:
     base: FitConfig
     expanded: Callable[[Candidate, int], tuple[Sample, ...]]
     progress: bool
+    parallel: int
 
     def __call__(self, chosen: list[Candidate], epochs: int) -> list[dict]:
         subset = self.data.subsets[0]
         specs = [RunSpec(c.name, 0, SEARCH_SEED, self.expanded(c, SEARCH_SEED), subset.val, ()) for c in chosen]
         config = dataclasses.replace(self.base, epochs=epochs)
         configs = {c.name: c.config(config) for c in chosen}
-        return run_all(specs, self.data.classes, config, self.store, self.progress, configs)
+        return run_all(specs, self.data.classes, config, self.store, self.progress, configs, self.parallel)
 
 
 def run_pilot(chosen: list[Candidate], train: _Trainer, eta: int) -> tuple[dict, list[dict]]:
@@ -313,6 +314,7 @@ def search(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
+    parallel: int = 1,
     progress: bool = False,
 ) -> dict:
     """Rank candidate augmentations by validation accuracy (a pilot, then successive halving); compare the
@@ -340,7 +342,7 @@ def search(
                                               per_image=candidate.per_image, seed=seed, workers=workers,
                                               progress=progress)  # fmt: skip
 
-    train = _Trainer(data, runs_store, base, expanded, progress)
+    train = _Trainer(data, runs_store, base, expanded, progress, parallel)
     chosen = pilot_candidates(pool)
     pilot, pilot_finals = run_pilot(chosen, train, eta)
     rest = [c for c in pool if c not in chosen]
@@ -357,7 +359,7 @@ def search(
     winner = finalists[0][0]
     out.mkdir(parents=True, exist_ok=True)
     save_pipeline(winner.pipeline(), out / PIPELINE_NAME)
-    final = final_compare(data, runs_store, winner, expanded, base, seeds, progress)
+    final = final_compare(data, runs_store, winner, expanded, base, seeds, progress, parallel)
     report = {
         "study": "search",
         "arguments": {
@@ -384,14 +386,14 @@ def search(
 
 
 def final_compare(data: StudyData, store: StudyStore, winner: Candidate, expanded, config: FitConfig,
-                  seeds: int, progress: bool) -> dict:  # fmt: skip
+                  seeds: int, progress: bool, parallel: int = 1) -> dict:  # fmt: skip
     """The one look at the test images: no augmentation vs the winner, ``seeds`` seeds, ``config.epochs`` each."""
     subset = data.subsets[0]
     specs = []
     for seed in range(seeds):
         specs.append(RunSpec(BASELINE, 0, seed, subset.train, subset.val, data.test))
         specs.append(RunSpec(winner.name, 0, seed, expanded(winner, seed), subset.val, data.test))
-    runs = run_all(specs, data.classes, config, store, progress, {winner.name: winner.config(config)})
+    runs = run_all(specs, data.classes, config, store, progress, {winner.name: winner.config(config)}, parallel)
     arms = {arm: [r for r in runs if r["arm"] == arm] for arm in (BASELINE, winner.name)}
     difference = compared(arms[winner.name], arms[BASELINE])
     return {

@@ -239,6 +239,7 @@ def ablate(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
+    parallel: int = 1,
     progress: bool = False,
 ) -> dict:
     """Train the no-augmentation baseline and one arm per preset on the same subset; rank them.
@@ -258,7 +259,7 @@ def ablate(
     specs = plan_runs(
         data, arms, list(range(seeds)), runs_store, per_image=per_image, workers=workers, progress=progress
     )
-    runs = run_all(specs, data.classes, config, runs_store, progress)
+    runs = run_all(specs, data.classes, config, runs_store, progress, parallel=parallel)
     by_arm = {arm: [r for r in runs if r["arm"] == arm] for arm in arms}
     rows = []
     for arm in arms:
@@ -302,6 +303,7 @@ def curve(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
+    parallel: int = 1,
     progress: bool = False,
 ) -> dict:
     """Baseline vs ``preset`` at each training-set size; shows where augmentation stops paying.
@@ -319,7 +321,7 @@ def curve(
     data, runs_store = _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds)
     specs = plan_runs(data, [BASELINE, preset], list(range(seeds)), runs_store, per_image=per_image,
                       workers=workers, progress=progress)  # fmt: skip
-    runs = run_all(specs, data.classes, config, runs_store, progress)
+    runs = run_all(specs, data.classes, config, runs_store, progress, parallel=parallel)
     points = []
     for index, subset in enumerate(data.subsets):
         baseline = [r for r in runs if r["subset"] == index and r["arm"] == BASELINE]
@@ -375,6 +377,7 @@ def copies(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
+    parallel: int = 1,
     progress: bool = False,
 ) -> dict:
     """Offline copies against on the fly, at equal optimiser steps: how many copies per image match a new
@@ -413,7 +416,7 @@ def copies(
         if cycle:
             specs.append(RunSpec(f"cycle x{cycle}", 0, seed, subset.train, subset.val, data.test, views[:cycle]))
     online = dataclasses.replace(steps, online=preset)
-    runs = run_all(specs, data.classes, steps, runs_store, progress, arm_configs={ON_THE_FLY: online})
+    runs = run_all(specs, data.classes, steps, runs_store, progress, {ON_THE_FLY: online}, parallel)
     per_copy = _seconds_per_copy(costs, most)
     rows = []
     reference = [r for r in runs if r["arm"] == ON_THE_FLY]
