@@ -16,6 +16,13 @@ warm-up and cosine schedule, label smoothing) and trains one epoch on the same b
 
 Arms alternate within each round; a round's first epoch per arm is a warm-up (graph tracing) and is not timed.
 Prints the median images/s of each arm and its ratio to ``model.fit``.
+
+    .venv/bin/python benchmarks/bench_train.py --study --runs 4 --epochs 8    # about 8 minutes on 2 cores
+
+times whole runs instead, as a study trains them (``train.runs.run_all``, each run from a fresh store: loading,
+training with MixUp 0.2, validation every epoch, testing): ``--runs`` seeds one by one (``--parallel 1``, the
+default) against two at once (``--parallel 2``), alternating in each round, and checks that both give the same
+numbers.
 """
 
 from __future__ import annotations
@@ -85,6 +92,44 @@ def arm(name: str, data, classes: int, size: int, model_name: str) -> float:
     return data.epoch_images / seconds
 
 
+def study_arm(parallel: int, runs: int, epochs: int, images: int, size: int, model_name: str) -> tuple[float, list]:
+    """Seconds for ``runs`` whole runs through ``run_all`` with ``parallel`` at once, and their numbers."""
+    import tempfile
+
+    from train.fit import FitConfig
+    from train.runs import RunSpec, run_all
+    from train.store import StudyStore
+
+    train, classes = samples(images)
+    val, test = train[: images // 5], train[images // 5 : images // 5 + images // 5]
+    config = FitConfig(model=model_name, image_size=size, epochs=epochs, mixup=0.2)
+    specs = [RunSpec("none", 0, seed, train[images // 5 :], val, test) for seed in range(runs)]
+    names = tuple(str(i) for i in range(classes))
+    with tempfile.TemporaryDirectory() as store:
+        began = time.perf_counter()
+        records = run_all(specs, names, config, StudyStore(store), parallel=parallel)
+        seconds = time.perf_counter() - began
+    numbers = [[(e["loss"], e["val_loss"]) for e in r["history"]] + [r["test"]["accuracy"]] for r in records]
+    return seconds, numbers
+
+
+def study_main(args) -> None:
+    if not PHOTOS.is_dir():
+        sys.exit(f"--study trains on real photos: {PHOTOS} is missing (see ../shared/datasets/README.md).")
+    print(f"{args.runs} runs of {args.epochs} epochs, {args.images} photos at {args.size}x{args.size} "
+          f"(a fifth each for validation and test), model {args.model}, MixUp 0.2")  # fmt: skip
+    seconds: dict[int, list[float]] = {1: [], 2: []}
+    numbers: dict[int, list] = {}
+    for round_number in range(args.rounds):
+        for parallel in (1, 2) if round_number % 2 == 0 else (2, 1):
+            took, numbers[parallel] = study_arm(parallel, args.runs, args.epochs, args.images, args.size, args.model)
+            seconds[parallel].append(took)
+            print(f"  round {round_number + 1}: --parallel {parallel}: {took:.1f} s", flush=True)
+    alone, together = statistics.median(seconds[1]), statistics.median(seconds[2])
+    print(f"one by one {alone:.1f} s, two at once {together:.1f} s (medians): {alone / together:.2f}x")
+    print(f"same numbers (losses per epoch, test accuracy): {numbers[1] == numbers[2]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=800)
@@ -92,10 +137,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--model", default="resnet")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--study", action="store_true", help="whole runs one by one against two at once")
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args()
     from train.fit import quiet_tensorflow
 
     quiet_tensorflow()
+    if args.study:
+        study_main(args)
+        return
     data, classes = batches(args.images, args.size, args.batch_size)
     arms = ["train loop", "model.fit", "train loop, bfloat16", "train loop, XLA", "train loop, bfloat16, XLA"]
     speeds: dict[str, list[float]] = {name: [] for name in arms}

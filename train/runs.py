@@ -106,9 +106,14 @@ def run_all(
         _say(
             bar, progress, f"Reusing {len(keyed) - len(todo)} finished run(s) from {store.root}; training {len(todo)}."
         )
-    trained = _in_processes(todo, classes, channels, lines, parallel) if parallel > 1 and len(todo) > 1 else None
-    for job, record in trained or _one_by_one(todo, classes, channels, lines, bar):
-        done = 0 if trained else record["epochs_run"]  # one by one, the bar has moved with every epoch
+    at_once = parallel > 1 and len(todo) > 1
+    finished = (
+        _in_processes(todo, classes, channels, lines, parallel)
+        if at_once
+        else _one_by_one(todo, classes, channels, lines, bar)
+    )
+    for job, record in finished:
+        done = 0 if at_once else record["epochs_run"]  # one by one, the bar has moved with every epoch
         bar.update(job.images * (job.config.epochs - done))
         store.save_run(job.key, job.fields, record)
         stored[job.key] = record
