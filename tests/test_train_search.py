@@ -22,6 +22,7 @@ from train.errors import TrainError
 from train.fit import FitConfig
 from train.search import (
     Candidate,
+    agrees,
     candidates,
     ladder,
     pilot_candidates,
@@ -63,6 +64,8 @@ def test_places_and_spearman_follow_the_search_ranking() -> None:
             {"val_accuracy": 0.7, "val_loss": 0.4}]  # fmt: skip
     assert places(runs) == [2, 0, 1]  # a tie on accuracy goes to the lower loss
     assert spearman([0, 1, 2, 3], [0, 1, 3, 2]) == pytest.approx(0.8)  # one swap of neighbours in four
+    assert agrees(spearman([0, 1, 2, 3], [0, 1, 3, 2])) and not agrees(spearman([0, 1, 2, 3], [0, 2, 3, 1]))
+    assert not agrees(None)
     assert spearman([0, 1, 2], [0, 2, 1]) == pytest.approx(0.5)
     assert spearman([0, 1], [0, 1]) is None and spearman([1, 1, 1], [0, 1, 2]) is None
 
@@ -127,7 +130,7 @@ def test_search_report_has_the_pilot_every_rung_and_the_finalists(searched) -> N
     assert pilot["epochs_spent"] == 12
     short, full = pilot["lengths"][0]["results"], pilot["finals"]
     expected = train.search.spearman(places(short), places(full))
-    assert pilot["lengths"][0]["spearman"] == expected and pilot["agreed"] == (expected is not None and expected >= 0.8)
+    assert pilot["lengths"][0]["spearman"] == expected and pilot["agreed"] == agrees(expected)
     # The other 4 (1 of each kind kept), then the survivors at the full length: 12 + 4*1 + 2*2 = 20 epochs.
     assert report["plan"] == [{"candidates": 4, "epochs": 1}, {"candidates": 2, "epochs": 2}]
     assert report["epochs_spent"] == 20
@@ -211,9 +214,12 @@ def test_search_cli_prints_the_final_table_and_the_pipeline(searched) -> None:
     assert "Search runs: 14 (14 reused)." in result.stdout
     assert train.study_report.pilot_line(report) in result.stdout
     assert f"Pipeline: {report['winner']['pipeline']}" in result.stdout
-    small = runner.invoke(app, [*args[:8], "--budget", "15", *args[10:]])  # the pilot's 12 reused, 3 left
+    small = runner.invoke(app, [*args[:8], "--budget", "19", *args[10:]])  # refused before any training
     assert small.exit_code == 2
-    assert "it needs 8 epochs after the pilot, and 3 are left" in " ".join(small.stderr.split())
+    assert (
+        "--budget 19 epochs cannot pay for this search: the pilot alone trains at least 12 (4 candidates at "
+        "--epochs 2, and shorter), and the whole search at least 20." in " ".join(small.stderr.split())
+    )
 
 
 def test_an_undecodable_image_is_named_and_left_out_not_a_crash(tmp_path: Path) -> None:

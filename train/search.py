@@ -190,6 +190,11 @@ def spearman(before: Sequence[float], after: Sequence[float]) -> float | None:
     return float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else None
 
 
+def agrees(rho: float | None) -> bool:
+    """Whether a correlation reaches AGREEMENT (rounded: four ranks with one swap give 0.7999999999999999)."""
+    return rho is not None and round(rho, 9) >= AGREEMENT
+
+
 def places(runs: Sequence[dict]) -> list[int]:
     """Each run's place in the search's ranking of ``runs`` (0 is the best): validation accuracy, then loss."""
     order = sorted(range(len(runs)), key=lambda i: _rank_key(runs[i], i))
@@ -241,7 +246,7 @@ def run_pilot(chosen: list[Candidate], train: _Trainer, eta: int) -> tuple[dict,
         rho = spearman(places(runs), places(finals))
         results = [_result(c, r) for c, r in zip(chosen, runs, strict=True)]
         tried.append({"epochs": length, "spearman": rho, "results": results})
-        first, agreed = length, rho is not None and rho >= AGREEMENT
+        first, agreed = length, agrees(rho)
         if agreed:
             break
     every = finals + [r for t in tried for r in t["results"]]
@@ -297,6 +302,21 @@ def _best_of_each_kind(ranked: list[Candidate], quota: dict[bool, int]) -> list[
     return kept
 
 
+def _check_budget(budget: int, pilot_size: int, sizes: list[int], eta: int, epochs: int) -> None:
+    """Refuse, before any training, a budget of epochs too small for the cheapest search: the pilot agreeing at
+    its shortest length, then the halving from that length."""
+    lengths = ladder(epochs, eta)
+    shortest = lengths[0] if lengths else epochs
+    pilot = pilot_size * (epochs + (shortest if lengths else 0))
+    least = pilot + sum(n * e for n, e in _rungs(_counts(sizes, eta), eta, epochs, shortest))
+    if budget < least:
+        raise TrainError(
+            f"--budget {budget} epochs cannot pay for this search: the pilot alone trains at least {pilot} "
+            f"({pilot_size} candidates at --epochs {epochs}, and shorter), and the whole search at least {least}. "
+            "Raise --budget, lower --epochs, or give fewer presets, magnitudes or --per-image values."
+        )
+
+
 def search(
     src: str | Path,
     *,
@@ -328,6 +348,11 @@ def search(
     if minutes is not None and minutes <= 0:
         raise TrainError(f"--minutes must be positive; got {minutes:g}.")
     _counts([len(pool)], eta)  # checks eta before any work
+    chosen = pilot_candidates(pool)
+    rest = [c for c in pool if c not in chosen]
+    sizes = [sum(not c.online for c in rest), sum(c.online for c in rest)]
+    if minutes is None:
+        _check_budget(budget, len(chosen), sizes, eta, config.epochs)
     store = default_store(store, out)
     out = Path(out) if out is not None else default_out("search")
     data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
@@ -343,10 +368,7 @@ def search(
                                               progress=progress)  # fmt: skip
 
     train = _Trainer(data, runs_store, base, expanded, progress, parallel)
-    chosen = pilot_candidates(pool)
     pilot, pilot_finals = run_pilot(chosen, train, eta)
-    rest = [c for c in pool if c not in chosen]
-    sizes = [sum(not c.online for c in rest), sum(c.online for c in rest)]
     if minutes is not None:
         left = minutes * 60 - pilot["seconds"]
         plan = timed_plan(sizes, left, eta, pilot["run_seconds"], pilot["epoch_seconds"], base.epochs,
