@@ -349,11 +349,11 @@ def pilot_line(report: dict) -> str:
         else f"{t['epochs']}-epoch runs: too few to rank"
         for t in pilot["lengths"]
     )
+    first = f"{pilot['first_rung']} epoch{'s' if pilot['first_rung'] != 1 else ''}"
     outcome = (
-        f"the first rung trains at least {pilot['first_rung']} epochs"
+        f"the first rung trains at least {first}"
         if pilot["agreed"]
-        else f"none reached {pilot['bar']:+.2f}, so the first rung trains at least {pilot['first_rung']} epochs, "
-        "the longest tried"
+        else f"none reached {pilot['bar']:+.2f}, so the first rung trains at least {first}, the longest tried"
     )
     return (
         f"Pilot: {size} candidates at {pilot['epochs']} epochs; Spearman's rank correlation of shorter runs' "
