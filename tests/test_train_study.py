@@ -330,16 +330,39 @@ def _numbers(run: dict) -> dict:
     return {"key": run["key"], "history": history, "test": run["test"], "best_epoch": run["best_epoch"]}
 
 
-def test_runs_trained_in_parallel_processes_give_the_numbers_of_one_by_one(tmp_path: Path) -> None:
+def test_runs_trained_in_parallel_processes_give_the_same_numbers_again_and_when_resumed(tmp_path: Path) -> None:
     data = load_study_data(SAMPLE, None, val_fraction=0.2, test_fraction=0.2)
     subset = data.subsets[0]
     specs = [train.runs.RunSpec(BASELINE, 0, seed, subset.train, subset.val, data.test) for seed in (0, 1, 2)]
     one = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
-    alone = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "alone"))
     together = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
-    # In the specs' order, whichever finished first:
-    assert [_numbers(r) for r in together] == [_numbers(r) for r in alone]
-    assert not any(r["reused"] for r in together)
-    assert len(list((tmp_path / "together" / "runs").glob("*.json"))) == 3  # each kept as it finished
-    again = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
-    assert all(r["reused"] for r in again) and [_numbers(r) for r in again] == [_numbers(r) for r in alone]
+    threads = max(1, train.runs.cores() // 2)
+    assert [r["threads"] for r in together] == [threads] * 3 and not any(r["reused"] for r in together)
+    runs = sorted((tmp_path / "together" / "runs").glob("*.json"))
+    assert len(runs) == 3  # each kept as it finished
+    # Another store, and a resume with one run lost: the same numbers, in the specs' order.
+    elsewhere = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "elsewhere"), parallel=2)
+    assert [_numbers(r) for r in elsewhere] == [_numbers(r) for r in together]
+    lost = next(r for r in together if r["seed"] == 1)
+    (tmp_path / "together" / "runs" / f"{lost['key']}.json").unlink()
+    resumed = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
+    assert [r["reused"] for r in resumed] == [True, False, True]
+    assert [_numbers(r) for r in resumed] == [_numbers(r) for r in together]
+    # One by one, in this process on TensorFlow's own threads:
+    alone = train.runs.run_all(specs[:1], data.classes, one, StudyStore(tmp_path / "alone"), parallel=1)
+    assert alone[0]["threads"] is None and alone[0]["key"] == together[0]["key"]
+
+
+def test_runs_at_once_by_default_one_per_core_as_far_as_runs_memory_and_work_allow(monkeypatch) -> None:
+    monkeypatch.setattr(train.runs, "cores", lambda: 8)
+    monkeypatch.setattr(train.runs, "memory", lambda: 24 << 30)
+    recipe = 9 * 60 * 800  # the recipe study: 9 runs of 60 epochs of 800 images
+    assert train.runs.runs_at_once(None, 9, recipe) == 8
+    assert train.runs.runs_at_once(None, 3, recipe) == 3  # no more than the runs planned
+    assert train.runs.runs_at_once(3, 9, recipe) == 3 and train.runs.runs_at_once(1, 9, recipe) == 1  # --parallel
+    assert train.runs.runs_at_once(None, 9, 5 * train.runs.WORKER_WORK) == 5  # short runs: fewer processes
+    assert train.runs.runs_at_once(None, 9, 100) == 1  # a quick study never pays for starting TensorFlow twice
+    monkeypatch.setattr(train.runs, "memory", lambda: 7 << 30)
+    assert train.runs.runs_at_once(None, 9, recipe) == 3  # 2 GiB each
+    monkeypatch.setattr(train.runs, "memory", lambda: 1 << 30)
+    assert train.runs.runs_at_once(None, 9, recipe) == 1

@@ -86,7 +86,11 @@ class Precision(str, enum.Enum):
 
 
 PrecisionOption = Annotated[
-    Precision, typer.Option(help="bfloat16: compute in bfloat16, weights in float32 (1.3x per step on a CPU with it).")
+    Precision,
+    typer.Option(
+        help="bfloat16: compute in bfloat16, weights in float32. Faster only where the CPU has bfloat16 "
+        "instructions (AVX-512 BF16, AMX); 11x slower on an AVX2 CPU."
+    ),
 ]
 
 
@@ -115,10 +119,11 @@ Seeds = Annotated[
 ]
 Workers = Annotated[Optional[int], typer.Option(help="Expansion processes. [default: all cores]", min=1)]
 Parallel = Annotated[
-    int,
+    Optional[int],
     typer.Option(
-        help="Training runs at once, each in its own process with TensorFlow's own threads: the same numbers, "
-        "sooner when one run leaves cores idle (2 on 2 cores: a 60-epoch study 1.2x sooner).",
+        help="Training runs at once, each in its own process on cores/N TensorFlow threads (1: one by one, "
+        "on all cores). A run's numbers depend on its threads: the same command on the same machine gives "
+        "the same numbers. [default: one per core, at most one per 2 GiB of memory]",
         min=1,
     ),
 ]
@@ -179,9 +184,13 @@ def _with_options(command: Callable[..., None], table: dict[str, tuple[Any, Any]
 
 def _fit_config(chosen: dict[str, Any]):
     # lazy: the training code, numpy and OpenCV (~40-140 ms) only for the command that runs, not for --help
-    from train.fit import FitConfig
+    from train.fit import FitConfig, native_bfloat16
 
     plain = {n: v.value if isinstance(v, enum.Enum) else v for n, v in chosen.items()}
+    if plain["precision"] == "bfloat16" and native_bfloat16() is False:
+        typer.echo("Warning: this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX), so --precision bfloat16 "
+                   "trains slower here, not faster (11x slower measured on an AVX2 CPU); leave it at float32.",
+                   err=True)  # fmt: skip
     return FitConfig(**plain)
 
 
@@ -201,7 +210,7 @@ class StudyOptions:
     val_fraction: float
     test_fraction: float
     workers: int | None
-    parallel: int
+    parallel: int | None
     as_json: bool
     quiet: bool
     progress: bool | None
@@ -222,7 +231,7 @@ _STUDY_OPTIONS: dict[str, tuple[Any, Any]] = {
     "val_fraction": (ValFraction, 0.2),
     "test_fraction": (TestFraction, 0.2),
     "workers": (Workers, None),
-    "parallel": (Parallel, 1),
+    "parallel": (Parallel, None),
     "as_json": (AsJson, False),
     "quiet": (Quiet, False),
     "progress": (Progress, None),
@@ -257,7 +266,7 @@ def compare(
         ),
     ] = None,
     store: Store = None,
-    parallel: Parallel = 1,
+    parallel: Parallel = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,

@@ -36,7 +36,7 @@ def compare(
     test_fraction: float = 0.2,
     online: str | None = None,
     store: str | Path | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
     progress: bool = False,
 ) -> dict:
     """Train ``config`` on ORIGINAL and on EXPANDED with the same seeds; evaluate both on the same test images.

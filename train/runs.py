@@ -6,9 +6,13 @@ finishes, so the same command after a kill or Ctrl-C trains only what is missing
 On a terminal it shows a progress bar; into a log file it writes a line per finished run and one every
 ``EPOCHS_PER_LINE`` epochs.
 
-With ``parallel`` > 1 that many runs train at once, each in a process of its own (spawned: TensorFlow must not
-be forked once imported). Each keeps TensorFlow's own thread count, so its numbers are the same as alone; on
-2 cores two at once use the cores better than one run does (see docs/performance.md).
+Runs train ``parallel`` at once, by default one per core (``runs_at_once``), each in a process of its own
+(spawned: TensorFlow must not be forked once imported) with the cores shared out as TensorFlow threads. A
+single-threaded run wastes no time waiting for its other threads, so on 2 cores two runs of one thread each
+train 1.4x the images of one run of two threads (docs/performance.md). A run's numbers depend on its thread
+count, which depends only on the command and the machine, never on what is left to train: a resumed study
+trains on the same thread counts and gives the same numbers. One run at a time trains in this process, on
+TensorFlow's own threads.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from datetime import datetime
 from pathlib import Path
 
 from train.data import Sample, detect_channels
-from train.fit import FitConfig, fit_one
+from train.fit import FitConfig, fit_one, use_threads
 from train.store import StudyStore, digest, ordered_digest
 
 EPOCHS_PER_LINE = 10
+WORKER_MEMORY = 2 << 30  # bytes a training process may need (measured: ~1.2 GiB for a 64 px study, peak)
+WORKER_WORK = 20_000  # image-epochs each process must have to repay its start (~5 s: Python, TensorFlow)
 STORE = Path("runs") / "store"  # where finished runs are kept when no --out or --store says otherwise
 
 
@@ -78,10 +84,11 @@ def run_all(
     store: StudyStore,
     progress: bool = False,
     arm_configs: dict[str, FitConfig] | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
 ) -> list[dict]:
-    """Train every run not in the store (saving each as it finishes), ``parallel`` at once; returns one record
-    per spec. Each trains under ``config``, or ``arm_configs[spec.arm]`` where given.
+    """Train every run not in the store (saving each as it finishes), ``parallel`` at once (None: as many as
+    ``runs_at_once`` finds room for); returns one record per spec. Each trains under ``config``, or
+    ``arm_configs[spec.arm]`` where given.
 
     Progress counts image-epochs over the whole study, so its ETA accounts for the larger expanded arms.
     """
@@ -97,7 +104,10 @@ def run_all(
         keyed.append((spec, digest(fields), fields))
     loaded = {key: store.load_run(key) for _, key, _ in keyed}
     stored = {key: record for key, record in loaded.items() if record is not None}
-    todo = [_Job(s, k, f, config_of(s)) for s, k, f in keyed if k not in stored]
+    work = sum((config_of(s).epoch_images or len(s.train)) * config_of(s).epochs for s in specs)
+    at_once = runs_at_once(parallel, len(specs), work)
+    threads = max(1, cores() // at_once) if at_once > 1 else None  # None: this process, TensorFlow's own
+    todo = [_Job(s, k, f, config_of(s), threads) for s, k, f in keyed if k not in stored]
 
     lines = progress and not sys.stderr.isatty()  # a log file gets lines, never a bar's \r frames
     bar = tqdm(total=sum(job.images * job.config.epochs for job in todo), unit="img", unit_scale=True,
@@ -106,14 +116,14 @@ def run_all(
         _say(
             bar, progress, f"Reusing {len(keyed) - len(todo)} finished run(s) from {store.root}; training {len(todo)}."
         )
-    at_once = parallel > 1 and len(todo) > 1
+    in_processes = at_once > 1 and bool(todo)
     finished = (
-        _in_processes(todo, classes, channels, lines, parallel)
-        if at_once
+        _in_processes(todo, classes, channels, lines, at_once)
+        if in_processes
         else _one_by_one(todo, classes, channels, lines, bar)
     )
     for job, record in finished:
-        done = 0 if at_once else record["epochs_run"]  # one by one, the bar has moved with every epoch
+        done = 0 if in_processes else record["epochs_run"]  # one by one, the bar has moved with every epoch
         bar.update(job.images * (job.config.epochs - done))
         store.save_run(job.key, job.fields, record)
         stored[job.key] = record
@@ -126,14 +136,35 @@ def run_all(
     ]
 
 
+def runs_at_once(parallel: int | None, planned: int, work: int) -> int:
+    """``parallel`` if given, else one run per core, but no more than the runs planned, than the machine's
+    memory holds at WORKER_MEMORY each, or than the ``work`` planned (image-epochs) repays at WORKER_WORK
+    each. From the command and the machine only, never from what is left: a resumed study keeps its threads."""
+    if parallel is not None:
+        return parallel
+    return max(1, min(cores(), planned, memory() // WORKER_MEMORY, work // WORKER_WORK))
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def memory() -> int:
+    """The machine's memory in bytes (all of it, not what is free now, so that the choice stays the same)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 @dataclass(frozen=True)
 class _Job:
-    """A run the store lacks: its spec, store key and key fields, and the configuration it trains under."""
+    """A run the store lacks: its spec, store key and key fields, the configuration it trains under, and its
+    TensorFlow threads (None: TensorFlow's own, in this process)."""
 
     spec: RunSpec
     key: str
     fields: dict
     config: FitConfig
+    threads: int | None
 
     @property
     def images(self) -> int:  # images an epoch trains on
@@ -153,8 +184,8 @@ def _one_by_one(todo: list[_Job], classes: tuple[str, ...], channels: int, lines
 def _in_processes(todo: list[_Job], classes: tuple[str, ...], channels: int, lines: bool,
                   parallel: int) -> Iterator[tuple[_Job, dict]]:  # fmt: skip
     """The runs ``parallel`` at a time in spawned processes, as they finish; the bar moves per finished run."""
-    pool = ProcessPoolExecutor(max_workers=parallel, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_exit_with, initargs=(os.getpid(),))  # fmt: skip
+    pool = ProcessPoolExecutor(max_workers=min(parallel, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(os.getpid(), todo[0].threads))  # fmt: skip
     try:
         futures = {pool.submit(_fit, job, classes, channels, lines): job for job in todo}
         for future in as_completed(futures):
@@ -163,9 +194,11 @@ def _in_processes(todo: list[_Job], classes: tuple[str, ...], channels: int, lin
         pool.shutdown(wait=True, cancel_futures=True)  # a failure or Ctrl-C: the runs not started never start
 
 
-def _exit_with(parent: int) -> None:
-    """In a worker process: exit when ``parent`` does (killed, say), rather than train on for nobody: only the
-    parent keeps finished runs."""
+def _start_worker(parent: int, threads: int | None) -> None:
+    """In a worker process: TensorFlow on ``threads`` threads, and an exit when ``parent`` does (killed, say),
+    rather than training on for nobody: only the parent keeps finished runs."""
+    if threads is not None:
+        use_threads(threads)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -193,6 +226,7 @@ def _fit(job: _Job, classes: tuple[str, ...], channels: int, lines: bool, bar=No
                             on_epoch=advance, views=spec.views)  # fmt: skip
     del model
     record["train_seconds"] = time.perf_counter() - started
+    record["threads"] = job.threads
     _free_keras_memory()
     return record
 

@@ -222,7 +222,7 @@ class _Trainer:
     base: FitConfig
     expanded: Callable[[Candidate, int], tuple[Sample, ...]]
     progress: bool
-    parallel: int
+    parallel: int | None
 
     def __call__(self, chosen: list[Candidate], epochs: int) -> list[dict]:
         subset = self.data.subsets[0]
@@ -334,7 +334,7 @@ def search(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
     progress: bool = False,
 ) -> dict:
     """Rank candidate augmentations by validation accuracy (a pilot, then successive halving); compare the
@@ -408,7 +408,7 @@ def search(
 
 
 def final_compare(data: StudyData, store: StudyStore, winner: Candidate, expanded, config: FitConfig,
-                  seeds: int, progress: bool, parallel: int = 1) -> dict:  # fmt: skip
+                  seeds: int, progress: bool, parallel: int | None = None) -> dict:  # fmt: skip
     """The one look at the test images: no augmentation vs the winner, ``seeds`` seeds, ``config.epochs`` each."""
     subset = data.subsets[0]
     specs = []

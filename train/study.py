@@ -239,7 +239,7 @@ def ablate(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
     progress: bool = False,
 ) -> dict:
     """Train the no-augmentation baseline and one arm per preset on the same subset; rank them.
@@ -303,7 +303,7 @@ def curve(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
     progress: bool = False,
 ) -> dict:
     """Baseline vs ``preset`` at each training-set size; shows where augmentation stops paying.
@@ -377,7 +377,7 @@ def copies(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     workers: int | None = None,
-    parallel: int = 1,
+    parallel: int | None = None,
     progress: bool = False,
 ) -> dict:
     """Offline copies against on the fly, at equal optimiser steps: how many copies per image match a new
