@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -22,6 +21,7 @@ from expander.cli_support import (
     Version,
     choice_enum,
     guard,
+    handle_sigterm,
     make_app,
     plain_value,
     printable,
@@ -453,20 +453,6 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     handle_sigterm()
     app(prog_name="expander")
-
-
-def handle_sigterm() -> None:
-    """Turn SIGTERM into ``errors.Terminated`` (a KeyboardInterrupt): stop, clean up, write what is done.
-
-    A second SIGTERM during that cleanup is ignored; SIGKILL still ends the process at once.
-    """
-
-    def terminate(signum, frame):
-
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated
-
-    signal.signal(signal.SIGTERM, terminate)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import signal
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
@@ -16,7 +17,7 @@ import typer
 from typer.core import TyperArgument
 
 from expander import __version__
-from expander.errors import ExpanderError
+from expander.errors import ExpanderError, Terminated
 
 if TYPE_CHECKING:
     from expander.options import Cli
@@ -87,13 +88,32 @@ def printable(text: str, lines: bool = False) -> str:
     return "".join(c if c.isprintable() or c == " " or (lines and c == "\n") else repr(c)[1:-1] for c in str(text))
 
 
-def guard(call: Callable[[], T]) -> T:
-    """Run a library call; map domain errors (expander's and train's) to 'Error: ...' and their exit status."""
+def guard(call: Callable[[], T], stopped: str = "") -> T:
+    """Run a library call; map domain errors (expander's and train's) to 'Error: ...' and their exit status,
+    and Ctrl-C or SIGTERM (``handle_sigterm``) to 'Interrupted.' or 'Terminated.', then ``stopped`` (what
+    to do next), with status 130 or 143."""
     try:
         return call()
     except ExpanderError as e:
         typer.echo(f"Error: {printable(str(e), lines=True)}", err=True)
         raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt as e:
+        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
+        typer.echo(f"{what}. {stopped}".rstrip(), err=True)
+        raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
+
+
+def handle_sigterm() -> None:
+    """Turn SIGTERM into ``errors.Terminated`` (a KeyboardInterrupt): stop, clean up, write what is done.
+
+    A second SIGTERM during that cleanup is ignored; SIGKILL still ends the process at once.
+    """
+
+    def terminate(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def with_parameters(

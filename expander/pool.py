@@ -55,10 +55,12 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int, initializer: Callable | None = None, initargs: tuple = (),
-                 preload: list[str] = PRELOAD + ALBUMENTATIONS):  # fmt: skip
+                 preload: list[str] = PRELOAD + ALBUMENTATIONS, fork: bool = True):  # fmt: skip
+        """``fork=False``: never fork this process, even with no other thread running (TensorFlow, once
+        imported, must not be forked)."""
         self.size = max(1, workers)
         self.initializer, self.initargs = initializer, initargs
-        self.context = _context(preload)
+        self.context = _context(preload, fork)
         self.environ = dict(os.environ)
         self.workers: list[_Worker] = []
         self.deaths_without_progress = 0
@@ -271,8 +273,8 @@ def start_fork_server_early(preload: list[str]) -> None:
         forkserver.ensure_running()
 
 
-def _context(preload: list[str]):
-    if _foreign_threads() == 0:
+def _context(preload: list[str], fork: bool = True):
+    if fork and _foreign_threads() == 0:
         return multiprocessing.get_context("fork")
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")

@@ -212,7 +212,34 @@ def test_a_killed_compare_resumes_training_only_what_is_missing_and_logs_lines(
     assert json.loads((out / "report.json").read_text()) == resumed
 
 
-def test_a_killed_parallel_compare_leaves_no_worker_training_on(expanded: Path, tmp_path: Path) -> None:
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: its children, theirs (a fork server's workers), and so on."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("stop", "status", "said"),
+    [
+        ("SIGKILL", -9, ""),
+        ("SIGINT", 130, "Interrupted. The finished runs are kept: the same command trains only the missing ones.\n"),
+        ("SIGTERM", 143, "Terminated. The finished runs are kept: the same command trains only the missing ones.\n"),
+    ],
+)
+def test_a_stopped_parallel_compare_leaves_no_worker_training_on(
+    expanded: Path, tmp_path: Path, stop: str, status: int, said: str
+) -> None:
     import signal
     import subprocess
     import sys
@@ -230,12 +257,13 @@ def test_a_killed_parallel_compare_leaves_no_worker_training_on(expanded: Path, 
         assert first.poll() is None, line
         if ": epoch 10/5000," in line:
             training.add(line.split(":")[0])
-    workers = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
-    assert len(workers) >= 2  # the two training processes (and multiprocessing's resource tracker)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    below = _descendants(first.pid)
+    assert len(below) >= 3  # the two training processes, the fork server they came from (and a resource tracker)
+    first.send_signal(getattr(signal, stop))  # to the command only, as kill does (Ctrl-C on a terminal: all)
+    assert first.wait(timeout=10) == status
+    assert first.stderr.read().endswith(said)  # after the workers' last epoch lines
     deadline = time.monotonic() + 5  # a run of 5000 epochs would train on for minutes
-    while [pid for pid in workers if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
+    while [pid for pid in below if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
-    assert not list((out / "store" / "runs").glob("*.json"))  # nothing finished, nothing half-written
+    assert not [pid for pid in below if Path(f"/proc/{pid}").exists()]
+    assert not list((out / "store" / "runs").glob("*"))  # nothing finished, nothing half-written

@@ -258,3 +258,48 @@ def test_a_field_added_later_leaves_stored_runs_keys_alone_at_its_default() -> N
     assert digest(FitConfig().key_dict()) == digest(before)
     assert FitConfig(precision="bfloat16").key_dict() == {**before, "precision": "bfloat16"}
     assert FitConfig(online_magnitude=0.5).key_dict() == {**before, "online_magnitude": 0.5}
+
+
+def test_native_bfloat16_reads_the_cpu_flags(tmp_path) -> None:
+    from train.fit import native_bfloat16
+
+    flags = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma {}\n"
+    (tmp_path / "avx2").write_text(flags.format(""))
+    (tmp_path / "sapphire").write_text(flags.format("avx512f avx512_bf16 amx_bf16 amx_tile"))
+    (tmp_path / "zen4").write_text(flags.format("avx512f avx512_bf16"))
+    assert native_bfloat16(str(tmp_path / "avx2")) is False
+    assert native_bfloat16(str(tmp_path / "sapphire")) is True and native_bfloat16(str(tmp_path / "zen4")) is True
+    assert native_bfloat16(str(tmp_path / "absent")) is None  # not Linux: no warning, no claim
+
+
+def test_bfloat16_on_a_cpu_without_it_is_warned_about(monkeypatch, tmp_path) -> None:
+    from conftest import SAMPLE
+
+    import train.fit
+
+    monkeypatch.setattr(train.fit, "native_bfloat16", lambda: False)
+    args = ["fit", str(SAMPLE), "--model", "tiny", "--image-size", "28", "--epochs", "1", "-q", "--out"]
+    slow = runner.invoke(app, [*args, str(tmp_path / "bf16"), "--precision", "bfloat16"])
+    assert slow.exit_code == 0, slow.output
+    assert slow.stderr.startswith("Warning: this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX), so "
+                                  "--precision bfloat16 trains slower here, not faster")  # fmt: skip
+    plain = runner.invoke(app, [*args, str(tmp_path / "f32")])
+    assert plain.exit_code == 0 and "Warning" not in plain.stderr
+
+
+def test_train_turns_on_onednn_unless_the_environment_says_otherwise() -> None:
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "from train.fit import quiet_tensorflow; quiet_tensorflow(); import os; "
+        "from tensorflow.python.util import _pywrap_util_port as port; "
+        "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], port.IsMklEnabled())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    on = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert on.stdout.split() == ["1", "True"]
+    off = subprocess.run([sys.executable, "-c", probe], env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"},
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert off.stdout.split() == ["0", "False"]

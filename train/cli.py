@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from expander.cli_support import Progress, Version, guard, make_app, show_progress
+from expander.cli_support import Progress, Version, guard, handle_sigterm, make_app, show_progress
 from train.errors import TrainError
 from train.models import MODELS, parameter_count
 
@@ -123,13 +123,16 @@ Parallel = Annotated[
     typer.Option(
         help="Training runs at once, each in its own process on cores/N TensorFlow threads (1: one by one, "
         "on all cores). A run's numbers depend on its threads: the same command on the same machine gives "
-        "the same numbers. [default: one per core, at most one per 2 GiB of memory]",
+        "the same numbers. [default: one per core; fewer for few or short runs, or under 2 GiB of memory each]",
         min=1,
     ),
 ]
 ValFraction = Annotated[float, typer.Option(help="Share of each subset's originals used for validation.")]
 TestFraction = Annotated[float, typer.Option(help="Share of SRC held out for testing when it has no test set.")]
 StudyOut = Annotated[Optional[Path], typer.Option(help="Report folder. [default: `runs/<command>-<timestamp>`]")]
+
+
+RUNS_KEPT = "The finished runs are kept: the same command trains only the missing ones."
 
 
 def run_progress(progress: bool | None, quiet: bool) -> bool:
@@ -301,7 +304,8 @@ def compare(
             store=store,
             parallel=parallel,
             progress=run_progress(progress, quiet),
-        )
+        ),
+        RUNS_KEPT,
     )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -428,7 +432,8 @@ def ablate(
             fraction=fraction,
             config=config,
             **study.arguments(),
-        )
+        ),
+        RUNS_KEPT,
     )
     _print_study(report, ablation_table, study.as_json)
 
@@ -471,7 +476,8 @@ def curve(
             per_image=per_image,
             config=config,
             **study.arguments(),
-        )
+        ),
+        RUNS_KEPT,
     )
     _print_study(report, curve_table, study.as_json)
 
@@ -520,7 +526,8 @@ def copies(
             preset=preset,
             config=config,
             **study.arguments(),
-        )
+        ),
+        RUNS_KEPT,
     )
     _print_study(report, copies_table, study.as_json)
 
@@ -581,7 +588,8 @@ def search(
             eta=eta,
             config=config,
             **study.arguments(),
-        )
+        ),
+        RUNS_KEPT,
     )
     if study.as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -730,6 +738,7 @@ def models(
 
 
 def main() -> None:
+    handle_sigterm()
     app(prog_name="train")
 
 

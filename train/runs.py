@@ -6,34 +6,34 @@ finishes, so the same command after a kill or Ctrl-C trains only what is missing
 On a terminal it shows a progress bar; into a log file it writes a line per finished run and one every
 ``EPOCHS_PER_LINE`` epochs.
 
-Runs train ``parallel`` at once, by default one per core (``runs_at_once``), each in a process of its own
-(spawned: TensorFlow must not be forked once imported) with the cores shared out as TensorFlow threads. A
-single-threaded run wastes no time waiting for its other threads, so on 2 cores two runs of one thread each
-train 1.4x the images of one run of two threads (docs/performance.md). A run's numbers depend on its thread
-count, which depends only on the command and the machine, never on what is left to train: a resumed study
-trains on the same thread counts and gives the same numbers. One run at a time trains in this process, on
+Runs train ``parallel`` at once, by default one per core (``runs_at_once``), each in a worker process of
+expander's WorkerPool (never forked from this one: TensorFlow must not be), the cores shared out as
+TensorFlow threads. A run on one thread waits for no other, so on 2 cores two runs of one thread each train
+more images than one run of two threads (docs/performance.md). A run's numbers depend on its thread count,
+which depends only on the command and the machine, never on what is left to train: a resumed study trains
+on the same thread counts and gives the same numbers. One run at a time trains in this process, on
 TensorFlow's own threads.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from expander.pool import WorkerPool
 from train.data import Sample, detect_channels
+from train.errors import TrainError
 from train.fit import FitConfig, fit_one, use_threads
 from train.store import StudyStore, digest, ordered_digest
 
 EPOCHS_PER_LINE = 10
-WORKER_MEMORY = 2 << 30  # bytes a training process may need (measured: ~1.2 GiB for a 64 px study, peak)
+WORKER_MEMORY = 2 << 30  # bytes a training process may need (measured: 1.1 GB peak in the 64 px recipe study)
 WORKER_WORK = 20_000  # image-epochs each process must have to repay its start (~5 s: Python, TensorFlow)
 STORE = Path("runs") / "store"  # where finished runs are kept when no --out or --store says otherwise
 
@@ -183,29 +183,28 @@ def _one_by_one(todo: list[_Job], classes: tuple[str, ...], channels: int, lines
 
 def _in_processes(todo: list[_Job], classes: tuple[str, ...], channels: int, lines: bool,
                   parallel: int) -> Iterator[tuple[_Job, dict]]:  # fmt: skip
-    """The runs ``parallel`` at a time in spawned processes, as they finish; the bar moves per finished run."""
-    pool = ProcessPoolExecutor(max_workers=min(parallel, len(todo)), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(os.getpid(), todo[0].threads))  # fmt: skip
-    try:
-        futures = {pool.submit(_fit, job, classes, channels, lines): job for job in todo}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # a failure or Ctrl-C: the runs not started never start
+    """The runs ``parallel`` at a time in worker processes, as they finish; the bar moves per finished run.
+
+    expander's WorkerPool: a worker dies with this process (only this one keeps finished runs), Ctrl-C stops
+    the workers at once, and a run whose worker is killed (the out-of-memory killer) is tried once more.
+    """
+    jobs = {job.key: job for job in todo}
+    fit = functools.partial(_fit_in_worker, classes=classes, channels=channels, lines=lines)
+    with WorkerPool(min(parallel, len(todo)), initializer=use_threads, initargs=(todo[0].threads,),
+                    fork=False) as pool:  # fmt: skip
+        for key, record in pool.imap_unordered(fit, todo, lost=_lost):
+            yield jobs[key], record
 
 
-def _start_worker(parent: int, threads: int | None) -> None:
-    """In a worker process: TensorFlow on ``threads`` threads, and an exit when ``parent`` does (killed, say),
-    rather than training on for nobody: only the parent keeps finished runs."""
-    if threads is not None:
-        use_threads(threads)
+def _fit_in_worker(job: _Job, classes: tuple[str, ...], channels: int, lines: bool) -> tuple[str, dict]:
+    return job.key, _fit(job, classes, channels, lines)
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
 
-    threading.Thread(target=watch, daemon=True).start()
+def _lost(job: _Job, reason: str) -> None:
+    raise TrainError(
+        f"Run {job.spec.arm} seed {job.spec.seed} was lost twice: {reason}. The runs finished so far are kept; "
+        "run the same command again with fewer runs at once (--parallel 1 trains one by one) if memory is short."
+    )
 
 
 def _fit(job: _Job, classes: tuple[str, ...], channels: int, lines: bool, bar=None) -> dict:
