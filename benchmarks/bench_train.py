@@ -122,7 +122,7 @@ def study_arm(name: str, args) -> dict:
     import tempfile
 
     from train.fit import FitConfig
-    from train.runs import RunSpec, cores, run_all
+    from train.runs import RunSpec, default_workers, run_all
     from train.store import StudyStore
 
     train, classes = samples(args.images)
@@ -134,7 +134,7 @@ def study_arm(name: str, args) -> dict:
     with tempfile.TemporaryDirectory() as store:
         began = time.perf_counter()
         # after: one run per core, what the default picks for a study of at least 2 x WORKER_WORK image-epochs
-        records = run_all(specs, names, config, StudyStore(store), parallel=1 if name != "after" else cores())
+        records = run_all(specs, names, config, StudyStore(store), parallel=1 if name != "after" else default_workers())
         seconds = time.perf_counter() - began
     return {"seconds": seconds, "accuracy": [r["test"]["accuracy"] for r in records]}
 

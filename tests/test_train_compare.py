@@ -266,4 +266,5 @@ def test_a_stopped_parallel_compare_leaves_no_worker_training_on(
     while [pid for pid in below if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in below if Path(f"/proc/{pid}").exists()]
-    assert not list((out / "store" / "runs").glob("*"))  # nothing finished, nothing half-written
+    kept = sorted(p.name for p in (out / "store" / "runs").glob("*"))
+    assert not kept, kept  # nothing finished, nothing half-written

@@ -336,7 +336,7 @@ def test_runs_trained_in_parallel_processes_give_the_same_numbers_again_and_when
     specs = [train.runs.RunSpec(BASELINE, 0, seed, subset.train, subset.val, data.test) for seed in (0, 1, 2)]
     one = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
     together = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
-    threads = max(1, train.runs.cores() // 2)
+    threads = max(1, train.runs.default_workers() // 2)
     assert [r["threads"] for r in together] == [threads] * 3 and not any(r["reused"] for r in together)
     runs = sorted((tmp_path / "together" / "runs").glob("*.json"))
     assert len(runs) == 3  # each kept as it finished
@@ -354,7 +354,7 @@ def test_runs_trained_in_parallel_processes_give_the_same_numbers_again_and_when
 
 
 def test_runs_at_once_by_default_one_per_core_as_far_as_runs_memory_and_work_allow(monkeypatch) -> None:
-    monkeypatch.setattr(train.runs, "cores", lambda: 8)
+    monkeypatch.setattr(train.runs, "default_workers", lambda: 8)
     monkeypatch.setattr(train.runs, "memory", lambda: 24 << 30)
     recipe = 9 * 60 * 800  # the recipe study: 9 runs of 60 epochs of 800 images
     assert train.runs.runs_at_once(None, 9, recipe) == 8

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import multiprocessing
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,8 +161,9 @@ def decode_error(path: str) -> str:
 
 
 def map_files(function, paths: list[str]) -> list:
-    """``function`` over ``paths`` in a process pool when there are many, in order."""
-    if len(paths) < 64:
+    """``function`` over ``paths`` in a process pool when there are many, in order (in this process when it is
+    a pool's worker, which may not start processes: a run training in a worker of train.runs)."""
+    if len(paths) < 64 or multiprocessing.current_process().daemon:
         return [function(p) for p in paths]
     with process_pool(default_workers()) as pool:
         return pool.map(function, paths, chunksize=32)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from expander.options import default_workers
 from expander.pool import WorkerPool
 from train.data import Sample, detect_channels
 from train.errors import TrainError
@@ -106,7 +107,7 @@ def run_all(
     stored = {key: record for key, record in loaded.items() if record is not None}
     work = sum((config_of(s).epoch_images or len(s.train)) * config_of(s).epochs for s in specs)
     at_once = runs_at_once(parallel, len(specs), work)
-    threads = max(1, cores() // at_once) if at_once > 1 else None  # None: this process, TensorFlow's own
+    threads = max(1, default_workers() // at_once) if at_once > 1 else None  # None: this process, TensorFlow's own
     todo = [_Job(s, k, f, config_of(s), threads) for s, k, f in keyed if k not in stored]
 
     lines = progress and not sys.stderr.isatty()  # a log file gets lines, never a bar's \r frames
@@ -142,12 +143,7 @@ def runs_at_once(parallel: int | None, planned: int, work: int) -> int:
     each. From the command and the machine only, never from what is left: a resumed study keeps its threads."""
     if parallel is not None:
         return parallel
-    return max(1, min(cores(), planned, memory() // WORKER_MEMORY, work // WORKER_WORK))
-
-
-def cores() -> int:
-    """The cores this process may run on (a container's share, not the host's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(default_workers(), planned, memory() // WORKER_MEMORY, work // WORKER_WORK))
 
 
 def memory() -> int:
