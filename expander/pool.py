@@ -55,10 +55,13 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int, initializer: Callable | None = None, initargs: tuple = (),
-                 preload: list[str] = PRELOAD + ALBUMENTATIONS, fork: bool = True):  # fmt: skip
+                 preload: list[str] = PRELOAD + ALBUMENTATIONS, fork: bool = True,
+                 in_flight: int = IN_FLIGHT):  # fmt: skip
         """``fork=False``: never fork this process, even with no other thread running (TensorFlow, once
-        imported, must not be forked)."""
+        imported, must not be forked). ``in_flight=1`` for items that take minutes (training runs): a chunk
+        waiting behind a long one could have run on a worker that is idle meanwhile."""
         self.size = max(1, workers)
+        self.in_flight = in_flight
         self.initializer, self.initargs = initializer, initargs
         self.context = _context(preload, fork)
         self.environ = dict(os.environ)
@@ -118,7 +121,7 @@ class WorkerPool:
         remaining = len(items)
         while remaining:
             for worker in self.workers:
-                while queue and _takes(worker, queue[0]):
+                while queue and _takes(worker, queue[0], self.in_flight):
                     chunk = queue.popleft()
                     try:
                         worker.conn.send((function, chunk[1]))
@@ -181,12 +184,12 @@ class WorkerPool:
         return _Worker(process, parent)
 
 
-def _takes(worker: _Worker, chunk: tuple) -> bool:
-    """Whether a worker may take a chunk now: up to IN_FLIGHT of them, but an item tried again runs alone, so
-    that if it kills its worker a second time, it is the only one lost."""
+def _takes(worker: _Worker, chunk: tuple, in_flight: int) -> bool:
+    """Whether a worker may take a chunk now: up to ``in_flight`` of them, but an item tried again runs alone,
+    so that if it kills its worker a second time, it is the only one lost."""
     if chunk[2] or any(attempt for _, _, attempt in worker.chunks):
         return not worker.chunks
-    return len(worker.chunks) < IN_FLIGHT
+    return len(worker.chunks) < in_flight
 
 
 def _death(exitcode: int | None) -> str:

@@ -99,3 +99,16 @@ def test_workers_see_the_environment_of_now_even_from_an_older_fork_server() -> 
         stop.set()
         thread.join()
         os.environ.pop("EXPANDER_TEST_PROBE", None)
+
+
+def _takes_its_time(x: int) -> int:
+    time.sleep(1.0 if x == 0 else 0.05)
+    return x
+
+
+@pytest.mark.parametrize(("in_flight", "order"), [(2, [2, 3, 0, 1]), (1, [1, 2, 3, 0])])
+def test_with_one_item_in_flight_none_waits_behind_a_long_one_while_a_worker_idles(in_flight, order) -> None:
+    # Two workers, item 0 slow: with two in flight, item 1 waits behind it on its worker while the other
+    # worker finishes 2 and 3 and idles; with one in flight (training runs), the idle worker takes it.
+    with WorkerPool(2, in_flight=in_flight, fork=False) as pool:
+        assert list(pool.imap_unordered(_takes_its_time, range(4))) == order

@@ -187,7 +187,7 @@ def _in_processes(todo: list[_Job], classes: tuple[str, ...], channels: int, lin
     jobs = {job.key: job for job in todo}
     fit = functools.partial(_fit_in_worker, classes=classes, channels=channels, lines=lines)
     with WorkerPool(min(parallel, len(todo)), initializer=use_threads, initargs=(todo[0].threads,),
-                    fork=False) as pool:  # fmt: skip
+                    fork=False, in_flight=1) as pool:  # fmt: skip
         for key, record in pool.imap_unordered(fit, todo, lost=_lost):
             yield jobs[key], record
 
