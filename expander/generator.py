@@ -25,6 +25,7 @@ import numpy as np
 
 from expander import images
 from expander.errors import PipelineError, require
+from expander.tf_setup import tensorflow_defaults
 
 RANGE_TOLERANCE = 1e-3
 
@@ -61,7 +62,7 @@ class GeneratorInfo:
 
 def single_threaded_tensorflow() -> None:
     """Call before TensorFlow starts in a worker: one thread, deterministic ops."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tensorflow_defaults()
     import tensorflow as tf  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -71,7 +72,7 @@ def single_threaded_tensorflow() -> None:
 
 def _load(path: Path):
     require("--generator", "train", "tensorflow", "keras")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tensorflow_defaults()
     import keras  # lazy: TensorFlow/Keras take ~2.5 s to import and are the train extra
 
     try:

@@ -14,6 +14,7 @@ import numpy as np
 from expander.augment import Augmenter
 from expander.errors import require
 from expander.pipeline import preset_dict, scaled_pipeline
+from expander.tf_setup import tensorflow_defaults
 from train.batches import Mixing, TrainBatches
 from train.data import Sample, load_pixels
 from train.metrics import classification_metrics
@@ -69,11 +70,7 @@ def quiet_tensorflow() -> None:
     warnings and errors reach stderr as usual.
     """
     require("train", "train", "tensorflow", "matplotlib", "scipy")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # TensorFlow turns its oneDNN kernels on by itself only where the CPU has AVX-512 or AMX; on an AVX2 CPU
-    # they still train 1.3-1.7x faster than its Eigen kernels (docs/performance.md). TF_ENABLE_ONEDNN_OPTS=0
-    # in the environment keeps them off.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    tensorflow_defaults()  # oneDNN on (TF_ENABLE_ONEDNN_OPTS=0 in the environment keeps it off)
     if TENSORFLOW_LOG or "tensorflow" in sys.modules:
         return
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
