@@ -177,8 +177,9 @@ class WorkerPool:
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe()
         with _detached_main():
-            process = self.context.Process(target=_serve, args=(child, self.environ, self.initializer, self.initargs),
-                                           daemon=True)  # fmt: skip
+            starter = None if self.context.get_start_method() == "forkserver" else os.getpid()
+            arguments = (child, self.environ, self.initializer, self.initargs, starter)
+            process = self.context.Process(target=_serve, args=arguments, daemon=True)
             process.start()
         child.close()
         return _Worker(process, parent)
@@ -200,12 +201,12 @@ def _death(exitcode: int | None) -> str:
     return f"the worker process running it exited with status {exitcode}"
 
 
-def _serve(conn, environ: dict[str, str], initializer, initargs: tuple) -> None:
+def _serve(conn, environ: dict[str, str], initializer, initargs: tuple, parent: int | None) -> None:
     """A worker: the caller's environment and signals, its initializer, then chunks until told to stop."""
     if environ != os.environ:  # a fork server started earlier would hand over the environment of that moment
         os.environ.clear()
         os.environ.update(environ)
-    init_child_process()
+    init_child_process(parent)
     if initializer is not None:
         initializer(*initargs)
     while True:
@@ -224,18 +225,21 @@ def _serve(conn, environ: dict[str, str], initializer, initargs: tuple) -> None:
         conn.send(answer)
 
 
-def init_child_process() -> None:
+def init_child_process(parent: int | None = None) -> None:
     """Signals for a worker process: it never outlives the process that started it.
 
     Ctrl-C is the main process's to handle (it stops the pool); SIGTERM, which the pool sends to stop
     workers, kills at once (a forked worker inherits the CLI's SIGTERM handler otherwise); and on Linux the
     kernel sends SIGKILL when the parent dies, so a main process killed with SIGKILL leaves no worker writing
-    into the output folder. (With forkserver the parent is the fork server, which exits when the main
-    process does.)
+    into the output folder. (With forkserver the parent is the fork server, which exits once no process holds
+    its "alive" pipe: see ``_let_the_fork_server_go``.) ``parent`` is the pid of the process that started
+    this one, None for a fork server (read here: it cannot exit before this process lets it go).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    parent = os.getppid()
+    if parent is None:
+        parent = os.getppid()
+    _let_the_fork_server_go()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -243,6 +247,23 @@ def init_child_process() -> None:
         return
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def _let_the_fork_server_go() -> None:
+    """Close this worker's copy of the fork server's "alive" pipe.
+
+    The fork server exits when every write end of that pipe is closed, and multiprocessing hands one to each
+    process it starts (so that a child could start processes of its own through the same server). A worker
+    that keeps it keeps the fork server alive after the main process is killed, and the fork server, its
+    parent, keeps the worker alive in turn: a ``kill -9``-ed ``train compare`` left its runs training on for
+    minutes. Our workers start no processes, so they let it go.
+    """
+    server = forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 
 import cv2
@@ -52,6 +53,30 @@ def live_processes() -> list[tuple[int, int, str]]:
         state, parent = stat[stat.rindex(b")") + 2 :].split()[:2]
         if state != b"Z":
             found.append((int(entry), int(parent), name))
+    return found
+
+
+def still_running(pids: list[int], within: float = 5.0) -> list[int]:
+    """Those of ``pids`` still running (not zombies: PID 1 may reap late) after up to ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        live = {pid for pid, _, _ in live_processes()}
+        running = [pid for pid in pids if pid in live]
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``: its children, theirs (a fork server's workers), and so on."""
+    children: dict[int, list[int]] = {}
+    for child, parent, _ in live_processes():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
     return found
 
 

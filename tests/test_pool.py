@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import still_running
 
 from expander.pool import WorkerDied, WorkerPool, process_pool
 
@@ -112,3 +113,31 @@ def test_with_one_item_in_flight_none_waits_behind_a_long_one_while_a_worker_idl
     # worker finishes 2 and 3 and idles; with one in flight (training runs), the idle worker takes it.
     with WorkerPool(2, in_flight=in_flight, fork=False) as pool:
         assert list(pool.imap_unordered(_takes_its_time, range(4))) == order
+
+
+_KILLED_MAIN = """
+import sys, time
+from expander.pool import WorkerPool
+with WorkerPool(2, preload=[], fork=sys.argv[1] == "fork") as pool:
+    print(*[worker.process.pid for worker in pool.workers], flush=True)
+    list(pool.imap_unordered(time.sleep, [600, 600]))
+"""
+
+
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_no_worker_outlives_a_main_process_killed_with_sigkill(start: str, tmp_path: Path) -> None:
+    # Workers forked from a fork server are its children, not the main process's: they die with it, and it
+    # must exit when the main process does (it did not: each worker held the pipe it waits on, so a kill -9'd
+    # train compare trained on for minutes).
+    import subprocess
+    import sys
+
+    script = tmp_path / "main.py"
+    script.write_text(_KILLED_MAIN)
+    main = subprocess.Popen([sys.executable, str(script), start], stdout=subprocess.PIPE, text=True)
+    assert main.stdout is not None
+    workers = [int(pid) for pid in main.stdout.readline().split()]
+    assert len(workers) == 2
+    main.kill()
+    assert main.wait(timeout=10) == -signal.SIGKILL
+    assert still_running(workers) == []  # within 5 s; each sleeps 600 s

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, descendants, still_running
 from typer.testing import CliRunner
 
 from expander import expand
@@ -212,23 +212,6 @@ def test_a_killed_compare_resumes_training_only_what_is_missing_and_logs_lines(
     assert json.loads((out / "report.json").read_text()) == resumed
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid``: its children, theirs (a fork server's workers), and so on."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        children.setdefault(parent, []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 @pytest.mark.parametrize(
     ("stop", "status", "said"),
     [
@@ -243,7 +226,6 @@ def test_a_stopped_parallel_compare_leaves_no_worker_training_on(
     import signal
     import subprocess
     import sys
-    import time
 
     out = tmp_path / "run"
     command = [sys.executable, "-c", "from train.cli import main; main()", "compare", str(SAMPLE), str(expanded),
@@ -257,14 +239,12 @@ def test_a_stopped_parallel_compare_leaves_no_worker_training_on(
         assert first.poll() is None, line
         if ": epoch 10/5000," in line:
             training.add(line.split(":")[0])
-    below = _descendants(first.pid)
+    below = descendants(first.pid)
     assert len(below) >= 3  # the two training processes, the fork server they came from (and a resource tracker)
     first.send_signal(getattr(signal, stop))  # to the command only, as kill does (Ctrl-C on a terminal: all)
     assert first.wait(timeout=10) == status
+    assert still_running(below) == []  # within 5 s: a run of 5000 epochs would train on for minutes
+    # Only now read to the end: the workers share the pipe, so reading first would wait for them to finish.
     assert first.stderr.read().endswith(said)  # after the workers' last epoch lines
-    deadline = time.monotonic() + 5  # a run of 5000 epochs would train on for minutes
-    while [pid for pid in below if Path(f"/proc/{pid}").exists()] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid in below if Path(f"/proc/{pid}").exists()]
     kept = sorted(p.name for p in (out / "store" / "runs").glob("*"))
     assert not kept, kept  # nothing finished, nothing half-written
