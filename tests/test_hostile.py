@@ -971,6 +971,9 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+OUTAGE_COPIES = "15"  # 450 objects: a third written when the store goes down, the rest after
+
+
 @pytest.fixture
 def outage(s3, tmp_path: Path):
     """A run into s3 through a proxy that the test takes down: the source, the reference output (the same run,
@@ -980,12 +983,12 @@ def outage(s3, tmp_path: Path):
 
     src = make_tree(tmp_path / "src", {"a": 30}, ext=".jpg", shape=(120, 160, 3))
     reference = tmp_path / "reference"
-    assert expand_cli(str(src), "-o", str(reference), "--per-image", "40", "-j", "1", "-q").exit_code == 0
+    assert expand_cli(str(src), "-o", str(reference), "--per-image", OUTAGE_COPIES, "-j", "1", "-q").exit_code == 0
     proxy = StoreProxy(int(os.environ["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]))
     prefix = f"data/outage-{tmp_path.name}"
 
     def start(patience: float) -> subprocess.Popen:
-        command = [*EXPANDER, "expand", str(src), "-o", f"s3://{prefix}", "--per-image", "40", "-j", "2", "-q"]
+        command = [*EXPANDER, "expand", str(src), "-o", f"s3://{prefix}", "--per-image", OUTAGE_COPIES, "-j", "2", "-q"]
         process = subprocess.Popen(command, env=store_env(proxy.url, patience=patience), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
         wait_for(lambda: s3.invalidate_cache() or len(s3.find(prefix)) > 100, process=process)
@@ -1010,8 +1013,8 @@ def _objects(fs, prefix: str) -> dict[str, str]:
 
 def _resumed_to_the_reference(proxy, url: str, src: Path, same_as_reference) -> bool:
     """``--resume`` once the store is back: exit 0, and the reference's bytes."""
-    result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", "40", "-j", "2", "-q",
-                      "--resume")  # fmt: skip
+    result = run_with(store_env(proxy.url), "expand", str(src), "-o", url, "--per-image", OUTAGE_COPIES, "-j", "2",
+                      "-q", "--resume")  # fmt: skip
     assert result.returncode == 0, result.stderr
     return same_as_reference()
 
