@@ -693,6 +693,15 @@ def test_11_train_names_and_leaves_out_an_undecodable_image(tmp_path: Path) -> N
     assert data["counts"]["test"] == 6
     assert data["val_source"] == "held-out 20% of the training originals"
     assert "Left out because they do not decode: 2 file(s)" in (out / "report.md").read_text()
+    said = runner.invoke(train_app, [*args, "--out", str(out), "-q"])  # every run kept: reported, not retrained
+    assert said.exit_code == 0, said.output
+    assert said.stderr.endswith(  # after the warning that src has no manifest
+        "Left out 2 image(s) that do not decode:\n"
+        f"  {(src / 'test/b/broken.jpg').resolve()}: corrupt JPEG data (libjpeg: Corrupt JPEG data: 312 extraneous "
+        "bytes before marker 0xd9); the file is damaged: re-export or remove it\n"
+        f"  {(src / 'train/a/broken.png').resolve()}: not a decodable image (corrupt, truncated, or not the format "
+        "its extension says)\n"
+    )
 
 
 def test_11_train_refuses_a_single_class(tmp_path: Path) -> None:

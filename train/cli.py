@@ -312,6 +312,7 @@ def compare(
         return
     for warning in report["data"]["warnings"]:
         typer.echo(f"Warning: {warning}", err=True)
+    _say_left_out(report["data"]["unreadable"], "report.md")
     typer.echo(summary_table(report))
     typer.echo(f"\n{report['verdict']}")
     left = report["data"]["left_out"]
@@ -349,6 +350,7 @@ def fit(
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return
+    _say_left_out(metrics["data"]["unreadable"], "metrics.json")
     t = metrics["test"]
     typer.echo(
         f"Test accuracy {100 * t['accuracy']:.2f}%, macro-F1 {100 * t['macro_f1']:.2f}%, loss {t['loss']:.4f}, "
@@ -356,6 +358,17 @@ def fit(
         f"{100 * metrics['test_last']['accuracy']:.2f}% at the last, epoch {metrics['epochs_run']} "
         f"({metrics['data']['test_source']})."
     )
+
+
+def _say_left_out(unreadable: list[dict], listed_in: str, shown: int = 5) -> None:
+    """On stderr: the images left out because they do not decode, the first few by name."""
+    if not unreadable:
+        return
+    typer.echo(f"Left out {len(unreadable)} image(s) that do not decode:", err=True)
+    for u in unreadable[:shown]:
+        typer.echo(f"  {u['file']}: {u['error']}", err=True)
+    if len(unreadable) > shown:
+        typer.echo(f"  and {len(unreadable) - shown} more, listed in {listed_in}", err=True)
 
 
 @app.command()
@@ -378,6 +391,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return
+    _say_left_out(metrics["unreadable"], "the --json output")
     typer.echo(
         f"{metrics['images']} images: accuracy {100 * metrics['accuracy']:.2f}%, "
         f"macro-F1 {100 * metrics['macro_f1']:.2f}%, balanced accuracy {100 * metrics['balanced_accuracy']:.2f}%, "
