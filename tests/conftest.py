@@ -80,6 +80,19 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def objects(fs, url: str) -> dict[str, bytes]:
+    """Every object under a prefix of the S3 filesystem ``fs`` (the ``s3`` fixture's) but the run summary (it
+    records paths and timings)."""
+    prefix = url.split("://", 1)[1]
+    fs.invalidate_cache()
+    return {p[len(prefix) + 1 :]: fs.cat_file(p) for p in fs.find(prefix) if not p.endswith("expander.json")}
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` but the run summary and the run lock: what ``objects`` reads from a store."""
+    return {p: (root / p).read_bytes() for p in tree_digest(root) if p not in ("expander.json", ".expander.lock")}
+
+
 def hash_seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_tree, tree_digest
+from conftest import files, make_tree, objects
 
 from expander import expand
 from expander.errors import OutputError
@@ -31,17 +31,6 @@ def local_src(tmp_path_factory) -> Path:
 def src_url(s3, local_src: Path) -> str:
     s3.put(str(local_src) + "/", "data/src/", recursive=True)
     return "s3://data/src"
-
-
-def objects(fs, url: str) -> dict[str, bytes]:
-    """Every object under a prefix but the run summary (paths, timings) and manifest-free bookkeeping."""
-    prefix = url.split("://", 1)[1]
-    fs.invalidate_cache()
-    return {p[len(prefix) + 1 :]: fs.cat_file(p) for p in fs.find(prefix) if not p.endswith("expander.json")}
-
-
-def files(root: Path) -> dict[str, bytes]:
-    return {p: (root / p).read_bytes() for p in tree_digest(root) if p not in ("expander.json", ".expander.lock")}
 
 
 def test_local_source_to_s3_writes_the_same_bytes_and_verifies(s3, local_src: Path, tmp_path: Path) -> None:
@@ -75,15 +64,6 @@ def test_s3_output_needs_resume_or_overwrite_and_overwrite_deletes_only_ours(s3,
     assert left["notes.txt"] == b"mine" and len([k for k in left if k.endswith(".jpg")]) == 16
     with pytest.raises(OutputError, match="is inside the source"):
         expand(src_url, "s3://data/src/out", per_image=1)
-
-
-def test_ray_reads_and_writes_s3_itself(s3, src_url: str, local_src: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray")
-    reference = tmp_path / "reference"
-    expand(local_src, reference, per_image=3, workers=2, preset="traditional")
-    result = expand(src_url, "s3://data/ray", per_image=3, workers=2, preset="traditional", backend="ray")
-    assert result.exit_code == 0
-    assert objects(s3, "s3://data/ray") == files(reference)
 
 
 def test_a_killed_run_to_s3_resumes_to_the_uninterrupted_result(s3, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import live_processes, make_tree, tree_digest, write_image
+from conftest import files, live_processes, make_tree, objects, tree_digest, write_image
 
 from expander import expand
 from expander.errors import ExpanderError
@@ -208,3 +208,15 @@ def test_no_ray_process_outlives_a_killed_driver_by_more_than_seconds(tmp_path: 
         time.sleep(0.25)
     assert _ray_processes() - before == set(), "Ray processes outlived the driver"
     assert time.monotonic() - killed < 5  # Ray's own agents would take 60 s (they wait on the dead GCS)
+
+
+def test_ray_reads_and_writes_s3_itself(s3, tmp_path: Path) -> None:
+    """Source and output in object storage, read and written by the Ray tasks themselves. (Here, not in
+    test_object_storage: a module runs on one test worker, and the tests of this one count Ray's processes.)"""
+    src = make_tree(tmp_path / "src", {"train/cat": 4, "train/dog": 3, "test/cat": 2}, ext=".jpg", shape=(33, 41, 3))
+    s3.put(str(src) + "/", "data/ray-src/", recursive=True)
+    reference = tmp_path / "reference"
+    expand(src, reference, per_image=3, workers=2, preset="traditional")
+    result = expand("s3://data/ray-src", "s3://data/ray", per_image=3, workers=2, preset="traditional", backend="ray")
+    assert result.exit_code == 0
+    assert objects(s3, "s3://data/ray") == files(reference)
