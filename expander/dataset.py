@@ -22,6 +22,9 @@ AUGMENTED_SPLIT = "train"
 MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations")
 LABEL_MARKERS = frozenset({"labels", "Annotations", "ImageSets", *MASK_FOLDERS})
 LABEL_SUFFIXES = (".json", ".xml", ".yaml", ".yml")
+# The files an expander run writes beside its outputs (its manifest and its summary): an expanded folder read
+# as a source holds them, and they are its run records, not its data.
+MANIFEST_NAME, SUMMARY_NAME = RUN_RECORDS = ("manifest.csv", "expander.json")
 # The split of images a labelled dataset's own split files (data.yaml, ImageSets lists) do not name: copied,
 # never augmented, and counted.
 UNLISTED = "unlisted"
@@ -38,6 +41,25 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Inventory:
+    """Every file under a source, accounted for: each is an image read, a label or dataset file read, or
+    ignored with a reason (``expander.inventory`` makes it). ``files`` counts every entry under the source
+    (a hidden folder once: it is not entered); ``files == images + label_files + len(ignored)``."""
+
+    files: int = 0
+    images: int = 0
+    label_files: int = 0
+    ignored: tuple[tuple[str, str, str], ...] = ()  # (path, reason key, why in words), in natural order
+
+    def counts(self) -> dict[str, int]:
+        """How many files were ignored, by reason key."""
+        found: dict[str, int] = {}
+        for _, reason, _ in self.ignored:
+            found[reason] = found.get(reason, 0) + 1
+        return found
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A scanned source folder."""
 
@@ -45,12 +67,13 @@ class Dataset:
     splits: tuple[str | None, ...]  # (None,) for the class-folder layout
     classes: tuple[str, ...]  # union over splits, natural order
     items: tuple[Item, ...]
-    ignored: dict[str, int] = field(default_factory=dict)  # reason -> count
+    ignored: dict[str, int] = field(default_factory=dict)  # reason -> count (inventory.counts())
     rejected: tuple[tuple[str, str], ...] = ()  # (path as printable text, reason): files that cannot be processed
     folders: tuple[Path, ...] = ()  # real paths of the folders read (links resolved)
     labels: LabelSet | None = None  # a labelled dataset's format and class names (classes then holds them)
     url: str | None = None  # a dataset in an object store: its URL (``root`` is then only a name)
     excluded: tuple[str, ...] = ()  # files left out by expand --exclude (a duplicates file)
+    inventory: Inventory = field(default_factory=Inventory)
 
     @property
     def location(self) -> str:

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from expander.dataset import AUGMENTED_SPLIT, Dataset
+from expander.dataset import AUGMENTED_SPLIT, MANIFEST_NAME, SUMMARY_NAME, Dataset
 from expander.errors import DISTRIBUTION
 from expander.images import TEMP_SUFFIX
 from expander.labels import registry
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from expander.execute import JobResult
     from expander.sinks.base import LabelFiles, Sink
 
-MANIFEST_NAME = "manifest.csv"
-SUMMARY_NAME = "expander.json"
 MANIFEST_COLUMNS = (
     "output", "source", "class", "split", "copy", "seed", "status", "error", "partner", "bytes", "sha256",
     "labels", "labels_sha256", "objects", "shard",

@@ -1,15 +1,17 @@
-"""Folder tree -> Dataset: which images exist, in which split and class.
+"""Folder tree -> Dataset: which images exist, in which split and class, and what every other file is.
 
-Two layouts are accepted:
+One listing of the source (``expander.labels.tree.walk``, a folder or an object store) is read by a label
+format (detected, or named by ``--labels``) or, when none applies, as class folders:
 
 * class folders: ``SRC/<class>/<image>``
 * split folders: ``SRC/{train,val,test}/<class>/<image>`` (any subset of the three; the validation
   split may also be named ``valid`` or ``validation``, as Roboflow and others export it)
 
-Hidden entries and files that are not images are ignored and counted, never an error.
+Then every file is accounted for (``expander.inventory``): hidden entries and files that are neither images
+nor labels are ignored with a reason, never an error; files that hold labels which nothing reads stop the run.
 Sorting is natural (``img2`` before ``img10``) so listings read the way people expect.
 
-Links: a link to a file or folder is followed wherever it points (a dataset of links into a photo
+Links: a link to an image or a folder is followed wherever it points (a dataset of links into a photo
 library is common, and the input is only ever read); broken links and link loops are ignored and
 counted. ``Dataset.folders`` holds the real location of every folder read, so the output folder can
 be refused when it resolves into any of them through a link. A file whose name is not valid UTF-8 is
@@ -18,29 +20,30 @@ not processed: it is listed in ``Dataset.rejected`` with the reason (manifests a
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from expander import inventory
 from expander.dataset import (
     IMAGE_EXTENSIONS,
     LABEL_MARKERS,
     LABEL_SUFFIXES,
+    RUN_RECORDS,
     SPLITS,
     UNLISTED,
     Dataset,
     Item,
-    is_image_name,
     natural_key,
 )
 from expander.errors import LayoutError
 from expander.labels import registry
 from expander.labels.tree import walk
 from expander.limits import DEFAULT_MAX_PIXELS
-from expander.storage import is_url, open_store
+from expander.storage import is_url
 
 if TYPE_CHECKING:
+    from expander.labels.base import LabelFormat
     from expander.labels.tree import Tree
 
 _LAYOUT_HELP = (
@@ -51,61 +54,57 @@ _LAYOUT_HELP = (
 
 
 def scan(root: str | os.PathLike, labels: str | None = "auto", max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Dataset:
-    """Scan ``root`` and return its images grouped by split and class.
+    """Scan ``root`` and return its images grouped by split and class, with every file accounted for.
 
     Args:
         root: the dataset folder, or an object-store URL.
-        labels: ``"auto"`` detects a labelled dataset (YOLO, COCO, VOC, masks; see expander.labels) and
-            falls back to class folders; a format name (``expander.labels.registry.NAMES``) reads that format;
-            "none" (``--labels none``; None too) reads class folders.
+        labels: ``"auto"`` detects a labelled dataset (YOLO, COCO, VOC, masks; see expander.labels) and reads
+            class folders when none is there, unless files that hold labels are (then it refuses: see
+            expander.inventory); a format name (``expander.labels.registry.NAMES``) reads that format; "none"
+            (``--labels none``; None too) reads class folders and lists label files as ignored.
         max_pixels: label images (masks) over this many pixels are refused from their header, as images are.
 
     Raises:
-        LayoutError: the folder is missing, holds no images, or mixes layouts.
+        LayoutError: the folder is missing or holds no images, the layout is mixed, or it holds labels (or
+            images) that no reader takes.
     """
-    remote = is_url(root)
-    if not remote:
+    if not is_url(root):
         root = Path(root)
         if not root.exists():
             raise LayoutError(f"Source folder '{root}' does not exist. {_LAYOUT_HELP}")
         if not root.is_dir():
             raise LayoutError(f"Source '{root}' is not a folder. {_LAYOUT_HELP}")
-    if labels is not None and labels != "none" and (labels != "auto" or remote or _looks_labelled(Path(root))):
-        tree = walk(root, max_pixels)
-        dataset = _scan_labelled(tree, labels)
-        if dataset is not None:
-            return dataset
-        if remote:
-            return scan_store(str(root), tree.files)  # one listing of the store, not two
-    return scan_store(str(root)) if remote else _scan_class_folders(Path(root))
+    labels = labels or "none"
+    tree = walk(root, max_pixels)
+    chosen = None
+    if labels != "none":
+        chosen = registry.get(labels) if labels != "auto" else registry.detect(tree) if _looks_labelled(tree) else None
+    dataset = _scan_labelled(tree, chosen) if chosen is not None else None
+    claimed = set() if dataset is None else {i.rel_path for i in dataset.items} | _read_files(dataset)
+    evidence = inventory.label_files_nobody_reads(tree, claimed)
+    if dataset is None:
+        if labels != "none":
+            inventory.refuse_unread(tree, evidence)
+        dataset = _class_folders(tree)
+    return inventory.account(tree, dataset, evidence, labels)
 
 
-def _looks_labelled(root: Path, depth: int = 3) -> bool:
-    """Cheap test, ``depth`` folder levels deep (VOCdevkit/VOC2012/Annotations): does anything look like a label
-    folder or file? A class-folder run then never walks the whole tree or imports a format."""
-    folders: list[str | Path] = [root]
-    for _ in range(depth):
-        below: list[str | Path] = []
-        for folder in folders:
-            try:
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        name = entry.name
-                        if name in LABEL_MARKERS or (name.endswith(LABEL_SUFFIXES) and name != "expander.json"):
-                            return True
-                        if not name.startswith(".") and entry.is_dir():
-                            below.append(entry.path)
-            except OSError:
-                continue
-        folders = below
-    return False
+def _looks_labelled(tree: Tree) -> bool:
+    """Cheap test on the listing: does any folder or file look like labels? A class-folder dataset of a million
+    images then never tries a format (files that hold labels are still looked at: expander.inventory)."""
+    dirs = {part for d in tree.dirs for part in d.split("/")}
+    return bool(dirs & LABEL_MARKERS) or any(f.endswith(LABEL_SUFFIXES) and f not in RUN_RECORDS for f in tree.files)
 
 
-def _scan_labelled(tree: Tree, labels: str) -> Dataset | None:
-    """A labelled dataset read by its format (detected for "auto"); None when no format's layout is there."""
-    chosen = registry.detect(tree) if labels == "auto" else registry.get(labels)
-    if chosen is None:
-        return None
+def _read_files(dataset: Dataset) -> set[str]:
+    """The files a labelled dataset's reader took besides its images (label files, dataset files, orphans)."""
+    assert dataset.labels is not None
+    own = {f for i in dataset.items if i.objects is not None for f in i.objects.label_files}
+    return own | set(dataset.labels.files) | set(dataset.labels.orphans)
+
+
+def _scan_labelled(tree: Tree, chosen: LabelFormat) -> Dataset:
+    """A labelled dataset read by its format."""
     items, label_set = chosen.read(tree)
     if not items:
         raise LayoutError(f"No labelled images found in '{tree.location}' as {chosen.name}. Expected "
@@ -113,77 +112,38 @@ def _scan_labelled(tree: Tree, labels: str) -> Dataset | None:
     order = (*SPLITS, UNLISTED, None)
     splits = tuple(s for s in order if any(i.split == s for i in items))
     return Dataset(root=tree.root, splits=splits, classes=label_set.names, items=tuple(items),
-                   ignored=dict(tree.ignored), rejected=tuple(tree.rejected), folders=tuple(tree.folders),
-                   labels=label_set, url=tree.url)  # fmt: skip
+                   rejected=tuple(tree.rejected), folders=tuple(tree.folders), labels=label_set,
+                   url=tree.url)  # fmt: skip
 
 
-def _scan_class_folders(root: Path) -> Dataset:
-
-    listing = _Listing()
-    top_dirs, top_images = listing.read(root)
-    split_dirs = _top_level(str(root), top_dirs, top_images)
-    splits: tuple[str | None, ...] = tuple(s for s in SPLITS if s in split_dirs) or (None,)
-    items: list[Item] = []
-    classes: set[str] = set()
-    for split in splits:
-        split_root = root / split if split else root
-        class_dirs, stray = listing.read(split_root) if split else (top_dirs, [])
-        if stray:
-            raise LayoutError(
-                f"Found {len(stray)} image(s) directly in '{split_root}' (e.g. '{stray[0]}'); "
-                f"move them into a folder named after their class. {_LAYOUT_HELP}"
-            )
-        for class_name in class_dirs:
-            classes.add(class_name)
-            nested, images = listing.read(
-                split_root / class_name, prefix=f"{split}/{class_name}" if split else class_name
-            )
-            listing.count("folders", len(nested))
-            prefix = f"{split}/{class_name}" if split else class_name
-            items.extend(Item(f"{prefix}/{name}", split, class_name) for name in images)
-
-    if not items:
-        raise LayoutError(f"No images found in '{root}'. {_LAYOUT_HELP}")
-    return Dataset(
-        root=root,
-        splits=splits,
-        classes=tuple(sorted(classes, key=natural_key)),
-        items=tuple(items),
-        ignored={k: v for k, v in listing.ignored.items() if v},
-        rejected=tuple(listing.rejected),
-        folders=tuple(listing.folders),
-    )
-
-
-def scan_store(url: str, files: list[str] | None = None) -> Dataset:
-    """``scan`` for a class-folder dataset in an object store: the same layouts, read from one listing of its
-    objects (labelled datasets in a store are read by their format, like local ones).
+def _class_folders(tree: Tree) -> Dataset:
+    """Class or split folders read from the listing: images one level below their class folder.
 
     Raises:
-        LayoutError: nothing there, or the layout is not class or split folders.
+        LayoutError: no images, images outside class folders, or split folders mixed with others.
     """
-    if files is None:
-        files = [f for f in open_store(url).files() if not any(part.startswith(".") for part in f.split("/"))]
-    ignored = {"not_image": sum(1 for f in files if not is_image_name(f))}
-    images = [f for f in files if is_image_name(f)]
-    top = sorted({f.split("/")[0] for f in images if "/" in f}, key=natural_key)
-    split_dirs = _top_level(url, top, [f for f in images if "/" not in f])
+    where = tree.location
+    top_dirs = [d for d in tree.dirs if "/" not in d]
+    split_dirs = _top_level(where, top_dirs, [f for f in tree.images if "/" not in f])
     splits: tuple[str | None, ...] = tuple(s for s in SPLITS if s in split_dirs) or (None,)
     depth = 3 if split_dirs else 2
-    items = []
-    for f in sorted(images, key=natural_key):
-        parts = f.split("/")
-        if len(parts) != depth:
-            ignored["folders" if len(parts) > depth else "stray"] = ignored.get("folders", 0) + 1
-            continue
-        items.append(Item(f, parts[0] if split_dirs else None, parts[-2]))
+    for split in split_dirs:
+        stray = [f for f in tree.images if f.count("/") == 1 and f.startswith(f"{split}/")]
+        if stray:
+            raise LayoutError(
+                f"Found {len(stray)} image(s) directly in '{tree.where(split)}' (e.g. '{stray[0].split('/')[1]}'); "
+                f"move them into a folder named after their class. {_LAYOUT_HELP}"
+            )
+    classes = {d.split("/")[-1] for d in tree.dirs if d.count("/") == depth - 2}
+    items = [Item(f, f.split("/")[0] if split_dirs else None, f.split("/")[-2]) for f in tree.images
+             if f.count("/") == depth - 1]  # fmt: skip
     if not items:
-        raise LayoutError(f"No images found in '{url}'. {_LAYOUT_HELP}")
-    classes = tuple(sorted({i.class_name for i in items}, key=natural_key))
+        raise LayoutError(f"No images found in '{where}'. {_LAYOUT_HELP}")
     order = {s: n for n, s in enumerate(splits)}
     items.sort(key=lambda i: (order[i.split], natural_key(i.class_name), natural_key(i.rel_path)))
-    return Dataset(root=Path(url.split("://", 1)[1]), splits=splits, classes=classes, items=tuple(items),
-                   ignored={k: v for k, v in ignored.items() if v}, url=url.rstrip("/"))  # fmt: skip
+    return Dataset(root=tree.root, splits=splits, classes=tuple(sorted(classes, key=natural_key)),
+                   items=tuple(items), rejected=tuple(tree.rejected), folders=tuple(tree.folders),
+                   url=tree.url)  # fmt: skip
 
 
 def _top_level(where: str, folders: list[str], images: list[str]) -> list[str]:
@@ -204,58 +164,3 @@ def _top_level(where: str, folders: list[str], images: list[str]) -> list[str]:
             f"'{where}' mixes split folders ({', '.join(split_dirs)}) with other folders ({others}). {_LAYOUT_HELP}"
         )
     return split_dirs
-
-
-class _Listing:
-    """Reads folders one level deep, counting what it skips and noting the real folders it read."""
-
-    def __init__(self) -> None:
-        self.ignored: dict[str, int] = {}
-        self.rejected: list[tuple[str, str]] = []
-        self.folders: list[Path] = []
-
-    def count(self, reason: str, n: int = 1) -> None:
-        self.ignored[reason] = self.ignored.get(reason, 0) + n
-
-    def read(self, folder: Path, prefix: str = "") -> tuple[list[str], list[str]]:
-        """(sub-folders, image files) of ``folder`` in natural order.
-
-        Raises:
-            LayoutError: the folder cannot be listed (permissions, I/O error).
-        """
-        try:
-            self.folders.append(folder.resolve())
-            with os.scandir(folder) as entries:
-                found = [self._classify(entry, prefix) for entry in entries]
-        except OSError as e:
-            raise LayoutError(
-                f"Cannot read folder '{folder}': {e.strerror or e}. Give your user read access to it "
-                f"(e.g. chmod -R u+rX '{folder}') or move it out of the source folder."
-            ) from e
-        dirs = [name for kind, name in found if kind == "dir"]
-        images = [name for kind, name in found if kind == "image"]
-        return sorted(dirs, key=natural_key), sorted(images, key=natural_key)
-
-    def _classify(self, entry: os.DirEntry, prefix: str) -> tuple[str, str]:
-        name = entry.name
-        if name.startswith("."):
-            self.count("hidden")
-            return "skip", name
-        try:
-            is_dir = entry.is_dir()
-            if entry.is_symlink():
-                Path(entry.path).stat()  # follows the link: a loop or a missing target raises here
-        except OSError as e:
-            self.count("link_loops" if e.errno == errno.ELOOP else "broken_links")
-            return "skip", name
-        if not is_dir and not is_image_name(name):
-            self.count("not_image")
-            return "skip", name
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            where = f"{prefix}/{shown}" if prefix else shown
-            self.rejected.append((where, "name is not valid UTF-8 (bytes shown as \\xNN); rename the file"))
-            return "skip", name
-        return ("dir" if is_dir else "image"), name

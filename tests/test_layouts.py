@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from expander import expand
+from expander.errors import LayoutError
 from expander.scan import scan
 from expander.verify import verify
 
@@ -308,10 +309,17 @@ def test_the_published_ultralytics_coco_json_beside_yolo_labels_does_not_win(tmp
     assert dataset.labels.format == "yolo" and len(dataset.items) == 6  # YOLO labels every image, COCO only val
 
 
-def test_an_explicit_format_still_reads_the_smaller_layout(tmp_path: Path) -> None:
+def test_an_explicit_format_that_leaves_images_out_is_refused(tmp_path: Path) -> None:
+    """Ultralytics' COCO ships a COCO JSON for val only: read as coco, its 4 train images would be dropped."""
     src = layouts.ultralytics_coco(tmp_path / "src")
-    dataset = scan(src, "coco")
-    assert dataset.labels.format == "coco" and len(dataset.items) == 2
+    with pytest.raises(LayoutError) as caught:
+        scan(src, "coco")
+    assert str(caught.value) == (
+        f"4 image(s) in '{src}' are not part of its coco layout (4 in images/train2017/; e.g. "
+        "images/train2017/000000000009.jpg): they are neither labelled nor background images of it, and would be "
+        "left out. Nothing was written. Move them out of the dataset, or pass --labels with the format that reads "
+        "them (--labels none reads class folders)."
+    )
 
 
 def test_a_mask_layout_copy_keeps_its_palette(tmp_path: Path) -> None:

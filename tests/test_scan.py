@@ -35,11 +35,17 @@ def test_hidden_and_non_image_files_are_ignored_and_counted(tmp_path: Path) -> N
     (root / ".git").mkdir()
     (root / "README.md").write_text("readme")
     (root / "cat" / "nested").mkdir()
+    write_image(root / "cat" / "nested" / "deep.png")
 
     ds = scan(root)
 
     assert len(ds.items) == 2
-    assert ds.ignored == {"hidden": 3, "not_image": 2, "folders": 1}
+    assert ds.ignored == {"hidden": 3, "not_image": 2, "nested": 1}
+    assert [(path, reason) for path, reason, _ in ds.inventory.ignored] == [
+        (".git", "hidden"), ("cat/.DS_Store", "hidden"), ("cat/.hidden.png", "hidden"),
+        ("cat/nested/deep.png", "nested"), ("cat/notes.txt", "not_image"), ("README.md", "not_image"),
+    ]  # fmt: skip
+    assert (ds.inventory.files, ds.inventory.images, ds.inventory.label_files) == (8, 2, 0)
 
 
 def test_split_layout_keeps_split_order_and_union_of_classes(tmp_path: Path) -> None:

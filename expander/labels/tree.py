@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +25,20 @@ MAX_DATASET_FILE_BYTES = 1 * MB  # data.yaml, classes.txt: a few kilobytes in re
 
 @dataclass
 class Tree:
-    """Every file under a root (relative, forward slashes, natural order), followed through links."""
+    """Every file under a root (relative, forward slashes, natural order), followed through links.
+
+    Every entry under the root is in exactly one of ``files`` (regular files, the only ones ever opened),
+    ``skipped`` (path, reason key: hidden entries, a hidden folder counted once and never entered; links that
+    loop or lead nowhere; FIFOs, sockets and devices; a link from a non-image file to a file outside the root)
+    and ``rejected`` (names that are not UTF-8), so a run can account for every file it was given.
+    """
 
     root: Path  # a local folder, or the name part of a URL
     store: Store
     files: list[str] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)  # real paths read (local folders)
-    ignored: dict[str, int] = field(default_factory=dict)
+    dirs: list[str] = field(default_factory=list)  # relative paths of the folders read (empty ones too)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     url: str | None = None
     cache: dict = field(default_factory=dict, repr=False)  # what a format parsed once (COCO's JSONs)
@@ -39,6 +47,14 @@ class Tree:
     @property
     def location(self) -> str:
         return self.url or str(self.root)
+
+    @property
+    def ignored(self) -> dict[str, int]:
+        """How many entries were skipped, by reason."""
+        counts: dict[str, int] = {}
+        for _, reason in self.skipped:
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
 
     @property
     def images(self) -> list[str]:
@@ -64,8 +80,7 @@ class Tree:
 
 
 def walk(location: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Tree:
-    """List a local folder recursively, or an object-store prefix. Hidden entries are skipped; link loops and
-    broken links are counted.
+    """List a local folder recursively, or an object-store prefix; what is not listed is in ``Tree.skipped``.
 
     Raises:
         LayoutError: a folder cannot be read.
@@ -81,24 +96,35 @@ def walk(location: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXEL
         folder = root / rel if rel else root
         real = os.path.realpath(folder)
         if real in seen:
-            tree.ignored["link_loops"] = tree.ignored.get("link_loops", 0) + 1
+            tree.skipped.append((rel, LINK_LOOP))
             continue
         seen.add(real)
         tree.folders.append(Path(real))
+        if rel:
+            tree.dirs.append(rel)
         try:
             entries = list(os.scandir(folder))
         except OSError as e:
             raise LayoutError(
                 f"Cannot read folder '{folder}': {e.strerror or e}. Give your user read access to it."
             ) from None
+        inside = os.path.realpath(root)
         for entry in entries:
-            _add(tree, entry, posixpath.join(rel, entry.name) if rel else entry.name, pending)
+            _add(tree, entry, posixpath.join(rel, entry.name) if rel else entry.name, pending, inside)
     tree.files.sort(key=natural_key)
+    tree.dirs.sort(key=natural_key)
+    tree.skipped.sort(key=lambda entry: natural_key(entry[0]))
     return tree
 
 
-def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str]) -> None:
+# Why an entry under the root is not a file of the dataset (Tree.skipped's reason keys).
+HIDDEN, LINK_LOOP, BROKEN_LINK = "hidden", "link_loops", "broken_links"
+NOT_REGULAR, OUTSIDE = "not_regular_file", "link_outside_root"
+
+
+def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str], inside: str) -> None:
     if entry.name.startswith("."):
+        tree.skipped.append((path, HIDDEN))
         return
     try:
         path.encode("utf-8")
@@ -107,20 +133,35 @@ def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str]) -> None:
         tree.rejected.append((shown, "name is not valid UTF-8 (bytes shown as \\xNN); rename it"))
         return
     try:
-        is_dir = entry.is_dir()
-        Path(entry.path).stat()  # follows links: a loop or a missing target raises here
+        mode = Path(entry.path).stat().st_mode  # follows links: a loop or a missing target raises here
     except OSError as e:
-        reason = "link_loops" if e.errno == errno.ELOOP else "broken_links"
-        tree.ignored[reason] = tree.ignored.get(reason, 0) + 1
+        tree.skipped.append((path, LINK_LOOP if e.errno == errno.ELOOP else BROKEN_LINK))
         return
-    (pending if is_dir else tree.files).append(path)
+    if stat.S_ISDIR(mode):
+        pending.append(path)
+    elif not stat.S_ISREG(mode):
+        tree.skipped.append((path, NOT_REGULAR))  # a FIFO would block the first read for ever
+    elif not is_image_name(path) and not _within(os.path.realpath(entry.path), inside):
+        # A label, list or JSON file is parsed and its lines can be echoed in messages or copied to the output:
+        # one that leads out of the dataset (a link, or a linked folder) is never opened. Image links into a
+        # photo library are followed.
+        tree.skipped.append((path, OUTSIDE))
+    else:
+        tree.files.append(path)
+
+
+def _within(real: str, folder: str) -> bool:
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _walk_store(url: str, max_pixels: int | None) -> Tree:
     store = open_store(url)
-    files = [f for f in store.files() if not any(part.startswith(".") for part in f.split("/"))]
-    return Tree(Path(url.split("://", 1)[1]), store, sorted(files, key=natural_key), url=url.rstrip("/"),
-                max_pixels=max_pixels)  # fmt: skip
+    files, skipped = [], []
+    for f in store.files():
+        (skipped if any(part.startswith(".") for part in f.split("/")) else files).append(f)
+    dirs = sorted({"/".join(f.split("/")[:n]) for f in files for n in range(1, f.count("/") + 1)}, key=natural_key)
+    return Tree(Path(url.split("://", 1)[1]), store, sorted(files, key=natural_key), url=url.rstrip("/"), dirs=dirs,
+                skipped=[(f, HIDDEN) for f in sorted(skipped, key=natural_key)], max_pixels=max_pixels)  # fmt: skip
 
 
 def split_of(rel_path: str) -> str | None:
