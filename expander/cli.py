@@ -325,6 +325,24 @@ def _labels_report(labels: dict, totals: dict) -> list[str]:
     return lines
 
 
+def inventory_lines(inventory: dict) -> list[str]:
+    """Where every file of the source went: the accounting line, then the ignored files by reason (the first
+    three of each; expander.json lists them all)."""
+    images = f"{inventory['images']} images"
+    if "augmented" in inventory:
+        left_out = f", {inventory['left_out']} left out" if inventory["left_out"] else ""
+        images += f" ({inventory['augmented']} augmented, {inventory['copied']} copied unchanged{left_out})"
+    lines = [f"Source files: {inventory['files']}: {images}, {inventory['label_files']} label and dataset files, "
+             f"{inventory['ignored']} ignored."]  # fmt: skip
+    by_reason: dict[str, list[dict]] = {}
+    for entry in inventory["ignored_files"]:
+        by_reason.setdefault(entry["reason"], []).append(entry)
+    for reason, entries in by_reason.items():
+        shown = ", ".join(printable(e["file"]) for e in entries[:3]) + (", ..." if len(entries) > 3 else "")
+        lines.append(f"  {len(entries)} {reason}: {shown} ({entries[0]['why']})")
+    return lines
+
+
 def _run_report(summary: dict) -> str:
     t = summary["totals"]
     shards = summary.get("shards")
@@ -337,8 +355,7 @@ def _run_report(summary: dict) -> str:
     ]
     if summary.get("excluded"):
         lines.append(f"Left out by --exclude (duplicates and leaks): {len(summary['excluded'])} file(s).")
-    if summary["ignored"]:
-        lines.append("Ignored in the source: " + ", ".join(f"{n} {k}" for k, n in summary["ignored"].items()) + ".")
+    lines += inventory_lines(summary["inventory"])
     if summary.get("labels"):
         lines += _labels_report(summary["labels"], t)
     if summary["failures"]:
@@ -409,8 +426,7 @@ def _inspect_report(r: dict) -> str:
     lines.append("Near-duplicates (the same picture re-encoded, resized, toned, recoloured, overlaid, mirrored or "
                  f"moved): {len(r['near_duplicates'])} pair(s)")  # fmt: skip
     lines += [f"  {' ~ '.join(d['files'])} ({d['difference']})" for d in r["near_duplicates"]]
-    if r["ignored"]:
-        lines.append("Ignored: " + ", ".join(f"{n} {k}" for k, n in r["ignored"].items()))
+    lines += inventory_lines(r["inventory"])
     if labels:
         lines += _labels_findings(labels)
     lines += ["", f"Suggested: {r['suggestion']}"]

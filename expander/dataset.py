@@ -19,7 +19,8 @@ SPLITS = ("train", *VAL_SPLITS, "test")
 AUGMENTED_SPLIT = "train"
 # Folder and file names that mark a labelled dataset's layout (scan looks for them two levels deep before it
 # walks the tree and tries the formats); a mask folder mirrors the image folder (expander.labels.masks).
-MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations")
+MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations",
+                "label", "labels", "gt")  # fmt: skip
 LABEL_MARKERS = frozenset({"labels", "Annotations", "ImageSets", *MASK_FOLDERS})
 LABEL_SUFFIXES = (".json", ".xml", ".yaml", ".yml")
 # The files an expander run writes beside its outputs (its manifest and its summary): an expanded folder read

@@ -22,6 +22,7 @@ import numpy as np
 from expander import duplicates, images, neardup
 from expander.dataset import Dataset
 from expander.errors import OutputError
+from expander.inventory import inventory_summary
 from expander.limits import DEFAULT_MAX_PIXELS
 from expander.pool import process_pool
 from expander.scan import scan
@@ -222,6 +223,7 @@ def _report(dataset: Dataset, facts: list[FileFacts], workers: int) -> dict:
         "near_duplicates": near,
         "leaks": [d for d in exact + near if d["cross_split"]],
         "ignored": dataset.ignored,
+        "inventory": inventory_summary(dataset),
         "labels": _labels_report(dataset),
     }
     report["suggestion"] = _suggestion(dataset, report)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from expander.dataset import RUN_RECORDS, Dataset, Inventory, is_image_name, natural_key
 from expander.errors import LayoutError
@@ -27,6 +27,7 @@ from expander.labels.tree import BROKEN_LINK, HIDDEN, LINK_LOOP, NOT_REGULAR, OU
 
 if TYPE_CHECKING:
     from expander.labels.tree import Tree
+    from expander.plan import Plan
 
 # Why a file was ignored, by reason key (the keys count in reports; expander.json lists each file with both).
 REASONS = {
@@ -92,6 +93,7 @@ def account(tree: Tree, dataset: Dataset, evidence: list[Evidence], labels: str 
     ignored = [(path, reason, REASONS[reason]) for path, reason in tree.skipped]
     ignored += [(shown, "bad_name", REASONS["bad_name"]) for shown, _ in tree.rejected]
     orphans = set(dataset.labels.orphans) if dataset.labels is not None else set()
+    _refuse_links_out(tree, dataset)
     other = _other_labels(dataset, [e for e in evidence if e.path not in orphans], labels)
     for path in tree.files:
         if path in claimed or path in label_files:
@@ -133,12 +135,30 @@ def _refuse_unplaced(tree: Tree, dataset: Dataset, taken: set[str]) -> None:
         )
 
 
+def _unlabelled_stems(dataset: Dataset) -> set[str]:
+    return {stem(i.rel_path) for i in dataset.items if i.objects is not None and not i.objects.label_files}
+
+
+def _refuse_links_out(tree: Tree, dataset: Dataset) -> None:
+    """A label file that is a link out of the dataset was never opened; its image must not run without it."""
+    if dataset.labels is None:
+        return
+    unlabelled = _unlabelled_stems(dataset)
+    links = [path for path, reason in tree.skipped if reason == OUTSIDE and stem(path) in unlabelled]
+    if links:
+        raise LayoutError(
+            f"{len(links)} label file(s) in '{dataset.location}' are links to files outside the dataset (e.g. "
+            f"{links[0]}): they were not opened, and their images would be read without labels. Nothing was "
+            "written. Copy the files they point to into the dataset, or remove the links."
+        )
+
+
 def _other_labels(dataset: Dataset, found: list[Evidence], labels: str | None) -> dict[str, str]:
     """Label files that the run does not read, with why; LayoutError when one labels an image read without
     labels (its objects would be lost)."""
     if dataset.labels is None:
         return {e.path: f"{e.kind}, not read (--labels {labels or 'none'})" for e in found}
-    unlabelled = {stem(i.rel_path) for i in dataset.items if i.objects is not None and not i.objects.label_files}
+    unlabelled = _unlabelled_stems(dataset)
     lost = [e for e in found if stem(e.path) in unlabelled]
     if lost:
         seen = "\n  ".join(_groups(lost))
@@ -148,3 +168,19 @@ def _other_labels(dataset: Dataset, found: list[Evidence], labels: str | None) -
             "that reads them, or move them out of the dataset."
         )
     return {e.path: f"{e.kind}, not read: the dataset is read as {dataset.labels.format}" for e in found}
+
+
+def inventory_summary(dataset: Dataset, plan: Plan | None = None) -> dict[str, Any]:
+    """Every file under the source, in one place each: images augmented, images copied unchanged (with a plan;
+    ``images`` alone without one), images left out (``--exclude``, ``--skip-bad-labels``), label and dataset
+    files read, and each file ignored with its reason."""
+    inventory = dataset.inventory
+    found: dict[str, Any] = {"files": inventory.files, "images": inventory.images}
+    if plan is not None:
+        found["augmented"] = sum(1 for job in plan.jobs if job.copies)
+        found["copied"] = sum(1 for job in plan.jobs if not job.copies and job.original)
+        found["left_out"] = inventory.images - found["augmented"] - found["copied"]
+    found["label_files"] = inventory.label_files
+    found["ignored"] = len(inventory.ignored)
+    found["ignored_files"] = [{"file": path, "reason": reason, "why": why} for path, reason, why in inventory.ignored]
+    return found

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from expander.dataset import AUGMENTED_SPLIT, MANIFEST_NAME, SUMMARY_NAME, Dataset
 from expander.errors import DISTRIBUTION
 from expander.images import TEMP_SUFFIX
+from expander.inventory import inventory_summary
 from expander.labels import registry
 from expander.plan import Plan, PlanRow
 from expander.sinks.base import Stored
@@ -244,6 +245,7 @@ def run_summary(
         },
         "failures": [{"source": s, "error": e} for s, e in failed_sources.items()],
         "ignored": dataset.ignored,
+        "inventory": inventory_summary(dataset, plan),
         "excluded": list(dataset.excluded),
         "labels": _labels_summary(dataset, plan, objects, rows),
         "duration_s": round(elapsed, 3),

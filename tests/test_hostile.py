@@ -1335,3 +1335,98 @@ def test_18_names_with_a_cr_a_newline_or_an_escape_sequence_are_printed_escaped(
     assert result.exit_code == 1
     assert f"  not in the manifest: cat/{shown}" in result.stdout.splitlines()
     assert "\r" not in result.stdout and "\x1b" not in result.stdout
+
+
+# --- 19: nothing read outside the dataset, nothing lost to a bad first entry, no hang (issue 44 items 1-3) -------
+
+
+def test_19_a_label_file_linked_to_a_secret_is_never_opened_and_the_run_is_refused(tmp_path: Path) -> None:
+    from labelled_data import write_yolo
+
+    src = write_yolo(tmp_path / "src")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:TOPSECRET:0:0\n")
+    label = src / "train" / "labels" / "a.txt"
+    label.unlink()
+    os.symlink(secret, label)
+    out = tmp_path / "out"
+
+    for extra in ((), ("--skip-bad-labels",)):
+        result = expand_cli(str(src), "-o", str(out), "--per-image", "1", *extra)
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"Error: 1 label file(s) in '{src}' are links to files outside the dataset (e.g. train/labels/a.txt): "
+            "they were not opened, and their images would be read without labels. Nothing was written. Copy the "
+            "files they point to into the dataset, or remove the links.\n"
+        )
+        assert "TOPSECRET" not in result.output and not out.exists()
+    inspected = runner_invoke("inspect", str(src), "--json")
+    assert inspected.exit_code == 2 and "TOPSECRET" not in inspected.output
+
+
+def runner_invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_19_a_fifo_in_the_dataset_is_listed_never_opened(tmp_path: Path) -> None:
+    src = good_tree(tmp_path / "src")
+    os.mkfifo(src / "cat" / "pipe.png")
+    os.mkfifo(src / "notes.txt")
+    out = tmp_path / "out"
+
+    done = subprocess.run([sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", "1",
+                           "--json", "-q"], capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["ignored"] == {"not_regular_file": 2}
+    assert [(e["file"], e["reason"]) for e in summary["inventory"]["ignored_files"]] == [
+        ("cat/pipe.png", "not_regular_file"), ("notes.txt", "not_regular_file"),
+    ]  # fmt: skip
+    assert summary["totals"]["written"] == 12
+    inspected = subprocess.run([sys.executable, "-m", "expander", "inspect", str(src), "--json"],
+                               capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert inspected.returncode == 0 and json.loads(inspected.stdout)["inventory"]["ignored"] == 2
+
+
+def test_19_a_coco_json_whose_first_image_is_missing_costs_that_image_only(tmp_path: Path) -> None:
+    from labelled_data import write_coco
+
+    src = write_coco(tmp_path / "src")
+    (src / "train" / "a.png").unlink()  # the first image the JSON lists
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1", "--json", "-q")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["totals"]["written"] == 6  # b, c, d and a copy of each
+    assert summary["labels"]["labels_without_images"] == [
+        "train/_annotations.coco.json: image 1 'a.png' is not on disk"
+    ]
+
+
+def test_19_list_files_with_absolute_paths_inside_the_root_are_read_and_entries_outside_are_named(
+    tmp_path: Path,
+) -> None:
+    from labelled_data import write_yolo
+
+    src = write_yolo(tmp_path / "src", split="all")  # no folder names a split: train.txt alone says which train
+    (src / "train.txt").write_text(
+        f"{src}/all/images/a.png\n{src}/all/images/b.png\n./all/images/c.png\n../elsewhere/x.png\n/etc/x.png\n"
+        "all/images/gone.png\n"
+    )
+    (src / "data.yaml").write_text("train: train.txt\nnc: 3\nnames: [cat, dog, fox]\n")
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1", "--json", "-q")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert {r["split"]: r["new"] for r in summary["counts"] if r["class"] == "image files"} == {
+        "train": 3, "unlisted": 0,
+    }  # fmt: skip
+    assert summary["labels"]["notes"] == [
+        "2 line(s) of train.txt lead outside the dataset, not read: '../elsewhere/x.png', '/etc/x.png'",
+        "1 line(s) of train.txt name no file of the dataset, not read: 'all/images/gone.png'",
+    ]

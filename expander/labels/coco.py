@@ -31,12 +31,13 @@ from expander.dataset import Item, natural_key
 from expander.errors import LayoutError
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read, Written
 from expander.labels.instances import Instances, check_mask_memory, clip_corners, mask_box, trace_polygons
-from expander.labels.tree import Tree, split_of
+from expander.labels.tree import Tree, inside, split_of
 from expander.limits import MAX_OBJECTS_PER_IMAGE
 from expander.plan import Output
 from expander.textfiles import MB, TextFileError, load_json
 
 MAX_JSON_BYTES = 2048 * MB
+BASE_SAMPLE = 50  # images of a JSON looked up to find the folder its file_names are relative to
 FRAGMENTS = ".coco"  # per-output annotation files, inside the output folder
 MAX_POLYGON_POINTS = 100_000  # per polygon; COCO's longest has a few hundred
 
@@ -53,8 +54,7 @@ class Coco(LabelFormat):
         found = 0
         for json_name, data in _annotation_files(tree):
             base = _image_base(tree, json_name, data["images"])
-            names = (posixpath.normpath(posixpath.join(base, str(e.get("file_name", "")))).lstrip("./")
-                     for e in data["images"] if isinstance(e, dict))  # fmt: skip
+            names = (inside(tree, base, str(e.get("file_name", ""))) for e in data["images"] if isinstance(e, dict))
             found += sum(1 for name in names if name in files)
         return found
 
@@ -86,7 +86,11 @@ class Coco(LabelFormat):
             for entry in data["images"]:
                 if not isinstance(entry, dict):
                     continue
-                rel = posixpath.normpath(posixpath.join(base, str(entry.get("file_name", "")))).lstrip("./")
+                rel = inside(tree, base, str(entry.get("file_name", "")))
+                if rel is None:
+                    orphans.append(f"{json_name}: image {entry.get('id')} '{entry.get('file_name')}' is outside the "
+                                   "dataset: not read")  # fmt: skip
+                    continue
                 if rel not in files:
                     orphans.append(f"{json_name}: image {entry.get('id')} '{entry.get('file_name')}' is not on disk")
                     continue
@@ -280,7 +284,8 @@ def _read_annotation_files(tree: Tree) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _image_base(tree: Tree, json_name: str, images: list[dict]) -> str:
-    """The folder ``file_name`` is relative to: beside the JSON, else a split folder near it."""
+    """The folder ``file_name`` is relative to: the one of beside the JSON and the split folders near it where
+    the most of the first images listed are (one missing image does not move every other)."""
     folder = posixpath.dirname(json_name)
     parent = posixpath.dirname(folder)
     stem = posixpath.splitext(posixpath.basename(json_name))[0]
@@ -288,11 +293,9 @@ def _image_base(tree: Tree, json_name: str, images: list[dict]) -> str:
     candidates = [folder, parent, posixpath.join(parent, split), posixpath.join(parent, "images", split),
                   posixpath.join(parent, "images")]  # fmt: skip
     files = set(tree.files)
-    first = next((str(i.get("file_name")) for i in images if isinstance(i, dict) and i.get("file_name")), None)
-    for candidate in candidates:
-        if first is not None and posixpath.normpath(posixpath.join(candidate, first)).lstrip("./") in files:
-            return candidate
-    return folder
+    first = [str(i["file_name"]) for i in images[:BASE_SAMPLE] if isinstance(i, dict) and i.get("file_name")]
+    found = [sum(inside(tree, candidate, name) in files for name in first) for candidate in candidates]
+    return candidates[found.index(max(found))] if max(found, default=0) else folder
 
 
 def _split_of_json(json_name: str) -> str | None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from expander import images
-from expander.dataset import MASK_FOLDERS, Item
+from expander.dataset import AUGMENTED_SPLIT, MASK_FOLDERS, Item
 from expander.errors import LayoutError
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read
 from expander.labels.instances import Instances, mask_box, read_label_image, write_label_image
@@ -52,11 +53,17 @@ class Masks(LabelFormat):
         names = _names(tree, names_file) if names_file else ("object",)
         beside = {posixpath.dirname(i): i for i in masks}  # an image with a mask, per image folder
         mask_set = set(masks.values())
-        items, background = [], 0
+        labelled_splits = {split_of(i) for i in masks}
+        items, background, unlabelled = [], 0, Counter()
         for image in tree.images:
-            folder = posixpath.dirname(image)
-            if image in mask_set or folder not in beside:
+            folder, split = posixpath.dirname(image), split_of(image)
+            if image in mask_set:
                 continue
+            if folder not in beside:
+                if split not in labelled_splits and split != AUGMENTED_SPLIT:  # test/ without masks: kept as is
+                    items.append(Item(image, split, "", Objects()))
+                    unlabelled[split] += 1
+                continue  # elsewhere an image that is not part of the layout: expander.inventory refuses it
             if image in masks:
                 objects = read_mask(tree, masks[image], names_file is not None, len(names), image)
             else:  # where its mask would be, by the rule its folder's other images follow
@@ -67,11 +74,9 @@ class Masks(LabelFormat):
         orphans = [
             f for f in tree.files if posixpath.dirname(f) in mask_folders and f.endswith(".png") and f not in mask_set
         ]
-        notes = (
-            [f"{background} image(s) have no mask: background images, their copies get an empty mask"]
-            if background
-            else []
-        )
+        notes = [f"{background} image(s) have no mask: background images, their copies get an empty mask"] * bool(
+            background
+        ) + [f"{split}/ has no masks: its {n} image(s) are copied unchanged" for split, n in unlabelled.items()]
         details = {"class_masks": names_file is not None}
         return items, LabelSet("masks", names, (names_file,) if names_file else (), tuple(orphans), tuple(notes), (),
                                details)  # fmt: skip
@@ -235,6 +240,12 @@ def _mask_files(tree: Tree) -> dict[str, str]:
                     break
             if image in found:
                 break
+        if image not in found:  # <name>_mask.png beside <name>.png
+            for suffix in SUFFIXES[1:]:
+                candidate = "/".join([*parts[:-1], f"{image_stem}{suffix}.png"])
+                if candidate in files:
+                    found[image] = candidate
+                    break
         if image not in found and len(parts) > 1:  # a mask folder beside the image folder (PNGImages + PedMasks)
             parent = "/".join(parts[:-2])
             for folder in MASK_FOLDERS:

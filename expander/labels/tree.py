@@ -164,6 +164,21 @@ def _walk_store(url: str, max_pixels: int | None) -> Tree:
                 skipped=[(f, HIDDEN) for f in sorted(skipped, key=natural_key)], max_pixels=max_pixels)  # fmt: skip
 
 
+def inside(tree: Tree, folder: str, entry: str) -> str | None:
+    """A path a label file names (a list line, a COCO ``file_name``), relative to ``folder``, as a path of the
+    tree; None when it leads outside the dataset (``../`` past the root, or an absolute path elsewhere). An
+    absolute path inside the root (Ultralytics writes list files so) is the file it names."""
+    if entry.startswith("/"):
+        if tree.url is not None:
+            return None
+        for root in {str(Path(tree.root).absolute()), os.path.realpath(tree.root)}:
+            if entry.startswith(root.rstrip("/") + "/"):
+                return posixpath.normpath(entry[len(root.rstrip("/")) + 1 :])
+        return None
+    rel = posixpath.normpath(posixpath.join(folder, entry))
+    return None if rel == ".." or rel.startswith("../") else "" if rel == "." else rel
+
+
 def split_of(rel_path: str) -> str | None:
     """The split an image belongs to by its folders: the first folder named like one (``train``, ``valid``,
     ``val2017``...), as its role (``train2017`` -> ``train``)."""

@@ -26,6 +26,7 @@ import numpy as np
 
 from expander.dataset import UNLISTED, Item, natural_key
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read, Written
+from expander.labels.evidence import examine
 from expander.labels.instances import Instances, clip_corners, read_label_image, write_label_image
 from expander.labels.tree import Tree, renamed_label, split_of, stem
 from expander.plan import Output
@@ -40,7 +41,8 @@ class Voc(LabelFormat):
     name = "voc"
     description = (
         "Annotations/*.xml beside JPEGImages/ (optionally ImageSets/Main/<split>.txt, SegmentationClass/, "
-        "SegmentationObject/), or <split>/<name>.xml beside <split>/<name>.jpg"
+        "SegmentationObject/), <name>.xml beside <name>.jpg, or any folder of <annotation> XMLs beside its "
+        "image folder (annotations/ + images/)"
     )
 
     def coverage(self, tree: Tree) -> int:
@@ -66,9 +68,11 @@ class Voc(LabelFormat):
         files = set(tree.files)
         items = [Item(image, self._split(image, splits), "", _objects(xml, document, error, index, image, files))
                  for image, xml, document, error in parsed]  # fmt: skip
-        folders = {posixpath.dirname(i.rel_path) for i in items}
-        items += [Item(i, self._split(i, splits), "", Objects()) for i in tree.images
-                  if i not in labelled and posixpath.dirname(i) in folders]  # background images  # fmt: skip
+        # An image without an XML in a folder whose other images have theirs is a background image; its copies'
+        # XMLs go where its neighbours' are.
+        xml_folders = {posixpath.dirname(image): posixpath.dirname(xml) for image, xml, *_ in parsed}
+        items += [Item(i, self._split(i, splits), "", Objects(head={"xml_folder": xml_folders[posixpath.dirname(i)]}))
+                  for i in tree.images if i not in labelled and posixpath.dirname(i) in xml_folders]  # fmt: skip
         unlisted = sum(1 for i in items if i.split == UNLISTED)
         if unlisted:
             notes.append(f"{unlisted} image(s) in no ImageSets/Main list: copied, not augmented")
@@ -95,7 +99,7 @@ class Voc(LabelFormat):
 
     def label_paths(self, objects: Objects | None, source: str, output: str) -> tuple[str, ...]:
         if objects is None or not objects.label_files:
-            return () if output == source else (_xml_for(output),)
+            return () if output == source else (_xml_for(output, objects),)
         return tuple(renamed_label(path, source, output) for path in objects.label_files)
 
     def render(
@@ -218,16 +222,25 @@ def output_id(output: str) -> str:
 
 
 def _annotations(tree: Tree) -> list[str]:
-    """The annotation XMLs: in an Annotations folder, or beside an image of the same name."""
-    images = {posixpath.splitext(i)[0] for i in tree.images}
-    found = []
-    for name in tree.files:
-        if not name.endswith(".xml"):
-            continue
-        folder = posixpath.basename(posixpath.dirname(name))
-        if folder == ANNOTATIONS or posixpath.splitext(name)[0] in images:
-            found.append(name)
-    return found
+    """The annotation XMLs: in an Annotations folder, beside an image of the same name, or anywhere else when
+    the XML is an ``<annotation>`` document (an ``annotations/`` folder beside ``images/``, as labelImg users
+    publish them). Parsed once per tree."""
+    if "voc" not in tree.cache:
+        images = {posixpath.splitext(i)[0] for i in tree.images}
+        found = []
+        for name in tree.files:
+            if not name.endswith(".xml"):
+                continue
+            folder = posixpath.basename(posixpath.dirname(name))
+            if folder == ANNOTATIONS or posixpath.splitext(name)[0] in images or _is_voc(tree, name):
+                found.append(name)
+        tree.cache["voc"] = found
+    return tree.cache["voc"]
+
+
+def _is_voc(tree: Tree, name: str) -> bool:
+    found = examine(tree, name)
+    return found is not None and found.reads_as == "voc"
 
 
 def _in_lists(name: str) -> bool:
@@ -276,13 +289,14 @@ def _read(tree: Tree, xml_name: str) -> tuple[ET.Element | None, str]:
 
 
 def _image_of(xml_name: str, document: ET.Element | None, images: dict[tuple[str, str], str]) -> str | None:
-    """The image an XML describes: its ``filename`` (else the XML's name) in JPEGImages or beside it."""
+    """The image an XML describes: its ``filename`` (else the XML's name) beside it, or, from a folder of XMLs
+    without images (``Annotations/``, ``annotations/``), in JPEGImages or another folder beside that one."""
     filename = document.findtext("filename") if document is not None else None
     wanted = [stem(filename)] if filename else []
     wanted.append(stem(xml_name))
     folder = posixpath.dirname(xml_name)
     places = [folder]
-    if posixpath.basename(folder) == ANNOTATIONS:
+    if not any(place == folder for place, _ in images):
         root = posixpath.dirname(folder)
         places = [posixpath.join(root, "JPEGImages") if root else "JPEGImages",
                   *(f for f, _ in images if posixpath.dirname(f) == root and posixpath.basename(f) not in
@@ -333,10 +347,13 @@ def _segmentation_file(xml_name: str, image: str, kind: str) -> str:
     return posixpath.join(root, kind, f"{stem(image)}.png") if root else posixpath.join(kind, f"{stem(image)}.png")
 
 
-def _xml_for(output: str) -> str:
-    """A background image's copy's XML: in Annotations beside JPEGImages, else beside the image."""
+def _xml_for(output: str, objects: Objects | None) -> str:
+    """A background image's copy's XML: where its folder's other XMLs are, else in Annotations beside
+    JPEGImages, else beside the image."""
     folder = posixpath.dirname(output)
-    if posixpath.basename(folder) == "JPEGImages":
+    if objects is not None and objects.head and "xml_folder" in objects.head:
+        folder = objects.head["xml_folder"]
+    elif posixpath.basename(folder) == "JPEGImages":
         folder = posixpath.join(posixpath.dirname(folder), ANNOTATIONS)
     return posixpath.join(folder, f"{stem(output)}.xml")
 

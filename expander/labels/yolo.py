@@ -38,7 +38,7 @@ from expander.labels.instances import (
     polygon_box,
     trace_polygons,
 )
-from expander.labels.tree import MAX_DATASET_FILE_BYTES, Tree, split_of
+from expander.labels.tree import MAX_DATASET_FILE_BYTES, Tree, inside, split_of
 from expander.plan import Output
 from expander.textfiles import TextFileError, decode_text, load_yaml
 
@@ -486,7 +486,8 @@ def read_splits(
             if rel is None:
                 notes.append(f"{yaml_name}'s {key}: '{entry}' is not in the dataset")
                 continue
-            found = _list_images(tree, rel) if rel in files else [f for f in tree.images if f.startswith(rel + "/")]
+            found = (_list_images(tree, rel, notes) if rel in files
+                     else [f for f in tree.images if f.startswith(rel + "/")])  # fmt: skip
             if rel in files:
                 lists[role] = rel
             for image in found:
@@ -524,17 +525,31 @@ def _resolve(base: str, entry: str, files: set[str]) -> str | None:
     return None
 
 
-def _list_images(tree: Tree, list_file: str) -> list[str]:
-    """The images a split list names (``./images/a.jpg`` is relative to the list's folder)."""
+def _list_images(tree: Tree, list_file: str, notes: list[str]) -> list[str]:
+    """The images a split list names (``./images/a.jpg`` is relative to the list's folder; an absolute path
+    inside the dataset is the file it names). Lines that lead outside the dataset, or name no file of it, are
+    not read, and said so in ``notes``."""
     try:
         text = tree.text(list_file, MAX_DATASET_FILE_BYTES * 64)
     except (OSError, TextFileError) as e:
         raise LayoutError(f"Cannot read split list '{tree.where(list_file)}': {e}. Fix the file.") from None
-    folder, images = posixpath.dirname(list_file), []
+    folder, images, outside, missing = posixpath.dirname(list_file), [], [], []
+    files = set(tree.files)
     for line in text.splitlines():
         line = line.strip()
-        if line:
-            images.append(posixpath.normpath(posixpath.join(folder, line[2:] if line.startswith("./") else line)))
+        if not line:
+            continue
+        rel = inside(tree, folder, line)
+        if rel is None:
+            outside.append(line)
+        elif rel not in files:
+            missing.append(line)
+        else:
+            images.append(rel)
+    for found, what in ((outside, "lead outside the dataset"), (missing, "name no file of the dataset")):
+        if found:
+            shown = ", ".join(repr(line[:80]) for line in found[:3]) + (", ..." if len(found) > 3 else "")
+            notes.append(f"{len(found)} line(s) of {list_file} {what}, not read: {shown}")
     return images
 
 

@@ -1,0 +1,232 @@
+"""Published datasets, rebuilt in the layouts their authors published (issue 41): folder and file names, XML
+elements, JSON keys, CSV headers and label columns as the repository recorded in ``ZOO`` ships them (read at
+that commit), with values and pixels of our own at the published image sizes. No file of theirs is copied.
+
+Each entry says what expander must make of it: read as a format, with images per split and objects per class,
+or refused with the kinds of label files seen. ``tests/test_zoo.py`` checks both, and that every file under
+the dataset is accounted for; ``docs/hooks.py`` prints the table in docs/labels.md from ``ZOO``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Published:
+    """One dataset as published, and what expander must make of it."""
+
+    name: str
+    repository: str  # owner/name
+    commit: str  # the commit whose layout the builder follows
+    licence: str
+    layout: str  # in words, for the docs
+    build: Callable[[Path], Path]
+    detected: str | None  # the --labels format it is read as; None: refused
+    images: dict[str, int] = field(default_factory=dict)  # per split ("" for none)
+    objects: dict[str, int] = field(default_factory=dict)  # per class, every split
+    refused: tuple[str, ...] = ()  # the kinds named in the refusal, one line per folder and kind
+
+
+def _image(path: Path, width: int, height: int, grey: bool = False, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 255, (height, width) if grey else (height, width, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), pixels)
+
+
+def _text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+# --- datitran/raccoon_dataset: labelImg's Pascal VOC XML in annotations/, the images in images/ ------------------
+
+_RACCOONS = {"raccoon-1": (650, 417, (81, 88, 522, 408)), "raccoon-2": (800, 573, (60, 51, 462, 499)),
+             "raccoon-3": (720, 480, (1, 1, 720, 476))}  # fmt: skip
+
+
+def _labelimg_xml(name: str, width: int, height: int, box: tuple[int, int, int, int]) -> str:
+    """labelImg's XML as the raccoon set has it: tab-indented, ``verified``, an absolute ``path``."""
+    xmin, ymin, xmax, ymax = box
+    return (
+        f'<annotation verified="yes">\n\t<folder>images</folder>\n\t<filename>{name}.jpg</filename>\n'
+        f"\t<path>/Users/someone/Desktop/raccoon/images/{name}.jpg</path>\n\t<source>\n\t\t<database>Unknown"
+        f"</database>\n\t</source>\n\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
+        "\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n\t<object>\n\t\t<name>raccoon</name>\n"
+        "\t\t<pose>Unspecified</pose>\n\t\t<truncated>0</truncated>\n\t\t<difficult>0</difficult>\n"
+        f"\t\t<bndbox>\n\t\t\t<xmin>{xmin}</xmin>\n\t\t\t<ymin>{ymin}</ymin>\n\t\t\t<xmax>{xmax}</xmax>\n"
+        f"\t\t\t<ymax>{ymax}</ymax>\n\t\t</bndbox>\n\t</object>\n</annotation>"
+    )
+
+
+def raccoon(root: Path) -> Path:
+    header = "filename,width,height,class,xmin,ymin,xmax,ymax\n"
+    rows = [f"{n}.jpg,{w},{h},raccoon,{','.join(map(str, box))}\n" for n, (w, h, box) in _RACCOONS.items()]
+    for n, (name, (w, h, box)) in enumerate(_RACCOONS.items()):
+        _image(root / "images" / f"{name}.jpg", w, h, seed=n)
+        _text(root / "annotations" / f"{name}.xml", _labelimg_xml(name, w, h, box))
+    _text(root / "data" / "raccoon_labels.csv", header + "".join(rows))
+    _text(root / "data" / "train_labels.csv", header + "".join(rows[:2]))
+    _text(root / "data" / "test_labels.csv", header + rows[2])
+    _text(root / "README.md", "# Raccoon Detector Dataset\n")
+    return root
+
+
+# --- zhixuhao/unet: data/membrane, train/image + train/label (0/255 PNG masks), test/ without masks -------------
+
+
+def unet_membrane(root: Path) -> Path:
+    for n in range(3):
+        _image(root / "train" / "image" / f"{n}.png", 64, 64, grey=True, seed=n)
+        mask = np.zeros((64, 64), np.uint8)
+        mask[8 + n : 40, 10:50] = 255
+        (root / "train" / "label").mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(root / "train" / "label" / f"{n}.png"), mask)
+        _image(root / "test" / f"{n}.png", 64, 64, grey=True, seed=10 + n)
+        _image(root / "test" / f"{n}_predict.png", 64, 64, grey=True, seed=20 + n)
+    return root
+
+
+# --- openvinotoolkit/datumaro's test assets: layouts as CVAT, KITTI, Roboflow and DOTA export them ------------------
+
+
+def cvat_images(root: Path) -> Path:
+    """CVAT for images 1.1, a task export: ``images/`` and one XML with ``<annotations><version>1.1``."""
+    for name, size in (("img0", 8), ("img1", 10)):
+        _image(root / "images" / f"{name}.jpg", size, size)
+    _text(root / "train.xml", (
+        "<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n      <z_order>True</z_order>\n"
+        "      <mode>annotation</mode>\n      <labels>\n        <label>\n          <name>label1</name>\n"
+        "        </label>\n      </labels>\n    </task>\n  </meta>\n"
+        '  <image height="8" id="0" name="img0.jpg" width="8">\n'
+        '    <box label="label1" occluded="1" xbr="4" xtl="0" ybr="4" ytl="2" z_order="1">\n    </box>\n'
+        "  </image>\n"
+        '  <image height="10" id="1" name="img1.jpg" width="10">\n'
+        '    <polygon label="label1" points="1,2;3,4;6,5" z_order="1"/>\n  </image>\n</annotations>\n'
+    ))  # fmt: skip
+    return root
+
+
+def kitti_detection(root: Path) -> Path:
+    """KITTI object detection: ``training/image_2`` PNGs and ``training/label_2`` with 15 columns a line."""
+    lines = {
+        "000030_10": "Truck 1.0 0 -1 0 1 2 3 -1 -1 -1 -1 -1 -1 -1\n",
+        "000030_11": "Van 0.0 1 -1 4 4 6 6 -1 -1 -1 -1 -1 -1 -1\nVan 0.0 0 -1 6 6 7 9 -1 -1 -1 -1 -1 -1 -1\n",
+    }
+    for name, text in lines.items():
+        _image(root / "training" / "image_2" / f"{name}.png", 10, 10)
+        _text(root / "training" / "label_2" / f"{name}.txt", text)
+    return root
+
+
+def roboflow_createml(root: Path) -> Path:
+    """Roboflow's CreateML export: ``<split>/_annotations.createml.json``, a list of images with ``coordinates``."""
+    for split, names in (("train", ("train_001", "train_002")), ("val", ("val_001",))):
+        entries = []
+        for name in names:
+            _image(root / split / f"{name}.jpg", 10, 5)
+            box = {"x": 2.0, "y": 1.0, "width": 3.0, "height": 1.0}
+            entries.append({"image": f"{name}.jpg", "annotations": [{"label": "label_0", "coordinates": box}]})
+        _text(root / split / "_annotations.createml.json", json.dumps(entries, indent=2))
+    return root
+
+
+def cvat_yolo(root: Path) -> Path:
+    """CVAT's "YOLO 1.1" export (darknet's layout): ``obj.data``, ``obj.names``, ``train.txt`` naming
+    ``data/obj_train_data/<image>``, and each label file beside its image."""
+    _text(root / "obj.data", "classes = 3\ntrain = data/train.txt\nnames = data/obj.names\nbackup = backup/\n")
+    _text(root / "obj.names", "label_0\nlabel_1\nlabel_2\n")
+    _text(root / "train.txt", "data/obj_train_data/1.jpg\n")
+    _image(root / "obj_train_data" / "1.jpg", 15, 10)
+    _text(
+        root / "obj_train_data" / "1.txt", "2 0.133333 0.300000 0.266667 0.200000\n1 0.266667 0.450000 0.133333 0.3\n"
+    )
+    return root
+
+
+def dota(root: Path) -> Path:
+    """DOTA (and Roboflow's DOTA-style OBB export): ``<split>/images`` + ``<split>/labelTxt``, each line
+    ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult``."""
+    for split, lines in (("train", ("0 0 0 2 2 2 2 0 label_0 0",)), ("val", ("1 2 1 5 10 5 10 2 label_1 0",))):
+        _image(root / split / "images" / f"{split}_001.jpg", 10, 5)
+        _text(root / split / "labelTxt" / f"{split}_001.txt", "\n".join(lines) + "\n")
+    return root
+
+
+DATUMARO = ("openvinotoolkit/datumaro", "3d533b9cf", "MIT")
+ZOO = (
+    Published(
+        "raccoon",
+        "datitran/raccoon_dataset",
+        "9393884",
+        "MIT",
+        "images/ + annotations/ (labelImg VOC XML), data/*.csv box lists",
+        raccoon,
+        "voc",
+        {"": 3},
+        {"raccoon": 3},
+    ),
+    Published(
+        "membrane",
+        "zhixuhao/unet",
+        "b45af4d",
+        "MIT",
+        "train/image + train/label (0/255 masks), test/ without masks",
+        unet_membrane,
+        "masks",
+        {"train": 3, "test": 6},
+        {"object": 3},
+    ),
+    Published(
+        "cvat-images",
+        *DATUMARO,
+        "images/ + train.xml (CVAT for images 1.1)",
+        cvat_images,
+        None,
+        refused=("CVAT for images XML",),
+    ),
+    Published(
+        "kitti-detection",
+        *DATUMARO,
+        "training/image_2 + training/label_2",
+        kitti_detection,
+        None,
+        refused=("KITTI labels (type truncated occluded alpha box ...)",),
+    ),
+    Published(
+        "roboflow-createml",
+        *DATUMARO,
+        "<split>/_annotations.createml.json beside the images",
+        roboflow_createml,
+        None,
+        refused=("CreateML JSON", "CreateML JSON"),
+    ),
+    Published(
+        "cvat-yolo",
+        *DATUMARO,
+        "obj.data, obj.names, train.txt, obj_train_data/ (CVAT YOLO 1.1)",
+        cvat_yolo,
+        None,
+        refused=(
+            "Darknet/CVAT YOLO 1.1 obj.data",
+            "Darknet class names (obj.names)",
+            "YOLO boxes (class cx cy w h)",
+            "an image list file",
+        ),
+    ),
+    Published(
+        "dota",
+        *DATUMARO,
+        "<split>/images + <split>/labelTxt (oriented boxes)",
+        dota,
+        None,
+        refused=("DOTA oriented boxes (x1 y1 ... x4 y4 class difficult)",) * 2,
+    ),
+)
