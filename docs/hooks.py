@@ -11,6 +11,7 @@ and parameters are recognised by what they have (``commands``, ``param_type_name
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import typer
 _MARKER = re.compile(r"^<!-- cli-reference: (expander|train) -->$", re.M)
 _README = re.compile(r"^<!-- readme -->$", re.M)
 _OPTIONS = re.compile(r"^<!-- expand-options -->$", re.M)
+_ZOO = re.compile(r"^<!-- zoo -->$", re.M)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -151,7 +153,27 @@ def expand_options() -> str:
     return "\n".join(rows) + "\n"
 
 
+def zoo() -> str:
+    """The published datasets the tests rebuild (tests/zoo.py) and what expander makes of each."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("zoo", ROOT / "tests" / "zoo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["zoo"] = module  # its dataclasses look their module up while they are made
+    spec.loader.exec_module(module)
+    rows = ["| dataset | repository (commit, licence) | layout | read as | images | objects |", "|---" * 6 + "|"]
+    for p in module.ZOO:
+        images = ", ".join(f"{split or 'all'} {n}" for split, n in p.images.items())
+        objects = ", ".join(f"{name} {n}" for name, n in p.objects.items())
+        verdict = f"`{p.detected}`" if p.detected else "refused: " + "; ".join(sorted(set(p.refused)))
+        rows.append(f"| {p.name} | {p.repository} ({p.commit}, {p.licence}) | {_cell(p.layout)} | {_cell(verdict)} | "
+                    f"{images} | {objects} |")  # fmt: skip
+    return "\n".join(rows) + "\n"
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     markdown = _README.sub(lambda m: readme(), markdown)
+    markdown = _ZOO.sub(lambda m: zoo(), markdown)
     markdown = _OPTIONS.sub(lambda m: expand_options(), markdown)
     return _MARKER.sub(lambda m: render(m.group(1)), markdown)

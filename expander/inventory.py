@@ -63,7 +63,7 @@ def refuse_unread(tree: Tree, evidence: list[Evidence]) -> None:
     raise LayoutError(
         f"'{tree.location}' holds labels that no format here reads as they are laid out:\n  {seen}\n"
         f"Images: {where}. Nothing was written: reading this as class folders would drop the labels.\n"
-        f"Formats read: {', '.join(registry.NAMES)} (expander expand --help describes each layout). Pass "
+        f"Formats read: {', '.join(registry.NAMES)} (docs/labels.md shows the layout each reads). Pass "
         "--labels FORMAT to read it as one of them, or --labels none to read class folders and leave the labels out."
     )
 

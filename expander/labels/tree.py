@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,16 +129,18 @@ def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str], inside: 
         path.encode("utf-8")
     except UnicodeEncodeError:
         shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        tree.rejected.append((shown, "name is not valid UTF-8 (bytes shown as \\xNN); rename it"))
+        tree.rejected.append((shown, "name is not valid UTF-8 (bytes shown as \\xNN); rename the file"))
         return
     try:
-        mode = Path(entry.path).stat().st_mode  # follows links: a loop or a missing target raises here
+        if entry.is_symlink():
+            Path(entry.path).stat()  # follows the link: a loop or a missing target raises here
+        is_dir, is_file = entry.is_dir(), entry.is_file()  # the entry's type, no system call but for links
     except OSError as e:
         tree.skipped.append((path, LINK_LOOP if e.errno == errno.ELOOP else BROKEN_LINK))
         return
-    if stat.S_ISDIR(mode):
+    if is_dir:
         pending.append(path)
-    elif not stat.S_ISREG(mode):
+    elif not is_file:
         tree.skipped.append((path, NOT_REGULAR))  # a FIFO would block the first read for ever
     elif not is_image_name(path) and not _within(os.path.realpath(entry.path), inside):
         # A label, list or JSON file is parsed and its lines can be echoed in messages or copied to the output:
