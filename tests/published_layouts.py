@@ -91,8 +91,10 @@ def ultralytics_coco8(root: Path) -> Path:
 
 
 def polygon(x0: int, y0: int, x1: int, y1: int) -> list[tuple[float, float]]:
-    """A rectangle's outline as a polygon along its pixel edges (what a segmentation tool traces)."""
-    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    """A rectangle's outline as a polygon along its pixel edges, with its edges' midpoints: a traced outline has
+    more than 4 points (coco8-seg's have dozens), and a label of only 4-point polygons reads as oriented boxes."""
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    return [(x0, y0), (xm, y0), (x1, y0), (x1, ym), (x1, y1), (xm, y1), (x0, y1), (x0, ym)]
 
 
 def ultralytics_segment(root: Path) -> Path:

@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from expander.labels.evidence import OBB_KIND
+
 
 @dataclass(frozen=True)
 class Published:
@@ -160,6 +162,24 @@ def dota(root: Path) -> Path:
     return root
 
 
+# --- ultralytics/ultralytics: DOTA8, oriented boxes as class + 4 corners, normalised ------------------------------
+
+
+def ultralytics_dota8(root: Path) -> Path:
+    """``dota8.yaml`` (``path``, ``train: images/train``, ``val: images/val``, ``names`` as ``{id: name}``) and
+    ``labels/<split>/*.txt`` lines ``class x1 y1 x2 y2 x3 y3 x4 y4``."""
+    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(("plane", "ship", "storage tank")))
+    _text(
+        root / "dota8.yaml",
+        f"path: dota8 # dataset root dir\ntrain: images/train\nval: images/val\n\nnames:\n{names}\n",
+    )
+    for split, name in (("train", "P1053__1024__0___90"), ("val", "P0861__1024__0___1648")):
+        _image(root / "images" / split / f"{name}.jpg", 64, 64)
+        _text(root / "labels" / split / f"{name}.txt",
+              "0 0.781 0.569 0.855 0.631 0.766 0.736 0.692 0.674\n1 0.2 0.2 0.4 0.25 0.35 0.45 0.15 0.4\n")  # fmt: skip
+    return root
+
+
 DATUMARO = ("openvinotoolkit/datumaro", "3d533b9cf", "MIT")
 ZOO = (
     Published(
@@ -220,6 +240,16 @@ ZOO = (
             "YOLO boxes (class cx cy w h)",
             "an image list file",
         ),
+    ),
+    Published(
+        "dota8",
+        "ultralytics/ultralytics",
+        "62210a6",
+        "AGPL-3.0 (layout only)",
+        "dota8.yaml, images/<split> + labels/<split> (YOLO OBB lines)",
+        ultralytics_dota8,
+        None,
+        refused=("YOLO dataset YAML (class names and splits)", OBB_KIND, OBB_KIND),
     ),
     Published(
         "dota",

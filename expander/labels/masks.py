@@ -60,7 +60,7 @@ class Masks(LabelFormat):
             if image in mask_set:
                 continue
             if folder not in beside:
-                if split not in labelled_splits and split != AUGMENTED_SPLIT:  # test/ without masks: kept as is
+                if masks and split not in labelled_splits and split != AUGMENTED_SPLIT:  # test/ without masks: kept
                     items.append(Item(image, split, "", Objects()))
                     unlabelled[split] += 1
                 continue  # elsewhere an image that is not part of the layout: expander.inventory refuses it

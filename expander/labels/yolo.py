@@ -46,6 +46,7 @@ YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 SPLIT_KEYS = {"train": "train", "val": "val", "validation": "val", "test": "test"}  # YAML key -> split
 TOLERANCE = 0.01  # Ultralytics accepts coordinates 1% outside [0, 1]
 SAMPLE_FILES = 200  # label files read to tell a segmentation set from a detection set
+OBB_VALUES = 9  # class x1 y1 x2 y2 x3 y3 x4 y4: an oriented box, or a polygon of 4 points
 
 
 def label_path(image: str) -> str | None:
@@ -78,17 +79,22 @@ class Yolo(LabelFormat):
         return tree.cache["yolo-task"]
 
     def _task(self, tree: Tree) -> str:
+        """Ultralytics' rule, but lines of exactly 9 values in every file sampled are oriented boxes (OBB) as
+        likely as 4-point polygons: read by no YOLO format here (expander.inventory then refuses the dataset,
+        naming them; ``--labels yolo-segment`` reads them as polygons)."""
         _, config = dataset_yaml(tree)
         if "kpt_shape" in config:
             return "yolo-pose"
         labels = [f for f in tree.files if f.endswith(".txt") and "labels" in f.split("/")[:-1]]
+        lengths = set()
         for name in labels[:SAMPLE_FILES]:
             try:
-                if any(len(line.split()) > 6 for line in tree.text(name).splitlines()):
-                    return "yolo-segment"
+                lengths |= {len(line.split()) for line in tree.text(name).splitlines() if line.strip()}
             except (OSError, TextFileError):
                 continue
-        return "yolo"
+        if lengths == {OBB_VALUES}:
+            return "yolo-obb"
+        return "yolo-segment" if any(n > 6 for n in lengths) else "yolo"
 
     def read(self, tree: Tree) -> tuple[list[Item], LabelSet]:
         yaml_name, config = dataset_yaml(tree)
