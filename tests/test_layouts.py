@@ -356,3 +356,50 @@ def test_labels_flag_on_inspect_and_preview(tmp_path: Path) -> None:
     shutil.rmtree(src / "masks")
     missing = runner.invoke(app, ["inspect", str(src), "--labels", "masks", "-j", "1"])
     assert missing.exit_code == 2 and "No labelled images found" in missing.stderr
+
+
+def _obb_corners(line: str, width: int, height: int) -> np.ndarray:
+    return np.array([float(v) for v in line.split()[1:]]).reshape(4, 2) * (width, height)
+
+
+def test_oriented_boxes_stay_oriented_boxes_that_follow_the_pixels(tmp_path: Path) -> None:
+    """A rotated box mirrored by a flip is the mirrored rectangle (each corner within 1.5 px of one expected);
+    one that a shift pushes over the edge is cut there, with every corner inside the image."""
+    import zoo
+
+    src = zoo.ultralytics_dota8(tmp_path / "src")
+    flip = tmp_path / "flip.json"
+    flip.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
+        {"__class_fullname__": "HorizontalFlip", "p": 1.0}]}}))  # fmt: skip
+    out = tmp_path / "out"
+    expand(src, out, per_image=1, workers=1, pipeline=str(flip))
+
+    label = "labels/train/P1053__1024__0___90"
+    source_lines = (src / f"{label}.txt").read_text().splitlines()
+    copy_lines = (out / f"{label}__aug001.txt").read_text().splitlines()
+    assert [line.split()[0] for line in copy_lines] == ["0", "1"]
+    for source, copy in zip(source_lines, copy_lines, strict=True):
+        expected = _obb_corners(source, 64, 64) * (-1, 1) + (64, 0)
+        found = _obb_corners(copy, 64, 64)
+        distances = np.linalg.norm(found[:, None] - expected[None], axis=-1).min(axis=1)
+        assert distances.max() <= 1.5, (found, expected)
+    assert (out / f"{label}.txt").read_bytes() == (src / f"{label}.txt").read_bytes()
+
+    shift = tmp_path / "shift.json"
+    shift.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
+        {"__class_fullname__": "Affine", "translate_px": {"x": [10, 10], "y": [0, 0]}, "p": 1.0}]}}))  # fmt: skip
+    shifted = tmp_path / "shifted"
+    expand(src, shifted, per_image=1, workers=1, pipeline=str(shift))
+    (cut,) = [line for line in (shifted / f"{label}__aug001.txt").read_text().splitlines() if line.startswith("0 ")]
+    corners = _obb_corners(cut, 64, 64)
+    assert corners.min() >= 0 and corners.max() <= 64
+    assert corners[:, 0].max() == 64  # the plane's box (x 44-55), pushed 10 px right, ends at the edge
+    assert runner_verify(shifted) == 0
+
+
+def runner_verify(out: Path) -> int:
+    from typer.testing import CliRunner
+
+    from expander.cli import app
+
+    return CliRunner().invoke(app, ["verify", str(out), "--replay", "2"]).exit_code

@@ -17,8 +17,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from expander.labels.evidence import OBB_KIND
-
 
 @dataclass(frozen=True)
 class Published:
@@ -248,8 +246,9 @@ ZOO = (
         "AGPL-3.0 (layout only)",
         "dota8.yaml, images/<split> + labels/<split> (YOLO OBB lines)",
         ultralytics_dota8,
-        None,
-        refused=("YOLO dataset YAML (class names and splits)", OBB_KIND, OBB_KIND),
+        "yolo-obb",
+        {"train": 1, "val": 1},
+        {"plane": 2, "ship": 2},
     ),
     Published(
         "dota",

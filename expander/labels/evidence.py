@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from expander.labels.tree import Tree
 
 HEAD_BYTES = 64 * KB
-OBB_KIND = "YOLO OBB or 4-point polygons (class x1 y1 ... x4 y4; --labels yolo-segment reads them as polygons)"
+OBB_KIND = "YOLO oriented boxes (class x1 y1 ... x4 y4)"
 SUFFIXES = (".xml", ".json", ".txt", ".csv", ".tsv", ".yaml", ".yml", ".names", ".data", ".jsonl")
 
 
@@ -127,7 +127,7 @@ def _text(name: str, text: str) -> Kind:
     if len(shapes) == 1:
         return next(iter(shapes))
     if shapes <= {("YOLO boxes (class cx cy w h)", "yolo"), ("YOLO polygons (class x1 y1 x2 y2 ...)", "yolo-segment"),
-                  (OBB_KIND, None)}:  # fmt: skip
+                  (OBB_KIND, "yolo-obb")}:  # fmt: skip
         return "YOLO polygons (class x1 y1 x2 y2 ...)", "yolo-segment"
     return None
 
@@ -139,7 +139,7 @@ def _shape(fields: list[str]) -> Kind:
         if n == 5:
             return "YOLO boxes (class cx cy w h)", "yolo"
         if n == 9:
-            return OBB_KIND, None
+            return OBB_KIND, "yolo-obb"
         if n > 6 and n % 2 == 1:
             return "YOLO polygons (class x1 y1 x2 y2 ...)", "yolo-segment"
         return None

@@ -20,6 +20,7 @@ _FORMATS = {
     "coco": "expander.labels.coco:Coco",
     "voc": "expander.labels.voc:Voc",
     "yolo-pose": "expander.labels.yolo:YoloPose",
+    "yolo-obb": "expander.labels.yolo:YoloObb",
     "yolo-segment": "expander.labels.yolo:YoloSegment",
     "yolo": "expander.labels.yolo:YoloDetect",
     "masks": "expander.labels.masks:Masks",

@@ -24,6 +24,7 @@ import math
 import posixpath
 from typing import Any
 
+import cv2
 import numpy as np
 import yaml
 
@@ -79,9 +80,9 @@ class Yolo(LabelFormat):
         return tree.cache["yolo-task"]
 
     def _task(self, tree: Tree) -> str:
-        """Ultralytics' rule, but lines of exactly 9 values in every file sampled are oriented boxes (OBB) as
-        likely as 4-point polygons: read by no YOLO format here (expander.inventory then refuses the dataset,
-        naming them; ``--labels yolo-segment`` reads them as polygons)."""
+        """Pose when the YAML has kpt_shape; oriented boxes (OBB) when every line of the files sampled has 9
+        values (``--labels yolo-segment`` reads those as 4-point polygons); segment when a line has more than 6
+        values (Ultralytics' rule); else detection."""
         _, config = dataset_yaml(tree)
         if "kpt_shape" in config:
             return "yolo-pose"
@@ -338,6 +339,53 @@ class YoloSegment(YoloDetect):
             if not polygons:
                 continue  # the object's pixels all left the image
             points = np.clip(polygons[0] / (width, height), 0.0, 1.0)  # one polygon per line: the largest part
+            lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in points.reshape(-1)))
+        return _files(paths, lines), [int(line.split()[0]) for line in lines]
+
+
+class YoloObb(YoloSegment):
+    """Ultralytics' oriented boxes: ``class x1 y1 x2 y2 x3 y3 x4 y4``, the 4 corners normalised. A box moves as
+    its 4 corners (keypoints) and as its filled outline (a mask, as a polygon does), and is written back as the
+    smallest rotated rectangle around its moved corners when all four are inside the copy (exact), else around
+    what of its mask is (cut by the image's edge: Ultralytics wants every corner inside the image). An oriented
+    box stays an oriented box."""
+
+    name = "yolo-obb"
+    description = "images/ and labels/*.txt (class x1 y1 x2 y2 x3 y3 x4 y4, an oriented box), names in data.yaml"
+    columns = "class x1 y1 x2 y2 x3 y3 x4 y4"
+
+    def columns_problem(self, count: int, settings: dict[str, Any]) -> str:
+        return "" if count == OBB_VALUES else f"{count} values; an oriented box line is '{self.columns}'"
+
+    def instances(self, objects: Objects, height: int, width: int, read: Read, settings: dict[str, Any]) -> Instances:
+        found = super().instances(objects, height, width, read, settings)
+        for record in objects.records:
+            corners = np.array(record, dtype=np.float64).reshape(4, 2) * (width, height)
+            found.keypoints.append([v for x, y in corners for v in (x, y, 2.0)])
+        return found
+
+    def render(
+        self,
+        objects: Objects,
+        moved: Instances,
+        paths: tuple[str, ...],
+        out: Output,
+        size: tuple[int, int],
+        settings: dict[str, Any],
+    ) -> tuple[Files, list[int]]:
+        width, height = size
+        lines = []
+        for class_id, mask, flat in zip(moved.classes, moved.masks, moved.keypoints, strict=True):
+            inside = np.array(flat, dtype=np.float64).reshape(4, 3)
+            if (inside[:, 2] > 0).all():
+                outline = inside[:, :2]
+            else:
+                polygons = trace_polygons(mask)
+                if not polygons:
+                    continue  # the box's pixels all left the image
+                outline = np.concatenate(polygons)
+            corners = cv2.boxPoints(cv2.minAreaRect(outline.astype(np.float32)))
+            points = np.clip(corners / (width, height), 0.0, 1.0)
             lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in points.reshape(-1)))
         return _files(paths, lines), [int(line.split()[0]) for line in lines]
 
