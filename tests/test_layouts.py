@@ -403,3 +403,40 @@ def runner_verify(out: Path) -> int:
     from expander.cli import app
 
     return CliRunner().invoke(app, ["verify", str(out), "--replay", "2"]).exit_code
+
+
+def test_labelme_shapes_follow_the_pixels_and_keep_their_keys(tmp_path: Path) -> None:
+    """Flipped left to right, each LabelMe 5 shape is mirrored: a rectangle's corners, a point, a circle's centre
+    and a line's points exactly, a polygon within 1.5 px; every other key of the document and the shapes stays."""
+    import zoo
+
+    src = zoo.labelme_5(tmp_path / "src")
+    flip = tmp_path / "flip.json"
+    flip.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
+        {"__class_fullname__": "HorizontalFlip", "p": 1.0}]}}))  # fmt: skip
+    out = tmp_path / "out"
+    expand(src, out, per_image=1, workers=1, pipeline=str(flip))
+
+    source = json.loads((src / "train/shot_001.json").read_text())
+    copy = json.loads((out / "train/shot_001__aug001.json").read_text())
+    assert {k: v for k, v in copy.items() if k != "shapes"} == {
+        "version": "5.5.0", "flags": {}, "imagePath": "shot_001__aug001.png", "imageData": None, "imageHeight": 80,
+        "imageWidth": 100,
+    }  # fmt: skip
+    assert [s["label"] for s in copy["shapes"]] == [s["label"] for s in source["shapes"]]
+    for before, after in zip(source["shapes"], copy["shapes"], strict=True):
+        assert {k: v for k, v in after.items() if k != "points"} == {k: v for k, v in before.items() if k != "points"}
+        mirrored = np.array(before["points"]) * (-1, 1) + (100, 0)
+        found = np.array(after["points"])
+        if before["shape_type"] == "polygon":
+            distances = np.linalg.norm(mirrored[:, None] - found[None], axis=-1).min(axis=1)
+            assert distances.max() <= 1.5, (found, mirrored)
+        elif before["shape_type"] == "rectangle":
+            assert sorted(found[:, 0]) == sorted(mirrored[:, 0]) and sorted(found[:, 1]) == sorted(mirrored[:, 1])
+        else:
+            assert np.allclose(found, mirrored), (before["shape_type"], found, mirrored)
+    background = json.loads((out / "train/shot_003__aug001.json").read_text())
+    assert background["shapes"] == [] and background["imagePath"] == "shot_003__aug001.png"
+    assert not (out / "train/shot_003.json").exists()  # an original without a JSON stays without one
+    assert (out / "train/shot_001.json").read_bytes() == (src / "train/shot_001.json").read_bytes()
+    assert runner_verify(out) == 0

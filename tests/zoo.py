@@ -178,6 +178,45 @@ def ultralytics_dota8(root: Path) -> Path:
     return root
 
 
+# --- wkentaro/labelme: a JSON beside each image -------------------------------------------------------------------
+
+
+def labelme_3(root: Path) -> Path:
+    """LabelMe 3, as the repository's ``examples/instance_segmentation``: ``data_annotated/<id>.jpg`` + ``.json``
+    (``imageData`` first and null, shapes without ``shape_type`` with ``line_color``/``fill_color``, labels
+    ``bus-1``), and ``labels.txt`` (``__ignore__``, ``_background_``, the classes) beside the folder."""
+    _text(root / "labels.txt", "__ignore__\n_background_\nbus\ncar\n")
+    for n, name in enumerate(("2011_000003", "2011_000025")):
+        _image(root / "data_annotated" / f"{name}.jpg", 120, 90, seed=n)
+        shapes = [{"fill_color": None, "line_color": None, "label": label, "points": points} for label, points in (
+            ("bus-1", [[20.9, 10.5], [60.9, 12.5], [70.9, 50.5], [25.9, 60.5]]),
+            ("car", [[80.9, 40.5], [110.9, 40.5], [110.9, 70.5], [85.9, 72.5], [80.9, 60.5]]),
+        )]  # fmt: skip
+        document = {"imageData": None, "shapes": shapes, "fillColor": [255, 0, 0, 128],
+                    "lineColor": [0, 255, 0, 128], "imagePath": f"{name}.jpg"}  # fmt: skip
+        _text(root / "data_annotated" / f"{name}.json", json.dumps(document, indent=2))
+    return root
+
+
+def labelme_5(root: Path) -> Path:
+    """LabelMe 5's ``LabelFile.save``: ``version``, ``flags``, ``shapes`` (``label``, ``points``, ``group_id``,
+    ``description``, ``shape_type``, ``flags``, ``mask``), ``imagePath``, ``imageData``, ``imageHeight``,
+    ``imageWidth``; a rectangle, a polygon, a point, a circle and a linestrip, and an image without a JSON."""
+    shapes = (("dog", "rectangle", [[10.0, 12.0], [40.0, 30.0]]),
+              ("cat", "polygon", [[50.0, 10.0], [70.0, 14.0], [66.0, 40.0], [52.0, 36.0]]),
+              ("nose", "point", [[20.0, 50.0]]), ("ball", "circle", [[80.0, 60.0], [86.0, 60.0]]),
+              ("lead", "linestrip", [[30.0, 60.0], [40.0, 66.0], [52.0, 62.0]]))  # fmt: skip
+    for name in ("shot_001", "shot_002"):
+        _image(root / "train" / f"{name}.png", 100, 80)
+        document = {"version": "5.5.0", "flags": {}, "shapes": [
+            {"label": label, "points": points, "group_id": None, "description": "", "shape_type": kind, "flags": {},
+             "mask": None} for label, kind, points in shapes], "imagePath": f"{name}.png", "imageData": None,
+            "imageHeight": 80, "imageWidth": 100}  # fmt: skip
+        _text(root / "train" / f"{name}.json", json.dumps(document, indent=2, ensure_ascii=False))
+    _image(root / "train" / "shot_003.png", 100, 80)  # not labelled yet: a background image
+    return root
+
+
 DATUMARO = ("openvinotoolkit/datumaro", "3d533b9cf", "MIT")
 ZOO = (
     Published(
@@ -201,6 +240,28 @@ ZOO = (
         "masks",
         {"train": 3, "test": 6},
         {"object": 3},
+    ),
+    Published(
+        "labelme-3",
+        "wkentaro/labelme",
+        "28de423",
+        "GPL-3.0 (layout only)",
+        "data_annotated/<id>.jpg + <id>.json (LabelMe 3: no shape_type), labels.txt",
+        labelme_3,
+        "labelme",
+        {"": 2},
+        {"bus-1": 2, "car": 2},
+    ),
+    Published(
+        "labelme-5",
+        "wkentaro/labelme",
+        "28de423",
+        "GPL-3.0 (layout only)",
+        "<name>.png + <name>.json (LabelMe 5: rectangle, polygon, point, circle, linestrip)",
+        labelme_5,
+        "labelme",
+        {"train": 3},
+        {"ball": 2, "cat": 2, "dog": 2, "lead": 2, "nose": 2},
     ),
     Published(
         "cvat-images",

@@ -75,8 +75,8 @@ def _json(name: str, text: str) -> Kind:
     listed = text.lstrip().startswith("[")
     if {"images", "annotations"} <= keys or {"images", "categories"} <= keys:
         return "COCO JSON", "coco"
-    if {"shapes", "imagePath"} <= keys:
-        return "LabelMe JSON", None
+    if "shapes" in keys and (keys & {"imagePath", "shape_type", "line_color"} or {"label", "points"} <= keys):
+        return "LabelMe JSON", "labelme"
     if listed and "image" in keys and "annotations" in keys:
         return "CreateML JSON", None
     if listed and "data" in keys and keys & {"annotations", "predictions"}:

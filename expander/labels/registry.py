@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _FORMATS = {
     "coco": "expander.labels.coco:Coco",
     "voc": "expander.labels.voc:Voc",
+    "labelme": "expander.labels.labelme:LabelMe",
     "yolo-pose": "expander.labels.yolo:YoloPose",
     "yolo-obb": "expander.labels.yolo:YoloObb",
     "yolo-segment": "expander.labels.yolo:YoloSegment",
