@@ -457,3 +457,24 @@ def test_a_broken_annotation_file_is_named(tmp_path: Path) -> None:
         expand(src, tmp_path / "out", per_image=1)
     with pytest.raises(LayoutError, match="Found 4 image"):  # --labels none: read as class folders, which it is not
         scan(src, labels=None)
+
+
+def test_a_box_overhanging_its_image_by_under_a_pixel_is_valid_for_reading_and_verify(tmp_path: Path) -> None:
+    """Roboflow's COCO exports end boxes up to 0.5 px past the image's edge: read as fine, copied, verified."""
+    from expander.verify import verify
+
+    src = write_coco(tmp_path / "src")
+    json_path = src / "train" / "_annotations.coco.json"
+    data = json.loads(json_path.read_text())
+    image = data["images"][0]
+    annotation = next(a for a in data["annotations"] if a["image_id"] == image["id"])
+    x, y, _, h = annotation["bbox"]
+    annotation["bbox"] = [x, y, image["width"] - x + 0.5, h]  # 0.5 px past the right edge
+    json_path.write_text(json.dumps(data))
+    out = tmp_path / "out"
+
+    summary = expand(src, out, per_image=1, workers=1).summary
+
+    assert summary["labels"]["problems"] == []
+    result = verify(out, replay=2)
+    assert result["ok"] is True, result

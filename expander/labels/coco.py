@@ -30,7 +30,14 @@ from pycocotools import mask as coco_mask
 from expander.dataset import Item, natural_key
 from expander.errors import LayoutError
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read, Written
-from expander.labels.instances import Instances, check_mask_memory, clip_corners, mask_box, trace_polygons
+from expander.labels.instances import (
+    Instances,
+    box_fits,
+    check_mask_memory,
+    clip_corners,
+    mask_box,
+    trace_polygons,
+)
 from expander.labels.tree import Tree, inside, split_of
 from expander.limits import MAX_OBJECTS_PER_IMAGE
 from expander.plan import Output
@@ -460,7 +467,7 @@ def _box_problem(bbox: Any, width: int, height: int) -> str:
         x, y, w, h = (float(v) for v in bbox)
     except (TypeError, ValueError):
         return f"box {bbox!r} is not [x, y, width, height]"
-    if not (x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= width + 0.01 and y + h <= height + 0.01):
+    if not box_fits(x, y, x + w, y + h, width, height):
         return f"box {bbox} is not inside the image"
     return ""
 

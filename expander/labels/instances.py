@@ -18,6 +18,16 @@ import numpy as np
 from expander.limits import MAX_MASK_BYTES
 
 Box = tuple[float, float, float, float]
+# How far a box may overhang its image and still be valid, in pixels: exports round coordinates (Roboflow's COCO
+# boxes end up to 0.5 px past the edge). Reading clips such a box; verify accepts it; inspect reports it as fine.
+OVERHANG = 1.0
+
+
+def box_fits(x0: float, y0: float, x1: float, y1: float, width: float, height: float) -> bool:
+    """Whether a box (pixel corners) has area and lies inside its image, give or take ``OVERHANG``."""
+    return (
+        x1 > x0 and y1 > y0 and x0 > -OVERHANG and y0 > -OVERHANG and x1 < width + OVERHANG and y1 < height + OVERHANG
+    )
 
 
 @dataclass

@@ -27,7 +27,7 @@ import numpy as np
 from expander.dataset import UNLISTED, Item, natural_key
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read, Written
 from expander.labels.evidence import examine
-from expander.labels.instances import Instances, clip_corners, read_label_image, write_label_image
+from expander.labels.instances import Instances, box_fits, clip_corners, read_label_image, write_label_image
 from expander.labels.tree import Tree, renamed_label, split_of, stem
 from expander.plan import Output
 from expander.textfiles import TextFileError, decode_text, parse_xml
@@ -167,7 +167,7 @@ class Voc(LabelFormat):
             if any(v is None for v in corners):
                 return "an object has no numeric bndbox"
             x0, y0, x1, y1 = (float(v or 0) for v in corners)
-            if not (1 <= x0 <= x1 <= width and 1 <= y0 <= y1 <= height):
+            if not (x0 <= x1 and y0 <= y1 and box_fits(x0 - 1, y0 - 1, x1, y1, width, height)):
                 return f"box {x0:g},{y0:g},{x1:g},{y1:g} is not inside the image (VOC's are 1-based)"
             if obj.findtext("name", "").strip() not in labels.names:
                 return f"object name {obj.findtext('name')!r} is not one of the dataset's classes"
