@@ -109,3 +109,17 @@ def test_a_split_without_masks_is_kept_and_said_to_be_kept(tmp_path: Path) -> No
     assert sorted(p.name for p in (out / "test").iterdir()) == sorted(p.name for p in (src / "test").iterdir())
     for name in ("0.png", "0_predict.png"):
         assert (out / "test" / name).read_bytes() == (src / "test" / name).read_bytes()
+
+
+def test_a_cvat_yolo_export_keeps_obj_data_and_names_and_lists_its_copies_the_darknet_way(tmp_path: Path) -> None:
+    src = next(p for p in ZOO if p.name == "cvat-yolo").build(tmp_path / "cvat")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["expand", str(src), "-o", str(out), "--per-image", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    for name in ("obj.data", "obj.names"):
+        assert (out / name).read_bytes() == (src / name).read_bytes()
+    assert (out / "train.txt").read_text() == (
+        "data/obj_train_data/1.jpg\ndata/obj_train_data/1__aug001.jpg\ndata/obj_train_data/1__aug002.jpg\n"
+    )
+    assert (out / "obj_train_data/1.txt").read_bytes() == (src / "obj_train_data/1.txt").read_bytes()
+    assert [line.split()[0] for line in (out / "obj_train_data/1__aug001.txt").read_text().splitlines()] == ["2", "1"]

@@ -292,13 +292,9 @@ ZOO = (
         *DATUMARO,
         "obj.data, obj.names, train.txt, obj_train_data/ (CVAT YOLO 1.1)",
         cvat_yolo,
-        None,
-        refused=(
-            "Darknet/CVAT YOLO 1.1 obj.data",
-            "Darknet class names (obj.names)",
-            "YOLO boxes (class cx cy w h)",
-            "an image list file",
-        ),
+        "darknet",
+        {"train": 1},
+        {"label_1": 1, "label_2": 1},
     ),
     Published(
         "dota8",

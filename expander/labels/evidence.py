@@ -110,9 +110,9 @@ def _yaml(name: str, text: str) -> Kind:
 
 def _darknet(name: str, text: str) -> Kind:
     if name.endswith(".data") and re.search(r"^\s*(classes|names|train)\s*=", text, flags=re.M):
-        return "Darknet/CVAT YOLO 1.1 obj.data", None
+        return "Darknet/CVAT YOLO 1.1 obj.data", "darknet"
     if name.endswith(".names") and text.strip():
-        return "Darknet class names (obj.names)", None
+        return "Darknet class names (obj.names)", "darknet"
     return None
 
 

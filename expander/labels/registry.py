@@ -24,6 +24,7 @@ _FORMATS = {
     "yolo-obb": "expander.labels.yolo:YoloObb",
     "yolo-segment": "expander.labels.yolo:YoloSegment",
     "yolo": "expander.labels.yolo:YoloDetect",
+    "darknet": "expander.labels.darknet:Darknet",
     "masks": "expander.labels.masks:Masks",
 }
 NAMES = tuple(_FORMATS)
