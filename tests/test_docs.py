@@ -160,3 +160,20 @@ def test_the_module_map_lists_every_module_and_no_other() -> None:
     modules = {p.relative_to(REPO).as_posix() for package in ("expander", "train")
                for p in (REPO / package).rglob("*.py") if p.name != "__init__.py"}  # fmt: skip
     assert _module_map() == modules
+
+
+def test_the_label_formats_page_names_every_registered_format_and_no_other() -> None:
+    """docs/labels.md's --labels list and its formats table say what the registry reads: a format added to the
+    registry but not to the page, or called unsupported there, fails here."""
+    from expander.labels import registry
+
+    text = (REPO / "docs" / "labels.md").read_text(encoding="utf-8")
+    listed = re.search(r"`--labels\s+([\w|-]+)` states it", text)
+    assert listed is not None and sorted(listed[1].split("|")) == sorted(registry.NAMES)
+    formats = text.split("## Formats", 1)[1].split("\n### ", 1)[0]
+    rows = {
+        name for row in re.findall(r"^\| (`[^|]+`) \|", formats, flags=re.M) for name in re.findall(r"`([\w-]+)`", row)
+    }
+    assert rows - {"--labels"} == set(registry.NAMES)  # the header names the column
+    unsupported = text.split("## Not supported yet", 1)[1]
+    assert not [name for name in registry.NAMES if f"`--labels {name}`" in unsupported]

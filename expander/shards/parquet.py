@@ -5,7 +5,8 @@ Columns: ``key``, ``image`` (a struct of ``bytes`` and ``path``, Hugging Face's 
 ``label`` (class index, -1 in a labelled dataset), ``class``, ``source``, ``output``, ``split``, ``copy`` (0:
 the original), ``seed`` (-1: none), and per label file of a labelled dataset its role (binary) and
 ``<role>_path``. The schema carries Hugging Face's feature metadata (``image`` an Image, ``label`` a
-ClassLabel with the run's class names), so ``datasets.load_dataset("parquet", ...)`` decodes images itself.
+ClassLabel with the run's class names; in a labelled dataset, whose labels are its label files, a plain
+int64, as a ClassLabel refuses -1), so ``datasets.load_dataset("parquet", ...)`` decodes images itself.
 
 Row groups hold about ROW_GROUP_BYTES of images, so a reader streams a shard a few MB at a time. Written
 with pyarrow (``pip install 'dataset-expander[parquet]'``): equal samples give equal bytes for one pyarrow
@@ -48,7 +49,9 @@ def write(samples: list[ShardSample], out: Writable, classes: list[str]) -> None
     for role in roles:
         columns[role] = pa.array([dict(s.labels).get(role) for s in samples], pa.binary())
         columns[f"{role}_path"] = [str((s.meta.get("labels") or {}).get(role, "")) for s in samples]
-    table = pa.table(columns).replace_schema_metadata({b"huggingface": json.dumps(_features(classes, roles)).encode()})
+    labelled = any(s.label < 0 for s in samples)
+    features = _features(classes, roles, labelled)
+    table = pa.table(columns).replace_schema_metadata({b"huggingface": json.dumps(features).encode()})
     mean = sum(len(s.image) for s in samples) / max(1, len(samples))
     buffer = io.BytesIO()
     # Images are compressed already: no codec (snappy saved 0.01% on photos); a dictionary only for the columns
@@ -58,12 +61,12 @@ def write(samples: list[ShardSample], out: Writable, classes: list[str]) -> None
     out.write(buffer.getvalue())
 
 
-def _features(classes: list[str], roles: list[str]) -> dict:
+def _features(classes: list[str], roles: list[str], labelled: bool) -> dict:
     """Hugging Face ``datasets``' feature description of the columns."""
     value = lambda dtype: {"dtype": dtype, "_type": "Value"}  # noqa: E731
     features = {name: value("string") for name in _STRINGS}
-    features |= {"image": {"_type": "Image"}, "label": {"names": list(classes), "_type": "ClassLabel"},
-                 "copy": value("int64"), "seed": value("int64")}  # fmt: skip
+    label = value("int64") if labelled else {"names": list(classes), "_type": "ClassLabel"}
+    features |= {"image": {"_type": "Image"}, "label": label, "copy": value("int64"), "seed": value("int64")}
     for role in roles:
         features |= {role: value("binary"), f"{role}_path": value("string")}
     order = ["key", "image", "format", "label", "class", "source", "output", "split", "copy", "seed"]
