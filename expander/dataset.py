@@ -21,7 +21,7 @@ AUGMENTED_SPLIT = "train"
 # walks the tree and tries the formats); a mask folder mirrors the image folder (expander.labels.masks).
 MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations",
                 "label", "labels", "gt")  # fmt: skip
-LABEL_MARKERS = frozenset({"labels", "Annotations", "ImageSets", *MASK_FOLDERS})
+LABEL_MARKERS = frozenset({"labels", "Annotations", "ImageSets", "label_2", *MASK_FOLDERS})
 LABEL_SUFFIXES = (".json", ".xml", ".yaml", ".yml", ".names", ".data")
 # The files an expander run writes beside its outputs (its manifest and its summary): an expanded folder read
 # as a source holds them, and they are its run records, not its data.

@@ -440,3 +440,23 @@ def test_labelme_shapes_follow_the_pixels_and_keep_their_keys(tmp_path: Path) ->
     assert not (out / "train/shot_003.json").exists()  # an original without a JSON stays without one
     assert (out / "train/shot_001.json").read_bytes() == (src / "train/shot_001.json").read_bytes()
     assert runner_verify(out) == 0
+
+
+def test_kitti_boxes_follow_the_pixels_and_their_3d_values_become_unknown(tmp_path: Path) -> None:
+    import zoo
+
+    src = zoo.kitti_detection(tmp_path / "src")
+    flip = tmp_path / "flip.json"
+    flip.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
+        {"__class_fullname__": "HorizontalFlip", "p": 1.0}]}}))  # fmt: skip
+    out = tmp_path / "out"
+    expand(src, out, per_image=1, workers=1, pipeline=str(flip))
+
+    assert (out / "training/label_2/000030_11__aug001.txt").read_text() == (
+        "Van 0.0 1 -10 4.00 4.00 6.00 6.00 -1 -1 -1 -1000 -1000 -1000 -10\n"  # 4..6 of 10 px mirrors onto itself
+        "Van 0.0 0 -10 3.00 6.00 4.00 9.00 -1 -1 -1 -1000 -1000 -1000 -10\n"  # 6..7 becomes 3..4
+    )
+    for name in ("training/label_2/000030_11.txt", "testing/image_2/000001_10.png"):
+        assert (out / name).read_bytes() == (src / name).read_bytes()
+    assert not (out / "testing/image_2/000001_10__aug001.png").exists()
+    assert runner_verify(out) == 0

@@ -115,7 +115,8 @@ def cvat_images(root: Path) -> Path:
 
 
 def kitti_detection(root: Path) -> Path:
-    """KITTI object detection: ``training/image_2`` PNGs and ``training/label_2`` with 15 columns a line."""
+    """KITTI object detection: ``training/image_2`` PNGs and ``training/label_2`` with 15 columns a line;
+    ``testing/image_2`` without labels."""
     lines = {
         "000030_10": "Truck 1.0 0 -1 0 1 2 3 -1 -1 -1 -1 -1 -1 -1\n",
         "000030_11": "Van 0.0 1 -1 4 4 6 6 -1 -1 -1 -1 -1 -1 -1\nVan 0.0 0 -1 6 6 7 9 -1 -1 -1 -1 -1 -1 -1\n",
@@ -123,6 +124,7 @@ def kitti_detection(root: Path) -> Path:
     for name, text in lines.items():
         _image(root / "training" / "image_2" / f"{name}.png", 10, 10)
         _text(root / "training" / "label_2" / f"{name}.txt", text)
+    _image(root / "testing" / "image_2" / "000001_10.png", 10, 10)  # the test split has no labels
     return root
 
 
@@ -276,8 +278,9 @@ ZOO = (
         *DATUMARO,
         "training/image_2 + training/label_2",
         kitti_detection,
-        None,
-        refused=("KITTI labels (type truncated occluded alpha box ...)",),
+        "kitti",
+        {"train": 2, "test": 1},
+        {"Truck": 1, "Van": 2},
     ),
     Published(
         "roboflow-createml",

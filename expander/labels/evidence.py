@@ -144,7 +144,7 @@ def _shape(fields: list[str]) -> Kind:
             return "YOLO polygons (class x1 y1 x2 y2 ...)", "yolo-segment"
         return None
     if not numbers[0] and n in (15, 16) and all(numbers[1:]):
-        return "KITTI labels (type truncated occluded alpha box ...)", None
+        return "KITTI labels (type truncated occluded alpha box ...)", "kitti"
     if n in (9, 10) and all(numbers[:8]) and not numbers[8]:
         return "DOTA oriented boxes (x1 y1 ... x4 y4 class difficult)", None
     if n == 1 and is_image_name(fields[0]):

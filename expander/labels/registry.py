@@ -25,6 +25,7 @@ _FORMATS = {
     "yolo-segment": "expander.labels.yolo:YoloSegment",
     "yolo": "expander.labels.yolo:YoloDetect",
     "darknet": "expander.labels.darknet:Darknet",
+    "kitti": "expander.labels.kitti:Kitti",
     "masks": "expander.labels.masks:Masks",
 }
 NAMES = tuple(_FORMATS)
