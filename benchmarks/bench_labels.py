@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_labels.py                 # about 4 minutes on 2 cores
     .venv/bin/python benchmarks/bench_labels.py --images 100 --rounds 2
+    .venv/bin/python benchmarks/bench_labels.py --layout voc    # the same images as a labelImg VOC set
     .venv/bin/python benchmarks/bench_labels.py --agreement     # polygons against masks on Penn-Fudan, 1 minute
 
 Data: the first ``--images`` training images of ../shared/datasets/aquarium_yolo (Roboflow's YOLO export: boxes
@@ -14,6 +15,10 @@ in ``train/labels/*.txt``, names in ``data.yaml``), copied into a temporary YOLO
   and its label file, running ``A.Compose(preset, bbox_params=A.BboxParams(format="yolo", ...))`` N times with
   a seed per copy, writing the JPEG and the label file atomically (temporary name, then rename), and copying the
   original and its labels, so both arms write the same files.
+
+With ``--layout voc`` the same images and boxes are written as labelImg publishes a VOC set (the raccoon set's
+layout: ``images/`` + ``annotations/<name>.xml``, 1-based corners, boxes without area left out), the hand loop
+reads each XML with ElementTree, uses ``format="pascal_voc"`` and writes each copy's XML with its boxes changed.
 
 Arms alternate within rounds; the median of each and their ratio are printed.
 
@@ -42,6 +47,86 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 AQUARIUM = REPO.parent / "shared" / "datasets" / "aquarium_yolo"
+
+
+def source_voc(root: Path, count: int) -> Path:
+    """The same images as a labelImg VOC set: ``images/`` + ``annotations/`` (boxes without area left out)."""
+    import cv2
+    import yaml
+
+    names = yaml.safe_load((AQUARIUM / "data.yaml").read_text())["names"]
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    for image in sorted((AQUARIUM / "train" / "images").glob("*.jpg"))[:count]:
+        shutil.copy(image, root / "images" / image.name)
+        height, width = cv2.imread(str(image), cv2.IMREAD_UNCHANGED).shape[:2]
+        objects = ""
+        for line in (AQUARIUM / "train" / "labels" / f"{image.stem}.txt").read_text().splitlines():
+            c, cx, cy, w, h = (float(v) for v in line.split())
+            x0, y0 = round((cx - w / 2) * width) + 1, round((cy - h / 2) * height) + 1
+            x1, y1 = round((cx + w / 2) * width), round((cy + h / 2) * height)
+            if x1 > x0 and y1 > y0:
+                objects += (f"\t<object>\n\t\t<name>{names[int(c)]}</name>\n\t\t<difficult>0</difficult>\n"
+                            f"\t\t<bndbox>\n\t\t\t<xmin>{x0}</xmin>\n\t\t\t<ymin>{y0}</ymin>\n\t\t\t<xmax>{x1}</xmax>\n"
+                            f"\t\t\t<ymax>{y1}</ymax>\n\t\t</bndbox>\n\t</object>\n")  # fmt: skip
+        (root / "annotations" / f"{image.stem}.xml").write_text(
+            f"<annotation>\n\t<folder>images</folder>\n\t<filename>{image.name}</filename>\n\t<size>\n"
+            f"\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n\t\t<depth>3</depth>\n\t</size>\n"
+            f"{objects}</annotation>\n"
+        )
+    return root
+
+
+def _hand_voc_job(args: tuple) -> int:
+    """One image of the VOC set: its copies and XMLs, written atomically; the number of files written."""
+    import xml.etree.ElementTree as ET
+
+    import albumentations as A
+    import cv2
+
+    from expander.pipeline import preset_dict
+
+    image_path, xml_path, out, per_image, quality = args
+    transform = A.from_dict(preset_dict("keras"))
+    compose = A.Compose(transform.transforms, bbox_params=A.BboxParams(format="pascal_voc", label_fields=["names"],
+                                                                      min_visibility=0.1, clip=True))  # fmt: skip
+    image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    document = ET.parse(xml_path).getroot()
+    objects = document.findall("object")
+    boxes = [[float(o.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")] for o in objects]
+    names = [o.findtext("name") for o in objects]
+    shutil.copy(image_path, out / "images" / Path(image_path).name)
+    shutil.copy(xml_path, out / "annotations" / Path(xml_path).name)
+    for k in range(1, per_image + 1):
+        compose.set_random_seed(zlib.crc32(f"{Path(image_path).name}:{k}".encode()))
+        result = compose(image=image, bboxes=boxes, names=names)
+        stem = f"{Path(image_path).stem}__aug{k:03d}"
+        ok, data = cv2.imencode(".jpg", result["image"], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert ok
+        _write_atomic(out / "images" / f"{stem}.jpg", data.tobytes())
+        copy = ET.fromstring(ET.tostring(document))
+        for o in copy.findall("object"):
+            copy.remove(o)
+        copy.find("filename").text = f"{stem}.jpg"
+        for name, box in zip(result["names"], result["bboxes"], strict=True):
+            element = ET.SubElement(copy, "object")
+            ET.SubElement(element, "name").text = name
+            bndbox = ET.SubElement(element, "bndbox")
+            for key, value in zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True):
+                ET.SubElement(bndbox, key).text = str(round(value))
+        _write_atomic(out / "annotations" / f"{stem}.xml", ET.tostring(copy))
+    return 2 + 2 * per_image
+
+
+def hand_loop_voc(src: Path, out: Path, per_image: int) -> int:
+    from multiprocessing import get_context
+
+    for name in ("images", "annotations"):
+        (out / name).mkdir(parents=True, exist_ok=True)
+    jobs = [(p, src / "annotations" / f"{p.stem}.xml", out, per_image, 95)
+            for p in sorted((src / "images").glob("*.jpg"))]  # fmt: skip
+    with get_context("fork").Pool(2) as pool:
+        return sum(pool.imap_unordered(_hand_voc_job, jobs, chunksize=4))
 
 
 def source(root: Path, count: int) -> Path:
@@ -110,7 +195,8 @@ def expander_run(src: Path, out: Path, per_image: int) -> int:
     command = [sys.executable, "-m", "expander", "expand", str(src), "-o", str(out), "--per-image", str(per_image),
                "-j", "2", "-q"]  # fmt: skip
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return sum(1 for p in (out / "train").rglob("*") if p.is_file())
+    folders = ("train",) if (out / "train").is_dir() else ("images", "annotations")
+    return sum(1 for folder in folders for p in (out / folder).rglob("*") if p.is_file())
 
 
 PENNFUDAN = REPO.parent / "shared" / "datasets" / "pennfudan"
@@ -202,6 +288,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--agreement", action="store_true", help="only the polygon-against-mask agreement")
     parser.add_argument("--preset", default="keras", help="for --agreement")
+    parser.add_argument("--layout", choices=("yolo", "voc"), default="yolo", help="Roboflow's YOLO export, or VOC")
     args = parser.parse_args()
     if args.agreement:
         with tempfile.TemporaryDirectory() as tmp:
@@ -211,7 +298,8 @@ def main() -> None:
         sys.exit(f"{AQUARIUM} is not here: the benchmark reads it.")
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "expander")], check=True)
     with tempfile.TemporaryDirectory() as tmp:
-        src = source(Path(tmp) / "src", args.images)
+        src = (source if args.layout == "yolo" else source_voc)(Path(tmp) / "src", args.images)
+        hand = hand_loop if args.layout == "yolo" else hand_loop_voc
         times: dict[str, list[float]] = {"expander": [], "hand loop": []}
         files: dict[str, int] = {}
         for round_number in range(args.rounds):
@@ -220,16 +308,14 @@ def main() -> None:
                 out = Path(tmp) / f"out-{arm.replace(' ', '-')}"
                 shutil.rmtree(out, ignore_errors=True)
                 began = time.perf_counter()
-                files[arm] = (expander_run if arm == "expander" else hand_loop)(src, out, args.per_image)
+                files[arm] = (expander_run if arm == "expander" else hand)(src, out, args.per_image)
                 times[arm].append(time.perf_counter() - began)
-                print(
-                    f"round {round_number + 1}: {arm}: {times[arm][-1]:.2f} s, {files[arm]} files in train/", flush=True
-                )
-        hand = statistics.median(times["hand loop"])
-        print(f"{args.images} images x {args.per_image} copies, keras preset, 2 processes each")
+                print(f"round {round_number + 1}: {arm}: {times[arm][-1]:.2f} s, {files[arm]} files", flush=True)
+        baseline = statistics.median(times["hand loop"])
+        print(f"{args.images} images x {args.per_image} copies, {args.layout}, keras preset, 2 processes each")
         for arm, seconds in times.items():
             median = statistics.median(seconds)
-            print(f"{arm:10s} median {median:6.2f} s  ({median / hand:.2f}x the hand loop)  {files[arm]} files")
+            print(f"{arm:10s} median {median:6.2f} s  ({median / baseline:.2f}x the hand loop)  {files[arm]} files")
 
 
 if __name__ == "__main__":
