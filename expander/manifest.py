@@ -74,6 +74,9 @@ def write_manifest(dst: Path | Store, records: Iterable[Record]) -> None:
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
+            # csv quotes a field holding a character of its line terminator (LF), not a lone CR, which a reader
+            # takes for the end of a row: a row with one is written quoted whole.
+            quoted = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_ALL)
             writer.writerow(MANIFEST_COLUMNS)
             for r in records:
                 copy = "original" if r.copy_index is None else r.copy_index
@@ -82,7 +85,7 @@ def write_manifest(dst: Path | Store, records: Iterable[Record]) -> None:
                 objects = "" if r.objects is None else r.objects
                 row = [r.output, r.source, r.class_name, r.split or "", copy, seed, r.status, r.error, r.partner,
                        size, r.sha256, r.labels, r.labels_sha256, objects, r.shard]  # fmt: skip
-                writer.writerow(row)
+                (quoted if any("\r" in str(v) for v in row) else writer).writerow(row)
         store.put_file(tmp, MANIFEST_NAME)
     except BaseException:
         tmp.unlink(missing_ok=True)

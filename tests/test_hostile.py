@@ -1430,3 +1430,26 @@ def test_19_list_files_with_absolute_paths_inside_the_root_are_read_and_entries_
         "2 line(s) of train.txt lead outside the dataset, not read: '../elsewhere/x.png', '/etc/x.png'",
         "1 line(s) of train.txt name no file of the dataset, not read: 'all/images/gone.png'",
     ]
+
+
+def test_20_every_byte_a_name_may_hold_round_trips_through_the_manifest_and_verify(tmp_path: Path) -> None:
+    """CR, LF, tab, quote and comma in names: one manifest row each, and verify passes on the untouched run (a
+    lone CR split its row: 24 rows for 16 outputs). A name that is not UTF-8 is failed and named."""
+    src = tmp_path / "src"
+    names = ["a\rb.png", "c\nd.png", "t\tab.png", 'q"uote.png', "com,ma.png", "cr\r\nlf.png", "plain.png"]
+    for name in names:
+        write_image(src / "cat" / name)
+    write_image(src / "dog" / "p.png")
+    (src / "dog" / os.fsdecode(b"bad\xff.png")).write_bytes((src / "dog" / "p.png").read_bytes())
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1", "-q")
+
+    assert result.exit_code == 1  # the name that is not UTF-8 failed
+    outputs = sorted(r["output"] for r in rows_of(out))
+    expected = sorted(f"{c}/{stem}{suffix}.png" for c, stem in [("cat", n[:-4]) for n in names] + [("dog", "p")]
+                      for suffix in ("", "__aug001"))  # fmt: skip
+    assert outputs == expected
+    checked = runner_invoke("verify", str(out), "--replay", "16")
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.splitlines()[0] == f"{out}: OK (16 files listed)"
