@@ -4,9 +4,9 @@
 near-duplicates joined into groups) with a decision per file; ``expander expand SRC --exclude dup.json``
 leaves the dropped files out of the output. The input is never touched.
 
-The decision: evaluation data is never dropped (val and test are the user's yardstick), so in a group
-that reaches val or test every train member is dropped (a leak: the model would be tested on what it
-trained on); a group inside train keeps its first member in natural order and drops the rest.
+The decision: evaluation data is never dropped (val and test are the user's yardstick), so a train file that is
+a copy of a val or test file is dropped (a leak: the model would be tested on what it trained on); among train
+files, the first in natural order is kept and each copy of a kept file is dropped (``groups``).
 """
 
 from __future__ import annotations
@@ -27,57 +27,67 @@ SCHEMA = 1
 _EVALUATION = ("val", "valid", "validation", "test")
 
 
-GROUP_CAP = 32  # files: a pair that would join two groups past it is left as it is
-
-
 def groups(report: dict[str, Any], split_of: dict[str, str | None]) -> list[dict[str, Any]]:
     """Exact groups and near-duplicate pairs joined into groups (a file in two pairs joins them), decided.
-    Pairs join closest first and never past ``GROUP_CAP`` files, so a chain of look-alikes (A ~ B ~ C ...)
-    cannot sweep thousands of files into one group."""
-    parent: dict[str, str] = {}
-    size: dict[str, int] = {}
 
-    def root(f: str) -> str:
-        while parent.setdefault(f, f) != f:
-            parent[f] = parent[parent[f]]
-            f = parent[f]
-        return f
-
+    A group is every file linked through pairs, however many (one line each in a report). The decision is made
+    pair by pair, not group by group, so a chain of look-alikes (A ~ B ~ C, where A and C differ) does not drop
+    C for being like a dropped B: in natural order, val and test files are kept; a train file is dropped when it
+    pairs with one of them (a leak) or with a train file kept before it (a duplicate). Members of an exact group
+    pair with each other. No duplicate or leak then survives ``--exclude``.
+    """
+    partners: dict[str, set[str]] = {}
     kinds: dict[str, set[str]] = {}
-    near = sorted(report["near_duplicates"], key=lambda d: d["distance_bits"])
-    for found in [*report["exact_duplicates"], *near]:
-        first, *rest = found["files"]
-        for other in rest:
-            a, b = root(first), root(other)
-            if a != b and size.get(a, 1) + size.get(b, 1) <= GROUP_CAP:
-                parent[b] = a
-                size[a] = size.get(a, 1) + size.pop(b, 1)
-        kinds.setdefault(first, set()).add(found.get("difference", found["kind"]))
-    members: dict[str, list[str]] = {}
-    for f in parent:
-        members.setdefault(root(f), []).append(f)
+    for found in [*report["exact_duplicates"], *report["near_duplicates"]]:
+        files = found["files"]
+        for f in files:
+            partners.setdefault(f, set()).update(g for g in files if g != f)
+            kinds.setdefault(f, set()).add(found.get("difference", found["kind"]))
     result = []
-    for files in members.values():
-        if len(files) < 2:
-            continue  # its pairs were all left out by the cap
+    for files in _components(partners):
         files.sort(key=natural_key)
         differences = sorted({k for f in files for k in kinds.get(f, ())})
-        group = _decide(files, "exact" if differences == ["exact"] else "near", split_of)
+        group = _decide(files, "exact" if differences == ["exact"] else "near", split_of, partners)
         result.append({**group, "differences": differences})
     return sorted(result, key=lambda g: (not g["cross_split"], natural_key(g["files"][0])))
 
 
-def _decide(files: list[str], kind: str, split_of: dict[str, str | None]) -> dict[str, Any]:
-    splits = {split_of.get(f) for f in files}
-    evaluation = [f for f in files if split_of.get(f) in _EVALUATION]
-    if evaluation:
-        drop = [f for f in files if split_of.get(f) not in _EVALUATION]
+def _components(partners: dict[str, set[str]]) -> list[list[str]]:
+    seen: set[str] = set()
+    found = []
+    for start in partners:
+        if start in seen:
+            continue
+        component, pending = [], [start]
+        seen.add(start)
+        while pending:
+            f = pending.pop()
+            component.append(f)
+            for g in partners[f] - seen:
+                seen.add(g)
+                pending.append(g)
+        found.append(component)
+    return found
+
+
+def _decide(files: list[str], kind: str, split_of: dict[str, str | None], partners: dict[str, set[str]]) -> dict:
+    evaluation = {f for f in files if split_of.get(f) in _EVALUATION}
+    kept: set[str] = set(evaluation)
+    leaked = False
+    for f in files:
+        if f in evaluation:
+            continue
+        if partners[f] & evaluation:
+            leaked = True
+        elif not partners[f] & kept:
+            kept.add(f)
+    if leaked:
         reason = "leak: also in " + "/".join(sorted({str(split_of[f]) for f in evaluation}))
     else:
-        drop = files[1:]
-        reason = "duplicate: one kept"
-    return {"files": files, "kind": kind, "cross_split": len(splits) > 1, "keep": [f for f in files if f not in drop],
-            "drop": drop, "reason": reason}  # fmt: skip
+        reason = "duplicate: " + ("one kept" if len(kept) == 1 else f"{len(kept)} kept, none a copy of another")
+    return {"files": files, "kind": kind, "cross_split": len({split_of.get(f) for f in files}) > 1,
+            "keep": [f for f in files if f in kept], "drop": [f for f in files if f not in kept],
+            "reason": reason}  # fmt: skip
 
 
 def write(report: dict[str, Any], split_of: dict[str, str | None], path: str | Path) -> dict[str, Any]:

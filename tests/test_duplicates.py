@@ -68,8 +68,10 @@ def test_exclude_refuses_a_file_for_another_dataset(leaky: Path, tmp_path: Path)
         expand(leaky, tmp_path / "out2", exclude=tmp_path / "bad.json")
 
 
-def test_a_chain_of_near_duplicates_stops_at_the_group_cap_and_leaks_come_first() -> None:
-    from expander.duplicates import GROUP_CAP, groups
+def test_a_chain_of_near_duplicates_is_one_group_that_keeps_every_file_no_kept_one_copies() -> None:
+    """A ~ B ~ C ... one bit apart: one group of 100 (one line), the even links kept (none pairs with another kept
+    one), the odd dropped (each pairs with a kept one); leaks come first."""
+    from expander.duplicates import groups
 
     chain = [f"train/x/{i:03d}.png" for i in range(100)]  # each a near-duplicate of the next, one bit apart
     near = [{"files": list(pair), "kind": "near", "distance_bits": 1, "cross_split": False} for pair in pairwise(chain)]
@@ -77,8 +79,10 @@ def test_a_chain_of_near_duplicates_stops_at_the_group_cap_and_leaks_come_first(
     split_of = {f: f.split("/")[0] for f in [*chain, "train/y/a.png", "test/y/a.png"]}
     found = groups({"exact_duplicates": [], "near_duplicates": near}, split_of)
     assert found[0]["files"] == ["test/y/a.png", "train/y/a.png"] and found[0]["drop"] == ["train/y/a.png"]
-    assert [len(g["files"]) for g in found[1:]] == [GROUP_CAP, GROUP_CAP, GROUP_CAP, 100 - 3 * GROUP_CAP]
-    assert sorted(f for g in found[1:] for f in g["files"]) == chain
+    assert found[0]["reason"] == "leak: also in test"
+    assert len(found) == 2 and found[1]["files"] == chain
+    assert found[1]["keep"] == chain[::2] and found[1]["drop"] == chain[1::2]
+    assert found[1]["reason"] == "duplicate: 50 kept, none a copy of another"
 
 
 def test_an_output_file_inspect_cannot_write_is_exit_2_before_the_survey(leaky: Path, tmp_path: Path) -> None:

@@ -1453,3 +1453,32 @@ def test_20_every_byte_a_name_may_hold_round_trips_through_the_manifest_and_veri
     checked = runner_invoke("verify", str(out), "--replay", "16")
     assert checked.exit_code == 0, checked.output
     assert checked.stdout.splitlines()[0] == f"{out}: OK (16 files listed)"
+
+
+def test_20_no_group_cap_lets_a_duplicate_or_a_leak_survive_exclude(tmp_path: Path) -> None:
+    """80 identical train images and a test image identical to 40 more train ones (the old cap of 32 files a group
+    left 48 and 8 of them): after --exclude one train image of the first kind is left, none of the second."""
+    src = tmp_path / "src"
+    same, leaked = np.full((24, 24, 3), 40, np.uint8), np.full((24, 24, 3), 200, np.uint8)
+    same[4:9, 4:9], leaked[10:20, 3:6] = 250, 10  # a little structure, so neither is a blank
+    for n in range(80):
+        assert cv2.imwrite(
+            str((src / "train" / "a").mkdir(parents=True, exist_ok=True) or src / f"train/a/s{n}.png"), same
+        )
+    for n in range(40):
+        assert cv2.imwrite(str((src / "train" / "b").mkdir(parents=True, exist_ok=True) or src / f"train/b/l{n}.png"),
+                           leaked)  # fmt: skip
+    (src / "test" / "b").mkdir(parents=True)
+    assert cv2.imwrite(str(src / "test/b/probe.png"), leaked)
+    dup = tmp_path / "dup.json"
+
+    inspected = runner_invoke("inspect", str(src), "--duplicates", str(dup), "--json", "-j", "1")
+
+    assert inspected.exit_code == 0, inspected.output
+    found = json.loads(dup.read_text())
+    assert [len(g["files"]) for g in found["groups"]] == [41, 80]  # one line each, the leak first
+    assert len(found["drop"]) == 79 + 40
+    out = tmp_path / "out"
+    assert expand_cli(str(src), "-o", str(out), "--per-image", "0", "--exclude", str(dup), "-q").exit_code == 0
+    assert sorted(p.name for p in (out / "train").rglob("*.png")) == ["s0.png"]
+    assert sorted(p.name for p in (out / "test").rglob("*.png")) == ["probe.png"]
