@@ -1482,3 +1482,35 @@ def test_20_no_group_cap_lets_a_duplicate_or_a_leak_survive_exclude(tmp_path: Pa
     assert expand_cli(str(src), "-o", str(out), "--per-image", "0", "--exclude", str(dup), "-q").exit_code == 0
     assert sorted(p.name for p in (out / "train").rglob("*.png")) == ["s0.png"]
     assert sorted(p.name for p in (out / "test").rglob("*.png")) == ["probe.png"]
+
+
+def test_20_every_bound_on_objects_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    """200,000 YOLO boxes on one image (the docs bound an image at 10,000 objects), and 10,000 polygons on a
+    1024x768 image (their masks would take 7.9 GB to move): each exit 2 before writing, naming the file; with
+    --skip-bad-labels that image is left out and the others expanded (was: accepted, and refused only in the
+    worker with exit 1)."""
+    from labelled_data import write_yolo
+
+    for case, line, count in (
+        ("boxes", "0 0.5 0.5 0.1 0.1", 200_000),
+        ("polygons", "0 0.1 0.1 0.2 0.1 0.2 0.2 0.1 0.25 0.05 0.15", 10_000),
+    ):
+        src = write_yolo(tmp_path / case / "src")
+        assert cv2.imwrite(str(src / "train/images/a.png"), np.zeros((768, 1024, 3), np.uint8))
+        (src / "train/labels/a.txt").write_text(f"{line}\n" * count)
+        if case == "polygons":  # the other images' lines become polygons too: one task for the dataset
+            for name in ("b", "c", "d"):
+                (src / f"train/labels/{name}.txt").write_text(f"{line}\n")
+        out = tmp_path / case / "out"
+        refused = expand_cli(str(src), "-o", str(out), "--per-image", "1")
+        assert refused.exit_code == 2 and not out.exists()
+        why = ("train/labels/a.txt: 200,000 objects, more than the 10,000 an image may have" if case == "boxes" else
+               "train/images/a.png: 10,000 objects with masks on a 1024x768 image need 7.9 GB to move (the limit is "
+               "1.1 GB); split the image's labels or leave the image out")  # fmt: skip
+        assert f"  {why}\n" in refused.stderr
+        skipped = expand_cli(str(src), "-o", str(out), "--per-image", "1", "--skip-bad-labels", "--json", "-q")
+        assert skipped.exit_code == 1
+        assert failed_sources(out) == {
+            "train/images/a.png": "its labels cannot be read (--skip-bad-labels left it out)"
+        }
+        assert json.loads(skipped.stdout)["totals"]["written"] == 6

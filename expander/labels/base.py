@@ -108,6 +108,10 @@ class LabelFormat:
         """What workers need of the dataset besides each image's ``Objects`` (small: it is sent to each)."""
         return {}
 
+    def masked(self, objects: Objects) -> int:
+        """How many of an image's objects move as full-frame masks (their memory is bounded: MAX_MASK_BYTES)."""
+        return 0
+
     # --- one output (workers) ------------------------------------------------------------------------------
     def instances(self, objects: Objects, height: int, width: int, read: Read, settings: dict[str, Any]) -> Instances:
         """An image's objects in its pixel frame (``read`` gives the dataset's files, e.g. mask PNGs)."""

@@ -117,6 +117,9 @@ class Coco(LabelFormat):
         categories = [{"id": c["id"], "name": c.get("name")} for c in labels.details["categories"]]
         return {"flips": labels.details["flips"], "categories": categories}
 
+    def masked(self, objects: Objects) -> int:
+        return objects.count if any(a.get("segmentation") for a in objects.records) else 0
+
     def instances(self, objects: Objects, height: int, width: int, read: Read, settings: dict[str, Any]) -> Instances:
         boxes, keypoints = [], []
         for a in objects.records:

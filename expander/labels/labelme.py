@@ -60,6 +60,9 @@ class LabelMe(LabelFormat):
         items.sort(key=lambda i: natural_key(i.rel_path))
         return items, LabelSet(self.name, names)
 
+    def masked(self, objects: Objects) -> int:
+        return objects.count if any(r["shape_type"] in AREAS for r in objects.records) else 0
+
     def instances(self, objects: Objects, height: int, width: int, read: Read, settings: dict[str, Any]) -> Instances:
         areas = any(r["shape_type"] in AREAS for r in objects.records)
         if areas:

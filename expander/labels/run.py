@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from expander.errors import ExpanderError, LayoutError
+from expander.images import header_size
 from expander.labels import registry
 from expander.labels.base import Files, LabelOptions, LabelSet, Read, Written
+from expander.labels.instances import check_mask_memory
 from expander.labels.labelled import options_for
 from expander.plan import Job
 from expander.scan import scan
 from expander.sinks.base import LabelFiles
+from expander.storage import open_store
 
 if TYPE_CHECKING:
     from expander.dataset import Dataset
@@ -34,6 +37,7 @@ def checked(dataset: Dataset, skip: bool) -> Dataset:
     labels = dataset.labels
     if labels is None:
         return dataset
+    dataset = _crowded_masks(dataset)
     errors = [e for i in dataset.items if i.objects is not None for e in i.objects.errors] + list(labels.errors)
     if not errors:
         return dataset
@@ -52,6 +56,37 @@ def checked(dataset: Dataset, skip: bool) -> Dataset:
     )  # reported with the lines skipped
     labels = dataclasses.replace(labels, errors=(*left_out, *labels.errors))
     return dataclasses.replace(dataset, items=items, rejected=(*dataset.rejected, *rejected), labels=labels)
+
+
+CROWDED = 1_000  # objects with masks from which an image's size is read before any work, to bound their memory
+HEADER_BYTES = 64 * 1024
+
+
+def _crowded_masks(dataset: Dataset) -> Dataset:
+    """The dataset with every image whose objects' masks would take more than MAX_MASK_BYTES to move made
+    unreadable, naming why: found from the image's header, before any work, for images with ``CROWDED`` objects
+    with masks or more (a typical segmentation set's images are not read here; the worker checks those)."""
+    assert dataset.labels is not None
+    chosen = registry.get(dataset.labels.format)
+    crowded = [i for i in dataset.items if i.objects is not None and chosen.masked(i.objects) >= CROWDED]
+    if not crowded:
+        return dataset
+    store, over = open_store(dataset.location), {}
+    for item in crowded:
+        assert item.objects is not None
+        try:
+            size = header_size(store.head(item.rel_path, HEADER_BYTES), item.rel_path)
+            if size is not None:
+                check_mask_memory(chosen.masked(item.objects), size[1], size[0])
+        except OSError:
+            continue  # the worker says why the image cannot be read
+        except ValueError as e:
+            objects = dataclasses.replace(item.objects, errors=(*item.objects.errors, f"{item.rel_path}: {e}"),
+                                          unreadable=True)  # fmt: skip
+            over[item.rel_path] = dataclasses.replace(item, objects=objects)
+    return (
+        dataclasses.replace(dataset, items=tuple(over.get(i.rel_path, i) for i in dataset.items)) if over else dataset
+    )
 
 
 def sink_rules(dataset: Dataset) -> LabelFiles | None:

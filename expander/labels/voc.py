@@ -29,6 +29,7 @@ from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read, Wr
 from expander.labels.evidence import examine
 from expander.labels.instances import Instances, box_fits, clip_corners, read_label_image, write_label_image
 from expander.labels.tree import Tree, renamed_label, split_of, stem
+from expander.limits import MAX_OBJECTS_PER_IMAGE
 from expander.plan import Output
 from expander.textfiles import TextFileError, decode_text, parse_xml
 
@@ -335,6 +336,9 @@ def _objects(xml_name: str, document: ET.Element | None, error: str, index: dict
                 text = ET.tostring(element, encoding="unicode")
                 difficult = element.findtext("difficult", "0").strip() == "1"
                 records.append({"box": box, "size": (width, height), "element": text, "difficult": difficult})
+    if len(classes) > MAX_OBJECTS_PER_IMAGE:
+        error = f"{xml_name}: {len(classes):,} objects, more than the {MAX_OBJECTS_PER_IMAGE:,} an image may have"
+        return Objects((xml_name,), errors=(error,), unreadable=True)
     for element in list(document.iter("object")):
         document.remove(element)
     seg = [(kind, path) for kind in SEGMENTATION if (path := _segmentation_file(xml_name, image, kind)) in files]

@@ -40,6 +40,7 @@ from expander.labels.instances import (
     trace_polygons,
 )
 from expander.labels.tree import MAX_DATASET_FILE_BYTES, Tree, inside, split_of
+from expander.limits import MAX_OBJECTS_PER_IMAGE
 from expander.plan import Output
 from expander.textfiles import TextFileError, decode_text, load_yaml
 
@@ -179,6 +180,9 @@ class Yolo(LabelFormat):
                 continue
             ids.append(class_id)
             records.append(record)
+        if len(ids) > MAX_OBJECTS_PER_IMAGE:
+            error = f"{label}: {len(ids):,} objects, more than the {MAX_OBJECTS_PER_IMAGE:,} an image may have"
+            return Objects((label,), errors=(error,), unreadable=True)
         return Objects((label,), tuple(ids), tuple(records), problems=tuple(problems), errors=tuple(errors))
 
     def columns_problem(self, count: int, settings: dict[str, Any]) -> str:
@@ -313,6 +317,9 @@ class YoloSegment(YoloDetect):
         if x1 - x0 <= 0 or y1 - y0 <= 0:
             return None, "a polygon with no area"
         return tuple(points.reshape(-1).tolist()), ""
+
+    def masked(self, objects: Objects) -> int:
+        return objects.count
 
     def instances(self, objects: Objects, height: int, width: int, read: Read, settings: dict[str, Any]) -> Instances:
         masks, boxes = [], []
