@@ -1514,3 +1514,24 @@ def test_20_every_bound_on_objects_is_checked_before_anything_is_written(tmp_pat
             "train/images/a.png": "its labels cannot be read (--skip-bad-labels left it out)"
         }
         assert json.loads(skipped.stdout)["totals"]["written"] == 6
+
+
+def test_20_train_refuses_a_store_or_out_it_cannot_write_before_training(tmp_path: Path) -> None:
+    """A read-only --store or --out: exit 2 before the first run (was: a traceback after a run trained, lost)."""
+    src = make_tree(tmp_path / "src", {"train/cat": 4, "train/dog": 4, "test/cat": 2, "test/dog": 2})
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    train = str(Path(sys.executable).parent / "train")
+    for option, extra in (("--store", ["--out", str(tmp_path / "report")]), ("--out", [])):
+        command = [train, "compare", str(src), str(src), "--model", "tiny", "--epochs", "1", "--seeds", "1",
+                   option, str(locked), *extra]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                              preexec_fn=without_root_privileges())  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        what = "keep runs in" if option == "--store" else "write in"
+        assert done.stderr.splitlines()[-1] == (
+            f"Error: Cannot {what} {option} '{locked}': Permission denied. Nothing was trained. Choose another "
+            f"{option}."
+        )
+        assert list(locked.iterdir()) == []

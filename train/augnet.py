@@ -43,7 +43,7 @@ from train.fit import quiet_tensorflow
 from train.metrics import classification_metrics
 from train.models import create_model
 from train.report import pyplot
-from train.runs import default_out
+from train.runs import report_folder
 
 LOSSES = ("content", "style", "none", "control")
 AUGMENTS = ("neural", "traditional", "off")
@@ -113,7 +113,7 @@ def train_augnet(
         raise TrainError(f"augment must be one of {', '.join(AUGMENTS)}; got {config.augment!r}.")
     quiet_tensorflow()
 
-    out = Path(out) if out is not None else default_out("augnet")
+    out = report_folder(out, "augnet")
     split = load_split(src, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
     data = _Arrays.load(split, config.image_size)
     steps = _Steps(config, data.channels, len(split.classes))

@@ -18,7 +18,7 @@ from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
 from train.metrics import classification_metrics
 from train.report import verdict, write_reports
-from train.runs import RunSpec, default_out, default_store, run_all
+from train.runs import RunSpec, default_store, report_folder, run_all
 from train.stats import arm_stats, check_seeds, compared
 from train.store import StudyStore
 from train.study import check_presets
@@ -50,8 +50,9 @@ def compare(
     """
     seed_list = check_seeds(seeds)
     quiet_tensorflow()  # and says what to install if the train extra is missing
-    runs_store = StudyStore(default_store(store, out))
-    out = Path(out) if out is not None else default_out("compare")
+    runs_store_path = default_store(store, out)
+    out = report_folder(out, "compare")  # first: the default store is inside it
+    runs_store = StudyStore(runs_store_path)
     split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
     split = with_leak_warning(split, original, default_workers())
     if not split.train_expanded:
@@ -120,7 +121,7 @@ def fit_folder(
 ) -> dict:
     """Train one model on ``folder``; save ``model.keras``, ``model.json``, ``history.csv``, ``metrics.json``."""
     quiet_tensorflow()
-    out = Path(out) if out is not None else default_out("fit")
+    out = report_folder(out, "fit")
     split = load_split(folder, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
     channels = detect_channels(split.train_original)
     bar = _bar(config.epochs, progress)

@@ -31,7 +31,7 @@ from expander.pool import WorkerPool
 from train.data import Sample, detect_channels
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one, use_threads
-from train.store import StudyStore, digest, ordered_digest
+from train.store import StudyStore, digest, ordered_digest, writable_folder
 
 EPOCHS_PER_LINE = 10
 WORKER_MEMORY = 2 << 30  # bytes a training process may need (measured: 1.1 GB peak in the 64 px recipe study)
@@ -45,8 +45,11 @@ def default_store(store: str | Path | None, out: str | Path | None) -> Path:
     return Path(store) if store is not None else Path(out) / "store" if out is not None else STORE
 
 
-def default_out(kind: str) -> Path:
-    return Path("runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+def report_folder(out: str | Path | None, kind: str) -> Path:
+    """Where a command writes its report: ``--out``, else ``runs/<kind>-<time>``; checked writable before any
+    training."""
+    folder = Path(out) if out is not None else Path("runs") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    return writable_folder(folder, "--out")
 
 
 @dataclass(frozen=True)

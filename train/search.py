@@ -41,7 +41,7 @@ from expander.pipeline import preset_dict, save_pipeline, scaled_pipeline
 from train.data import Sample
 from train.errors import TrainError
 from train.fit import FitConfig
-from train.runs import RunSpec, default_out, default_store, run_all
+from train.runs import RunSpec, default_store, report_folder, run_all
 from train.stats import BASELINE, arm_stats, compared, effect
 from train.store import StudyStore
 from train.study import StudyData, _data_summary, _prepare, check_presets
@@ -354,7 +354,7 @@ def search(
     if minutes is None:
         _check_budget(budget, len(chosen), sizes, eta, config.epochs)
     store = default_store(store, out)
-    out = Path(out) if out is not None else default_out("search")
+    out = report_folder(out, "search")
     data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
     subset = data.subsets[0]
     # Equal steps for every candidate: an epoch is a pass's worth over the originals, copies or not.

@@ -17,6 +17,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +71,30 @@ def _cpu_seconds() -> float:
     return total + tree / tick
 
 
+def writable_folder(folder: Path, option: str, what: str = "write in") -> Path:
+    """``folder`` once a file could be written in it, or in the nearest folder above it that exists (where it
+    will be made): a store or report folder that cannot take a file (read-only, under a file) is refused before
+    any training, not after the first run trained for minutes, and nothing is made when it is refused (root
+    passes permission checks, so only a write tells).
+
+    Raises:
+        TrainError: naming the folder, the option and why.
+    """
+    blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise TrainError(f"Cannot {what} {option} '{folder}': '{blocking}' is a file, not a folder. Choose another "
+                         f"{option}.")  # fmt: skip
+    nearest = next(p for p in (folder, *folder.parents) if p.exists())
+    try:
+        handle, probe = tempfile.mkstemp(dir=nearest, prefix=".write-probe-")
+        os.close(handle)
+        Path(probe).unlink()
+    except OSError as e:
+        raise TrainError(f"Cannot {what} {option} '{folder}': {e.strerror or e}. Nothing was trained. Choose "
+                         f"another {option}.") from None  # fmt: skip
+    return folder
+
+
 class StudyStore:
     def __init__(self, root: str | Path):
         """A store in the folder ``root``, made if missing; refused before any training when it cannot be.
@@ -77,16 +102,12 @@ class StudyStore:
         Raises:
             TrainError: ``root`` is a file, lies under one, or cannot be made.
         """
-        self.root = Path(root)
-        blocking = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None)
-        if blocking is not None:
-            raise TrainError(f"Cannot keep runs in --store '{self.root}': '{blocking}' is a file, not a folder. "
-                             "Choose another --store.")  # fmt: skip
+        self.root = writable_folder(Path(root), "--store", "keep runs in")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise TrainError(f"Cannot keep runs in --store '{self.root}': {e.strerror or e}. "
-                             "Choose another --store.") from None  # fmt: skip
+            raise TrainError(f"Cannot keep runs in --store '{self.root}': {e.strerror or e}. Choose another "
+                             "--store.") from None  # fmt: skip
 
     # --- subsets and expansions -------------------------------------------------------------
 

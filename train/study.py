@@ -37,7 +37,7 @@ from train.data import (
 )
 from train.errors import TrainError
 from train.fit import FitConfig, quiet_tensorflow
-from train.runs import RunSpec, default_out, default_store, run_all
+from train.runs import RunSpec, default_store, report_folder, run_all
 from train.stats import BASELINE, arm_stats, check_seeds, compared, effect
 from train.store import StudyStore
 from train.study_report import (
@@ -252,7 +252,7 @@ def ablate(
     if per_image < 1:
         raise TrainError(f"--per-image must be 1 or more; got {per_image}.")
     store = default_store(store, out)
-    out = Path(out) if out is not None else default_out("ablate")
+    out = report_folder(out, "ablate")
     data, runs_store = _prepare(src, test, out, store, [per_class] if per_class else None,
                            [fraction] if fraction else None, val_fraction, test_fraction, seeds)  # fmt: skip
     arms = [BASELINE, *presets]
@@ -317,7 +317,7 @@ def curve(
     if not fractions and not per_class:
         fractions = [0.1, 0.25, 0.5, 1.0]
     store = default_store(store, out)
-    out = Path(out) if out is not None else default_out("curve")
+    out = report_folder(out, "curve")
     data, runs_store = _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds)
     specs = plan_runs(data, [BASELINE, preset], list(range(seeds)), runs_store, per_image=per_image,
                       workers=workers, progress=progress)  # fmt: skip
@@ -399,7 +399,7 @@ def copies(
     if cycle < 0 or not (counts or cycle):
         raise TrainError("Give --copies (e.g. 1,2,5,10,20), --cycle K, or both.")
     store = default_store(store, out)
-    out = Path(out) if out is not None else default_out("copies")
+    out = report_folder(out, "copies")
     data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
     subset = data.subsets[0]
     steps = dataclasses.replace(config, online=None, epoch_images=config.epoch_images or len(subset.train))
