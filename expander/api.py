@@ -38,10 +38,12 @@ from expander.manifest import (
 )
 from expander.options import OUTPUT_ARGUMENTS, ExpandOptions, default_out, location
 from expander.output import (
+    changed_since,
     check_capacity,
     check_contents,
     check_location,
     lock,
+    redo,
     release_space,
     remove_previous,
     reserve_space,
@@ -185,6 +187,9 @@ def _run(options: ExpandOptions, connect, started: float, progress: bool, on_pla
     with lock(options.out) as held:
         previous = check()
         state.plan = sink.resume(plan) if options.resume else plan
+        if options.resume and previous is not None:
+            state.first_started_ns = previous.get("started_ns") or state.first_started_ns
+            state.plan = _redo_changed(state, previous.get("started_ns"))
         check_capacity(state.plan, dataset, options.out, size=options.size, max_outputs=options.max_outputs,
                        check_space=options.space_check)  # fmt: skip
         if options.overwrite and previous is not None:  # --overwrite into a new folder has nothing to remove
@@ -195,6 +200,20 @@ def _run(options: ExpandOptions, connect, started: float, progress: bool, on_pla
         if on_plan is not None:
             on_plan([plan_row(row) for row in plan.rows])
         return state.execute(run_jobs, settings, options.workers, progress)
+
+
+def _redo_changed(state: _Run, since_ns: int | None) -> Plan:
+    """On --resume, the plan with the outputs of sources modified since the interrupted run started written
+    again (files); shards cannot be partly rewritten, so that is refused."""
+    changed = changed_since(state.plan, state.dataset, since_ns)
+    if changed and state.sink.kind != "files":
+        raise OutputError(
+            f"Cannot resume in '{state.out}': {len(changed)} source file(s) changed since the interrupted run started "
+            f"(e.g. '{changed[0]}'), and {state.sink.kind} shards cannot be partly rewritten. Use --overwrite to "
+            "start again."
+        )
+    state.changed_sources = changed
+    return redo(state.plan, changed)
 
 
 def _without_excluded(dataset: Dataset, exclude: Path | None) -> Dataset:
@@ -235,6 +254,8 @@ class _Run:
         self.out = arguments["out"] if sink.store.remote else Path(arguments["out"])
         self.manifest_error = ""
         self.dataset_files: dict[str, str] = {}  # a labelled run's dataset-level files (data.yaml, ...) and SHA-256
+        self.first_started_ns = time.time_ns()  # the first try's start, carried through --resume
+        self.changed_sources: list[str] = []  # sources modified since then, whose outputs were written again
 
     def execute(self, run_jobs, settings: Settings, workers: int, progress: bool) -> ExpandResult:
         resumed = sum(len(job.done) for job in self.plan.jobs)
@@ -321,6 +342,8 @@ class _Run:
         summary["stopped_by"] = self.stopped_by or None
         summary["manifest_error"] = self.manifest_error or None
         summary["took_over_lock"] = self.taken_over
+        summary["started_ns"] = self.first_started_ns
+        summary["changed_sources"] = self.changed_sources
         summary["sink"] = self.sink.kind
         if summary.get("labels"):
             summary["labels"]["files"] = sorted(self.dataset_files)

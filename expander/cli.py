@@ -358,6 +358,10 @@ def _run_report(summary: dict) -> str:
     ]
     if summary.get("excluded"):
         lines.append(f"Left out by --exclude (duplicates and leaks): {len(summary['excluded'])} file(s).")
+    if summary.get("changed_sources"):
+        changed = summary["changed_sources"]
+        lines.append(f"{len(changed)} source(s) changed since the interrupted run started; their outputs were written "
+                     f"again (e.g. {printable(changed[0])}).")  # fmt: skip
     lines += inventory_lines(summary["inventory"])
     if summary.get("labels"):
         lines += _labels_report(summary["labels"], t)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import errno
 import fcntl
 import json
@@ -412,3 +413,37 @@ def _estimated_bytes(plan: Plan, dataset: Dataset, size: tuple[int, int] | None)
         except OSError:
             continue  # reported when the job runs
     return total
+
+
+def changed_since(plan: Plan, dataset: Dataset, since_ns: int | None) -> list[str]:
+    """The sources with outputs already written whose image or label files were modified after ``since_ns`` (the
+    interrupted run's start): their outputs no longer match them. A dataset-level label file (a COCO JSON,
+    data.yaml) modified since then changes every source. Local datasets only (an object store's listing has no
+    modification times here); a file copied in with an older modification time is not seen (verify --replay is)."""
+    if since_ns is None or dataset.url is not None:
+        return []
+    root = Path(dataset.root)
+
+    def modified(rel: str) -> bool:
+        try:
+            return (root / rel).stat().st_mtime_ns > since_ns
+        except OSError:
+            return True  # gone or unreadable: its outputs are written again, and fail there if they must
+
+    shared = dataset.labels is not None and any(modified(f) for f in dataset.labels.files)
+    return [
+        job.source
+        for job in plan.jobs
+        if job.done
+        and (
+            shared
+            or any(modified(f) for f in (job.source, *(job.objects.label_files if job.objects is not None else ())))
+        )
+    ]
+
+
+def redo(plan: Plan, sources: list[str]) -> Plan:
+    """The plan with the outputs of ``sources`` to be written again."""
+    again = set(sources)
+    jobs = tuple(dataclasses.replace(job, done=frozenset()) if job.source in again else job for job in plan.jobs)
+    return dataclasses.replace(plan, jobs=jobs)

@@ -1535,3 +1535,33 @@ def test_20_train_refuses_a_store_or_out_it_cannot_write_before_training(tmp_pat
             f"{option}."
         )
         assert list(locked.iterdir()) == []
+
+
+def test_20_resume_writes_again_the_outputs_of_a_label_changed_since_the_killed_run(tmp_path: Path) -> None:
+    """A YOLO run killed mid-way, one label file edited, --resume: that source's copies are written again from the
+    new label (was: the stale copies kept, found only by verify --replay); the others are not."""
+    from labelled_data import write_yolo
+
+    src = write_yolo(tmp_path / "src")
+    out = tmp_path / "out"
+    command = [*EXPANDER, "expand", str(src), "-o", str(out), "--per-image", "150", "-j", "1", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    labels = out / "train" / "labels"
+    wait_for(lambda: labels.is_dir() and len([p for p in os.listdir(labels) if p.startswith("a__")]) >= 150,
+             process=process)  # fmt: skip
+    process.kill()
+    process.wait()
+    assert summary_of(out)["status"] == "running"
+    untouched = (labels / "b__aug001.txt").read_bytes() if (labels / "b__aug001.txt").exists() else None
+    time.sleep(0.01)
+    label = src / "train" / "labels" / "a.txt"
+    label.write_text(label.read_text().replace("0 ", "2 ", 1))  # the cat is a fox now
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "150", "-j", "1", "--resume", "--json", "-q")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["changed_sources"] == ["train/images/a.png"]
+    assert all((labels / f"a__aug{k:03d}.txt").read_text().startswith("2 ") for k in (1, 75, 150))
+    if untouched is not None:
+        assert (labels / "b__aug001.txt").read_bytes() == untouched
+    assert runner_invoke("verify", str(out), "--replay", "20").exit_code == 0
