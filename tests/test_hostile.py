@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -320,6 +321,25 @@ def small_disk(tmp_path: Path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
+def test_5_a_write_that_fails_half_way_leaves_the_old_file_or_nothing(small_disk: Path, monkeypatch) -> None:
+    """A real ENOSPC part-way through a 2 MB write on a 1 MB disk, both ways images.write_atomic writes: an unnamed
+    file (nothing appears) and, where a filesystem has no O_TMPFILE, a temporary name then a rename (the half
+    written temporary file is removed, the file it was to replace is untouched)."""
+    from expander import images
+
+    data = os.urandom(2 << 20)
+    with pytest.raises(OSError) as caught:
+        images.write_atomic(small_disk / "new.png", data)
+    assert caught.value.errno == errno.ENOSPC and list(small_disk.iterdir()) == []
+    old = small_disk / "old.png"
+    old.write_bytes(b"the file before")
+    monkeypatch.setattr(images, "_unnamed_files", False)  # as on a filesystem without O_TMPFILE
+    with pytest.raises(OSError) as caught:
+        images.write_atomic(old, data)
+    assert caught.value.errno == errno.ENOSPC
+    assert [p.name for p in small_disk.iterdir()] == ["old.png"] and old.read_bytes() == b"the file before"
+
+
 def test_5_disk_full_stops_cleanly_writes_the_manifest_and_resume_finishes(tmp_path: Path, small_disk: Path) -> None:
     src = make_tree(tmp_path / "src", {"a": 12, "b": 12}, ext=".png", shape=(40, 50, 3))  # ~6 KB each
     before = tree_digest(src)
@@ -341,6 +361,10 @@ def test_5_disk_full_stops_cleanly_writes_the_manifest_and_resume_finishes(tmp_p
     rows = rows_of(out)
     assert len(rows) == written and all((out / r["output"]).is_file() for r in rows)  # the manifest lists what is there
     assert not [p for p in out.rglob("*") if p.name.endswith(".expander-tmp")]
+    checked = runner_invoke("verify", str(out))
+    assert checked.exit_code == 1 and checked.stdout.splitlines()[1:] == [
+        "  run: the run did not finish (status 'stopped'): run the same command with --resume"
+    ]
 
     ballast.unlink()
     small = tmp_path / "elsewhere"  # the rest would not fit in 1 MB either: move the folder, then resume
@@ -499,6 +523,11 @@ def test_6_sigkill_of_the_main_process_leaves_no_worker_writing(tmp_path: Path) 
     time.sleep(1.0)
     assert len(os.listdir(out / "a")) == count  # nothing keeps writing
     assert summary_of(out)["status"] == "running"
+    checked = runner_invoke("verify", str(out))
+    assert checked.exit_code == 2 and checked.stderr == (
+        f"Error: '{out}' has expander.json (status 'running') but no manifest.csv: its run was stopped before it "
+        "finished. Finish it with the same expander expand command and --resume.\n"
+    )
     result = expand_cli(str(src), "-o", str(out), "--overwrite")
     assert result.exit_code == 2
     assert "its last run was killed before it wrote manifest.csv" in result.stderr
@@ -825,17 +854,37 @@ def test_13_a_worker_killed_mid_run_is_replaced_its_job_retried_and_the_run_ends
     }
 
 
-def test_13_an_image_that_kills_its_worker_twice_is_failed_with_the_reason(tmp_path: Path) -> None:
-    from expander.execute import JobResult, _lost
-    from expander.plan import Job
+def _rss_mb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
+    except (OSError, StopIteration):
+        return 0  # gone
 
-    job = Job("cat/huge.png", None, "cat", copies=2)
-    result = _lost(job, "the worker process running it was killed by SIGKILL (the out-of-memory killer, or kill -9)")
-    assert isinstance(result, JobResult) and result.attempted == 3
-    assert {r.error for r in result.failed} == {
-        "the worker process running it was killed by SIGKILL (the out-of-memory killer, or kill -9), twice; the "
-        "image may need more memory than a worker has"
+
+def test_13_an_image_that_kills_its_worker_twice_is_failed_with_the_reason(tmp_path: Path) -> None:
+    """The test plays the out-of-memory killer: the worker whose memory passes 250 MB (the one on a 48 MP photo;
+    the others stay near 40 MB) is killed with SIGKILL, and its retry too. That image fails with the reason, the
+    others are written, exit 1."""
+    src = make_tree(tmp_path / "src", {"cat": 6}, ext=".jpg", shape=(64, 64, 3))
+    y, x = np.mgrid[0:6000, 0:8000]
+    assert cv2.imwrite(str(src / "cat" / "huge.jpg"), np.dstack([x % 256, y % 256, (x + y) % 256]).astype(np.uint8))
+    out = tmp_path / "out"
+    run = subprocess.Popen([*EXPANDER, "expand", str(src), "-o", str(out), "--per-image", "3", "-j", "2", "-q"])
+    killed: list[int] = []
+    deadline = time.monotonic() + 120
+    while run.poll() is None and len(killed) < 2 and time.monotonic() < deadline:
+        for pid in _children(run.pid):
+            if pid not in killed and _rss_mb(pid) > 250:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        time.sleep(0.01)
+    assert run.wait(timeout=120) == 1 and len(killed) == 2
+    assert failed_sources(out) == {
+        "cat/huge.jpg": "the worker process running it was killed by SIGKILL (the out-of-memory killer, or kill -9), "
+        "twice; the image may need more memory than a worker has"
     }
+    assert summary_of(out)["totals"]["written"] == 6 * 4
 
 
 # --- 14. every copy is an image file, not only the probe's (issue 30) ------------------------------------

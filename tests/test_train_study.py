@@ -330,14 +330,20 @@ def _numbers(run: dict) -> dict:
     return {"key": run["key"], "history": history, "test": run["test"], "best_epoch": run["best_epoch"]}
 
 
-def test_runs_trained_in_parallel_processes_give_the_same_numbers_again_and_when_resumed(tmp_path: Path) -> None:
+def test_runs_trained_in_parallel_processes_give_the_same_numbers_again_and_when_resumed(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The default choice (no --parallel) on a machine of 2 cores where the work repays two processes: two at
+    once, one thread each; a resume with one run lost chooses the same from the command and the machine, not
+    from the one run left, so that run trains on one thread again and gives the same numbers."""
+    monkeypatch.setattr(train.runs, "default_workers", lambda: 2)
+    monkeypatch.setattr(train.runs, "WORKER_WORK", 1)
     data = load_study_data(SAMPLE, None, val_fraction=0.2, test_fraction=0.2)
     subset = data.subsets[0]
     specs = [train.runs.RunSpec(BASELINE, 0, seed, subset.train, subset.val, data.test) for seed in (0, 1, 2)]
     one = FitConfig(model="tiny", image_size=28, epochs=2, batch_size=32)
-    together = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
-    threads = max(1, train.runs.default_workers() // 2)
-    assert [r["threads"] for r in together] == [threads] * 3 and not any(r["reused"] for r in together)
+    together = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"))
+    assert [r["threads"] for r in together] == [1] * 3 and not any(r["reused"] for r in together)
     runs = sorted((tmp_path / "together" / "runs").glob("*.json"))
     assert len(runs) == 3  # each kept as it finished
     # Another store, and a resume with one run lost: the same numbers, in the specs' order.
@@ -345,8 +351,9 @@ def test_runs_trained_in_parallel_processes_give_the_same_numbers_again_and_when
     assert [_numbers(r) for r in elsewhere] == [_numbers(r) for r in together]
     lost = next(r for r in together if r["seed"] == 1)
     (tmp_path / "together" / "runs" / f"{lost['key']}.json").unlink()
-    resumed = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"), parallel=2)
+    resumed = train.runs.run_all(specs, data.classes, one, StudyStore(tmp_path / "together"))
     assert [r["reused"] for r in resumed] == [True, False, True]
+    assert resumed[1]["threads"] == 1  # one run left, trained as the first try chose: not alone on 2 threads
     assert [_numbers(r) for r in resumed] == [_numbers(r) for r in together]
     # One by one, in this process on TensorFlow's own threads:
     alone = train.runs.run_all(specs[:1], data.classes, one, StudyStore(tmp_path / "alone"), parallel=1)
