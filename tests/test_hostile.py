@@ -1117,7 +1117,7 @@ def test_15_sigterm_during_a_store_outage_exits_at_once_and_resume_finishes(outa
     took = time.monotonic() - began
     proxy.set("up")
     assert process.returncode == 143, stderr
-    assert took < 5  # each final write is tried once within one timeout (1 s here): 1.1 s measured
+    assert took < 20  # not the 60 s of patience: each final write is tried once within one timeout (1.1 s measured)
     assert "Terminated. Run the same command with --resume to finish the job." in stderr
     assert _resumed_to_the_reference(proxy, url, src, same_as_reference)
 

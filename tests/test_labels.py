@@ -230,6 +230,21 @@ def test_degenerate_boxes_are_reported_and_left_out_of_copies(tmp_path: Path) ->
     assert (out / "train/labels/a.txt").read_bytes() == (src / "train/labels/a.txt").read_bytes()  # the original as is
 
 
+def test_a_class_id_equal_to_the_class_count_is_refused_naming_the_line(tmp_path: Path) -> None:
+    """Three names, ids 0-2: id 3 (one past the last, the classic off-by-one of a converter) is refused."""
+    from expander.errors import LayoutError
+
+    src = write_yolo(tmp_path / "src", {"a": SCENES["a"]})
+    (src / "train/labels/a.txt").write_text("2 0.5 0.5 0.2 0.2\n3 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(LayoutError) as refused:
+        expand(src, tmp_path / "out", per_image=1, workers=1)
+    assert str(refused.value).splitlines()[:2] == [
+        f"1 label line(s) or entries in '{src}' cannot be read as yolo:",
+        "  train/labels/a.txt line 2: class id 3 is not in the YAML's names (0-2)",
+    ]
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_line_that_cannot_be_read_stops_the_run_before_writing_unless_skipped(tmp_path: Path) -> None:
     from expander.errors import LayoutError
 

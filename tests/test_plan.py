@@ -77,6 +77,17 @@ def test_balance_fills_every_class_to_the_largest_evenly(tmp_path: Path) -> None
     assert again == plan
 
 
+def test_balance_with_classes_fills_only_those_to_the_largest_class_of_all(tmp_path: Path) -> None:
+    """--balance --classes c: c rises to the largest class of the dataset (a's 10), b is copied as it is."""
+    root = make_tree(tmp_path / "src", {"a": 10, "b": 4, "c": 3})
+    plan = make_plan(scan(root), Quota(balance=True), seed=3, classes=("c",))
+    assert [(r.class_name, r.originals, r.new, r.total, r.augmented) for r in plan.rows] == [
+        ("a", 10, 0, 10, False), ("b", 4, 0, 4, False), ("c", 3, 7, 10, True),
+    ]  # fmt: skip
+    plan = make_plan(scan(root), Quota(balance=True), seed=3, classes=("b", "c"))
+    assert new_per_class(plan) == {"b": 6, "c": 7}
+
+
 def test_target_per_class_never_removes_images(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "src", {"a": 10, "b": 4})
     plan = make_plan(scan(root), Quota(target_per_class=7))

@@ -207,7 +207,7 @@ def test_no_ray_process_outlives_a_killed_driver_by_more_than_seconds(tmp_path: 
     while _ray_processes() - before and time.monotonic() - killed < 30:
         time.sleep(0.25)
     assert _ray_processes() - before == set(), "Ray processes outlived the driver"
-    assert time.monotonic() - killed < 5  # Ray's own agents would take 60 s (they wait on the dead GCS)
+    assert time.monotonic() - killed < 20  # Ray's own agents would take 60 s (they wait on the dead GCS)
 
 
 def test_ray_reads_and_writes_s3_itself(s3, tmp_path: Path) -> None:

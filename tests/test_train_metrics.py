@@ -47,3 +47,34 @@ def test_verdict_reports_direction_and_uncertainty() -> None:
     )
     assert verdict(flat, 3).startswith("No clear difference for the expanded dataset: test accuracy changed by +1.0")
     assert verdict(up, 3, "on-the-fly arm").startswith("The on-the-fly arm improved test accuracy by +5.0 points")
+
+
+def _runs(accuracies: list[float]) -> list[dict]:
+    return [{"seed": seed, "test": {"accuracy": a}} for seed, a in enumerate(accuracies)]
+
+
+def test_the_helped_hurt_verdict_follows_the_paired_interval() -> None:
+    """Helped when the 95% interval of the per-seed differences is above zero, hurt when below, unclear when it
+    holds zero, no verdict from one seed; and the ablation sentence groups the presets so."""
+    from train.stats import compared, effect
+    from train.study_report import ablation_verdict
+
+    baseline = _runs([0.60, 0.62, 0.61])
+    helped = compared(_runs([0.70, 0.71, 0.69]), baseline)  # +10, +9, +8 points: interval [+6.5, +11.5]
+    hurt = compared(_runs([0.50, 0.53, 0.52]), baseline)  # -10, -9, -9
+    unclear = compared(_runs([0.65, 0.58, 0.62]), baseline)  # +5, -4, +1
+    assert [effect(d) for d in (helped, hurt, unclear)] == ["helped", "hurt", "unclear"]
+    assert effect(compared(_runs([0.9]), _runs([0.5]))) == "single seed"
+    assert helped["accuracy"]["ci95"][0] == pytest.approx(0.09 - 4.302653 * 0.01 / 3**0.5, abs=1e-6)
+
+    def row(arm: str, difference: dict | None) -> dict:
+        mean = 0.61 + (difference["accuracy"]["mean"] if difference else 0.0)
+        return {"arm": arm, "accuracy": {"mean": mean}, "difference": difference,
+                "effect": effect(difference) if difference else ""}  # fmt: skip
+
+    rows = [row("strong", helped), row("light", unclear), row("none", None), row("noise", hurt)]
+    assert ablation_verdict(rows, 3) == (
+        "Best: strong, 70.0% test accuracy (+9.0 points over no augmentation, 95% CI +6.5 to +11.5, 3 seed(s)). "
+        "Helped (interval above zero): strong; Unclear (interval includes zero): light; Hurt (interval below zero): "
+        "noise."
+    )
