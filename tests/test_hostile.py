@@ -1614,3 +1614,40 @@ def test_20_resume_writes_again_the_outputs_of_a_label_changed_since_the_killed_
     if untouched is not None:
         assert (labels / "b__aug001.txt").read_bytes() == untouched
     assert runner_invoke("verify", str(out), "--replay", "20").exit_code == 0
+
+
+def test_19_coco_file_names_that_lead_outside_the_dataset_are_named_and_cost_only_themselves(tmp_path: Path) -> None:
+    """'../' past the root and an absolute path elsewhere are not read and named; an absolute path inside the
+    root is the file it names; the other images expand, and the untouched output verifies (was: 12 of 16
+    planned outputs written, silently, and verify failed)."""
+    from labelled_data import write_coco
+
+    src = write_coco(tmp_path / "src")
+    outside = tmp_path / "elsewhere.png"
+    shutil.move(src / "train" / "a.png", outside)
+    (src / "train" / "b.png").unlink()
+    json_path = src / "train" / "_annotations.coco.json"
+    data = json.loads(json_path.read_text())
+    names = {entry["file_name"]: entry for entry in data["images"]}
+    names["a.png"]["file_name"] = "../../elsewhere.png"
+    names["b.png"]["file_name"] = str(outside)
+    names["c.png"]["file_name"] = str(src / "train" / "c.png")  # absolute, inside the dataset
+    json_path.write_text(json.dumps(data))
+    out = tmp_path / "out"
+
+    result = expand_cli(str(src), "-o", str(out), "--per-image", "1", "--json", "-q")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["labels"]["labels_without_images"] == [
+        "train/_annotations.coco.json: image 1 '../../elsewhere.png' is outside the dataset: not read",
+        f"train/_annotations.coco.json: image 2 '{outside}' is outside the dataset: not read",
+    ]
+    assert summary["totals"]["written"] == 4  # c and d, and a copy of each
+    assert summary["labels"]["notes"] == [
+        "1 image file_name(s) given as absolute paths inside the dataset: written relative to the JSON's image "
+        "folder, so the output does not point back into the source"
+    ]
+    written = json.loads((out / "train" / "_annotations.coco.json").read_text())
+    assert [i["file_name"] for i in written["images"]] == ["c.png", "c__aug001.png", "d.png", "d__aug001.png"]
+    assert runner_invoke("verify", str(out), "--replay", "2").exit_code == 0

@@ -74,7 +74,7 @@ class Coco(LabelFormat):
         index = {c["id"]: i for i, c in enumerate(categories)}
         names = tuple(str(c.get("name", c["id"])) for c in categories)
         files = set(tree.files)
-        items, orphans, errors, jsons, image_json = [], [], [], {}, {}
+        items, orphans, errors, jsons, image_json, absolute = [], [], [], {}, {}, 0
         for json_name, data in found:
             base = _image_base(tree, json_name, data["images"])
             jsons[json_name] = {"base": base, **{k: v for k, v in data.items() if k not in ("images", "annotations")}}
@@ -102,6 +102,9 @@ class Coco(LabelFormat):
                     orphans.append(f"{json_name}: image {entry.get('id')} '{entry.get('file_name')}' is not on disk")
                     continue
                 image_json[rel] = json_name
+                if str(entry.get("file_name")).startswith("/"):  # an absolute path inside the dataset: the
+                    entry = {**entry, "file_name": posixpath.relpath(rel, base or ".")}  # output's own, relative
+                    absolute += 1
                 if ids[entry.get("id")] > 1:
                     error = f"{json_name}: image id {entry.get('id')} of '{rel}' is given to another image too"
                     objects = Objects(errors=(error,), unreadable=True)
@@ -110,7 +113,12 @@ class Coco(LabelFormat):
                 items.append(Item(rel, split_of(rel) or _split_of_json(json_name), "", objects))
         items.sort(key=lambda i: natural_key(i.rel_path))
         details = {"jsons": jsons, "image_json": image_json, "flips": _flips(categories), "categories": categories}
-        labels = LabelSet("coco", names, tuple(name for name, _ in found), tuple(orphans), (), tuple(errors), details)
+        notes = [
+            f"{absolute} image file_name(s) given as absolute paths inside the dataset: written relative to "
+            "the JSON's image folder, so the output does not point back into the source"
+        ] * bool(absolute)
+        labels = LabelSet("coco", names, tuple(name for name, _ in found), tuple(orphans), tuple(notes), tuple(errors),
+                          details)  # fmt: skip
         return items, labels
 
     def worker_settings(self, labels: LabelSet) -> dict[str, Any]:
