@@ -74,9 +74,10 @@ def _groups(evidence: list[Evidence]) -> list[str]:
     for found in evidence:
         groups.setdefault((posixpath.dirname(found.path) or ".", found.kind), []).append(found)
     lines = []
-    for (folder, kind), found in groups.items():
-        reads = f"--labels {found[0].reads_as} reads this kind" if found[0].reads_as else "no format here reads it yet"
-        lines.append(f"{len(found)} {kind} in {folder}/ (e.g. {found[0].path}): {reads}")
+    for (folder, kind), members in groups.items():
+        first = members[0]
+        reads = f"--labels {first.reads_as} reads this kind" if first.reads_as else "no format here reads it yet"
+        lines.append(f"{len(members)} {kind} in {folder}/ (e.g. {first.path}): {reads}")
     return lines
 
 

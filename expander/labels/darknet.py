@@ -47,7 +47,9 @@ class Darknet(YoloDetect):
             raise LayoutError(f"No {NAMES_FILE} found in '{tree.location}' (darknet's class names, one per line). "
                               "Add it, or pass --labels with another format.")  # fmt: skip
         names = _lines(tree, names_file)
-        lists, splits, notes = {}, {}, []
+        lists: dict[str, str] = {}
+        splits: dict[str, str] = {}
+        notes: list[str] = []
         for key, role in SPLIT_KEYS.items():
             list_file = _find(tree, base, config[key]) if key in config else None
             if list_file is not None and role not in lists:

@@ -116,7 +116,8 @@ class Kitti(LabelFormat):
                     return f"{name} line {number}: {problem}"
                 if fields[0] not in labels.names:
                     return f"{name} line {number}: type {fields[0]!r} is not one of the dataset's"
-                if not box_fits(*(float(v) for v in fields[4:8]), width, height):
+                x0, y0, x1, y1 = (float(v) for v in fields[4:8])
+                if not box_fits(x0, y0, x1, y1, width, height):
                     return f"{name} line {number}: its box is not inside the {width}x{height} image"
         return ""
 

@@ -54,7 +54,7 @@ class Masks(LabelFormat):
         beside = {posixpath.dirname(i): i for i in masks}  # an image with a mask, per image folder
         mask_set = set(masks.values())
         labelled_splits = {split_of(i) for i in masks}
-        items, background, unlabelled = [], 0, Counter()
+        items, background, unlabelled = [], 0, Counter[str | None]()
         for image in tree.images:
             folder, split = posixpath.dirname(image), split_of(image)
             if image in mask_set:

@@ -159,7 +159,8 @@ def _within(real: str, folder: str) -> bool:
 
 def _walk_store(url: str, max_pixels: int | None) -> Tree:
     store = open_store(url)
-    files, skipped = [], []
+    files: list[str] = []
+    skipped: list[str] = []
     for f in store.files():
         (skipped if any(part.startswith(".") for part in f.split("/")) else files).append(f)
     dirs = sorted({"/".join(f.split("/")[:n]) for f in files for n in range(1, f.count("/") + 1)}, key=natural_key)
