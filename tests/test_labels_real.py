@@ -76,3 +76,14 @@ def test_pennfudan_masks_expand_and_verify(tmp_path: Path) -> None:
     assert sum(int(r["objects"]) for r in rows if r["copy"] == "original") == 423
     check = verify(out, replay=10)
     assert check["ok"] and len(check["replayed"]) == 10
+    # Its PASCAL 1.0 text annotations (the masks' boxes, said again) are accounted for as labels not read.
+    inventory = result.to_dict()["inventory"]
+    assert (inventory["files"], inventory["images"], inventory["label_files"], inventory["ignored"]) == (
+        510,
+        170,
+        170,
+        170,
+    )
+    assert {(e["reason"], e["why"]) for e in inventory["ignored_files"]} == {
+        ("unread_labels", "PASCAL 1.0 text annotations, not read: the dataset is read as masks")
+    }

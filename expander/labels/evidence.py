@@ -118,6 +118,8 @@ def _darknet(name: str, text: str) -> Kind:
 
 def _text(name: str, text: str) -> Kind:
     """Label lines by their columns: every non-empty line (of the first ones) of one shape."""
+    if text.startswith("# Compatible with PASCAL Annotation Version 1.00"):
+        return "PASCAL 1.0 text annotations", None  # Penn-Fudan's and the PASCAL 2005 challenge's
     lines = [line.split() for line in text.splitlines()[:200] if line.strip()]
     if len(text) >= HEAD_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line read may be cut short
