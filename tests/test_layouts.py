@@ -358,6 +358,12 @@ def test_labels_flag_on_inspect_and_preview(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "No labelled images found" in missing.stderr
 
 
+def pipeline_file(path: Path, transform: dict) -> Path:
+    """A pipeline file of one transform that always fires (known geometry for the label tests)."""
+    path.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [transform]}}))
+    return path
+
+
 def _obb_corners(line: str, width: int, height: int) -> np.ndarray:
     return np.array([float(v) for v in line.split()[1:]]).reshape(4, 2) * (width, height)
 
@@ -368,9 +374,7 @@ def test_oriented_boxes_stay_oriented_boxes_that_follow_the_pixels(tmp_path: Pat
     import zoo
 
     src = zoo.ultralytics_dota8(tmp_path / "src")
-    flip = tmp_path / "flip.json"
-    flip.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
-        {"__class_fullname__": "HorizontalFlip", "p": 1.0}]}}))  # fmt: skip
+    flip = pipeline_file(tmp_path / "flip.json", {"__class_fullname__": "HorizontalFlip", "p": 1.0})
     out = tmp_path / "out"
     expand(src, out, per_image=1, workers=1, pipeline=str(flip))
 
@@ -385,9 +389,8 @@ def test_oriented_boxes_stay_oriented_boxes_that_follow_the_pixels(tmp_path: Pat
         assert distances.max() <= 1.5, (found, expected)
     assert (out / f"{label}.txt").read_bytes() == (src / f"{label}.txt").read_bytes()
 
-    shift = tmp_path / "shift.json"
-    shift.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
-        {"__class_fullname__": "Affine", "translate_px": {"x": [10, 10], "y": [0, 0]}, "p": 1.0}]}}))  # fmt: skip
+    ten_right = {"__class_fullname__": "Affine", "translate_px": {"x": [10, 10], "y": [0, 0]}, "p": 1.0}
+    shift = pipeline_file(tmp_path / "shift.json", ten_right)
     shifted = tmp_path / "shifted"
     expand(src, shifted, per_image=1, workers=1, pipeline=str(shift))
     (cut,) = [line for line in (shifted / f"{label}__aug001.txt").read_text().splitlines() if line.startswith("0 ")]
@@ -411,9 +414,7 @@ def test_labelme_shapes_follow_the_pixels_and_keep_their_keys(tmp_path: Path) ->
     import zoo
 
     src = zoo.labelme_5(tmp_path / "src")
-    flip = tmp_path / "flip.json"
-    flip.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
-        {"__class_fullname__": "HorizontalFlip", "p": 1.0}]}}))  # fmt: skip
+    flip = pipeline_file(tmp_path / "flip.json", {"__class_fullname__": "HorizontalFlip", "p": 1.0})
     out = tmp_path / "out"
     expand(src, out, per_image=1, workers=1, pipeline=str(flip))
 
@@ -446,9 +447,7 @@ def test_kitti_boxes_follow_the_pixels_and_their_3d_values_become_unknown(tmp_pa
     import zoo
 
     src = zoo.kitti_detection(tmp_path / "src")
-    flip = tmp_path / "flip.json"
-    flip.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [
-        {"__class_fullname__": "HorizontalFlip", "p": 1.0}]}}))  # fmt: skip
+    flip = pipeline_file(tmp_path / "flip.json", {"__class_fullname__": "HorizontalFlip", "p": 1.0})
     out = tmp_path / "out"
     expand(src, out, per_image=1, workers=1, pipeline=str(flip))
 

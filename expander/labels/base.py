@@ -161,5 +161,15 @@ class LabelFormat:
 
     def check_dataset_files(self, labels: LabelSet, written: list[Written], read: Read) -> list[str]:
         """What is wrong with the output's dataset-level files, compared with the source's (``labels``) and with
-        what the manifest says was written; one line per problem, naming the file."""
-        return []
+        what the manifest says was written; one line per problem, naming the file. By default: each must be what
+        ``dataset_files`` makes of what was written."""
+        problems = []
+        for name, expected in self.dataset_files(labels, written, read).items():
+            try:
+                found = read(name)
+            except OSError:
+                problems.append(f"{name}: missing")
+                continue
+            if found != expected:
+                problems.append(f"{name}: differs from what the images written need")
+        return problems

@@ -17,7 +17,7 @@ import re
 
 from expander.dataset import UNLISTED, Item, natural_key, split_role
 from expander.errors import LayoutError
-from expander.labels.base import Files, LabelSet, Objects, Read, Written
+from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read, Written
 from expander.labels.tree import MAX_DATASET_FILE_BYTES, Tree, inside, split_of, stem
 from expander.labels.yolo import YoloDetect
 from expander.textfiles import TextFileError
@@ -90,17 +90,8 @@ class Darknet(YoloDetect):
             files[list_file] = "".join(f"{line}\n" for line in lines).encode()
         return files
 
-    def check_dataset_files(self, labels: LabelSet, written: list[Written], read: Read) -> list[str]:
-        problems = []
-        for name, expected in self.dataset_files(labels, written, read).items():
-            try:
-                found = read(name)
-            except OSError:
-                problems.append(f"{name}: missing")
-                continue
-            if found != expected:
-                problems.append(f"{name}: differs from what the images written need")
-        return problems
+    # Its dataset files are checked as every format's are (each what dataset_files makes), not as data.yaml.
+    check_dataset_files = LabelFormat.check_dataset_files
 
 
 def _beside(tree: Tree) -> dict[str, str]:

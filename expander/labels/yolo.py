@@ -341,13 +341,19 @@ class YoloSegment(YoloDetect):
     ) -> tuple[Files, list[int]]:
         width, height = size
         lines = []
-        for class_id, mask in zip(moved.classes, moved.masks, strict=True):
-            polygons = trace_polygons(mask)
-            if not polygons:
+        for position, class_id in enumerate(moved.classes):
+            points = self.outline(moved, position)
+            if points is None:
                 continue  # the object's pixels all left the image
-            points = np.clip(polygons[0] / (width, height), 0.0, 1.0)  # one polygon per line: the largest part
-            lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in points.reshape(-1)))
+            values = np.clip(points / (width, height), 0.0, 1.0)
+            lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in values.reshape(-1)))
         return _files(paths, lines), [int(line.split()[0]) for line in lines]
+
+    def outline(self, moved: Instances, position: int) -> np.ndarray | None:
+        """A moved object's points in pixels ((K, 2)): one polygon per line, its largest part; None when none
+        of it is left."""
+        polygons = trace_polygons(moved.masks[position])
+        return polygons[0] if polygons else None
 
 
 class YoloObb(YoloSegment):
@@ -371,30 +377,18 @@ class YoloObb(YoloSegment):
             found.keypoints.append([v for x, y in corners for v in (x, y, 2.0)])
         return found
 
-    def render(
-        self,
-        objects: Objects,
-        moved: Instances,
-        paths: tuple[str, ...],
-        out: Output,
-        size: tuple[int, int],
-        settings: dict[str, Any],
-    ) -> tuple[Files, list[int]]:
-        width, height = size
-        lines = []
-        for class_id, mask, flat in zip(moved.classes, moved.masks, moved.keypoints, strict=True):
-            inside = np.array(flat, dtype=np.float64).reshape(4, 3)
-            if (inside[:, 2] > 0).all():
-                outline = inside[:, :2]
-            else:
-                polygons = trace_polygons(mask)
-                if not polygons:
-                    continue  # the box's pixels all left the image
-                outline = np.concatenate(polygons)
-            corners = cv2.boxPoints(cv2.minAreaRect(outline.astype(np.float32)))
-            points = np.clip(corners / (width, height), 0.0, 1.0)
-            lines.append(f"{class_id} " + " ".join(f"{v:.6f}" for v in points.reshape(-1)))
-        return _files(paths, lines), [int(line.split()[0]) for line in lines]
+    def outline(self, moved: Instances, position: int) -> np.ndarray | None:
+        """The rotated rectangle around the moved corners when all four are inside the copy, else around what of
+        the box's mask is."""
+        corners = np.array(moved.keypoints[position], dtype=np.float64).reshape(4, 3)
+        if (corners[:, 2] > 0).all():
+            around = corners[:, :2]
+        else:
+            polygons = trace_polygons(moved.masks[position])
+            if not polygons:
+                return None
+            around = np.concatenate(polygons)
+        return cv2.boxPoints(cv2.minAreaRect(around.astype(np.float32))).astype(np.float64)
 
 
 class YoloPose(YoloDetect):
