@@ -219,6 +219,58 @@ def labelme_5(root: Path) -> Path:
     return root
 
 
+def roboflow_yolo(root: Path) -> Path:
+    """Roboflow's YOLO export as datumaro keeps it: ``data.yaml`` naming ``../valid/images`` for a ``val/``
+    folder, ``names`` as a flow list, label files without a final newline."""
+    _text(root / "data.yaml", "train: ../train/images\nval: ../valid/images\n\nnc: 2\nnames: ['label_0', 'label_1']\n")
+    for split, name, line in (("train", "train_001", "0 0.35 0.3 0.3 0.2"), ("train", "train_002", "1 0.5 0.5 0.2 0.4"),
+                              ("val", "val_001", "0 0.5 0.5 0.4 0.4")):  # fmt: skip
+        _image(root / split / "images" / f"{name}.jpg", 10, 5)
+        _text(root / split / "labels" / f"{name}.txt", line)
+    return root
+
+
+def roboflow_voc(root: Path) -> Path:
+    """Roboflow's VOC export: ``<split>/<name>.xml`` beside the image, ``xmax`` written before ``ymin``."""
+    for split, name, (cls, x0, y0, x1, y1) in (("train", "train_001", ("label_0", 2, 1, 5, 2)),
+                                               ("train", "train_002", ("label_1", 1, 1, 4, 4)),
+                                               ("val", "val_001", ("label_0", 1, 2, 6, 4))):  # fmt: skip
+        _image(root / split / f"{name}.jpg", 10, 5)
+        _text(root / split / f"{name}.xml", (
+            f"<annotation>\n  <folder></folder>\n  <filename>{name}.jpg</filename>\n  <path>{name}.jpg</path>\n"
+            "  <source>\n    <database>roboflow.ai</database>\n  </source>\n  <size>\n    <width>10</width>\n"
+            "    <height>5</height>\n    <depth>3</depth>\n  </size>\n  <segmented>0</segmented>\n  <object>\n"
+            f"    <name>{cls}</name>\n    <bndbox>\n      <xmin>{x0}</xmin>\n      <xmax>{x1}</xmax>\n"
+            f"      <ymin>{y0}</ymin>\n      <ymax>{y1}</ymax>\n    </bndbox>\n  </object>\n</annotation>\n"
+        ))  # fmt: skip
+    return root
+
+
+def yolo_loose(root: Path) -> Path:
+    """A YOLO set without a YAML: ``images/<split>`` + ``labels/<split>``, class names in darknet's
+    ``obj.names``, and a README beside them (datumaro's "yolo loose" asset)."""
+    _text(root / "obj.names", "".join(f"label_{i}\n" for i in range(10)))
+    _text(root / "README.txt", "This file is not part of the dataset.\n")
+    for split in ("train", "val"):
+        _image(root / "images" / split / "1.jpg", 15, 10)
+        _text(
+            root / "labels" / split / "1.txt", "2 0.133333 0.300000 0.266667 0.200000\n4 0.266667 0.45 0.133333 0.3\n"
+        )
+    return root
+
+
+def kaggle_masks(root: Path, labelmap: bool = False) -> Path:
+    """Kaggle's image + mask layout: ``images/<n>.png`` and ``masks/<n>.png`` (16-bit, 5x1 px: an image one pixel
+    tall), optionally ``labelmap.csv`` (``name,r,g,b``, a row per class index)."""
+    if labelmap:
+        _text(root / "labelmap.csv", "name,r,g,b\nbackground,0,0,0\ncat,255,0,0\ndog,0,255,0\n")
+    for n, values in enumerate(([0, 1, 1, 2, 0], [2, 2, 0, 0, 1]), 1):
+        _image(root / "images" / f"{n:03d}.png", 5, 1, seed=n)
+        (root / "masks").mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(root / "masks" / f"{n:03d}.png"), np.array([values], np.uint16))
+    return root
+
+
 DATUMARO = ("openvinotoolkit/datumaro", "3d533b9cf", "MIT")
 ZOO = (
     Published(
@@ -264,6 +316,51 @@ ZOO = (
         "labelme",
         {"train": 3},
         {"ball": 2, "cat": 2, "dog": 2, "lead": 2, "nose": 2},
+    ),
+    Published(
+        "roboflow-yolo",
+        *DATUMARO,
+        "data.yaml (../valid/images for val/), <split>/images + <split>/labels",
+        roboflow_yolo,
+        "yolo",
+        {"train": 2, "val": 1},
+        {"label_0": 2, "label_1": 1},
+    ),
+    Published(
+        "roboflow-voc",
+        *DATUMARO,
+        "<split>/<name>.xml beside <split>/<name>.jpg (xmax before ymin)",
+        roboflow_voc,
+        "voc",
+        {"train": 2, "val": 1},
+        {"label_0": 2, "label_1": 1},
+    ),
+    Published(
+        "yolo-loose",
+        *DATUMARO,
+        "images/<split> + labels/<split>, names in obj.names, no YAML",
+        yolo_loose,
+        "yolo",
+        {"train": 1, "val": 1},
+        {"label_2": 2, "label_4": 2},
+    ),
+    Published(
+        "kaggle-masks",
+        *DATUMARO,
+        "images/ + masks/ (16-bit masks of images 1 px tall)",
+        kaggle_masks,
+        "masks",
+        {"": 2},
+        {"object": 4},
+    ),
+    Published(
+        "kaggle-masks-labelmap",
+        *DATUMARO,
+        "images/ + masks/ + labelmap.csv (name,r,g,b)",
+        lambda root: kaggle_masks(root, labelmap=True),
+        "masks",
+        {"": 2},
+        {"cat": 2, "dog": 2},
     ),
     Published(
         "cvat-images",

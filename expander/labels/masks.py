@@ -33,7 +33,7 @@ from expander.plan import Output
 from expander.textfiles import TextFileError
 
 SUFFIXES = ("", "_mask", "_masks", "-mask", "_seg")
-NAMES_FILES = ("classes.txt", "labelmap.txt", "class_names.txt")
+NAMES_FILES = ("classes.txt", "labelmap.txt", "class_names.txt", "labelmap.csv")
 VOID = 255  # a class mask's border value (VOC's): never an object
 
 
@@ -257,7 +257,12 @@ def _mask_files(tree: Tree) -> dict[str, str]:
 
 
 def _names(tree: Tree, names_file: str) -> tuple[str, ...]:
+    """A names file's names, line N naming value N; a ``labelmap.csv`` (Kaggle's and datumaro's: a ``name,r,g,b``
+    header, then a row per class index) by its first column."""
     try:
-        return tuple(line.strip() for line in tree.text(names_file, MAX_DATASET_FILE_BYTES).splitlines())
+        lines = [line.strip() for line in tree.text(names_file, MAX_DATASET_FILE_BYTES).splitlines()]
     except (OSError, TextFileError) as e:
         raise LayoutError(f"Cannot read class names file '{tree.where(names_file)}': {e}. Fix the file.") from None
+    if names_file.endswith(".csv"):
+        lines = [line.split(",")[0].strip() for line in lines[1:] if line]
+    return tuple(lines)

@@ -91,7 +91,10 @@ def move(augmenter, image: np.ndarray, source: Instances, seed: int) -> tuple[np
 def _probes(width: int, height: int) -> list[tuple[float, float]]:
     """Three points near the centre, counter-clockwise on screen: their order after the move says mirrored."""
     cx, cy, step = width / 2, height / 2, max(1.0, min(width, height) / 8)
-    return [(cx, cy), (cx + step, cy), (cx, cy + step)]
+    # Inside the image, or albumentations refuses them: an image 1 px tall has its probes on one line (its
+    # mirroring then goes unseen, which only left/right keypoints would need).
+    right, below = min(cx + step, width - 0.5), min(cy + step, height - 0.5)
+    return [(cx, cy), (right, cy), (cx, below)]
 
 
 def _mirrored(points: list[tuple[float, float] | None]) -> bool:

@@ -119,14 +119,19 @@ class Yolo(LabelFormat):
             else:
                 objects = Objects()
             items.append(Item(image, split, "", objects))
-        if not names:  # no YAML names: class ids are their own names
+        names_file = None if names else _names_file(tree)
+        if names_file is not None:  # no YAML names, but darknet's obj.names or a classes.txt beside the labels
+            names = tuple(line.strip() for line in tree.text(names_file, MAX_DATASET_FILE_BYTES).splitlines()
+                          if line.strip())  # fmt: skip
+            notes.append(f"class names from {names_file} (the YAML names none)")
+        if not names:  # no names anywhere: class ids are their own names
             top = max((c for item in items for c in item.objects.classes), default=-1)  # type: ignore[union-attr]
             names = tuple(str(i) for i in range(top + 1))
         orphans = [f for f in tree.files if f.endswith(".txt") and "labels" in f.split("/")[:-1] and f not in used]
         if outside:
             notes.append(f"{outside} image(s) outside any images/ folder and any split of the YAML were not read")
         details = {"yaml": yaml_name, "config": config, "lists": lists, "settings": settings}
-        read_files = (yaml_name,) if yaml_name else ()
+        read_files = ((yaml_name,) if yaml_name else ()) + ((names_file,) if names_file else ())
         dataset_files = read_files + tuple(lists.values())
         return items, LabelSet(self.name, names, dataset_files, tuple(orphans), tuple(notes), details=details)
 
@@ -521,6 +526,14 @@ def class_names(config: dict[str, Any], where: str) -> tuple[str, ...]:
     if isinstance(nc, int) and nc != len(names):
         raise LayoutError(f"'{where}': nc is {nc} but names has {len(names)} entries. Fix the file.")
     return tuple(str(n) for n in names)
+
+
+NAMES_FILES = ("obj.names", "classes.txt", "classes.names")
+
+
+def _names_file(tree: Tree) -> str | None:
+    """A class names file at the root or beside a labels folder (one name a line, line N naming class N)."""
+    return next((f for f in tree.files if posixpath.basename(f) in NAMES_FILES and f.count("/") <= 1), None)
 
 
 def read_splits(
