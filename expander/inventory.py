@@ -89,15 +89,15 @@ def account(tree: Tree, dataset: Dataset, evidence: list[Evidence], labels: str 
         LayoutError: an image the format does not place, or labels of an image it read as having none.
     """
     claimed = {i.rel_path for i in dataset.items}
-    label_files = set() if dataset.labels is None else _label_files(dataset) & set(tree.files)
-    _refuse_unplaced(tree, dataset, claimed | label_files)
+    taken = set() if dataset.labels is None else label_files(dataset) & set(tree.files)
+    _refuse_unplaced(tree, dataset, claimed | taken)
     ignored = [(path, reason, REASONS[reason]) for path, reason in tree.skipped]
     ignored += [(shown, "bad_name", REASONS["bad_name"]) for shown, _ in tree.rejected]
     orphans = set(dataset.labels.orphans) if dataset.labels is not None else set()
     _refuse_links_out(tree, dataset)
     other = _other_labels(dataset, [e for e in evidence if e.path not in orphans], labels)
     for path in tree.files:
-        if path in claimed or path in label_files:
+        if path in claimed or path in taken:
             continue
         if path in other:
             ignored.append((path, "unread_labels", other[path]))
@@ -111,11 +111,12 @@ def account(tree: Tree, dataset: Dataset, evidence: list[Evidence], labels: str 
             ignored.append((path, "not_image", REASONS["not_image"]))
     ignored.sort(key=lambda entry: natural_key(entry[0]))
     total = len(tree.files) + len(tree.skipped) + len(tree.rejected)
-    inventory = Inventory(total, len(claimed), len(label_files), tuple(ignored))
+    inventory = Inventory(total, len(claimed), len(taken), tuple(ignored))
     return dataclasses.replace(dataset, inventory=inventory, ignored=inventory.counts())
 
 
-def _label_files(dataset: Dataset) -> set[str]:
+def label_files(dataset: Dataset) -> set[str]:
+    """The label and dataset files a labelled dataset's reader took (its orphans aside)."""
     assert dataset.labels is not None
     own = {f for i in dataset.items if i.objects is not None for f in i.objects.label_files}
     return own | set(dataset.labels.files)

@@ -80,7 +80,13 @@ def scan(root: str | os.PathLike, labels: str | None = "auto", max_pixels: int |
     if labels != "none":
         chosen = registry.get(labels) if labels != "auto" else registry.detect(tree) if _looks_labelled(tree) else None
     dataset = _scan_labelled(tree, chosen) if chosen is not None else None
-    claimed = set() if dataset is None else {i.rel_path for i in dataset.items} | _read_files(dataset)
+    claimed = (
+        set()
+        if dataset is None
+        else (
+            {i.rel_path for i in dataset.items} | inventory.label_files(dataset) | set(dataset.labels.orphans)  # type: ignore[union-attr]
+        )
+    )
     evidence = inventory.label_files_nobody_reads(tree, claimed)
     if dataset is None:
         if labels != "none":
@@ -94,13 +100,6 @@ def _looks_labelled(tree: Tree) -> bool:
     images then never tries a format (files that hold labels are still looked at: expander.inventory)."""
     dirs = {part for d in tree.dirs for part in d.split("/")}
     return bool(dirs & LABEL_MARKERS) or any(f.endswith(LABEL_SUFFIXES) and f not in RUN_RECORDS for f in tree.files)
-
-
-def _read_files(dataset: Dataset) -> set[str]:
-    """The files a labelled dataset's reader took besides its images (label files, dataset files, orphans)."""
-    assert dataset.labels is not None
-    own = {f for i in dataset.items if i.objects is not None for f in i.objects.label_files}
-    return own | set(dataset.labels.files) | set(dataset.labels.orphans)
 
 
 def _scan_labelled(tree: Tree, chosen: LabelFormat) -> Dataset:

@@ -37,7 +37,15 @@ class Evidence:
 
 def examine(tree: Tree, path: str) -> Evidence | None:
     """The annotation kind ``path`` holds, or None when it is not an annotation file (prose, an unknown file,
-    one that cannot be read: a reader that wanted it would have said so)."""
+    one that cannot be read: a reader that wanted it would have said so). Each file is read once per tree,
+    however many formats and the inventory ask."""
+    found = tree.cache.setdefault("evidence", {})
+    if path not in found:
+        found[path] = _examine(tree, path)
+    return found[path]
+
+
+def _examine(tree: Tree, path: str) -> Evidence | None:
     name = posixpath.basename(path)
     if path in RUN_RECORDS or is_image_name(name) or not name.lower().endswith(SUFFIXES):
         return None

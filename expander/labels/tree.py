@@ -92,6 +92,7 @@ def walk(location: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXEL
     tree = Tree(root, open_store(root), max_pixels=max_pixels)
     seen: set[str] = set()
     pending = [""]
+    inside = os.path.realpath(root)
     while pending:
         rel = pending.pop()
         folder = root / rel if rel else root
@@ -109,9 +110,11 @@ def walk(location: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXEL
             raise LayoutError(
                 f"Cannot read folder '{folder}': {e.strerror or e}. Give your user read access to it."
             ) from None
-        inside = os.path.realpath(root)
+        # A folder reached through no link is inside the root, and so is every plain file in it: the real path
+        # of a label file is looked up only where a link is involved (a YOLO set has one label file per image).
+        plain_folder = _within(real, inside)
         for entry in entries:
-            _add(tree, entry, posixpath.join(rel, entry.name) if rel else entry.name, pending, inside)
+            _add(tree, entry, posixpath.join(rel, entry.name) if rel else entry.name, pending, inside, plain_folder)
     tree.files.sort(key=natural_key)
     tree.dirs.sort(key=natural_key)
     tree.skipped.sort(key=lambda entry: natural_key(entry[0]))
@@ -123,7 +126,7 @@ HIDDEN, LINK_LOOP, BROKEN_LINK = "hidden", "link_loops", "broken_links"
 NOT_REGULAR, OUTSIDE = "not_regular_file", "link_outside_root"
 
 
-def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str], inside: str) -> None:
+def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str], inside: str, plain_folder: bool) -> None:
     if entry.name.startswith("."):
         tree.skipped.append((path, HIDDEN))
         return
@@ -144,7 +147,11 @@ def _add(tree: Tree, entry: os.DirEntry, path: str, pending: list[str], inside: 
         pending.append(path)
     elif not is_file:
         tree.skipped.append((path, NOT_REGULAR))  # a FIFO would block the first read for ever
-    elif not is_image_name(path) and not _within(os.path.realpath(entry.path), inside):
+    elif (
+        not is_image_name(path)
+        and (entry.is_symlink() or not plain_folder)
+        and not _within(os.path.realpath(entry.path), inside)
+    ):
         # A label, list or JSON file is parsed and its lines can be echoed in messages or copied to the output:
         # one that leads out of the dataset (a link, or a linked folder) is never opened. Image links into a
         # photo library are followed.
