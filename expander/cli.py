@@ -73,13 +73,15 @@ def expand(
 ) -> None:
     """Write augmented copies of every image in SRC to a new folder with the same layout.
 
-    Labelled datasets (YOLO, COCO, Pascal VOC, LabelMe, segmentation masks) are detected from their layout:
+    Labelled datasets (YOLO, COCO, Pascal VOC, LabelMe, CVAT, Label Studio, CreateML, CSV box lists, KITTI,
+    segmentation masks) are detected from their layout:
     each copy gets its own label file with the boxes, masks and keypoints moved with its pixels. A dataset
     holding labels that no format reads is refused (exit 2) with what was seen.
 
     Only the train split is augmented; val/ and test/ are copied byte for byte, images and label files, except
     the files that list a split's images, which are written anew from what was written: a COCO split's JSON
-    (the same images, annotations and ids; its spacing and key order change), data.yaml and VOC's lists. Every
+    (the same images, annotations and ids; its spacing and key order change), data.yaml and VOC's lists (a
+    CreateML, CSV, CVAT or Label Studio list whose images were all copied unchanged is copied byte for byte). Every
     output is listed in DST/manifest.csv with its source, copy index, seed, size and SHA-256; DST/expander.json
     records the arguments, pipeline, versions and counts. Exit status: 0 all inputs processed, 1 some inputs failed (the
     rest were written) or the disk filled up, 2 the command could not run, 130 interrupted (Ctrl-C), 143

@@ -22,7 +22,7 @@ AUGMENTED_SPLIT = "train"
 MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations",
                 "label", "labels", "gt")  # fmt: skip
 LABEL_MARKERS = frozenset({"labels", "Annotations", "ImageSets", "label_2", *MASK_FOLDERS})
-LABEL_SUFFIXES = (".json", ".xml", ".yaml", ".yml", ".names", ".data")
+LABEL_SUFFIXES = (".json", ".xml", ".yaml", ".yml", ".names", ".data", ".csv")
 # The files an expander run writes beside its outputs (its manifest and its summary): an expanded folder read
 # as a source holds them, and they are its run records, not its data.
 MANIFEST_NAME, SUMMARY_NAME = RUN_RECORDS = ("manifest.csv", "expander.json")

@@ -168,3 +168,9 @@ def output_boxes(out: Path, fmt: str, image_rel: str, shape: tuple[int, int]) ->
         x, y, w, h = cv2.boundingRect(cv2.findNonZero((mask == value).astype(np.uint8)))
         boxes.append((x, y, x + w, y + h))
     return boxes
+
+
+def pipeline_file(path: Path, transform: dict) -> Path:
+    """A pipeline file of one transform that always fires (known geometry for the label tests)."""
+    path.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [transform]}}))
+    return path

@@ -15,6 +15,7 @@ import numpy as np
 import published_layouts as layouts
 import pytest
 import yaml
+from labelled_data import pipeline_file
 
 from expander import expand
 from expander.errors import LayoutError
@@ -356,12 +357,6 @@ def test_labels_flag_on_inspect_and_preview(tmp_path: Path) -> None:
     shutil.rmtree(src / "masks")
     missing = runner.invoke(app, ["inspect", str(src), "--labels", "masks", "-j", "1"])
     assert missing.exit_code == 2 and "No labelled images found" in missing.stderr
-
-
-def pipeline_file(path: Path, transform: dict) -> Path:
-    """A pipeline file of one transform that always fires (known geometry for the label tests)."""
-    path.write_text(json.dumps({"transform": {"__class_fullname__": "Compose", "transforms": [transform]}}))
-    return path
 
 
 def _obb_corners(line: str, width: int, height: int) -> np.ndarray:

@@ -79,6 +79,61 @@ def raccoon(root: Path) -> Path:
     return root
 
 
+def raccoon_csv(root: Path) -> Path:
+    """The raccoon set as the TF Object Detection API tutorial uses it: ``images/`` and ``data/train_labels.csv``
+    + ``data/test_labels.csv`` (``xml_to_csv.py``'s output), without the XML."""
+    raccoon(root)
+    for name in _RACCOONS:
+        (root / "annotations" / f"{name}.xml").unlink()
+    (root / "annotations").rmdir()
+    (root / "data" / "raccoon_labels.csv").unlink()
+    return root
+
+
+# --- HumanSignal/label-studio-converter: Label Studio's JSON export (tests/data/test_export_yolo) -----------------
+
+
+def _ls_result(kind: str, value: dict, width: int, height: int, result_id: str) -> dict:
+    return {"original_width": width, "original_height": height, "image_rotation": 0, "value": value,
+            "id": result_id, "from_name": "label", "to_name": "image", "type": kind, "origin": "manual"}  # fmt: skip
+
+
+def _ls_annotation(annotation_id: int, by: int, results: list, created: str) -> dict:
+    return {"id": annotation_id, "completed_by": by, "result": results, "was_cancelled": False,
+            "ground_truth": False, "created_at": created, "updated_at": created, "lead_time": 12.5,
+            "prediction": {}, "result_count": 0, "task": 1, "project": 1, "parent_prediction": None,
+            "parent_annotation": None}  # fmt: skip
+
+
+def label_studio(root: Path) -> Path:
+    """Label Studio's JSON export (``project-1-at-<time>-<hash>.json``) beside the uploaded images (named
+    ``<8 hex>-<name>``): task 1 annotated twice (two annotators), task 2 a polygon, task 3 not annotated."""
+    tasks = []
+    for n, (width, height) in enumerate(((80, 60), (64, 64), (50, 40)), 1):
+        _image(root / "upload" / "1" / f"5d3f1a2{n}-image{n}.jpg", width, height, seed=n)
+        box = {"x": 37.16, "y": 20.67, "width": 14.19, "height": 24.74, "rotation": 0, "rectanglelabels": ["parasites"]}
+        polygon = {"points": [[60.0, 19.56], [61.1, 45.15], [83.3, 44.88], [84.4, 18.46]], "closed": True,
+                   "polygonlabels": ["white"]}  # fmt: skip
+        annotations = []
+        if n == 1:
+            annotations = [_ls_annotation(1, 2, [_ls_result("rectanglelabels", box, width, height, "C7oHaRDVVC")],
+                                          "2022-12-27T13:36:25.747398Z"),
+                           _ls_annotation(2, 1, [_ls_result("rectanglelabels", {**box, "x": 38.0}, width, height,
+                                                            "9GLz8g9skg")], "2022-12-27T21:04:40.495704Z")]  # fmt: skip
+        elif n == 2:
+            annotations = [_ls_annotation(3, 1, [_ls_result("polygonlabels", polygon, width, height, "djbpw94CXj")],
+                                          "2022-12-28T10:00:00.000000Z")]  # fmt: skip
+        tasks.append({"id": n, "annotations": annotations, "drafts": [], "predictions": [],
+                      "data": {"image": f"/data/upload/1/5d3f1a2{n}-image{n}.jpg"}, "meta": {},
+                      "created_at": "2022-12-27T12:06:58.502299Z", "updated_at": "2022-12-27T21:05:03.168883Z",
+                      "inner_id": n, "total_annotations": len(annotations), "cancelled_annotations": 0,
+                      "total_predictions": 0, "comment_count": 0, "unresolved_comment_count": 0,
+                      "last_comment_updated_at": None, "project": 1, "updated_by": 1,
+                      "comment_authors": []})  # fmt: skip
+    _text(root / "project-1-at-2022-12-28-10-31-8f1c2a3b.json", json.dumps(tasks, indent=4))
+    return root
+
+
 # --- zhixuhao/unet: data/membrane, train/image + train/label (0/255 PNG masks), test/ without masks -------------
 
 
@@ -97,20 +152,52 @@ def unet_membrane(root: Path) -> Path:
 # --- openvinotoolkit/datumaro's test assets: layouts as CVAT, KITTI, Roboflow and DOTA export them ------------------
 
 
+def _cvat_image(image_id: int, name: str, size: int, subset: str | None, attributes: bool) -> str:
+    """An ``<image>`` of datumaro's CVAT asset: img0 a box and a polyline, img1 a polygon and points."""
+    where = f'id="{image_id}" name="{name}"' + (f' subset="{subset}" task_id="39"' if subset else "")
+    head = f'  <image height="{size}" {where} width="{size}">\n'
+    if name == "img0.jpg":
+        values = ((1, "true"), (2, "v3"), (3, "0003"), (4, "2.4")) if attributes else ()
+        inner = "".join(f'      <attribute name="a{n}">{v}</attribute>\n' for n, v in values)
+        body = ('    <box label="label1" occluded="1" xbr="4" xtl="0" ybr="4" ytl="2" z_order="1">\n'
+                f"{inner}    </box>\n"
+                + ('    <polyline label="label2" points="1.0,2;3,4;5,6;7,8"/>\n' if subset else ""))  # fmt: skip
+    else:
+        body = '    <polygon label="label1" points="1,2;3,4;6,5" z_order="1"/>\n' + (
+            '    <points label="label2" points="1,2;3,4;5,6" z_order="2"/>\n' if subset else ""
+        )
+    return head + body + "  </image>\n"
+
+
+_CVAT_META = ("<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n      <z_order>True</z_order>\n"
+              "      <mode>annotation</mode>\n      <labels>\n        <label>\n          <name>label1</name>\n"
+              "        </label>\n      </labels>\n    </task>\n  </meta>\n")  # fmt: skip
+
+
 def cvat_images(root: Path) -> Path:
     """CVAT for images 1.1, a task export: ``images/`` and one XML with ``<annotations><version>1.1``."""
     for name, size in (("img0", 8), ("img1", 10)):
         _image(root / "images" / f"{name}.jpg", size, size)
-    _text(root / "train.xml", (
-        "<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n      <z_order>True</z_order>\n"
-        "      <mode>annotation</mode>\n      <labels>\n        <label>\n          <name>label1</name>\n"
-        "        </label>\n      </labels>\n    </task>\n  </meta>\n"
-        '  <image height="8" id="0" name="img0.jpg" width="8">\n'
-        '    <box label="label1" occluded="1" xbr="4" xtl="0" ybr="4" ytl="2" z_order="1">\n    </box>\n'
-        "  </image>\n"
-        '  <image height="10" id="1" name="img1.jpg" width="10">\n'
-        '    <polygon label="label1" points="1,2;3,4;6,5" z_order="1"/>\n  </image>\n</annotations>\n'
-    ))  # fmt: skip
+    images = "".join(_cvat_image(n, f"img{n}.jpg", 8 + 2 * n, None, False) for n in range(2))
+    _text(root / "train.xml", _CVAT_META + images + "</annotations>\n")
+    return root
+
+
+def cvat_project(root: Path) -> Path:
+    """CVAT for images 1.1, a project export: ``annotations.xml`` (an XML declaration, ``<project>`` meta with
+    its tasks and subsets) and ``images/<subset>/``; each ``<image>`` says its ``subset``; boxes with
+    ``<attribute>`` children, polygons, polylines and points."""
+    images = ""
+    for subset in ("Test", "Train", "Validation"):
+        for n in range(2):
+            _image(root / "images" / subset / f"img{n}.jpg", 8 + 2 * n, 8 + 2 * n)
+            images += _cvat_image(n, f"img{n}.jpg", 8 + 2 * n, subset, True)
+    meta = ("  <meta>\n    <project>\n      <id>3</id>\n      <subsets>Train\nTest\nValidation</subsets>\n"
+            "      <labels>\n        <label>\n          <name>label1</name>\n        </label>\n"
+            "        <label>\n          <name>label2</name>\n        </label>\n      </labels>\n    </project>\n"
+            "    <dumped>2023-01-17 01:38:22.055780+00:00</dumped>\n  </meta>\n")  # fmt: skip
+    _text(root / "annotations.xml", '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
+          + meta + images + "</annotations>\n")  # fmt: skip
     return root
 
 
@@ -285,6 +372,28 @@ ZOO = (
         {"raccoon": 3},
     ),
     Published(
+        "raccoon-csv",
+        "datitran/raccoon_dataset",
+        "9393884",
+        "MIT",
+        "images/ + data/train_labels.csv, data/test_labels.csv (TF Object Detection API CSV)",
+        raccoon_csv,
+        "csv",
+        {"train": 2, "test": 1},
+        {"raccoon": 3},
+    ),
+    Published(
+        "label-studio",
+        "HumanSignal/label-studio-converter",
+        "2ef5400",
+        "Apache-2.0",
+        "project-1-at-<time>.json (Label Studio JSON export) + upload/1/<hex>-<name>.jpg",
+        label_studio,
+        "labelstudio",
+        {"": 3},
+        {"parasites": 1, "white": 1},
+    ),
+    Published(
         "membrane",
         "zhixuhao/unet",
         "b45af4d",
@@ -367,8 +476,18 @@ ZOO = (
         *DATUMARO,
         "images/ + train.xml (CVAT for images 1.1)",
         cvat_images,
-        None,
-        refused=("CVAT for images XML",),
+        "cvat",
+        {"train": 2},
+        {"label1": 2},
+    ),
+    Published(
+        "cvat-project",
+        *DATUMARO,
+        "annotations.xml (CVAT for images 1.1, a project) + images/<subset>/",
+        cvat_project,
+        "cvat",
+        {"test": 2, "train": 2, "validation": 2},
+        {"label1": 6, "label2": 6},
     ),
     Published(
         "kitti-detection",
@@ -384,8 +503,9 @@ ZOO = (
         *DATUMARO,
         "<split>/_annotations.createml.json beside the images",
         roboflow_createml,
-        None,
-        refused=("CreateML JSON", "CreateML JSON"),
+        "createml",
+        {"train": 2, "val": 1},
+        {"label_0": 3},
     ),
     Published(
         "cvat-yolo",

@@ -72,7 +72,7 @@ def _xml(name: str, text: str) -> Kind:
             return "LabelMe XML (polygons)", None
         return "Pascal VOC XML (no objects)", "voc"
     if tag == "annotations" and "<version>" in text:
-        return "CVAT for images XML", None
+        return "CVAT for images XML", "cvat"
     if re.search(r"<\s*(object|bndbox|box|polygon|points|bbox)\b", text):
         return f"XML annotations (root <{tag}>)", None
     return None
@@ -85,10 +85,10 @@ def _json(name: str, text: str) -> Kind:
         return "COCO JSON", "coco"
     if "shapes" in keys and (keys & {"imagePath", "shape_type", "line_color"} or {"label", "points"} <= keys):
         return "LabelMe JSON", "labelme"
-    if listed and "image" in keys and "annotations" in keys:
-        return "CreateML JSON", None
     if listed and "data" in keys and keys & {"annotations", "predictions"}:
-        return "Label Studio JSON", None
+        return "Label Studio JSON", "labelstudio"
+    if listed and "image" in keys and "annotations" in keys:
+        return "CreateML JSON", "createml"
     if keys & {"bbox", "bboxes", "boxes", "objects", "polygon", "segmentation", "keypoints"}:
         return "JSON annotations", None
     return None
@@ -105,7 +105,8 @@ def _csv(name: str, text: str) -> Kind:
     files = {"filename", "file_name", "file", "image", "image_id", "image_name", "path", "img", "imagepath"}
     labels = {"class", "label", "labels", "xmin", "x_min", "x1", "bbox", "category", "class_name", "objects"}
     if set(header) & files and set(header) & labels:
-        return f"CSV labels ({','.join(header[:8])})", None
+        boxes = {"filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax"} <= set(header)
+        return f"CSV labels ({','.join(header[:8])})", "csv" if boxes else None
     return None
 
 
