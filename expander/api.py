@@ -156,6 +156,7 @@ def run(
 def _run(options: ExpandOptions, connect, started: float, progress: bool, on_plan) -> ExpandResult:
     scanned = scan(options.src, options.labels, options.max_pixels)
     dataset = run_labels.checked(_without_excluded(scanned, options.exclude), options.skip_bad_labels)
+    dataset = run_labels.converted(dataset, options.to)
     if dataset.labels is not None and options.generator is not None:
         raise PipelineError("--generator makes images without moving labels; a labelled dataset needs a pipeline.")
     pipeline, partners = _pipeline(options)

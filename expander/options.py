@@ -17,6 +17,7 @@ from typing import Any
 
 from expander.errors import ExpanderError, PipelineError
 from expander.labels.registry import NAMES as LABEL_FORMATS
+from expander.labels.registry import TARGETS as LABEL_TARGETS
 from expander.limits import DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_PIXELS
 from expander.pipeline import DEFAULT_PRESET, PRESETS
 from expander.plan import Quota
@@ -169,6 +170,10 @@ class ExpandOptions:
         "written in the same format; --classes and quotas then count object classes. auto detects it; none reads "
         "class folders.", choices=LABEL_CHOICES,
     )  # fmt: skip
+    to: str | None = opt(
+        None, "Write the labels in this format instead of the source's (expand and convert in one pass); what "
+        "it cannot hold (polygons in a boxes-only format, keypoints) is said before the run.", choices=LABEL_TARGETS,
+    )  # fmt: skip
     skip_bad_labels: bool = opt(
         False, "Leave out label lines (and entries) that cannot be read, and images whose labels cannot be read at "
         "all, instead of stopping before anything is written; each is reported.", type=bool,
@@ -221,7 +226,7 @@ class ExpandOptions:
             )
         if self.preset and self.pipeline:
             raise PipelineError("Give either --preset or --pipeline, not both.")
-        for name in ("preset", "backend", "format", "labels", "shards"):
+        for name in ("preset", "backend", "format", "labels", "to", "shards"):
             choices, value = cli_of(name).choices or (), getattr(self, name)
             if value is not None and value not in choices:
                 raise ExpanderError(f"--{name} must be one of {', '.join(choices)}; got {value!r}.")
@@ -268,6 +273,7 @@ class ExpandOptions:
             "size": list(self.size) if self.size else None,
             "max_pixels": self.max_pixels,
             "labels": self.labels,
+            "to": self.to,
             "skip_bad_labels": self.skip_bad_labels,
             "min_visibility": self.min_visibility,
             "keep_empty": self.keep_empty,
@@ -284,6 +290,7 @@ FIELD_DEFAULTS = {name: f.default for name, f in _FIELDS.items()}
 # Arguments that change what is written; --resume refuses to mix runs that differ in any.
 OUTPUT_ARGUMENTS = (
     "source", "per_image", "balance", "target_per_class", "classes", "seed",
-    "originals", "format", "quality", "size", "max_pixels", "labels", "skip_bad_labels", "min_visibility", "keep_empty",
+    "originals", "format", "quality", "size", "max_pixels", "labels", "to", "skip_bad_labels", "min_visibility",
+    "keep_empty",
     "exclude", "shards", "shard_size",
 )  # fmt: skip

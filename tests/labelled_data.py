@@ -32,7 +32,7 @@ def draw(width: int, height: int, objects) -> np.ndarray:
     image = np.empty((height, width, 3), np.uint8)
     image[:] = BACKGROUND
     for c, x0, y0, x1, y1 in objects:
-        image[y0:y1, x0:x1] = COLOURS[c]
+        image[round(y0) : round(y1), round(x0) : round(x1)] = COLOURS[c]
     return image
 
 

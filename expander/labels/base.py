@@ -92,6 +92,7 @@ class LabelFormat:
 
     name = ""
     description = ""  # the layout it reads, for error messages and docs
+    copies_labels = True  # an original's label files are the source's, byte for byte (not when converting: --to)
 
     # --- reading (main process) ---------------------------------------------------------------------------
     def coverage(self, tree: Tree) -> int:
@@ -139,6 +140,17 @@ class LabelFormat:
         width, height), and the class of each object written. ``out.copy_index`` is None for an original
         (resized)."""
         raise NotImplementedError
+
+    def outlines(self, objects: Objects, height: int, width: int) -> list[list[list[float]] | None]:
+        """Each object's polygon as the source has it ([[x, y], ...] in pixels; None for one without), so a
+        converted original keeps its exact outline (``--to``); by default none."""
+        return [None] * objects.count
+
+    def render_original(self, objects: Objects, instances: Instances, paths: tuple[str, ...], out: Output,
+                        size: tuple[int, int], settings: dict[str, Any]) -> tuple[Files, list[int]]:  # fmt: skip
+        """An original's label files written anew, its image unchanged (a format that does not copy them:
+        ``copies_labels`` False)."""
+        return self.render(objects, instances, paths, out, size, settings)
 
     def roles(self, paths: tuple[str, ...]) -> tuple[str, ...]:
         """What each of an output's label files is, for shard members and columns (``labels``, ``coco``...)."""

@@ -143,6 +143,15 @@ class Coco(LabelFormat):
             keypoints = []
         return Instances(list(objects.classes), boxes, list(range(objects.count)), masks, keypoints)
 
+    def outlines(self, objects: Objects, height: int, width: int) -> list[list[list[float]] | None]:
+        """An annotation's polygon when it has exactly one (several parts, or RLE: none)."""
+        found: list[list[list[float]] | None] = []
+        for a in objects.records:
+            polygons = a.get("segmentation")
+            one = isinstance(polygons, list) and len(polygons) == 1
+            found.append(np.array(polygons[0], dtype=np.float64).reshape(-1, 2).tolist() if one else None)
+        return found
+
     def label_paths(self, objects: Objects | None, source: str, output: str) -> tuple[str, ...]:
         return (fragment_path(output),)
 

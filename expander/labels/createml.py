@@ -42,6 +42,9 @@ class CreateMl(Listed):
                                     "objects": objects})  # fmt: skip
         return listing
 
+    def new_entry(self, output: str) -> Any:
+        return {"keys": {}, "item": None}
+
     def write(self, extras: Any, entries: list[dict]) -> bytes:
         data = []
         for entry in entries:

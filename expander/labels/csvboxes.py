@@ -44,6 +44,12 @@ class CsvBoxes(Listed):
             by_file[row["filename"]]["objects"].append(shape(str(row["class"]), "box", box, own=own))
         return listing
 
+    def new_shape(self, kind: str, label: str) -> Any:
+        return {"row": {}}
+
+    def new_extras(self) -> Any:
+        return list(COLUMNS)
+
     def write(self, extras: Any, entries: list[dict]) -> bytes:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=extras, lineterminator="\n")

@@ -64,6 +64,15 @@ class Cvat(Listed):
         subset = entry.get("subset")
         return [f"{subset}/{name}", name] if subset else [name]
 
+    def new_entry(self, output: str) -> Any:
+        return {"attributes": {}, "tags": [], "xml": None}
+
+    def new_shape(self, kind: str, label: str) -> Any:
+        return {"tag": kind, "attributes": {"occluded": "0", "z_order": "0"}, "children": []}
+
+    def new_extras(self) -> Any:
+        return "<version>1.1</version>"
+
     def write(self, extras: Any, entries: list[dict]) -> bytes:
         ids = [int(e["own"]["attributes"]["id"]) for e in entries if str(e["own"]["attributes"].get("id", "")).isdigit()
                and "copy" not in e]  # fmt: skip
@@ -76,6 +85,8 @@ class Cvat(Listed):
             attributes = dict(entry["own"]["attributes"])
             if "copy" in entry:
                 attributes["id"], next_id = str(next_id), next_id + 1
+            if entry.get("subset"):
+                attributes.setdefault("subset", entry["subset"])
             image = ET.SubElement(root, "image", {**attributes, "name": entry["file"], "width": str(entry["width"]),
                                                   "height": str(entry["height"])})  # fmt: skip
             for s in entry["objects"]:
@@ -84,7 +95,7 @@ class Cvat(Listed):
                 image.append(ET.fromstring(tag))
         ET.indent(root, "  ")
         body = ET.tostring(root, encoding="unicode")
-        body = body.replace("<annotations>", "<annotations>\n  " + extras.strip() + "\n  ", 1) if extras else body
+        body = body.replace("<annotations>", "<annotations>\n  " + extras.strip(), 1) if extras else body
         return ('<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n").encode()
 
 

@@ -56,8 +56,14 @@ class LabelledSource:
         """(image bytes, label files, class of each object in them) of one output. Originals not resized are
         copied byte for byte, label files too."""
         if out.copy_index is None and self.size is None:
-            labels = self.format.original_labels(self.objects, self.job.source, self.read)
-            return self.data, labels, list(self.objects.classes)
+            if self.format.copies_labels:
+                labels = self.format.original_labels(self.objects, self.job.source, self.read)
+                return self.data, labels, list(self.objects.classes)
+            image, instances = self.start  # converted (--to): the image as it is, its labels written anew
+            size = (image.shape[1], image.shape[0])
+            files, classes = self.format.render_original(self.objects, instances, self.label_paths(out), out, size,
+                                                         self.settings)  # fmt: skip
+            return self.data, files, classes
         image, instances = self.start if out.copy_index is None else self.copy(augmenter, out.seed or 0)
         if out.copy_index is not None and len(self.start[1]) and not len(instances) and not self.options.keep_empty:
             raise EmptyCopy(f"all {len(self.start[1])} objects left the image (--keep-empty writes it)")

@@ -87,6 +87,9 @@ class LabelMe(LabelFormat):
                              [v for x, y in points - CENTRE for v in (x, y, 2.0)])  # fmt: skip
         return Instances(list(objects.classes), boxes, list(range(objects.count)), masks, keypoints)
 
+    def outlines(self, objects: Objects, height: int, width: int) -> list[list[list[float]] | None]:
+        return [r["points"] if r["shape_type"] == "polygon" else None for r in objects.records]
+
     def label_paths(self, objects: Objects | None, source: str, output: str) -> tuple[str, ...]:
         if objects is not None and objects.label_files:
             return (renamed_label(objects.label_files[0], source, output),)

@@ -62,12 +62,24 @@ class LabelStudio(Listed):
                                  "(the ground truth, else the newest)")  # fmt: skip
         return listing
 
+    def name_of(self, output: str) -> str:
+        return f"/data/local-files/?d={urllib.parse.quote(output)}"  # served by Label Studio's local storage
+
+    def new_entry(self, output: str) -> Any:
+        annotation = {"result": [], "was_cancelled": False, "ground_truth": False}
+        return {"task": {"data": {"image": self.name_of(output)}, "annotations": [annotation]}, "chosen": 0}
+
+    def new_shape(self, kind: str, label: str) -> Any:
+        key = {"box": "rectanglelabels", "polygon": "polygonlabels"}[kind]
+        value = {key: [label], **({"closed": True} if kind == "polygon" else {"rotation": 0})}
+        return {"from_name": "label", "to_name": "image", "type": key, "origin": "manual", "value": value}
+
     def locate(self, entry: dict) -> list[str]:
         file = entry["file"]
         parsed = urllib.parse.urlparse(file)
         local = urllib.parse.parse_qs(parsed.query).get("d")
         if local:
-            return [local[0]]
+            return [local[0]]  # parse_qs has unquoted it
         name = posixpath.basename(urllib.parse.unquote(parsed.path))
         return [name, UPLOAD_PREFIX.sub("", name)]
 

@@ -87,6 +87,23 @@ class Listed(LabelFormat):
         """A list file holding ``entries`` (a copy's has ``copy`` set), with what the source kept besides."""
         raise NotImplementedError
 
+    # --- a new entry (--to: written from another format's objects) -----------------------------------------
+    def name_of(self, output: str) -> str:
+        """How a list at the dataset's root names an output's image."""
+        return output
+
+    def new_entry(self, output: str) -> Any:
+        """The ``own`` of an entry with nothing of the format's own yet."""
+        return {}
+
+    def new_shape(self, kind: str, label: str) -> Any:
+        """The ``own`` of a shape with nothing of the format's own yet."""
+        return {}
+
+    def new_extras(self) -> Any:
+        """What a new list file holds besides its entries."""
+        return None
+
     def locate(self, entry: dict) -> list[str]:
         """The paths an entry's image may have, most likely first (Label Studio names images by URL, CVAT's
         project export puts them in a folder per subset)."""
@@ -184,6 +201,9 @@ class Listed(LabelFormat):
         if not any(keypoints):
             keypoints = []
         return Instances(list(objects.classes), boxes, list(range(objects.count)), masks, keypoints)
+
+    def outlines(self, objects: Objects, height: int, width: int) -> list[list[list[float]] | None]:
+        return [s["points"] if s["kind"] == "polygon" else None for s in objects.records]
 
     def label_paths(self, objects: Objects | None, source: str, output: str) -> tuple[str, ...]:
         return (f".{self.name}/{output}.json",)

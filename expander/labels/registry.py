@@ -33,6 +33,8 @@ _FORMATS = {
     "masks": "expander.labels.masks:Masks",
 }
 NAMES = tuple(_FORMATS)
+# the formats --to writes (expander.labels.convert.TARGETS): a converted run's format is "<source>><target>"
+TARGETS = ("yolo", "yolo-segment", "voc", "labelme", "coco", "csv", "createml", "cvat", "labelstudio")
 _loaded: dict[str, LabelFormat] = {}
 
 
@@ -45,7 +47,12 @@ def register(name: str, where: str) -> None:
 
 
 def get(name: str) -> LabelFormat:
-    """The format called ``name`` (KeyError for an unknown one: options are checked before this)."""
+    """The format called ``name`` (KeyError for an unknown one: options are checked before this); ``voc>yolo``
+    reads as voc and writes as yolo (``--to``)."""
+    if name not in _loaded and ">" in name:
+        source, target = name.split(">", 1)
+        convert = importlib.import_module("expander.labels.convert")
+        _loaded[name] = convert.Converted(get(source), convert.TARGETS[target])
     if name not in _loaded:
         module, cls = _FORMATS[name].split(":")
         _loaded[name] = getattr(importlib.import_module(module), cls)()

@@ -89,6 +89,22 @@ def _crowded_masks(dataset: Dataset) -> Dataset:
     )
 
 
+def converted(dataset: Dataset, to: str | None) -> Dataset:
+    """The dataset to be written as ``to`` (``--to``): its labels read as they are, written as that format.
+
+    Raises:
+        LayoutError: class folders (nothing to convert), or labels the target cannot place.
+    """
+    labels = dataset.labels
+    if to is None or (labels is not None and to == labels.format):
+        return dataset
+    if labels is None:
+        raise LayoutError(f"--to {to} converts labels, and '{dataset.location}' was read as class folders: there "
+                          "are none. Leave out --to, or pass --labels FORMAT if it holds labels.")  # fmt: skip
+    chosen = registry.get(f"{labels.format}>{to}")
+    return dataclasses.replace(dataset, labels=chosen.relabel(dataset.items, labels))  # type: ignore[attr-defined]
+
+
 def sink_rules(dataset: Dataset) -> LabelFiles | None:
     """How the sink finds an output's label files and counts their objects (its format's rules)."""
     label_set = dataset.labels

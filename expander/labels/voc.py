@@ -125,7 +125,7 @@ class Voc(LabelFormat):
         for position, (source_index, box) in enumerate(zip(moved.index, moved.boxes, strict=True)):
             record = objects.records[source_index]
             element = ET.fromstring(record["element"])
-            for key, value in zip(("xmin", "ymin", "xmax", "ymax"), _corners(box, width, height), strict=True):
+            for key, value in zip(("xmin", "ymin", "xmax", "ymax"), voc_corners(box, width, height), strict=True):
                 _set(element, f"bndbox/{key}", str(value))
             if _cut(box, width, height) and not _cut(record["box"], *record["size"]):
                 _set(element, "truncated", "1")  # the copy's border cuts what the source showed whole
@@ -372,7 +372,7 @@ def _number(text: str | None) -> float | None:
 # --- writing ------------------------------------------------------------------------------------------------
 
 
-def _corners(box: tuple[float, ...], width: int, height: int) -> tuple[int, int, int, int]:
+def voc_corners(box: tuple[float, ...], width: int, height: int) -> tuple[int, int, int, int]:
     """0-based corners -> VOC's 1-based inclusive pixel indices, inside the image."""
     x0, y0, x1, y1 = box
     xmin, ymin = min(width, max(1, round(x0) + 1)), min(height, max(1, round(y0) + 1))

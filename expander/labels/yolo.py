@@ -247,7 +247,7 @@ class Yolo(LabelFormat):
             out_config["names"] = list(labels.names)
         if "nc" in config or "names" not in config:
             out_config["nc"] = len(labels.names)
-        files[yaml_name] = _dump_yaml(out_config)
+        files[yaml_name] = dump_yaml(out_config)
         return files
 
     def check_dataset_files(self, labels: LabelSet, written: list[Written], read: Read) -> list[str]:
@@ -302,7 +302,7 @@ class YoloDetect(Yolo):
         size: tuple[int, int],
         settings: dict[str, Any],
     ) -> tuple[Files, list[int]]:
-        lines = [_box_line(c, b, size) for c, b in zip(moved.classes, moved.boxes, strict=True)]
+        lines = [box_line(c, b, size) for c, b in zip(moved.classes, moved.boxes, strict=True)]
         return _files(paths, lines), [int(line.split()[0]) for line in lines]
 
 
@@ -334,6 +334,9 @@ class YoloSegment(YoloDetect):
             masks.append(fill_polygons([points], height, width))
             boxes.append(polygon_box(points))
         return Instances(list(objects.classes), boxes, list(range(objects.count)), masks)
+
+    def outlines(self, objects: Objects, height: int, width: int) -> list[list[list[float]] | None]:
+        return [(np.array(r, dtype=np.float64).reshape(-1, 2) * (width, height)).tolist() for r in objects.records]
 
     def render(
         self,
@@ -461,7 +464,7 @@ class YoloPose(YoloDetect):
             for x, y, v in points:
                 values += [x / width, y / height, v][:ndim] if v > 0 else [0.0, 0.0, 0.0][:ndim]
             text = " ".join(f"{v:.6f}" if k % ndim < 2 or ndim == 2 else str(int(v)) for k, v in enumerate(values))
-            lines.append(f"{_box_line(class_id, box, size)} {text}")
+            lines.append(f"{box_line(class_id, box, size)} {text}")
         return _files(paths, lines), [int(line.split()[0]) for line in lines]
 
 
@@ -640,14 +643,14 @@ def _split_paths(config: dict[str, Any], labels: LabelSet, by_split: dict[str | 
         if role in lists:
             paths[key] = lists[role]
         elif by_split.get(role):
-            paths[key] = _common_folder(by_split[role])
+            paths[key] = common_folder(by_split[role])
     if not paths:  # no YAML splits: the folders the images are in
         for split, images in by_split.items():
             name = "val" if split in ("val", "valid", "validation") else split
             if name in ("train", "val", "test"):
-                paths[str(name)] = _common_folder(images)
+                paths[str(name)] = common_folder(images)
         if None in by_split:
-            paths = {"train": _common_folder(by_split[None]), "val": _common_folder(by_split[None])}
+            paths = {"train": common_folder(by_split[None]), "val": common_folder(by_split[None])}
     return paths
 
 
@@ -660,7 +663,7 @@ def _by_split(written: list[Written]) -> dict[str | None, list[str]]:
     return found
 
 
-def _common_folder(images: list[str]) -> str:
+def common_folder(images: list[str]) -> str:
     folders = {posixpath.dirname(i) for i in images}
     return posixpath.commonpath(list(folders)) if len(folders) > 1 else folders.pop()
 
@@ -691,7 +694,7 @@ def _check_split(yaml_name: str, key: str, entry: str, images: list[str], read: 
     return []
 
 
-def _dump_yaml(config: dict[str, Any]) -> bytes:
+def dump_yaml(config: dict[str, Any]) -> bytes:
 
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
 
@@ -725,7 +728,7 @@ def _pixels(corners: tuple[float, float, float, float], width: int, height: int)
     return (x0 * width, y0 * height, x1 * width, y1 * height)
 
 
-def _box_line(class_id: int, box: tuple[float, ...], size: tuple[int, int]) -> str:
+def box_line(class_id: int, box: tuple[float, ...], size: tuple[int, int]) -> str:
     width, height = size
     x0, y0, x1, y1 = box
     cx, cy, w, h = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height
