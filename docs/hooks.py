@@ -166,7 +166,10 @@ def zoo() -> str:
     for p in module.ZOO:
         images = ", ".join(f"{split or 'all'} {n}" for split, n in p.images.items())
         objects = ", ".join(f"{name} {n}" for name, n in p.objects.items())
-        verdict = f"`{p.detected}`" if p.detected else "refused: " + "; ".join(sorted(set(p.refused)))
+        verdict = (
+            "class folders" if p.detected == "folders" else f"`{p.detected}`" if p.detected
+            else "refused: " + ("; ".join(sorted(set(p.refused))) or p.refusal.rstrip(" in") + " disagree")
+        )  # fmt: skip
         rows.append(f"| {p.name} | {p.repository} ({p.commit}, {p.licence}) | {_cell(p.layout)} | {_cell(verdict)} | "
                     f"{images} | {objects} |")  # fmt: skip
     return "\n".join(rows) + "\n"

@@ -22,7 +22,9 @@ AUGMENTED_SPLIT = "train"
 MASK_FOLDERS = ("masks", "Masks", "mask", "PedMasks", "SegmentationObject", "SegmentationClass", "annotations",
                 "label", "labels", "gt")  # fmt: skip
 LABEL_MARKERS = frozenset({"labels", "Annotations", "ImageSets", "label_2", *MASK_FOLDERS})
-LABEL_SUFFIXES = (".json", ".xml", ".yaml", ".yml", ".names", ".data", ".csv")
+# folder names that say "labels of the folder beside": CamVid's trainannot, annotations_prepped_train, train_masks
+LABEL_MARKER_NAME = re.compile(r".+annot|(annotations|masks|labels)_.+|.+_(annotations|masks|labels)", re.IGNORECASE)
+LABEL_SUFFIXES = (".json", ".jsonl", ".xml", ".yaml", ".yml", ".names", ".data", ".csv")
 # The files an expander run writes beside its outputs (its manifest and its summary): an expanded folder read
 # as a source holds them, and they are its run records, not its data.
 MANIFEST_NAME, SUMMARY_NAME = RUN_RECORDS = ("manifest.csv", "expander.json")

@@ -78,7 +78,7 @@ class Job:
         renamed = dict(self.renamed)
         outputs = [Output(self.source, None, None)] if self.original else []
         for k in range(1, self.copies + 1):
-            path = renamed.get(k) or f"{folder}/{stem}__aug{k:0{width}d}{self.ext or ext}"
+            path = renamed.get(k) or posixpath.join(folder, f"{stem}__aug{k:0{width}d}{self.ext or ext}")
             partner = self.partners[k - 1] if self.partners else None
             outputs.append(Output(path, k, output_seed(self.run_seed, self.source, k), partner))
         return tuple(outputs)

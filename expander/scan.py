@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from expander import inventory
 from expander.dataset import (
     IMAGE_EXTENSIONS,
+    LABEL_MARKER_NAME,
     LABEL_MARKERS,
     LABEL_SUFFIXES,
     RUN_RECORDS,
@@ -99,7 +100,11 @@ def _looks_labelled(tree: Tree) -> bool:
     """Cheap test on the listing: does any folder or file look like labels? A class-folder dataset of a million
     images then never tries a format (files that hold labels are still looked at: expander.inventory)."""
     dirs = {part for d in tree.dirs for part in d.split("/")}
-    return bool(dirs & LABEL_MARKERS) or any(f.endswith(LABEL_SUFFIXES) and f not in RUN_RECORDS for f in tree.files)
+    return (
+        bool(dirs & LABEL_MARKERS)
+        or any(LABEL_MARKER_NAME.fullmatch(d) for d in dirs)
+        or any(f.endswith(LABEL_SUFFIXES) and f not in RUN_RECORDS for f in tree.files)
+    )
 
 
 def _scan_labelled(tree: Tree, chosen: LabelFormat) -> Dataset:

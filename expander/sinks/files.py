@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from expander import images
 from expander.plan import Job, Plan
 from expander.sinks.base import LabelFiles, Sample, Stored
-from expander.storage import LocalStore, Store, open_store
+from expander.storage import LocalStore, Store, open_store, safe_relative
 
 if TYPE_CHECKING:
     from expander.labels.base import Read
@@ -46,6 +46,8 @@ class FileWriter:
         self._write(sample.output, sample.image)
 
     def _write(self, rel: str, data: bytes) -> None:
+        if not safe_relative(rel):  # the plan never makes one; a bug must not write outside the output
+            raise ValueError(f"'{rel}' would be written outside the output folder: refused")
         if self._store is None:
             self._store = open_store(self.location)
         if self._store.remote:
