@@ -216,6 +216,26 @@ def kitti_detection(root: Path) -> Path:
     return root
 
 
+def roboflow_coco(root: Path) -> Path:
+    """Roboflow's COCO export as datumaro keeps it: ``<split>/_annotations.coco.json`` with ``info``,
+    ``licenses``, categories from 1, annotation ids from 0 and ``segmentation: []`` on each box."""
+    for split, names in (("train", ("train_001", "train_002")), ("val", ("val_001",))):
+        images, annotations = [], []
+        for n, name in enumerate(names, 1):
+            _image(root / split / f"{name}.jpg", 10, 5, seed=n)
+            images.append({"id": n, "width": 10, "height": 5, "file_name": f"{name}.jpg", "license": 0,
+                           "flickr_url": "", "coco_url": "", "date_captured": 0})  # fmt: skip
+            bbox = [2.0, 1.0, 3.0, 1.0] if n == 1 else [0.0, 0.0, 2.0, 4.0]
+            annotations.append({"id": n - 1, "image_id": n, "category_id": n, "segmentation": [],
+                                "area": bbox[2] * bbox[3], "bbox": bbox, "iscrowd": 0})  # fmt: skip
+        info = {"contributor": "", "date_created": "", "description": "", "url": "", "version": "", "year": ""}
+        categories = [{"id": i, "name": f"label_{i - 1}", "supercategory": ""} for i in (1, 2)]
+        document = {"info": info, "licenses": [{"id": 0, "url": "", "name": ""}], "categories": categories,
+                    "images": images, "annotations": annotations}  # fmt: skip
+        _text(root / split / "_annotations.coco.json", json.dumps(document, indent=2))
+    return root
+
+
 def roboflow_createml(root: Path) -> Path:
     """Roboflow's CreateML export: ``<split>/_annotations.createml.json``, a list of images with ``coordinates``."""
     for split, names in (("train", ("train_001", "train_002")), ("val", ("val_001",))):
@@ -759,6 +779,15 @@ ZOO = (
         "kitti",
         {"train": 2, "test": 1},
         {"Truck": 1, "Van": 2},
+    ),
+    Published(
+        "roboflow-coco",
+        *DATUMARO,
+        "<split>/_annotations.coco.json beside the images (categories from 1, annotation ids from 0)",
+        roboflow_coco,
+        "coco",
+        {"train": 2, "val": 1},
+        {"label_0": 2, "label_1": 1},
     ),
     Published(
         "roboflow-createml",
