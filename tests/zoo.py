@@ -236,6 +236,29 @@ def roboflow_coco(root: Path) -> Path:
     return root
 
 
+def roboflow_multiclass(root: Path) -> Path:
+    """Roboflow's multi-label classification export: ``<split>/_classes.csv`` (``filename, label_0, label_1``, a
+    0/1 column per class, spaces after the commas) beside the images."""
+    for split, rows in (("train", (("train_001", "1, 0"), ("train_002", "0, 1"))), ("valid", (("val_001", "1, 0"),))):
+        for n, (name, _) in enumerate(rows):
+            _image(root / split / f"{name}.jpg", 10, 5, seed=n)
+        listed = "".join(f"{name}.jpg, {flags}\n" for name, flags in rows)
+        _text(root / split / "_classes.csv", "filename, label_0, label_1\n" + listed)
+    return root
+
+
+def roboflow_tfrecord(root: Path) -> Path:
+    """Roboflow's TFRecord export: ``<split>/<split>.tfrecord`` and ``label_map.pbtxt`` (``item { name id
+    display_name }``); the images live only inside the records."""
+    label_map = "".join(f"item {{\nname: 'label_{i}'\nid: {i + 1}\ndisplay_name: 'label_{i}'\n}}\n" for i in (0, 1))
+    for split in ("train", "val"):
+        (root / split).mkdir(parents=True, exist_ok=True)
+        records = np.random.default_rng(0).integers(0, 255, 300, dtype=np.uint8)
+        (root / split / f"{split}.tfrecord").write_bytes(records.tobytes())
+        _text(root / split / "label_map.pbtxt", label_map)
+    return root
+
+
 def roboflow_createml(root: Path) -> Path:
     """Roboflow's CreateML export: ``<split>/_annotations.createml.json``, a list of images with ``coordinates``."""
     for split, names in (("train", ("train_001", "train_002")), ("val", ("val_001",))):
@@ -788,6 +811,23 @@ ZOO = (
         "coco",
         {"train": 2, "val": 1},
         {"label_0": 2, "label_1": 1},
+    ),
+    Published(
+        "roboflow-multiclass",
+        *DATUMARO,
+        "<split>/_classes.csv (filename + a 0/1 column per class) beside the images",
+        roboflow_multiclass,
+        None,
+        refused=("Roboflow multi-label classes (filename and a 0/1 column per class)",) * 2,
+    ),
+    Published(
+        "roboflow-tfrecord",
+        *DATUMARO,
+        "<split>/<split>.tfrecord + label_map.pbtxt (the images only inside the records)",
+        roboflow_tfrecord,
+        None,
+        refused=("TF Object Detection label map (label_map.pbtxt)", "TFRecord (images inside records are not read)")
+        * 2,
     ),
     Published(
         "roboflow-createml",

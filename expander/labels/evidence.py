@@ -24,7 +24,21 @@ if TYPE_CHECKING:
 HEAD_BYTES = 64 * KB
 OBB_KIND = "YOLO oriented boxes (class x1 y1 ... x4 y4)"
 KERAS_LINES = ("keras-yolo3 annotation lines (image x_min,y_min,x_max,y_max,class ...)", None)
-SUFFIXES = (".xml", ".json", ".txt", ".csv", ".tsv", ".yaml", ".yml", ".names", ".data", ".jsonl")
+SUFFIXES = (
+    ".xml",
+    ".json",
+    ".txt",
+    ".csv",
+    ".tsv",
+    ".yaml",
+    ".yml",
+    ".names",
+    ".data",
+    ".jsonl",
+    ".pbtxt",
+    ".tfrecord",
+    ".record",
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,14 @@ def _jsonl(name: str, text: str) -> Kind:
 
 def _csv(name: str, text: str) -> Kind:
     header = [c.strip().strip('"').lower() for c in re.split(r"[,\t;]", text.split("\n", 1)[0])]
+    rows = [[c.strip() for c in line.split(",")] for line in text.splitlines()[1:50] if line.strip()]
+    if (
+        header[:1] == ["filename"]
+        and len(header) > 1
+        and rows
+        and all(len(r) == len(header) and set(r[1:]) <= {"0", "1"} for r in rows)
+    ):
+        return "Roboflow multi-label classes (filename and a 0/1 column per class)", None
     files = {"filename", "file_name", "file", "image", "image_id", "image_name", "path", "img", "imagepath"}
     labels = {"class", "label", "labels", "xmin", "x_min", "x1", "bbox", "category", "class_name", "objects"}
     if set(header) & files and set(header) & labels:
@@ -192,5 +214,16 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _tfrecord(name: str, text: str) -> Kind:
+    return "TFRecord (images inside records are not read)", None
+
+
+def _pbtxt(name: str, text: str) -> Kind:
+    if re.search(r"\bitem\s*\{", text) and re.search(r"\bname\s*:", text):
+        return "TF Object Detection label map (label_map.pbtxt)", None
+    return None
+
+
 _KINDS = {".xml": _xml, ".json": _json, ".jsonl": _jsonl, ".csv": _csv, ".tsv": _csv, ".yaml": _yaml,
-          ".yml": _yaml, ".names": _darknet, ".data": _darknet}  # fmt: skip
+          ".yml": _yaml, ".names": _darknet, ".data": _darknet, ".pbtxt": _pbtxt, ".tfrecord": _tfrecord,
+          ".record": _tfrecord}  # fmt: skip

@@ -4,7 +4,8 @@ lists with one value per object: ``bbox`` (COCO's ``[x, y, width, height]`` in p
 object-detection guide has it) and ``categories`` (or ``category``): class ids, or names. Every other key of a
 line, and every other list of ``objects`` (``area``, ``id``, ``iscrowd``), is kept, per object. A line whose
 boxes are not 4 numbers (an 8-value quadrilateral) cannot be read as boxes: it stops the run, named.
-A ``metadata.jsonl`` without ``objects`` (captions, class labels) is not a detection set: it is not read here.
+A ``metadata.jsonl`` without ``objects`` (captions, class labels) is not a detection set: it is not read here;
+nor is a ``metadata.csv`` (the library reads a CSV's columns as text, so it publishes no objects that way).
 """
 
 from __future__ import annotations
