@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,12 +240,8 @@ class Listed(LabelFormat):
     # --- checking ------------------------------------------------------------------------------------------
     def count(self, files: Files, labels: LabelSet) -> dict[int, int]:
         index = {n: i for i, n in enumerate(labels.names)}
-        found: dict[int, int] = {}
-        for data in files.values():
-            for s in json.loads(data)["objects"]:
-                class_id = index.get(s.get("label"), -1)
-                found[class_id] = found.get(class_id, 0) + 1
-        return found
+        labels_written = (s.get("label") for data in files.values() for s in json.loads(data)["objects"])
+        return dict(Counter(index.get(label, -1) for label in labels_written))
 
     def check(self, files: Files, height: int, width: int, labels: LabelSet) -> str:
         for data in files.values():
