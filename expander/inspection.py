@@ -122,6 +122,15 @@ def inspect_dataset(
     return report
 
 
+def find_duplicates(dataset: Dataset, workers: int = 1, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> list[dict]:
+    """The dataset's exact duplicate groups and near-duplicate pairs, as ``inspect`` reports them (``files``,
+    ``kind``, ``cross_split``...): what ``expander split`` keeps together."""
+    tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
+    good = [f for f in _gathered(tasks, workers) if not f.error]
+    exact = _exact_duplicates(good)
+    return exact + _near_duplicates(good, {tuple(sorted(g["files"])) for g in exact}, workers)
+
+
 def _gathered(tasks: list[tuple], workers: int) -> list[FileFacts]:
     """``file_facts`` of every task, in a pool when there are workers and files enough."""
     if workers > 1 and len(tasks) > 1:

@@ -86,7 +86,7 @@ def test_the_docs_test_sees_documented_commands() -> None:
     lines = [line for _, _, line in documented_invocations()]
     assert any(line.startswith("expander expand ") for line in lines)
     assert any(line.startswith("train compare ") for line in lines)
-    assert len(COMMANDS) == 16
+    assert len(COMMANDS) == 17
 
 
 def _code_spans(text: str) -> set[str]:
