@@ -96,7 +96,7 @@ def test_planted_test_copies_are_excluded_and_counted(tmp_path: Path) -> None:
     assert "the interval" not in result["verdict"] and "single seed" in result["verdict"]
 
 
-def test_a_training_image_that_is_a_test_image_mirrored_is_warned_about(tmp_path: Path) -> None:
+def test_a_training_image_that_is_a_test_image_mirrored_stops_the_run_unless_allowed(tmp_path: Path) -> None:
     import cv2
 
     original = tmp_path / "original"
@@ -107,13 +107,22 @@ def test_a_training_image_that_is_a_test_image_mirrored_is_warned_about(tmp_path
     expanded = tmp_path / "expanded"
     expand(original, expanded, per_image=1, workers=1)
     one_epoch = FitConfig(model="tiny", image_size=28, epochs=1)
-    result = compare(original, expanded, out=tmp_path / "run", config=one_epoch, seeds=1)
+    seen = (f"1 training image(s) of ORIGINAL show the same picture as a validation or test image (e.g. '{mirrored}' "
+            f"and '{leaked}': flipped)")  # fmt: skip
+    fix = (f"Drop them with: expander inspect {original} --duplicates dup.json, then expander expand {original} "
+           "--exclude dup.json (it keeps the test copy), or move them with: expander split "
+           f"{original} -o NEW_FOLDER")  # fmt: skip
+    tiny = ["--model", "tiny", "--image-size", "28", "--epochs", "1", "--seeds", "1"]
+    stopped = runner.invoke(app, ["compare", str(original), str(expanded), "--out", str(tmp_path / "stopped"), *tiny])
+    assert stopped.exit_code == 2
+    assert stopped.stderr == (f"Error: {seen}: every metric would be inflated. Nothing was trained. {fix}; or pass "
+                              "--allow-leaks to train anyway (the report then says so).\n")  # fmt: skip
+    assert not (tmp_path / "stopped").exists()
+    result = compare(original, expanded, out=tmp_path / "run", config=one_epoch, seeds=1, allow_leaks=True)
     assert result["data"]["warnings"] == [
-        f"1 training image(s) of ORIGINAL show the same picture as a validation or test image (e.g. '{mirrored}' and "
-        f"'{leaked}': flipped), so every metric here is inflated. Drop them with: expander inspect {original} "
-        f"--duplicates dup.json, then expander expand {original} --exclude dup.json (it keeps the test copy), and "
-        "compare again."
+        f"{seen}, so every metric here is inflated (--allow-leaks). {fix}, and compare again."
     ]
+    assert result["arguments"]["allow_leaks"] is True
 
 
 def test_fit_then_evaluate_round_trip(tmp_path: Path) -> None:

@@ -268,6 +268,13 @@ def compare(
             help="Add a third arm: ORIGINAL's training images with PRESET applied on the fly, every epoch.",
         ),
     ] = None,
+    allow_leaks: Annotated[
+        bool,
+        typer.Option(
+            help="Train even when a training image of ORIGINAL is a validation or test image (said in the "
+            "report); by default that stops the run with exit 2 and the commands that fix it."
+        ),
+    ] = False,
     store: Store = None,
     parallel: Parallel = None,
     as_json: AsJson = False,
@@ -301,6 +308,7 @@ def compare(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             online=online,
+            allow_leaks=allow_leaks,
             store=store,
             parallel=parallel,
             progress=run_progress(progress, quiet),

@@ -13,7 +13,15 @@ import numpy as np
 from expander.manifest import package_versions
 from expander.options import default_workers
 from expander.scan import scan
-from train.data import Sample, decode_error, detect_channels, load_split, make_dataset, map_files, with_leak_warning
+from train.data import (
+    Sample,
+    checked_for_leaks,
+    decode_error,
+    detect_channels,
+    load_split,
+    make_dataset,
+    map_files,
+)
 from train.errors import TrainError
 from train.fit import FitConfig, fit_one, quiet_tensorflow
 from train.metrics import classification_metrics
@@ -35,6 +43,7 @@ def compare(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     online: str | None = None,
+    allow_leaks: bool = False,
     store: str | Path | None = None,
     parallel: int | None = None,
     progress: bool = False,
@@ -45,16 +54,17 @@ def compare(
     on the fly to every image of every epoch: offline copies vs on-the-fly vs none, one model and seed set.
     Every finished run is kept in ``store`` (default ``out/store``, or ``runs/store`` without ``out``), so the
     same command after a kill or Ctrl-C trains only the runs that are missing and writes the same report.
-    ``parallel`` runs train at once (``run_all``). Returns the report (also written to ``out/report.json``
-    with report.md and PNG plots).
+    ``parallel`` runs train at once (``run_all``). A training image that shows the same picture as a validation
+    or test image stops the run before any training (TrainError), unless ``allow_leaks``: then the report says
+    so. Returns the report (also written to ``out/report.json`` with report.md and PNG plots).
     """
     seed_list = check_seeds(seeds)
     quiet_tensorflow()  # and says what to install if the train extra is missing
-    runs_store_path = default_store(store, out)
-    out = report_folder(out, "compare")  # first: the default store is inside it
-    runs_store = StudyStore(runs_store_path)
     split = load_split(original, expanded, test, val_fraction=val_fraction, test_fraction=test_fraction)
-    split = with_leak_warning(split, original, default_workers())
+    split = checked_for_leaks(split, original, default_workers(), allow_leaks)  # before any folder is made
+    runs_store_path = default_store(store, out)
+    out = report_folder(out, "compare")  # before the store: the default store is inside it
+    runs_store = StudyStore(runs_store_path)
     if not split.train_expanded:
         raise TrainError(f"No training images left in EXPANDED '{expanded}' after leaving out validation/test copies.")
     if online is not None:
@@ -88,6 +98,7 @@ def compare(
             "channels": channels,
             **config.to_dict(),
             "online": online,
+            "allow_leaks": allow_leaks,
         },
         "versions": package_versions("expander", "albumentations", "tensorflow", "keras", "numpy"),
         "data": _data_summary(split),

@@ -370,10 +370,15 @@ def make_dataset(samples, size: tuple[int, int], channels: int, batch_size: int,
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def with_leak_warning(split: Split, original: str | Path, workers: int = 1) -> Split:
-    """``split`` with a warning when a training image of ORIGINAL shows the same picture as a validation or test
-    image (exact, re-encoded, resized, toned or mirrored: expander.inspection.same_pictures): both arms would
-    be tested on what they trained on, and every metric would be inflated."""
+def checked_for_leaks(split: Split, original: str | Path, workers: int = 1, allow: bool = False) -> Split:
+    """``split`` if no training image of ORIGINAL shows the same picture as a validation or test image (exact,
+    re-encoded, resized, toned or mirrored: expander.inspection.same_pictures): else both arms would be tested
+    on what they trained on, and every metric would be inflated.
+
+    Raises:
+        TrainError: such a leak, naming one pair and the commands that fix it; with ``allow`` (--allow-leaks)
+            the split is returned with the leak in its warnings instead, so the report says it.
+    """
     # lazy: the near-duplicate search (~16 ms) only when a compare checks for leaks
     from expander.inspection import same_pictures
 
@@ -382,10 +387,18 @@ def with_leak_warning(split: Split, original: str | Path, workers: int = 1) -> S
         return split
     a, b = found[0]["files"]
     root = Path(original)
-    warning = (
+    seen = (
         f"{len(found)} training image(s) of ORIGINAL show the same picture as a validation or test image (e.g. "
-        f"'{a}' and '{b}': {found[0]['difference']}), so every metric here is inflated. Drop them with: expander "
-        f"inspect {root} --duplicates dup.json, then expander expand {root} --exclude dup.json (it keeps the test "
-        "copy), and compare again."
+        f"'{a}' and '{b}': {found[0]['difference']})"
+    )
+    fix = (
+        f"Drop them with: expander inspect {root} --duplicates dup.json, then expander expand {root} --exclude "
+        "dup.json (it keeps the test copy), or move them with: expander split"
+    )
+    if not allow:
+        raise TrainError(f"{seen}: every metric would be inflated. Nothing was trained. {fix} {root} -o NEW_FOLDER; "
+                         "or pass --allow-leaks to train anyway (the report then says so).")  # fmt: skip
+    warning = (
+        f"{seen}, so every metric here is inflated (--allow-leaks). {fix} {root} -o NEW_FOLDER, and compare again."
     )
     return dataclasses.replace(split, warnings=(*split.warnings, warning))
