@@ -468,7 +468,9 @@ def test_5_shards_completed_before_the_disk_filled_are_recorded_even_when_one_re
 def test_5_a_plan_that_clearly_does_not_fit_is_refused_with_figures(tmp_path: Path) -> None:
     src = good_tree(tmp_path / "src", n=1)
     source_bytes = sum(p.stat().st_size for p in src.rglob("*.png"))
-    per_image = shutil.disk_usage(tmp_path).free // source_bytes + 10
+    # three times the free space: other processes freeing disk meanwhile must not make it fit (a plan that fits
+    # would run, filling the disk: it once did, when the margin was ten images' worth)
+    per_image = 3 * (shutil.disk_usage(tmp_path).free // source_bytes)
     out = tmp_path / "out"
     result = expand_cli(str(src), "-o", str(out), "--per-image", str(per_image), "--max-outputs", str(10**15))
     assert result.exit_code == 2
