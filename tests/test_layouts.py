@@ -454,3 +454,22 @@ def test_kitti_boxes_follow_the_pixels_and_their_3d_values_become_unknown(tmp_pa
         assert (out / name).read_bytes() == (src / name).read_bytes()
     assert not (out / "testing/image_2/000001_10__aug001.png").exists()
     assert runner_verify(out) == 0
+
+
+def test_pose_keypoints_mirror_as_ultralytics_flips_them(tmp_path: Path) -> None:
+    """A flip takes a keypoint's x to width - x (Ultralytics' own flip: 1 - x, normalised), not width - 1 - x
+    (albumentations' pixel centres), and swaps the points flip_idx pairs."""
+    import roundtrip
+
+    src = roundtrip.write_poses(tmp_path / "src")
+    flip = pipeline_file(tmp_path / "flip.json", {"__class_fullname__": "HorizontalFlip", "p": 1.0})
+    out = tmp_path / "out"
+    assert expand(src, out, per_image=1, workers=1, pipeline=str(flip)).exit_code == 0
+    first = (out / "labels/train/r__aug001.txt").read_text().splitlines()[0].split()
+    points = [(float(first[k]) * 80, float(first[k + 1]) * 60, int(first[k + 2])) for k in range(5, 14, 3)]
+    # source (20.5, 15.25), (40.0, 16.0), (30.25, 35.5): mirrored in an 80 px image, 0 and 1 swapped
+    assert [(round(x, 3), round(y, 3), v) for x, y, v in points] == [
+        (40.0, 16.0, 2),
+        (59.5, 15.25, 2),
+        (49.75, 35.5, 1),
+    ]

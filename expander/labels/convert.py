@@ -28,16 +28,20 @@ from expander.labels.labelstudio import LabelStudio
 from expander.labels.listed import Listed, points_shape, shape
 from expander.labels.tree import Tree, stem
 from expander.labels.voc import Voc, voc_corners
-from expander.labels.yolo import YoloDetect, YoloSegment, box_line, common_folder, dump_yaml, label_path
+from expander.labels.yolo import YoloDetect, YoloPose, YoloSegment, box_line, common_folder, dump_yaml, label_path
 from expander.plan import Output
+from expander.textfiles import load_yaml
 
 SEPARATOR = ">"
+POSE = ("coco", "yolo-pose")  # the formats whose keypoints are a pose (named points per object, left and right)
 
 
-def shapes(moved: Instances, names: list[str], outlines: list | None = None) -> tuple[list[dict], list[int]]:
-    """The objects as neutral shapes (label, box, outline or None), and the class of each. ``outlines``: an
-    original's polygons as its source has them (by source object), kept exactly; else a moved object's outline
-    is traced from its mask."""
+def shapes(moved: Instances, names: list[str], outlines: list | None = None,
+           pose: dict | None = None) -> tuple[list[dict], list[int]]:  # fmt: skip
+    """The objects as neutral shapes (label, box, outline or None, keypoints or None), and the class of each.
+    ``outlines``: an original's polygons as its source has them (by source object), kept exactly; else a moved
+    object's outline is traced from its mask. ``pose``: the source holds pose keypoints (COCO's, YOLO pose's),
+    with each class's left-right order for a mirrored copy."""
     found, classes = [], []
     for position, class_id in enumerate(moved.classes):
         box, outline = [float(v) for v in moved.boxes[position]], None
@@ -48,9 +52,24 @@ def shapes(moved: Instances, names: list[str], outlines: list | None = None) -> 
             traced, extent = trace_polygons(mask), mask_box(mask)
             if traced and extent is not None:
                 outline, box = [[round(float(x), 2), round(float(y), 2)] for x, y in traced[0]], list(extent)
-        found.append({"label": names[class_id], "box": [round(v, 2) for v in box], "outline": outline})
+        points = _keypoints(moved, position, pose) if pose is not None else None
+        found.append({"label": names[class_id], "box": [round(v, 2) for v in box], "outline": outline,
+                      "keypoints": points})  # fmt: skip
         classes.append(class_id)
     return found, classes
+
+
+def _keypoints(moved: Instances, position: int, pose: dict) -> list[list[float]] | None:
+    """An object's pose keypoints as [x, y, v] (pixels; [0, 0, 0] where not labelled or left the image), left and
+    right swapped in a mirrored copy."""
+    flat = moved.keypoints[position] if moved.keypoints else []
+    if not flat:
+        return None
+    points = [flat[k : k + 3] for k in range(0, len(flat), 3)]
+    order = pose["flips"].get(str(moved.classes[position])) if moved.mirrored else None
+    if order:
+        points = [points[j] for j in order]
+    return [[round(x, 2), round(y, 2), int(v)] if v > 0 else [0, 0, 0] for x, y, v in points]
 
 
 class Target:
@@ -59,16 +78,18 @@ class Target:
 
     name = ""
     outlines = False
+    keypoints = False  # holds pose keypoints
+    needs_keypoints = False  # cannot be written without them
     reads_as: LabelFormat = LabelFormat()  # the format that reads what this target writes
 
     def paths(self, output: str) -> tuple[str, ...]:
         raise NotImplementedError
 
     def render(self, found: list[dict], names: list[str], paths: tuple[str, ...], output: str,
-               size: tuple[int, int]) -> Files:  # fmt: skip
+               size: tuple[int, int], pose: dict | None = None) -> Files:  # fmt: skip
         raise NotImplementedError
 
-    def dataset_files(self, names: list[str], written: list[Written], read: Read) -> Files:
+    def dataset_files(self, names: list[str], written: list[Written], read: Read, pose: dict | None = None) -> Files:
         return {}
 
     def refuse(self, items: list | tuple) -> None:
@@ -78,7 +99,7 @@ class Target:
         """The format that reads what this target writes (it counts and checks the output's label files)."""
         return self.reads_as
 
-    def labels(self, names: list[str]) -> LabelSet:
+    def labels(self, names: list[str], pose: dict | None = None) -> LabelSet:
         """A LabelSet of the output, as ``reader`` counts and checks its files with it."""
         return LabelSet(self.name, tuple(names))
 
@@ -107,20 +128,48 @@ class Converted(LabelFormat):
             LayoutError: the target cannot place an image's labels (YOLO needs an images/ folder).
         """
         self.target.refuse(items)
+        if self.target.needs_keypoints and self.pose(labels) is None:
+            raise LayoutError(f"--to {self.target.name} writes pose keypoints, and the {self.source.name} labels of "
+                              "this dataset have none. Nothing was written. Choose a target for boxes, e.g. --to "
+                              "yolo.")  # fmt: skip
         notes = list(labels.notes)
         polygons = sum(1 for i in items if i.objects is not None and self.source.masked(i.objects))
         if polygons and not self.target.outlines:
             notes.append(f"--to {self.target.name} holds boxes only: the outlines (polygons, masks) of the objects "
                          f"of {polygons} image(s) are written as their boxes")  # fmt: skip
-        if self.source.name in ("coco", "yolo-pose", "labelme", "cvat", "labelstudio"):
-            notes.append(f"--to {self.target.name}: keypoints and points are not converted; a point or line is "
+        if self.source.name in POSE and not self.target.keypoints:
+            notes.append(f"--to {self.target.name} holds no keypoints: the objects' boxes are written, their keypoints "
+                         "are not (--to coco or yolo-pose keeps them)")  # fmt: skip
+        if self.source.name in ("labelme", "cvat", "labelstudio"):
+            notes.append(f"--to {self.target.name}: point and line shapes are not converted as points; each is "
                          "written as the box around it")  # fmt: skip
         return LabelSet(self.name, labels.names, labels.files, labels.orphans, tuple(notes), labels.errors,
                         labels.details)  # fmt: skip
 
     def worker_settings(self, labels: LabelSet) -> dict[str, Any]:
         source = LabelSet(self.source.name, labels.names, details=labels.details)
-        return {"source": self.source.worker_settings(source), "names": list(labels.names)}
+        return {"source": self.source.worker_settings(source), "names": list(labels.names), "pose": self.pose(labels)}
+
+    def pose(self, labels: LabelSet) -> dict[str, Any] | None:
+        """The source's pose keypoints: how many, their names, each class's left-right order (None: no pose).
+        Read from the source's LabelSet, or from a run's recorded settings (``verify``)."""
+        details = labels.details
+        if "pose" in details:
+            return details["pose"]
+        if self.source.name == "coco":
+            named = [c["keypoints"] for c in details.get("categories", []) if c.get("keypoints")]
+            if named:
+                flips = details.get("flips", {})
+                orders = {tuple(order) for order in flips.values()}  # one order for every class: YOLO's flip_idx
+                flip_idx = list(next(iter(orders))) if len(orders) == 1 else None
+                return {"count": len(named[0]), "names": [str(n) for n in named[0]], "flips": flips,
+                        "flip_idx": flip_idx}  # fmt: skip
+        if self.source.name == "yolo-pose":
+            settings = details.get("settings") or {}
+            flip = settings.get("flip_idx")
+            flips = {str(c): flip for c in range(len(labels.names))} if flip else {}
+            return {"count": settings["keypoints"], "names": None, "flips": flips, "flip_idx": flip}
+        return None
 
     def masked(self, objects: Objects) -> int:
         return self.source.masked(objects)
@@ -133,26 +182,28 @@ class Converted(LabelFormat):
 
     def render(self, objects: Objects, moved: Instances, paths: tuple[str, ...], out: Output, size: tuple[int, int],
                settings: dict[str, Any]) -> tuple[Files, list[int]]:  # fmt: skip
-        found, classes = shapes(moved, settings["names"])
-        return self.target.render(found, settings["names"], paths, out.rel_path, size), classes
+        found, classes = shapes(moved, settings["names"], pose=settings["pose"])
+        return self.target.render(found, settings["names"], paths, out.rel_path, size, settings["pose"]), classes
 
     def render_original(self, objects: Objects, instances: Instances, paths: tuple[str, ...], out: Output,
                         size: tuple[int, int], settings: dict[str, Any]) -> tuple[Files, list[int]]:  # fmt: skip
         """An original's objects where the source has them: its boxes and polygons exactly."""
-        found, classes = shapes(instances, settings["names"], self.source.outlines(objects, size[1], size[0]))
-        return self.target.render(found, settings["names"], paths, out.rel_path, size), classes
+        outlines = self.source.outlines(objects, size[1], size[0])
+        found, classes = shapes(instances, settings["names"], outlines, settings["pose"])
+        return self.target.render(found, settings["names"], paths, out.rel_path, size, settings["pose"]), classes
 
     def roles(self, paths: tuple[str, ...]) -> tuple[str, ...]:
         return self.target.reader().roles(paths)
 
     def count(self, files: Files, labels: LabelSet) -> dict[int, int]:
-        return self.target.reader().count(files, self.target.labels(list(labels.names)))
+        return self.target.reader().count(files, self.target.labels(list(labels.names), self.pose(labels)))
 
     def check(self, files: Files, height: int, width: int, labels: LabelSet) -> str:
-        return self.target.reader().check(files, height, width, self.target.labels(list(labels.names)))
+        target_labels = self.target.labels(list(labels.names), self.pose(labels))
+        return self.target.reader().check(files, height, width, target_labels)
 
     def dataset_files(self, labels: LabelSet, written: list[Written], read: Read) -> Files:
-        return self.target.dataset_files(list(labels.names), written, read)
+        return self.target.dataset_files(list(labels.names), written, read, self.pose(labels))
 
 
 # --- per-image targets ------------------------------------------------------------------------------------------
@@ -178,7 +229,7 @@ class YoloTarget(Target):
             )
 
     def render(self, found: list[dict], names: list[str], paths: tuple[str, ...], output: str,
-               size: tuple[int, int]) -> Files:  # fmt: skip
+               size: tuple[int, int], pose: dict | None = None) -> Files:  # fmt: skip
         width, height = size
         lines = []
         for s in found:
@@ -193,7 +244,7 @@ class YoloTarget(Target):
                 lines.append(box_line(class_id, tuple(s["box"]), size))
         return {paths[0]: "".join(f"{line}\n" for line in lines).encode()}
 
-    def dataset_files(self, names: list[str], written: list[Written], read: Read) -> Files:
+    def dataset_files(self, names: list[str], written: list[Written], read: Read, pose: dict | None = None) -> Files:
         by_split: dict[str, list[str]] = {}
         for w in written:
             by_split.setdefault(w.split or "train", []).append(w.output)
@@ -203,6 +254,39 @@ class YoloTarget(Target):
                 config[split] = common_folder(by_split[split])
         config.update(nc=len(names), names=list(names))
         return {"data.yaml": dump_yaml(config)}
+
+
+class YoloPoseTarget(YoloTarget):
+    """``class cx cy w h`` then the keypoints (``x y v``, normalised), and ``kpt_shape`` (and ``flip_idx`` when
+    the source has one) in data.yaml."""
+
+    keypoints = True
+    needs_keypoints = True
+
+    def __init__(self) -> None:
+        super().__init__(YoloPose())
+
+    def render(self, found: list[dict], names: list[str], paths: tuple[str, ...], output: str,
+               size: tuple[int, int], pose: dict | None = None) -> Files:  # fmt: skip
+        width, height = size
+        count = pose["count"] if pose else 0
+        lines = []
+        for s in found:
+            points = s["keypoints"] or [[0, 0, 0]] * count
+            values = "".join(f" {x / width:.6f} {y / height:.6f} {int(v)}" for x, y, v in points)
+            lines.append(f"{box_line(names.index(s['label']), tuple(s['box']), size)}{values}")
+        return {paths[0]: "".join(f"{line}\n" for line in lines).encode()}
+
+    def dataset_files(self, names: list[str], written: list[Written], read: Read, pose: dict | None = None) -> Files:
+        config = load_yaml(super().dataset_files(names, written, read, pose)["data.yaml"].decode())
+        config["kpt_shape"] = [pose["count"] if pose else 0, 3]
+        if pose and pose.get("flip_idx"):
+            config["flip_idx"] = pose["flip_idx"]
+        return {"data.yaml": dump_yaml(config)}
+
+    def labels(self, names: list[str], pose: dict | None = None) -> LabelSet:
+        settings = {"keypoints": pose["count"] if pose else 0, "ndim": 3, "flip_idx": (pose or {}).get("flip_idx")}
+        return LabelSet(self.name, tuple(names), details={"settings": settings})
 
 
 class VocTarget(Target):
@@ -215,7 +299,7 @@ class VocTarget(Target):
         return (posixpath.join(posixpath.dirname(output), f"{stem(output)}.xml"),)
 
     def render(self, found: list[dict], names: list[str], paths: tuple[str, ...], output: str,
-               size: tuple[int, int]) -> Files:  # fmt: skip
+               size: tuple[int, int], pose: dict | None = None) -> Files:  # fmt: skip
         width, height = size
         root = ET.Element("annotation")
         ET.SubElement(root, "folder").text = posixpath.basename(posixpath.dirname(output))
@@ -247,7 +331,7 @@ class LabelMeTarget(Target):
         return (posixpath.join(posixpath.dirname(output), f"{stem(output)}.json"),)
 
     def render(self, found: list[dict], names: list[str], paths: tuple[str, ...], output: str,
-               size: tuple[int, int]) -> Files:  # fmt: skip
+               size: tuple[int, int], pose: dict | None = None) -> Files:  # fmt: skip
         width, height = size
         shapes_ = []
         for s in found:
@@ -266,29 +350,36 @@ class LabelMeTarget(Target):
 
 class CocoTarget(Target):
     """A COCO JSON per split, ``annotations/instances_<split>.json``, file names from the dataset's root;
-    categories numbered from 1 in class order; outlines as polygons."""
+    categories numbered from 1 in class order; outlines as polygons; pose keypoints with their names (from a
+    COCO source; ``keypoint_<n>`` from a YOLO pose source, which names none)."""
 
     name = "coco"
     outlines = True
+    keypoints = True
     reads_as = Coco()
 
     def paths(self, output: str) -> tuple[str, ...]:
         return (fragment_path(output),)
 
     def render(self, found: list[dict], names: list[str], paths: tuple[str, ...], output: str,
-               size: tuple[int, int]) -> Files:  # fmt: skip
+               size: tuple[int, int], pose: dict | None = None) -> Files:  # fmt: skip
         annotations = []
         for s in found:
             x0, y0, x1, y1 = s["box"]
             segmentation = [[v for point in s["outline"] for v in point]] if s["outline"] else []
-            annotations.append({"category_id": names.index(s["label"]) + 1, "bbox": [x0, y0, round(x1 - x0, 2),
-                                round(y1 - y0, 2)], "area": round((x1 - x0) * (y1 - y0), 2), "iscrowd": 0,
-                                "segmentation": segmentation})  # fmt: skip
+            annotation = {"category_id": names.index(s["label"]) + 1, "bbox": [x0, y0, round(x1 - x0, 2),
+                          round(y1 - y0, 2)], "area": round((x1 - x0) * (y1 - y0), 2), "iscrowd": 0,
+                          "segmentation": segmentation}  # fmt: skip
+            if pose is not None:
+                points = s["keypoints"] or [[0, 0, 0]] * pose["count"]
+                annotation["keypoints"] = [v for point in points for v in point]
+                annotation["num_keypoints"] = sum(1 for point in points if point[2] > 0)
+            annotations.append(annotation)
         image = {"file_name": output, "width": size[0], "height": size[1]}
         return {paths[0]: canonical({"image": image, "annotations": annotations})}
 
-    def dataset_files(self, names: list[str], written: list[Written], read: Read) -> Files:
-        categories = [{"id": i + 1, "name": n, "supercategory": "none"} for i, n in enumerate(names)]
+    def dataset_files(self, names: list[str], written: list[Written], read: Read, pose: dict | None = None) -> Files:
+        categories = self.labels(names, pose).details["categories"]
         per_split: dict[str, dict[str, list]] = {}
         for w in written:
             fragment = json.loads(read(w.labels[0]))
@@ -301,8 +392,12 @@ class CocoTarget(Target):
         return {f"annotations/instances_{split}.json": (json.dumps({**data, "categories": categories},
                 ensure_ascii=False) + "\n").encode() for split, data in per_split.items()}  # fmt: skip
 
-    def labels(self, names: list[str]) -> LabelSet:
-        categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
+    def labels(self, names: list[str], pose: dict | None = None) -> LabelSet:
+        categories: list[dict[str, Any]] = [{"id": i + 1, "name": n, "supercategory": "none"}
+                                            for i, n in enumerate(names)]  # fmt: skip
+        if pose is not None:
+            named = pose["names"] or [f"keypoint_{k}" for k in range(pose["count"])]
+            categories = [{**c, "keypoints": named, "skeleton": []} for c in categories]
         return LabelSet(self.name, tuple(names), details={"categories": categories})
 
 
@@ -318,7 +413,7 @@ class ListedTarget(Target):
         return (f".{self.name}/{output}.json",)
 
     def render(self, found: list[dict], names: list[str], paths: tuple[str, ...], output: str,
-               size: tuple[int, int]) -> Files:  # fmt: skip
+               size: tuple[int, int], pose: dict | None = None) -> Files:  # fmt: skip
         fmt = self.listed
         objects = []
         for s in found:
@@ -330,7 +425,7 @@ class ListedTarget(Target):
                  "objects": objects, "moved": True, "copy": True}  # fmt: skip
         return {paths[0]: canonical(entry)}
 
-    def dataset_files(self, names: list[str], written: list[Written], read: Read) -> Files:
+    def dataset_files(self, names: list[str], written: list[Written], read: Read, pose: dict | None = None) -> Files:
         fmt = self.listed
         entries: dict[str, list[dict]] = {}
         for w in written:
@@ -344,6 +439,7 @@ class ListedTarget(Target):
 TARGETS: dict[str, Target] = {
     "yolo": YoloTarget(YoloDetect()),
     "yolo-segment": YoloTarget(YoloSegment()),
+    "yolo-pose": YoloPoseTarget(),
     "voc": VocTarget(),
     "labelme": LabelMeTarget(),
     "coco": CocoTarget(),

@@ -34,9 +34,6 @@ SHAPES = {"rectangle": (2, 2), "polygon": (3, None), "circle": (2, 2), "point": 
           "linestrip": (2, None), "points": (1, None)}  # fmt: skip
 AREAS = ("polygon", "circle")  # shapes that move as masks
 POINT = 0.5  # half the side of the box that carries a point shape through the pipeline
-# LabelMe's coordinates are continuous (pixel i spans i..i+1), as its rectangles and polygons move; albumentations
-# moves keypoints as pixel centres (a flip takes x to width - 1 - x): points go in half a pixel down, come out up.
-CENTRE = 0.5
 
 
 class LabelMe(LabelFormat):
@@ -84,7 +81,7 @@ class LabelMe(LabelFormat):
             if areas:
                 masks.append(_mask(kind, points, boxes[-1], height, width))
             keypoints.append([] if kind in ("rectangle", "polygon") else
-                             [v for x, y in points - CENTRE for v in (x, y, 2.0)])  # fmt: skip
+                             [v for x, y in points for v in (x, y, 2.0)])  # fmt: skip
         return Instances(list(objects.classes), boxes, list(range(objects.count)), masks, keypoints)
 
     def outlines(self, objects: Objects, height: int, width: int) -> list[list[list[float]] | None]:
@@ -262,7 +259,7 @@ def _moved_points(kind: str, moved: Instances, position: int) -> list[tuple[floa
         x0, y0, x1, y1 = moved.boxes[position]
         return [(x0, y0), (x1, y1)]
     flat = moved.keypoints[position] if moved.keypoints else []
-    seen = [(flat[k] + CENTRE, flat[k + 1] + CENTRE) for k in range(0, len(flat), 3) if flat[k + 2] > 0]
+    seen = [(flat[k], flat[k + 1]) for k in range(0, len(flat), 3) if flat[k + 2] > 0]
     if kind == "polygon" or (kind == "circle" and len(seen) < 2):
         polygons = trace_polygons(moved.masks[position]) if moved.masks else []
         if not polygons:

@@ -49,7 +49,6 @@ from expander.textfiles import MB, TextFileError, decode_text
 
 MAX_LIST_BYTES = 2048 * MB  # a list file is the whole split's labels, as a COCO JSON is
 POINT = 0.5  # half the side of the box that carries a points shape through the pipeline
-CENTRE = 0.5  # points are continuous coordinates; albumentations moves keypoints as pixel centres
 KINDS = ("box", "polygon", "points")
 
 
@@ -198,7 +197,7 @@ class Listed(LabelFormat):
             if areas:
                 outline = points if s["kind"] == "polygon" else np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
                 masks.append(fill_polygons([outline], height, width))
-            keypoints.append([v for x, y in points - CENTRE for v in (x, y, 2.0)] if s["kind"] == "points" else [])
+            keypoints.append([v for x, y in points for v in (x, y, 2.0)] if s["kind"] == "points" else [])
         if not any(keypoints):
             keypoints = []
         return Instances(list(objects.classes), boxes, list(range(objects.count)), masks, keypoints)
@@ -340,7 +339,7 @@ def _moved(s: dict, moved: Instances, position: int) -> dict | None:
         return {**s, "box": [round(v, 2) for v in box], "points": points}
     if s["kind"] == "points":
         flat = moved.keypoints[position] if moved.keypoints else []
-        seen = [[round(flat[k] + CENTRE, 2), round(flat[k + 1] + CENTRE, 2)] for k in range(0, len(flat), 3)
+        seen = [[round(flat[k], 2), round(flat[k + 1], 2)] for k in range(0, len(flat), 3)
                 if flat[k + 2] > 0]  # fmt: skip
         if not seen:
             return None

@@ -18,6 +18,8 @@ import numpy as np
 from expander.images import resize
 from expander.labels.instances import Box, Instances, clip_corners
 
+CENTRE = 0.5  # a pixel's centre, from its corner
+
 
 def start(instances: Instances, height: int, width: int) -> Instances:
     """A source's instances with their boxes clipped to its real size (a label may say otherwise); an instance
@@ -60,7 +62,7 @@ def move(augmenter, image: np.ndarray, source: Instances, seed: int) -> tuple[np
     flat, ids = [], []
     for position, points in enumerate(source.keypoints):
         for k in range(0, len(points), 3):
-            flat.append((points[k], points[k + 1]))
+            flat.append(_to_centre(points[k], points[k + 1], width, height))
             ids.append((position, k // 3))
     probes = _probes(width, height)
     out = augmenter.labelled(
@@ -79,13 +81,21 @@ def move(augmenter, image: np.ndarray, source: Instances, seed: int) -> tuple[np
             _within(object_masks[i], box, new_width, new_height) for i, box in zip(survivors, boxes, strict=True)
         ]
     found = _first_of_each(out["keypoints"], out["keypoint_id"])
-    keypoints = _moved_keypoints(source, found, ids, survivors)
+    keypoints = _moved_keypoints(source, {i: (x + CENTRE, y + CENTRE) for i, (x, y) in found.items()}, ids, survivors)
     mirrored = _mirrored([found.get(len(flat) + k) for k in range(len(probes))])
     moved = Instances(
         [source.classes[i] for i in survivors], boxes, [source.index[i] for i in survivors], object_masks, keypoints,
         label_images, list(source.label_info), source.mirrored != mirrored,
     )  # fmt: skip
     return out["image"], moved
+
+
+def _to_centre(x: float, y: float, width: int, height: int) -> tuple[float, float]:
+    """A keypoint as albumentations moves it. Labels give continuous coordinates (pixel i spans i..i+1: COCO's,
+    Ultralytics', LabelMe's), albumentations moves pixel centres (a flip takes x to width - 1 - x): in half a pixel
+    down, out half a pixel up, so a flip gives width - x, as Ultralytics' own flip does. A point on the image's
+    near edge stays on it."""
+    return min(max(x - CENTRE, 0.0), width - CENTRE), min(max(y - CENTRE, 0.0), height - CENTRE)
 
 
 def _probes(width: int, height: int) -> list[tuple[float, float]]:

@@ -35,7 +35,7 @@ _FORMATS = {
 }
 NAMES = tuple(_FORMATS)
 # the formats --to writes (expander.labels.convert.TARGETS): a converted run's format is "<source>><target>"
-TARGETS = ("yolo", "yolo-segment", "voc", "labelme", "coco", "csv", "createml", "cvat", "labelstudio")
+TARGETS = ("yolo", "yolo-segment", "yolo-pose", "voc", "labelme", "coco", "csv", "createml", "cvat", "labelstudio")
 _loaded: dict[str, LabelFormat] = {}
 
 
