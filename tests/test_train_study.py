@@ -373,3 +373,43 @@ def test_runs_at_once_by_default_one_per_core_as_far_as_runs_memory_and_work_all
     assert train.runs.runs_at_once(None, 9, recipe) == 3  # 2 GiB each
     monkeypatch.setattr(train.runs, "memory", lambda: 1 << 30)
     assert train.runs.runs_at_once(None, 9, recipe) == 1
+
+
+@pytest.mark.parametrize("command", ["ablate", "curve", "copies", "search"])
+def test_every_study_stops_on_a_training_image_that_is_a_test_image(tmp_path: Path, command: str) -> None:
+    """The leak check of train compare holds for every study: exit 2 before any training, naming the pair and
+    the commands that fix it (--allow-leaks is the way through, as for compare)."""
+    import shutil
+
+    import cv2
+
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE, src)
+    leaked = sorted((src / "test").rglob("*.png"))[0]
+    copy = src / "train" / leaked.parent.name / "copy.png"
+    cv2.imwrite(str(copy), cv2.imread(str(leaked), cv2.IMREAD_UNCHANGED))
+
+    result = CliRunner().invoke(app, [command, str(src), "--out", str(tmp_path / "out"), "--seeds", "1"])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: 1 training image(s) of ORIGINAL show the same picture as a validation or "
+                                    f"test image (e.g. '{copy}' and '{leaked}': exact): every metric would be "
+                                    "inflated. Nothing was trained.")  # fmt: skip
+    assert "--allow-leaks to train anyway" in result.stderr
+    assert not list((tmp_path / "out").rglob("*.keras"))
+
+
+def test_allow_leaks_keeps_the_study_data_with_the_leak_in_its_warnings(tmp_path: Path) -> None:
+    import shutil
+
+    import cv2
+
+    src = tmp_path / "src"
+    shutil.copytree(SAMPLE, src)
+    leaked = sorted((src / "test").rglob("*.png"))[0]
+    cv2.imwrite(str(src / "train" / leaked.parent.name / "copy.png"), cv2.imread(str(leaked), cv2.IMREAD_UNCHANGED))
+    data = train.study.load_study_data(src, allow_leaks=True)
+    assert len(data.warnings) == 1 and "so every metric here is inflated (--allow-leaks)" in data.warnings[0]
+    assert train.study._data_summary(data)["warnings"] == list(data.warnings)
+    clean = train.study.load_study_data(SAMPLE)
+    assert clean.warnings == ()

@@ -105,6 +105,13 @@ TestDir = Annotated[
     Optional[Path], typer.Option("--test", help="Test folder. [default: ORIGINAL's test/ or val/ split, else held out]")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
+AllowLeaks = Annotated[
+    bool,
+    typer.Option(
+        help="Train even when a training image is the same picture as a validation or test image (said in the "
+        "report); by default that stops the run with exit 2 and the commands that fix it."
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 Store = Annotated[
     Optional[Path],
@@ -217,12 +224,14 @@ class StudyOptions:
     as_json: bool
     quiet: bool
     progress: bool | None
+    allow_leaks: bool
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments the study functions (train.study, train.search) share."""
         return {"test": self.test, "out": self.out, "store": self.store, "seeds": self.seeds,
                 "val_fraction": self.val_fraction, "test_fraction": self.test_fraction, "workers": self.workers,
-                "parallel": self.parallel, "progress": run_progress(self.progress, self.quiet)}  # fmt: skip
+                "parallel": self.parallel, "progress": run_progress(self.progress, self.quiet),
+                "allow_leaks": self.allow_leaks}  # fmt: skip
 
 
 # The options every study shares, declared once (see with_study_options).
@@ -238,6 +247,7 @@ _STUDY_OPTIONS: dict[str, tuple[Any, Any]] = {
     "as_json": (AsJson, False),
     "quiet": (Quiet, False),
     "progress": (Progress, None),
+    "allow_leaks": (AllowLeaks, False),
 }
 
 
@@ -268,13 +278,7 @@ def compare(
             help="Add a third arm: ORIGINAL's training images with PRESET applied on the fly, every epoch.",
         ),
     ] = None,
-    allow_leaks: Annotated[
-        bool,
-        typer.Option(
-            help="Train even when a training image of ORIGINAL is a validation or test image (said in the "
-            "report); by default that stops the run with exit 2 and the commands that fix it."
-        ),
-    ] = False,
+    allow_leaks: AllowLeaks = False,
     store: Store = None,
     parallel: Parallel = None,
     as_json: AsJson = False,
@@ -631,6 +635,8 @@ def _print_study(report: dict, table, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
+    for warning in report["data"].get("warnings", []):
+        typer.echo(f"Warning: {warning}", err=True)
     typer.echo(table(report))
     typer.echo(f"\n{report['verdict']}")
     reused = sum(r["reused"] for r in report["runs"])

@@ -371,20 +371,32 @@ def make_dataset(samples, size: tuple[int, int], channels: int, batch_size: int,
 
 
 def checked_for_leaks(split: Split, original: str | Path, workers: int = 1, allow: bool = False) -> Split:
-    """``split`` if no training image of ORIGINAL shows the same picture as a validation or test image (exact,
-    re-encoded, resized, toned or mirrored: expander.inspection.same_pictures): else both arms would be tested
-    on what they trained on, and every metric would be inflated.
+    """``split`` if no training image of ORIGINAL shows the same picture as a validation or test image;
+    with ``allow``, with the leak in its warnings.
 
     Raises:
-        TrainError: such a leak, naming one pair and the commands that fix it; with ``allow`` (--allow-leaks)
-            the split is returned with the leak in its warnings instead, so the report says it.
+        TrainError: such a leak (``leak_warning``), unless ``allow``.
     """
-    # lazy: the near-duplicate search (~16 ms) only when a compare checks for leaks
+    held = [s.path for s in (*split.val, *split.test)]
+    warning = leak_warning([s.path for s in split.train_original], held, original, workers, allow)
+    return split if warning is None else dataclasses.replace(split, warnings=(*split.warnings, warning))
+
+
+def leak_warning(train: list[str], held: list[str], original: str | Path, workers: int = 1,
+                 allow: bool = False) -> str | None:  # fmt: skip
+    """None when no image of ``train`` shows the same picture as one of ``held`` (validation and test images;
+    exact, re-encoded, resized, toned or mirrored: expander.inspection.same_pictures); else every metric
+    would be inflated: with ``allow`` (--allow-leaks) the warning the report carries.
+
+    Raises:
+        TrainError: a leak, naming one pair and the commands that fix it, unless ``allow``.
+    """
+    # lazy: the near-duplicate search (~16 ms) only when a command checks for leaks
     from expander.inspection import same_pictures
 
-    found = same_pictures([s.path for s in split.train_original], [s.path for s in (*split.val, *split.test)], workers)
+    found = same_pictures(train, held, workers)
     if not found:
-        return split
+        return None
     a, b = found[0]["files"]
     root = Path(original)
     seen = (
@@ -398,7 +410,4 @@ def checked_for_leaks(split: Split, original: str | Path, workers: int = 1, allo
     if not allow:
         raise TrainError(f"{seen}: every metric would be inflated. Nothing was trained. {fix} {root} -o NEW_FOLDER; "
                          "or pass --allow-leaks to train anyway (the report then says so).")  # fmt: skip
-    warning = (
-        f"{seen}, so every metric here is inflated (--allow-leaks). {fix} {root} -o NEW_FOLDER, and compare again."
-    )
-    return dataclasses.replace(split, warnings=(*split.warnings, warning))
+    return f"{seen}, so every metric here is inflated (--allow-leaks). {fix} {root} -o NEW_FOLDER, and compare again."

@@ -336,6 +336,7 @@ def search(
     workers: int | None = None,
     parallel: int | None = None,
     progress: bool = False,
+    allow_leaks: bool = False,
 ) -> dict:
     """Rank candidate augmentations by validation accuracy (a pilot, then successive halving); compare the
     winner on test.
@@ -355,7 +356,7 @@ def search(
         _check_budget(budget, len(chosen), sizes, eta, config.epochs)
     store = default_store(store, out)
     out = report_folder(out, "search")
-    data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
+    data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds, allow_leaks)
     subset = data.subsets[0]
     # Equal steps for every candidate: an epoch is a pass's worth over the originals, copies or not.
     base = dataclasses.replace(config, epoch_images=config.epoch_images or len(subset.train))

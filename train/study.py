@@ -24,12 +24,14 @@ import numpy as np
 
 from expander.dataset import VAL_SPLITS, Item
 from expander.manifest import package_versions
+from expander.options import default_workers
 from expander.pipeline import PRESETS
 from expander.scan import scan
 from train.data import (
     Sample,
     check_classes,
     holdout,
+    leak_warning,
     seeded_order,
     source_key,
     train_and_test,
@@ -79,6 +81,7 @@ class StudyData:
     subsets: tuple[Subset, ...]
     val_source: str = "held-out share of each subset"
     unreadable: tuple[tuple[str, str], ...] = ()  # (path, reason): left out of every set, as train compare does
+    warnings: tuple[str, ...] = ()  # a leak run anyway (--allow-leaks)
 
 
 def load_study_data(
@@ -89,6 +92,8 @@ def load_study_data(
     fractions: list[float] | None = None,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    allow_leaks: bool = False,
+    workers: int = 1,
 ) -> StudyData:
     """Nested, stratified subsets of SRC's training originals, and the untouched test images.
 
@@ -96,7 +101,9 @@ def load_study_data(
     Each subset's first images are the previous subset's, so a larger subset only adds images.
 
     Raises:
-        TrainError: a size is out of range or a subset too small to hold out validation images.
+        TrainError: a size is out of range or a subset too small to hold out validation images; or a training
+            image shows the same picture as a validation or test image (``leak_warning``), unless
+            ``allow_leaks``.
     """
     if per_class and fractions:
         raise TrainError("Give either --per-class or --fractions, not both.")
@@ -143,8 +150,12 @@ def load_study_data(
         train = [i for i in chosen if i.rel_path not in val_paths]
         subsets.append(Subset(size, samples(src_root, train), samples(src_root, val)))
     val_source = f"{own_val}/ split of SRC" if own_val else f"held-out {val_fraction:.0%} of each subset"
-    return StudyData(classes, available, samples(test_root.resolve(), test_items), test_source, tuple(subsets),
-                     val_source, tuple(sorted(bad.items())))  # fmt: skip
+    test = samples(test_root.resolve(), test_items)
+    largest = subsets[-1]  # every smaller subset's images are in it
+    held = [s.path for s in (*largest.val, *test)]
+    warning = leak_warning([s.path for s in largest.train], held, src, workers, allow_leaks)
+    return StudyData(classes, available, test, test_source, tuple(subsets), val_source, tuple(sorted(bad.items())),
+                     (warning,) if warning else ())  # fmt: skip
 
 
 def _check_increasing(values: list, option: str) -> None:
@@ -183,11 +194,12 @@ def plan_runs(
     return specs
 
 
-def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds) -> tuple:
+def _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds,
+             allow_leaks: bool = False) -> tuple:  # fmt: skip
     check_seeds(seeds)
     quiet_tensorflow()  # and says what to install if the train extra is missing
-    data = load_study_data(src, test, per_class=per_class, fractions=fractions,
-                           val_fraction=val_fraction, test_fraction=test_fraction)  # fmt: skip
+    data = load_study_data(src, test, per_class=per_class, fractions=fractions, val_fraction=val_fraction,
+                           test_fraction=test_fraction, allow_leaks=allow_leaks, workers=default_workers())  # fmt: skip
     store = StudyStore(store)
     return data, store
 
@@ -221,6 +233,7 @@ def _data_summary(data: StudyData) -> dict:
             {"per_class": s.per_class, "train": per_class(s.train), "val": per_class(s.val)} for s in data.subsets
         ],
         "unreadable": [{"file": path, "error": reason} for path, reason in data.unreadable],
+        "warnings": list(data.warnings),
     }
 
 
@@ -241,6 +254,7 @@ def ablate(
     workers: int | None = None,
     parallel: int | None = None,
     progress: bool = False,
+    allow_leaks: bool = False,
 ) -> dict:
     """Train the no-augmentation baseline and one arm per preset on the same subset; rank them.
 
@@ -254,7 +268,8 @@ def ablate(
     store = default_store(store, out)
     out = report_folder(out, "ablate")
     data, runs_store = _prepare(src, test, out, store, [per_class] if per_class else None,
-                           [fraction] if fraction else None, val_fraction, test_fraction, seeds)  # fmt: skip
+                                [fraction] if fraction else None, val_fraction, test_fraction, seeds,
+                                allow_leaks)  # fmt: skip
     arms = [BASELINE, *presets]
     specs = plan_runs(
         data, arms, list(range(seeds)), runs_store, per_image=per_image, workers=workers, progress=progress
@@ -305,6 +320,7 @@ def curve(
     workers: int | None = None,
     parallel: int | None = None,
     progress: bool = False,
+    allow_leaks: bool = False,
 ) -> dict:
     """Baseline vs ``preset`` at each training-set size; shows where augmentation stops paying.
 
@@ -318,7 +334,9 @@ def curve(
         fractions = [0.1, 0.25, 0.5, 1.0]
     store = default_store(store, out)
     out = report_folder(out, "curve")
-    data, runs_store = _prepare(src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds)
+    data, runs_store = _prepare(
+        src, test, out, store, per_class, fractions, val_fraction, test_fraction, seeds, allow_leaks
+    )
     specs = plan_runs(data, [BASELINE, preset], list(range(seeds)), runs_store, per_image=per_image,
                       workers=workers, progress=progress)  # fmt: skip
     runs = run_all(specs, data.classes, config, runs_store, progress, parallel=parallel)
@@ -379,6 +397,7 @@ def copies(
     workers: int | None = None,
     parallel: int | None = None,
     progress: bool = False,
+    allow_leaks: bool = False,
 ) -> dict:
     """Offline copies against on the fly, at equal optimiser steps: how many copies per image match a new
     copy at every step?
@@ -400,7 +419,7 @@ def copies(
         raise TrainError("Give --copies (e.g. 1,2,5,10,20), --cycle K, or both.")
     store = default_store(store, out)
     out = report_folder(out, "copies")
-    data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds)
+    data, runs_store = _prepare(src, test, out, store, None, None, val_fraction, test_fraction, seeds, allow_leaks)
     subset = data.subsets[0]
     steps = dataclasses.replace(config, online=None, epoch_images=config.epoch_images or len(subset.train))
     most = max([*counts, cycle])
