@@ -375,10 +375,10 @@ def test_runs_at_once_by_default_one_per_core_as_far_as_runs_memory_and_work_all
     assert train.runs.runs_at_once(None, 9, recipe) == 1
 
 
-@pytest.mark.parametrize("command", ["ablate", "curve", "copies", "search"])
+@pytest.mark.parametrize("command", ["ablate", "curve", "copies", "search", "fit", "augnet"])
 def test_every_study_stops_on_a_training_image_that_is_a_test_image(tmp_path: Path, command: str) -> None:
-    """The leak check of train compare holds for every study: exit 2 before any training, naming the pair and
-    the commands that fix it (--allow-leaks is the way through, as for compare)."""
+    """The leak check of train compare holds for every study, fit and augnet: exit 2 before any training, naming
+    the pair and the commands that fix it (--allow-leaks is the way through, as for compare)."""
     import shutil
 
     import cv2
@@ -389,7 +389,8 @@ def test_every_study_stops_on_a_training_image_that_is_a_test_image(tmp_path: Pa
     copy = src / "train" / leaked.parent.name / "copy.png"
     cv2.imwrite(str(copy), cv2.imread(str(leaked), cv2.IMREAD_UNCHANGED))
 
-    result = CliRunner().invoke(app, [command, str(src), "--out", str(tmp_path / "out"), "--seeds", "1"])
+    seeds = ["--seeds", "1"] if command not in ("fit", "augnet") else []
+    result = CliRunner().invoke(app, [command, str(src), "--out", str(tmp_path / "out"), *seeds])
 
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("Error: 1 training image(s) of ORIGINAL show the same picture as a validation or "

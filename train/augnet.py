@@ -36,8 +36,9 @@ from tqdm import tqdm
 
 from expander.augment import Augmenter
 from expander.manifest import package_versions
+from expander.options import default_workers
 from expander.pipeline import preset_dict
-from train.data import detect_channels, load_split, read_pixels
+from train.data import checked_for_leaks, detect_channels, load_split, read_pixels
 from train.errors import TrainError
 from train.fit import quiet_tensorflow
 from train.metrics import classification_metrics
@@ -101,6 +102,7 @@ def train_augnet(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     progress: bool = False,
+    allow_leaks: bool = False,
 ) -> dict:
     """Train the augmentation net and the classifier together; save ``augnet.keras`` and a report.
 
@@ -113,8 +115,9 @@ def train_augnet(
         raise TrainError(f"augment must be one of {', '.join(AUGMENTS)}; got {config.augment!r}.")
     quiet_tensorflow()
 
-    out = report_folder(out, "augnet")
     split = load_split(src, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
+    split = checked_for_leaks(split, src, default_workers(), allow_leaks)  # before any folder is made
+    out = report_folder(out, "augnet")
     data = _Arrays.load(split, config.image_size)
     steps = _Steps(config, data.channels, len(split.classes))
     traditional = _TraditionalCopies(data.x_train) if config.augment == "traditional" else None
@@ -286,6 +289,7 @@ def _report(src, test, out: Path, val_fraction, config, split, data: _Arrays, hi
             "classes": list(split.classes),
             "test_source": split.test_source,
             "counts": {"train": len(data.x_train), "val": len(data.x_val), "test": len(data.x_test)},
+            "warnings": list(split.warnings),
         },
         "best_epoch": best["epoch"],
         "best_val_accuracy": best["val_accuracy"],

@@ -342,6 +342,7 @@ def fit(
     test: TestDir = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: `runs/fit-<timestamp>`]")] = None,
     seed: Annotated[int, typer.Option(help="Seed for weights and shuffling.")] = 0,
+    allow_leaks: AllowLeaks = False,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
@@ -356,12 +357,20 @@ def fit(
 
     metrics = guard(
         lambda: fit_folder(
-            folder, test=test, out=out, config=config, seed=seed, progress=show_progress(progress, quiet)
+            folder,
+            test=test,
+            out=out,
+            config=config,
+            seed=seed,
+            progress=show_progress(progress, quiet),
+            allow_leaks=allow_leaks,
         )
     )
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
         return
+    for warning in metrics["data"]["warnings"]:
+        typer.echo(f"Warning: {warning}", err=True)
     _say_left_out(metrics["data"]["unreadable"], "metrics.json")
     t = metrics["test"]
     typer.echo(
@@ -668,6 +677,7 @@ def augnet(
     beta: Annotated[float, typer.Option(help="Weight of the augmentation loss.")] = 0.25,
     seed: Annotated[int, typer.Option(help="Seed for weights, pairs and shuffling.")] = 0,
     val_fraction: ValFraction = 0.2,
+    allow_leaks: AllowLeaks = False,
     as_json: AsJson = False,
     quiet: Quiet = False,
     progress: Progress = None,
@@ -687,7 +697,13 @@ def augnet(
     config = AugnetConfig(loss.value, model.value, image_size, epochs, batch_size, lr, alpha, beta, seed)
     report = guard(
         lambda: train_augnet(
-            src, test=test, out=out, config=config, val_fraction=val_fraction, progress=show_progress(progress, quiet)
+            src,
+            test=test,
+            out=out,
+            config=config,
+            val_fraction=val_fraction,
+            progress=show_progress(progress, quiet),
+            allow_leaks=allow_leaks,
         )
     )
     if as_json:

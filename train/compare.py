@@ -129,11 +129,14 @@ def fit_folder(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     progress: bool = False,
+    allow_leaks: bool = False,
 ) -> dict:
-    """Train one model on ``folder``; save ``model.keras``, ``model.json``, ``history.csv``, ``metrics.json``."""
+    """Train one model on ``folder``; save ``model.keras``, ``model.json``, ``history.csv``, ``metrics.json``.
+    A training image that is a validation or test image stops it first (``checked_for_leaks``)."""
     quiet_tensorflow()
-    out = report_folder(out, "fit")
     split = load_split(folder, None, test, val_fraction=val_fraction, test_fraction=test_fraction)
+    split = checked_for_leaks(split, folder, default_workers(), allow_leaks)  # before any folder is made
+    out = report_folder(out, "fit")
     channels = detect_channels(split.train_original)
     bar = _bar(config.epochs, progress)
     model, record = fit_one(split.train_original, split.val, split.test, split.classes, config, seed, channels,
