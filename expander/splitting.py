@@ -8,7 +8,8 @@ moves whole to the evaluation split it touches (test before val): an evaluation 
 Every move is in the report.
 
 Class folders are written as a new tree, ``OUT/<split>/<class>/<file>``, each file byte for byte, with the
-assignment and the report in ``OUT/split.json``. A labelled dataset is refused for now: its split is written by
+assignment and the report in ``OUT/split.json``; the tree is made beside OUT and renamed into place when
+complete, so an interrupted split leaves nothing. A labelled dataset is refused for now: its split is written by
 its format's own lists and files, which this does not rewrite yet.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import posixpath
 import random
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -60,9 +62,23 @@ def split_dataset(src: str | Path, out: str | Path, val: float = 0.1, test: floa
     else:
         assignment, moves = _stratified(groups, {i.rel_path: i.class_name for i in dataset.items}, val, test, seed), []
         arguments = {"val": val, "test": test, "seed": seed}
-    written = _write_tree(dataset, assignment, out)
-    report = _report(dataset, out, groups, assignment, moves, written, arguments)
-    write_atomic(out / SPLIT_FILE, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+    partial = out.parent / f".{out.name}.partial"  # the tree appears whole under OUT, or not at all
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        written = _write_tree(dataset, assignment, partial)
+        report = _report(dataset, out, groups, assignment, moves, written, arguments)
+        write_atomic(partial / SPLIT_FILE, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+        if out.exists():
+            out.rmdir()  # empty: checked above
+        partial.rename(out)
+    except BaseException as e:  # a bad file, a full disk, Ctrl-C: nothing is left half-written
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise ExpanderError(
+                f"Cannot write the split of '{dataset.location}' beside '{out}': {e.strerror or e}. Nothing was "
+                "written; free space or choose another -o."
+            ) from None
+        raise
     return report
 
 

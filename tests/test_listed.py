@@ -143,3 +143,26 @@ def test_label_studio_says_a_task_annotated_twice_was_read_from_one_annotation(t
     assert result.exit_code == 0, result.output
     assert ("Note: project-1-at-2022-12-28-10-31-8f1c2a3b.json: 1 task(s) annotated more than once, each read from "
             "one annotation (the ground truth, else the newest)") in result.stdout  # fmt: skip
+
+
+def test_a_damaged_list_file_stops_the_run_naming_it(tmp_path: Path) -> None:
+    """A truncated CVAT XML or Label Studio JSON, and a CreateML list none of whose entries can be read, stop
+    the run before anything is written, naming the file (not reading the images as something else)."""
+    cvat = zoo.cvat_images(tmp_path / "cvat")
+    (cvat / "train.xml").write_text((cvat / "train.xml").read_text()[:300])
+    studio = zoo.label_studio(tmp_path / "ls")
+    export = next(studio.glob("*.json"))
+    export.write_bytes(export.read_bytes()[:500])  # cut before the first task's data: only its results are seen
+    createml = zoo.roboflow_createml(tmp_path / "cm")
+    (createml / "train/_annotations.createml.json").write_text('[{"image": 5, "annotations": []}]')
+    for src, name, reason in (
+        (cvat, "cvat list file", "TextFileError: not well-formed XML"),
+        (studio, "labelstudio list file", "TextFileError: Unterminated string"),
+        (createml, "createml list file", "ValueError: no entry can be read (train/_annotations.createml.json: entry 1 "
+                                         "names no image)"),
+    ):  # fmt: skip
+        result = runner.invoke(app, ["expand", str(src), "-o", str(tmp_path / "out")])
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"Error: Cannot read {name} '{src}/")
+        assert reason in result.stderr
+        assert not (tmp_path / "out").exists()

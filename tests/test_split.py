@@ -111,3 +111,29 @@ def test_split_refuses_a_labelled_dataset_and_an_output_that_is_not_new(tmp_path
     assert [p.name for p in taken.iterdir()] == ["x"]
     shares = runner.invoke(app, ["split", str(planted), "-o", str(tmp_path / "o2"), "--val", "0.6", "--test", "0.5"])
     assert shares.exit_code == 2 and "together under 1" in shares.stderr
+
+
+def test_a_split_that_fills_the_disk_half_way_leaves_nothing(tmp_path: Path) -> None:
+    """The tree is written beside OUT and renamed into place: a real ENOSPC part-way (a 1 MB tmpfs, 60 pictures
+    of 40 KB) leaves neither OUT nor the partial tree, and the error names the disk."""
+    import os
+    import subprocess
+
+    src = tmp_path / "src"
+    rng = np.random.default_rng(0)
+    for k in range(60):
+        path = src / ("cat" if k % 2 else "dog") / f"{k:02d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(path), (rng.random((120, 110, 3)) * 255).astype(np.uint8))  # noise: ~40 KB
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        result = runner.invoke(app, ["split", str(src), "-o", str(disk / "out")])
+        assert result.exit_code == 2
+        assert result.stderr == (f"Error: Cannot write the split of '{src}' beside '{disk / 'out'}': No space left "
+                                 "on device. Nothing was written; free space or choose another -o.\n")  # fmt: skip
+        assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)

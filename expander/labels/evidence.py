@@ -100,7 +100,7 @@ def _json(name: str, text: str) -> Kind:
         return "COCO JSON", "coco"
     if "shapes" in keys and (keys & {"imagePath", "shape_type", "line_color"} or {"label", "points"} <= keys):
         return "LabelMe JSON", "labelme"
-    if listed and "data" in keys and keys & {"annotations", "predictions"}:
+    if listed and ("data" in keys or "result" in keys) and keys & {"annotations", "predictions"}:
         return "Label Studio JSON", "labelstudio"
     if listed and "image" in keys and "annotations" in keys:
         return "CreateML JSON", "createml"

@@ -148,7 +148,10 @@ class Listed(LabelFormat):
     def _load(self, tree: Tree, path: str) -> tuple[Listing, bytes]:
         try:
             raw = tree.read(path, MAX_LIST_BYTES)
-            return self.parse(decode_text(raw), path), raw
+            listing = self.parse(decode_text(raw), path)
+            if listing.errors and not listing.entries:  # nothing of it is usable: say why, not "images unplaced"
+                raise ValueError(f"no entry can be read ({listing.errors[0]})")
+            return listing, raw
         except (OSError, TextFileError, ValueError, KeyError, TypeError) as e:
             reason = e.strerror if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
             raise LayoutError(
