@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from collections import Counter
 from typing import Any
 
@@ -38,7 +37,7 @@ from expander.labels.instances import (
     mask_box,
     trace_polygons,
 )
-from expander.labels.tree import Tree, inside, split_of
+from expander.labels.tree import Tree, inside, split_in_name, split_of
 from expander.limits import MAX_OBJECTS_PER_IMAGE
 from expander.plan import Output
 from expander.textfiles import MB, TextFileError, load_json
@@ -111,7 +110,7 @@ class Coco(LabelFormat):
                     objects = Objects(errors=(error,), unreadable=True)
                 else:
                     objects = _objects(json_name, entry, by_image.get(entry.get("id"), []), index)
-                items.append(Item(rel, split_of(rel) or _split_of_json(json_name), "", objects))
+                items.append(Item(rel, split_of(rel) or split_in_name(json_name), "", objects))
         items.sort(key=lambda i: natural_key(i.rel_path))
         details = {"jsons": jsons, "image_json": image_json, "flips": _flips(categories), "categories": categories}
         notes = [
@@ -353,12 +352,6 @@ def _image_base(tree: Tree, json_name: str, images: list[dict]) -> str:
     first = [str(i["file_name"]) for i in images[:BASE_SAMPLE] if isinstance(i, dict) and i.get("file_name")]
     found = [sum(inside(tree, candidate, name) in files for name in first) for candidate in candidates]
     return candidates[found.index(max(found))] if max(found, default=0) else folder
-
-
-def _split_of_json(json_name: str) -> str | None:
-    stem = posixpath.splitext(posixpath.basename(json_name))[0].lower()
-    match = re.search(r"(train|validation|valid|val|test)", stem)
-    return match[1] if match else None
 
 
 def _objects(json_name: str, entry: dict, annotations: list[dict], index: dict) -> Objects:

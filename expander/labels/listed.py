@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +41,7 @@ from expander.labels.instances import (
     polygon_box,
     trace_polygons,
 )
-from expander.labels.tree import Tree, inside, split_of
+from expander.labels.tree import Tree, inside, split_in_name, split_of
 from expander.limits import MAX_OBJECTS_PER_IMAGE
 from expander.plan import Output
 from expander.textfiles import MB, TextFileError, decode_text
@@ -119,7 +118,7 @@ class Listed(LabelFormat):
         names = tuple(sorted({s["label"] for _, entry in placed.values() for s in entry["objects"]},
                              key=natural_key))  # fmt: skip
         index = {n: i for i, n in enumerate(names)}
-        items = [Item(rel, split_of(rel) or _split_of_list(entry.get("subset") or path), "",
+        items = [Item(rel, split_of(rel) or split_in_name(entry.get("subset") or path), "",
                       _objects(path, entry, index))
                  for rel, (path, entry) in placed.items()]  # fmt: skip
         folders = {posixpath.dirname(rel) for rel in placed}
@@ -164,6 +163,7 @@ class Listed(LabelFormat):
         (an image listed twice, entries that cannot be read)."""
         key = f"listed-{self.name}-placed"
         if key not in tree.cache:
+            images = set(tree.images)
             by_name: dict[str, list[str]] = {}
             for image in tree.images:
                 by_name.setdefault(posixpath.basename(image), []).append(image)
@@ -172,7 +172,7 @@ class Listed(LabelFormat):
             for path, (listing, _) in self._listings(tree).items():
                 errors += listing.errors
                 for entry in listing.entries:
-                    rel = _image_of(tree, path, self.locate(entry), by_name)
+                    rel = _image_of(tree, path, self.locate(entry), images, by_name)
                     if rel is None:
                         orphans.append(f"{path}: '{entry['file']}' is not an image of the dataset")
                     elif rel in placed:
@@ -283,12 +283,11 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _image_of(tree: Tree, path: str, files: list[str], by_name: dict[str, list[str]]) -> str | None:
+def _image_of(tree: Tree, path: str, files: list[str], images: set[str], by_name: dict[str, list[str]]) -> str | None:
     """The image an entry names: its path from the list's folder, from ``images/`` beside it, or from the
     dataset's root; else the only image of that file name in the tree (a CSV of the TF Object Detection API
     names images by file name alone)."""
     folder = posixpath.dirname(path)
-    images = set(tree.images)
     for file in files:
         for base in (folder, posixpath.join(folder, "images"), ""):
             rel = inside(tree, base, file)
@@ -299,11 +298,6 @@ def _image_of(tree: Tree, path: str, files: list[str], by_name: dict[str, list[s
         if len(same) == 1:
             return same[0]
     return None
-
-
-def _split_of_list(path: str) -> str | None:
-    match = re.search(r"(train|validation|valid|val|test)", posixpath.basename(path).lower())
-    return match[1] if match else None
 
 
 def _objects(path: str, entry: dict, index: dict[str, int]) -> Objects:

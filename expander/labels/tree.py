@@ -10,6 +10,7 @@ import errno
 import functools
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +199,13 @@ def split_of(rel_path: str) -> str | None:
         if role is not None:
             return role
     return None
+
+
+def split_in_name(path: str) -> str | None:
+    """The split a label file's name says (``instances_train2017.json``, ``test_labels.csv``,
+    ``valid/_annotations.createml.json`` aside: that is its folder), or None."""
+    match = re.search(r"(train|validation|valid|val|test)", posixpath.splitext(posixpath.basename(path))[0].lower())
+    return match[1] if match else None
 
 
 def renamed_label(label_file: str, source: str, output: str) -> str:
