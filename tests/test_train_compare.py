@@ -238,21 +238,23 @@ def test_a_stopped_parallel_compare_leaves_no_worker_training_on(
 
     out = tmp_path / "run"
     command = [sys.executable, "-c", "from train.cli import main; main()", "compare", str(SAMPLE), str(expanded),
-               "--out", str(out), "--seeds", "2", "--model", "tiny", "--image-size", "28", "--epochs", "5000",
+               "--out", str(out), "--seeds", "2", "--model", "tiny", "--image-size", "28", "--epochs", "1000000",
                "--batch-size", "32", "--parallel", "2", "--progress"]  # fmt: skip
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert first.stderr is not None
-    training: set[str] = set()  # the runs whose 10th epoch is done: each worker writes a line every 10 epochs
+    # the runs whose 10th epoch is done: each worker writes a line every 10 epochs. A million epochs, not 5000:
+    # under load one worker once started so late that the other finished its 5000 (a stored run) meanwhile.
+    training: set[str] = set()
     while len(training) < 2:
         line = first.stderr.readline()
         assert first.poll() is None, line
-        if ": epoch 10/5000," in line:
+        if ": epoch 10/1000000," in line:
             training.add(line.split(":")[0])
     below = descendants(first.pid)
     assert len(below) >= 3  # the two training processes, the fork server they came from (and a resource tracker)
     first.send_signal(getattr(signal, stop))  # to the command only, as kill does (Ctrl-C on a terminal: all)
     assert first.wait(timeout=10) == status
-    assert still_running(below) == []  # within 5 s: a run of 5000 epochs would train on for minutes
+    assert still_running(below) == []  # within 5 s: a run of a million epochs would train on for hours
     # Only now read to the end: the workers share the pipe, so reading first would wait for them to finish.
     assert first.stderr.read().endswith(said)  # after the workers' last epoch lines
     kept = sorted(p.name for p in (out / "store" / "runs").glob("*"))
