@@ -7,14 +7,15 @@ with the kind of difference). A duplicate whose copies sit in different splits i
 are listed first.
 
 Files are read and hashed in a process pool and only small facts come back: memory does not
-grow with image size (a 64x64 thumbnail and two hashes per image: about 4.2 KB).
+grow with image size (a 64x64 thumbnail and two hashes per image, as much again for a colour image's brightest
+channel: about 4.1 or 8.2 KB), kept once, in ``Signatures``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ class FileFacts:
     colour_thumbnail: bytes = b""  # 64x64 of neardup.brightest, for a colour image only (recoloured copies)
     colour_hashes: bytes = b""  # neardup.codes of that thumbnail
     error: str = ""
+    row: int = -1  # where ``_gathered`` put the signature in its ``Signatures``
 
 
 def file_facts(
@@ -79,6 +81,31 @@ def _colour_signature(image: np.ndarray) -> tuple[bytes, bytes]:
     return colour.tobytes(), neardup.codes(colour).tobytes()
 
 
+class Signatures:
+    """The near-duplicate signatures of gathered files, row k for the k-th file, filled as the facts come back
+    (the facts then keep none: holding each file's 8 KB in its facts and again in the arrays doubled inspect's
+    memory). Rows of unreadable files and the colour rows of grey images are never written, so never resident."""
+
+    def __init__(self, n: int) -> None:
+        side = neardup.THUMB
+        self.thumbs = np.empty((n, side, side), np.uint8)
+        self.hashes = np.zeros((n, 2), np.uint64)
+        self.colour_thumbs = np.empty((n, side, side), np.uint8)
+        self.colour_hashes = np.zeros((n, 2), np.uint64)
+        self.coloured = np.zeros(n, bool)
+
+    def keep(self, row: int, facts: FileFacts) -> FileFacts:
+        """Store ``facts``' signature in ``row``; the facts without it."""
+        if facts.thumbnail:
+            self.thumbs[row] = np.frombuffer(facts.thumbnail, np.uint8).reshape(self.thumbs.shape[1:])
+            self.hashes[row] = np.frombuffer(facts.hashes, np.uint64)
+        if facts.colour_thumbnail:
+            self.colour_thumbs[row] = np.frombuffer(facts.colour_thumbnail, np.uint8).reshape(self.thumbs.shape[1:])
+            self.colour_hashes[row] = np.frombuffer(facts.colour_hashes, np.uint64)
+            self.coloured[row] = True
+        return replace(facts, thumbnail=b"", hashes=b"", colour_thumbnail=b"", colour_hashes=b"", row=row)
+
+
 def _facts_task(args: tuple) -> FileFacts:
     return file_facts(*args)
 
@@ -109,8 +136,8 @@ def inspect_dataset(
             _writable(Path(path), option)  # before the survey, not after it
     dataset = scan(src, labels, max_pixels)
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
-    facts = _gathered(tasks, workers)
-    report = _report(dataset, facts, workers)
+    facts, signatures = _gathered(tasks, workers)
+    report = _report(dataset, facts, signatures, workers)
     split_of = {i.rel_path: i.split for i in dataset.items}
     if duplicates_file is not None:
         written = duplicates.write(report, split_of, duplicates_file)
@@ -126,33 +153,35 @@ def find_duplicates(dataset: Dataset, workers: int = 1, max_pixels: int | None =
     """The dataset's exact duplicate groups and near-duplicate pairs, as ``inspect`` reports them (``files``,
     ``kind``, ``cross_split``...): what ``expander split`` keeps together."""
     tasks = [(dataset.location, i.rel_path, i.split, i.class_name, max_pixels) for i in dataset.items]
-    good = [f for f in _gathered(tasks, workers) if not f.error]
+    facts, signatures = _gathered(tasks, workers)
+    good = [f for f in facts if not f.error]
     exact = _exact_duplicates(good)
-    return exact + _near_duplicates(good, {tuple(sorted(g["files"])) for g in exact}, workers)
+    return exact + _near_duplicates(good, {tuple(sorted(g["files"])) for g in exact}, signatures, workers)
 
 
-def _gathered(tasks: list[tuple], workers: int) -> list[FileFacts]:
-    """``file_facts`` of every task, in a pool when there are workers and files enough."""
+def _gathered(tasks: list[tuple], workers: int) -> tuple[list[FileFacts], Signatures]:
+    """``file_facts`` of every task, in a pool when there are workers and files enough, and their signatures."""
+    signatures = Signatures(len(tasks))
     if workers > 1 and len(tasks) > 1:
         with process_pool(workers) as pool:
-            return list(pool.imap(_facts_task, tasks, chunksize=16, lost=_lost_facts))
-    return [file_facts(*t) for t in tasks]
+            found = pool.imap(_facts_task, tasks, chunksize=16, lost=_lost_facts)
+            return [signatures.keep(k, f) for k, f in enumerate(found)], signatures
+    return [signatures.keep(k, file_facts(*t)) for k, t in enumerate(tasks)], signatures
 
 
-def _matches(good: list[FileFacts], workers: int) -> list[neardup.Match]:
+def _matches(good: list[FileFacts], signatures: Signatures, workers: int) -> list[neardup.Match]:
     """``neardup``'s matches among readable files, by their place in ``good``."""
     if len(good) < 2:
         return []
-    side = neardup.THUMB
-    thumbs = np.frombuffer(b"".join(f.thumbnail for f in good), np.uint8).reshape(len(good), side, side)
-    hashes = np.frombuffer(b"".join(f.hashes for f in good), np.uint64).reshape(len(good), 2)
-    coloured = [i for i, f in enumerate(good) if f.colour_thumbnail]
+    rows = np.array([f.row for f in good], np.int64)
+    everyone = bool(len(rows) == len(signatures.hashes) and (rows == np.arange(len(rows))).all())
+    thumbs = signatures.thumbs if everyone else signatures.thumbs[rows]  # no copy when every file was readable
+    coloured = np.flatnonzero(signatures.coloured[rows])
     colours = neardup.Colours(
-        np.array(coloured, np.int64),
-        np.frombuffer(b"".join(good[i].colour_thumbnail for i in coloured), np.uint8).reshape(-1, side, side),
-        np.frombuffer(b"".join(good[i].colour_hashes for i in coloured), np.uint64).reshape(-1, 2),
+        coloured, signatures.colour_thumbs[rows[coloured]], signatures.colour_hashes[rows[coloured]]
     )
-    return neardup.near_duplicates(thumbs, hashes, [(f.width, f.height) for f in good], workers, colours)
+    sizes = [(f.width, f.height) for f in good]
+    return neardup.near_duplicates(thumbs, signatures.hashes[rows], sizes, workers, colours)
 
 
 def _writable(path: Path, option: str) -> None:
@@ -175,7 +204,7 @@ def same_pictures(first: list[str], second: list[str], workers: int = 1) -> list
     test and validation images with."""
     paths = [*first, *second]
     tasks = [(str(Path(p).parent), Path(p).name, None, "", DEFAULT_MAX_PIXELS) for p in paths]
-    facts = _gathered(tasks, workers)
+    facts, signatures = _gathered(tasks, workers)
     side = len(first)
     found = []
     by_digest: dict[str, list[int]] = defaultdict(list)
@@ -186,14 +215,14 @@ def same_pictures(first: list[str], second: list[str], workers: int = 1) -> list
         found += [(a, b, "exact") for a in members for b in members if a < side <= b]
     good = [i for i, f in enumerate(facts) if not f.error]
     exact = {(a, b) for a, b, _ in found}
-    for m in _matches([facts[i] for i in good], workers):
+    for m in _matches([facts[i] for i in good], signatures, workers):
         a, b = good[m.a], good[m.b]
         if a < side <= b and (a, b) not in exact:
             found.append((a, b, m.kind))
     return [{"files": [paths[a], paths[b]], "difference": kind} for a, b, kind in sorted(found)]
 
 
-def _report(dataset: Dataset, facts: list[FileFacts], workers: int) -> dict:
+def _report(dataset: Dataset, facts: list[FileFacts], signatures: Signatures, workers: int) -> dict:
     good = [f for f in facts if not f.error]
     counts = Counter((f.split, f.class_name) for f in facts)
     if dataset.labels is not None:  # a labelled dataset's classes are its objects': count instances
@@ -210,7 +239,7 @@ def _report(dataset: Dataset, facts: list[FileFacts], workers: int) -> dict:
             "empty_classes": [c for c, n in classes.items() if n == 0],
         }
     exact = _exact_duplicates(good)
-    near = _near_duplicates(good, {tuple(sorted(group)) for group in (g["files"] for g in exact)}, workers)
+    near = _near_duplicates(good, {tuple(sorted(group)) for group in (g["files"] for g in exact)}, signatures, workers)
     widths, heights = [f.width for f in good], [f.height for f in good]
     common_sizes = Counter((f.width, f.height) for f in good).most_common(5)
     report = {
@@ -286,11 +315,12 @@ def _exact_duplicates(good: list[FileFacts]) -> list[dict]:
     ]
 
 
-def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]], workers: int) -> list[dict]:
+def _near_duplicates(good: list[FileFacts], exact_groups: set[tuple[str, ...]], signatures: Signatures,
+                     workers: int) -> list[dict]:  # fmt: skip
     """The pairs ``neardup`` finds, but those of the same exact group, leaks first."""
     exact_pairs = {(a, b) for group in exact_groups for a in group for b in group if a < b}
     result = []
-    for m in _matches(good, workers):
+    for m in _matches(good, signatures, workers):
         fa, fb = good[m.a], good[m.b]
         if tuple(sorted((fa.rel_path, fb.rel_path))) in exact_pairs:
             continue
