@@ -340,17 +340,18 @@ class Run:
 
 
 def run(method: str, root: Path, python: str) -> Run:
-    """``dedup_peers.py``'s pairs for ``method`` in a process of its own, its time and its own peak RSS."""
+    """``dedup_peers.py``'s pairs for ``method`` in a process of its own, its time and its own peak resident
+    memory (its workers', if it has any, are not counted: expander's two hold about 80 MB each)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         began = time.perf_counter()
         child = subprocess.Popen([python, str(HERE / "dedup_peers.py"), method, str(root), out.name],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-        _, status, usage = os.wait4(child.pid, 0)
+        _, status, _ = os.wait4(child.pid, 0)
         took = time.perf_counter() - began
         if status != 0:
             raise RuntimeError(f"{method} failed on {root}: {child.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        found = {tuple(p) for p in json.loads(Path(out.name).read_text())}
-    return Run(found, took, usage.ru_maxrss / 1024)  # type: ignore[arg-type]
+        result = json.loads(Path(out.name).read_text())
+    return Run({tuple(p) for p in result["pairs"]}, took, result["peak_mb"])  # type: ignore[misc]
 
 
 def score(result: Run, pairs: list[dict], known: Truth) -> dict:

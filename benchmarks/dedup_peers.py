@@ -99,6 +99,16 @@ METHODS = {"expander": expander, "phash": phash, "imagededup": imagededup, "fast
            "cleanvision": cleanvision}  # fmt: skip
 
 
+def peak_mb() -> float:
+    """This process's own peak resident memory since it started (VmHWM: not the parent's, which a forked child's
+    ``ru_maxrss`` inherits), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 if __name__ == "__main__":
     method, folder, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    out.write_text(json.dumps(sorted(METHODS[method](folder))))
+    found = sorted(METHODS[method](folder))
+    out.write_text(json.dumps({"pairs": found, "peak_mb": peak_mb()}))

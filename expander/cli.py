@@ -179,7 +179,7 @@ def split(
     Duplicates (exact, and near as inspect finds them) are kept together. SRC without splits gets new ones,
     stratified by class and drawn from --seed; SRC with splits keeps them, and a duplicate group that straddles
     them moves whole to the evaluation split it touches (an evaluation image never moves into train). Writes
-    OUT/<split>/<class>/<file> byte for byte and OUT/split.json with every group and move.
+    `OUT/<split>/<class>/<file>` byte for byte and `OUT/split.json` with every group and move.
 
     Example: `expander split data/dogs_cats -o data/dogs_cats_split --val 0.1 --test 0.1`
     """

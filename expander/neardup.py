@@ -47,6 +47,18 @@ brightest channels agree at a structure correlation of 0.96-1.00. Only a second 
 colour resolution makes the brightest channel noisier than grey, which costs re-encoded and moved copies
 when it is the only one (measured: 0.92 and 0.76 on the holdout).
 
+**Small pictures** (64 px a side or less: CIFAR's 32, Fashion-MNIST's 28). Their copies are cut to other
+proportions, zoomed and recoloured at once, and a JPEG re-encoding alone moves a flat one's hash by 12 bits, so
+each is also paired with its ``SMALL_NEIGHBOURS`` nearest layouts and half as many to its mirror image's. Two with
+a background of their own (``_grounded``, and grey levels spread over ``SMALL_CONTRAST``) are aligned with room
+for ``SMALL_MAX_SCALE`` on one axis and kept when their grey levels and structure agree; others are kept only as
+they are: near-totally, or when a brightness-and-contrast line between the two leaves almost nothing
+(``_same_item``): items of one cut on a plain ground agree in outline however they are aligned. Set on CIFAR-10
+(ciFAIR's audit) and Fashion-MNIST; Tiny ImageNet was not tuned on (benchmarks/bench_dedup.py).
+
+**Blurred copies** (``_blurred``): a picture shrunk and blown up again keeps its 16x16 thumbnail but loses the
+structure the other checks compare; kept when one has lost most of the other's fine detail.
+
 **Kind.** ``flipped``, ``cropped``, ``shifted``, ``rotated`` (from the motion), ``colour`` (only the brightest
 channels agree), ``overlaid`` (only with an overlay left out), ``tone`` (brightness, contrast, gamma or
 colour: the thumbnails' mean or spread differ), ``resized`` (other pixel sizes) or ``re-encoded``; ``exact``
