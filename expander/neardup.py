@@ -311,7 +311,11 @@ def _small_framing(thumbs: np.ndarray, hashes: np.ndarray, sizes: list[tuple[int
         kind = "flipped" if mirrored else kind or _moved_kind(motion) or _kind(thumbs[a], thumbs[b], size)
         return Match(a, b, kind, int(np.bitwise_count(hashes[a, 0] ^ hashes[b, int(mirrored)])), round(correlation, 3))
 
-    return _checked(check, np.concatenate([pairs[chosen], shift[chosen]], axis=1).tolist(), workers)
+    found = _checked(check, np.concatenate([pairs[chosen], shift[chosen]], axis=1).tolist(), workers)
+    once: dict[tuple[int, int], Match] = {}  # a pair met both as it is and mirrored: as it is (rows come first)
+    for m in found:
+        once.setdefault((m.a, m.b), m)
+    return list(once.values())
 
 
 def _spread(thumbs: np.ndarray, images: np.ndarray) -> np.ndarray:

@@ -145,10 +145,15 @@ def test_a_32_pixel_copy_cut_to_other_proportions_zoomed_and_re_encoded_is_found
     darker = (cut.astype(np.float32) * 0.85).astype(np.uint8)
     pictures.append(cv2.imdecode(cv2.imencode(".jpg", darker, [cv2.IMWRITE_JPEG_QUALITY, 75])[1], 0))  # 60
     pictures.append(np.ascontiguousarray(pictures[9][:, ::-1]))  # 61: mirrored
+    symmetric = np.concatenate([pictures[12][:, :16], pictures[12][:, :16][:, ::-1]], axis=1)
+    pictures[12] = symmetric  # its mirror image is itself
+    pictures.append(cv2.imdecode(cv2.imencode(".jpg", symmetric, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], 0))  # 62
     thumbs = np.stack([neardup.thumbnail(p) for p in pictures])
     hashes = np.stack([neardup.codes(t) for t in thumbs])
-    found = {(m.a, m.b): m.kind for m in neardup.near_duplicates(thumbs, hashes, [(32, 32)] * 62)}
-    assert found == {(5, 60): "cropped", (9, 61): "flipped"}
+    matches = neardup.near_duplicates(thumbs, hashes, [(32, 32)] * 63)
+    found = {(m.a, m.b): m.kind for m in matches}
+    assert found == {(5, 60): "cropped", (9, 61): "flipped", (12, 62): "re-encoded"}
+    assert len(matches) == len(found)  # a symmetric picture's copy meets it as it is and mirrored: reported once
     first = neardup._aligned(thumbs[5], thumbs[60], 1.0, np.eye(2, 3, dtype=np.float32))
     assert first is None  # the photo rules refuse it: a zoom of 1.23 on one axis is beyond them
 
