@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,6 +318,14 @@ def truth(name: str, pairs: list[dict]) -> Truth:
         audit = json.loads(CIFAIR.read_text())["pairs"]
         real += [tuple(sorted(p[:2])) for p in audit if p[2] == "near"]
         neither |= {tuple(sorted(p[:2])) for p in audit if p[2] == "similar"}
+    same = real + [tuple(p) for p in judged.get("same", [])] + [(p["a"], p["b"]) for p in pairs]
+    find = joined(same)
+    group = {x: find(x) for pair in same for x in pair}
+    return Truth(group, sorted(set(real)), neither, {tuple(sorted(p)) for p in judged.get("different", [])})  # type: ignore[arg-type]
+
+
+def joined(pairs: Iterable[tuple[str, str]]) -> Callable[[str], str]:
+    """The group of each image that ``pairs`` join, as a function: one member of it (union-find)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -325,11 +333,9 @@ def truth(name: str, pairs: list[dict]) -> Truth:
             x = parent[x]
         return x
 
-    for a, b in real + [tuple(p) for p in judged.get("same", [])] + [(p["a"], p["b"]) for p in pairs]:
-        ra, rb = sorted((find(a), find(b)))
-        parent[rb] = ra
-    group = {x: find(x) for x in list(parent)}
-    return Truth(group, sorted(set(real)), neither, {tuple(sorted(p)) for p in judged.get("different", [])})  # type: ignore[arg-type]
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    return find
 
 
 @dataclass
@@ -357,15 +363,7 @@ def run(method: str, root: Path, python: str) -> Run:
 def score(result: Run, pairs: list[dict], known: Truth) -> dict:
     """Recall per injected kind and on the real pairs (as found pairs, and as images the found pairs join),
     and the extra pairs: judged different, or not judged."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for a, b in result.found:
-        parent[find(a)] = find(b)
+    find = joined(result.found)
     row = {kind: np.mean([tuple(sorted((p["a"], p["b"]))) in result.found for p in pairs if p["kind"] == kind])
            for kind in KINDS}  # fmt: skip
     row["real"] = sum(p in result.found for p in known.real)
@@ -535,24 +533,16 @@ def re_encoded(root: Path, clone: Path, originals: int) -> None:
     found = {tuple(Path(f).stem for f in sorted(d["files"][:2])) for d in report["near_duplicates"]}
     for group in report["exact_duplicates"]:
         found |= {(Path(a).stem, Path(b).stem) for a in group["files"] for b in group["files"] if a < b}
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for a, b in found:
-        parent[find(a)] = find(b)
+    find = joined(found)
     wanted = [(f"{k:06d}", f"{k:06d}_q90") for k in range(len(names))]
     wanted += [(f"{k:06d}", f"{k:06d}_q80") for k in range(len(names))]
     wanted += [(f"{k:06d}_q80", f"{k:06d}_q90") for k in range(len(names))]
     pairs = sum(p in found for p in wanted) / len(wanted)
-    joined = sum(find(a) == find(b) for a, b in wanted) / len(wanted)
+    through = sum(find(a) == find(b) for a, b in wanted) / len(wanted)
     parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"inspect over {report['images']} images ({len(names)} originals, each again at JPEG 90 and 80), 2 workers: "
-          f"{took:.1f} s; recall {pairs:.4f} as pairs, {joined:.4f} joined; peak RSS {parent_mb:.0f} MB (parent), "
+          f"{took:.1f} s; recall {pairs:.4f} as pairs, {through:.4f} joined; peak RSS {parent_mb:.0f} MB (parent), "
           f"{children_mb:.0f} MB (largest worker)")  # fmt: skip
 
 
